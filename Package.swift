@@ -78,7 +78,6 @@ let package = Package(
             name: "GridHubTesting",
             dependencies: [
                 "GridHubKafka",
-                "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,128 @@
+import CRdKafka
+import Dispatch
+
+/// Raw librdkafka loops with no Swift layer in between: the physical limit that the client's own
+/// throughput is reported against (`gridhub bench kafka`). Same settings as the client's defaults.
+public enum KafkaBaseline {
+    /// librdkafka's version, e.g. `2.0.2`.
+    public static var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }
+
+    /// Produces `count` records of `value` to `topic` (keys `k<i>`) and returns once all are acknowledged.
+    public static func produce(bootstrap: String, topic: String, count: Int, value: [UInt8]) throws(KafkaError) {
+        let handle = try rawProducer(bootstrap: bootstrap)
+        defer { handle.destroy() }
+        try produce(handle: handle, topic: topic, count: count) { i, body in
+            let key = "k\(i)"
+            return key.withCString { k in value.withUnsafeBytes { v in body(k, key.utf8.count, v) } }
+        }
+    }
+
+    /// Reads `count` records from the beginning of every partition of `topic` (`partitions` of them).
+    public static func consume(bootstrap: String, topic: String, partitions: Int, count: Int) throws(KafkaError) {
+        let rk = try rawConsumer(bootstrap: bootstrap)
+        defer { rk.destroy() }
+        try assignFromBeginning(rk, topic: topic, partitions: partitions)
+        var seen = 0
+        try consumeLoop(rk, until: count) { _ in seen += 1 }
+        precondition(seen >= count)
+    }
+
+    /// Reads `count` records from `source` and produces each value to `target`, waiting for all
+    /// delivery reports: the consume→produce passthrough.
+    public static func passthrough(bootstrap: String, source: String, partitions: Int, target: String, count: Int) throws(KafkaError) {
+        let consumer = try rawConsumer(bootstrap: bootstrap)
+        defer { consumer.destroy() }
+        let producer = try rawProducer(bootstrap: bootstrap)
+        defer { producer.destroy() }
+        try assignFromBeginning(consumer, topic: source, partitions: partitions)
+        guard let rkt = rd_kafka_topic_new(producer.pointer, target, nil) else {
+            throw KafkaError(code: .produce, message: "baseline: no topic handle")
+        }
+        defer { rd_kafka_topic_destroy(rkt) }
+        var produceError: rd_kafka_resp_err_t = RD_KAFKA_RESP_ERR_NO_ERROR
+        try consumeLoop(consumer, until: count) { m in
+            var err: rd_kafka_resp_err_t
+            repeat {
+                err = rd_kafka_produce(
+                    rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                    m.pointee.payload, m.pointee.len, m.pointee.key, m.pointee.key_len, nil) == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
+            } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { produceError = err }
+            rd_kafka_poll(producer.pointer, 0)
+        }
+        if produceError != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(produceError, code: .produce, context: "baseline passthrough") }
+        let err = rd_kafka_flush(producer.pointer, 60_000)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline flush") }
+    }
+
+    // MARK: -
+
+    private static func rawProducer(bootstrap: String) throws(KafkaError) -> RDKafkaHandle {
+        var config = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
+        config.maxInFlightRecords = 100_000
+        return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: RDKafkaContext(logger: .init(label: "gridhub.bench.baseline")))
+    }
+
+    private static func rawConsumer(bootstrap: String) throws(KafkaError) -> RDKafkaHandle {
+        let config = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
+        let handle = try RDKafkaHandle(kind: .consumer, properties: config.librdkafkaProperties, context: RDKafkaContext(logger: .init(label: "gridhub.bench.baseline")))
+        rd_kafka_poll_set_consumer(handle.pointer)
+        return handle
+    }
+
+    private static func produce(
+        handle: RDKafkaHandle, topic: String, count: Int,
+        _ with: (Int, (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) -> rd_kafka_resp_err_t) -> rd_kafka_resp_err_t
+    ) throws(KafkaError) {
+        guard let rkt = rd_kafka_topic_new(handle.pointer, topic, nil) else {
+            throw KafkaError(code: .produce, message: "baseline: no topic handle")
+        }
+        defer { rd_kafka_topic_destroy(rkt) }
+        for i in 0..<count {
+            var err: rd_kafka_resp_err_t
+            repeat {
+                err = with(i) { key, keyLength, value in
+                    rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: value.baseAddress), value.count, key, keyLength, nil) == 0
+                        ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+                }
+                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(handle.pointer, 10) }
+            } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline produce") }
+            if i % 1_000 == 0 { rd_kafka_poll(handle.pointer, 0) }
+        }
+        let err = rd_kafka_flush(handle.pointer, 60_000)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline flush") }
+    }
+
+    private static func assignFromBeginning(_ handle: RDKafkaHandle, topic: String, partitions: Int) throws(KafkaError) {
+        let list = TopicPartitionList((0..<partitions).map { TopicPartitionOffset(topic: topic, partition: Int32($0), offset: KafkaOffset.beginning) })
+        let err = rd_kafka_assign(handle.pointer, list.pointer)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .consume, context: "baseline assign") }
+    }
+
+    private static func consumeLoop(_ handle: RDKafkaHandle, until count: Int, _ each: (UnsafeMutablePointer<rd_kafka_message_t>) -> Void) throws(KafkaError) {
+        guard let queue = rd_kafka_queue_get_consumer(handle.pointer) else { throw KafkaError(code: .consume, message: "baseline: no queue") }
+        defer { rd_kafka_queue_destroy(queue) }
+        var buffer = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: 1_000)
+        var seen = 0
+        var idle = 0
+        while seen < count {
+            let n = rd_kafka_consume_batch_queue(queue, 100, &buffer, buffer.count)
+            if n <= 0 {
+                idle += 1
+                if idle > 300 { throw KafkaError(code: .timedOut, message: "baseline consumer saw \(seen) of \(count) records") }
+                continue
+            }
+            idle = 0
+            for i in 0..<n {
+                guard let m = buffer[i] else { continue }
+                if m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    each(m)
+                    seen += 1
+                }
+                rd_kafka_message_destroy(m)
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Synchronization
+
+/// A child process for tests: started with arguments and environment, its stdout read line by
+/// line, stderr collected, signalled, and awaited with a time limit. Killed if still running when
+/// the harness is released.
+public final class ChildProcess: Sendable {
+    private let process: Process
+    private let stdoutLines: AsyncStream<String>
+    private let stderrBuffer = Locked(Data())
+    private let stdoutBuffer = Locked([String]())
+    public let executable: String
+
+    /// Starts `executable` with `arguments`; `environment` is added to (or, with `inherit: false`,
+    /// replaces) this process's environment.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [], inherit: Bool = true, currentDirectory: URL? = nil) throws {
+        self.executable = executable
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        var env = inherit ? ProcessInfo.processInfo.environment : [:]
+        for key in removing { env[key] = nil }
+        env.merge(environment) { $1 }
+        p.environment = env
+        if let currentDirectory { p.currentDirectoryURL = currentDirectory }
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        stdoutLines = stream
+        let partial = Locked(Data())
+        let allLines = stdoutBuffer
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                let rest = partial.withLock { d -> Data in let r = d; d = Data(); return r }
+                if !rest.isEmpty {
+                    let line = String(decoding: rest, as: UTF8.self)
+                    allLines.withLock { $0.append(line) }
+                    continuation.yield(line)
+                }
+                continuation.finish()
+                return
+            }
+            let lines: [String] = partial.withLock { buffer in
+                buffer.append(data)
+                var result: [String] = []
+                while let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    result.append(String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self))
+                    buffer.removeSubrange(buffer.startIndex...nl)
+                }
+                return result
+            }
+            for line in lines {
+                allLines.withLock { $0.append(line) }
+                continuation.yield(line)
+            }
+        }
+        let errBuffer = stderrBuffer
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil; return }
+            errBuffer.withLock { $0.append(data) }
+        }
+        try p.run()
+        process = p
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Standard output, line by line, as it is written.
+    public var lines: AsyncStream<String> { stdoutLines }
+
+    /// Every stdout line seen so far.
+    public var outputLines: [String] { stdoutBuffer.withLock { $0 } }
+
+    /// Standard error so far.
+    public var standardError: String { stderrBuffer.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// The first stdout line, waiting at most `timeout`.
+    public func firstLine(timeout: Duration = .seconds(30)) async throws -> String {
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await line in self.stdoutLines { return line }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            guard let first else { throw HarnessError("no stdout line from \(self.executable) within \(timeout); stderr: \(self.standardError)") }
+            return first
+        }
+    }
+
+    /// Sends `signal` (e.g. `SIGTERM`, `SIGKILL`).
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit, at most `timeout`; returns its exit status. Kills it and
+    /// throws if it does not exit in time.
+    @discardableResult
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline {
+                kill(process.processIdentifier, SIGKILL)
+                throw HarnessError("\(executable) did not exit within \(timeout); stderr: \(standardError)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    /// Whether it ended by a signal rather than by exiting.
+    public var wasSignalled: Bool { process.terminationReason == .uncaughtSignal }
+}
+
+/// Runs a command to completion and returns its status, stdout and stderr.
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [], stdin: Data? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for key in removing { env[key] = nil }
+    env.merge(environment) { $1 }
+    p.environment = env
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = stdin == nil ? FileHandle.nullDevice : input
+    let outData = Locked(Data()), errData = Locked(Data())
+    out.fileHandleForReading.readabilityHandler = { h in
+        let d = h.availableData
+        if d.isEmpty { h.readabilityHandler = nil } else { outData.withLock { $0.append(d) } }
+    }
+    err.fileHandleForReading.readabilityHandler = { h in
+        let d = h.availableData
+        if d.isEmpty { h.readabilityHandler = nil } else { errData.withLock { $0.append(d) } }
+    }
+    try p.run()
+    if let stdin {
+        input.fileHandleForWriting.write(stdin)
+        try input.fileHandleForWriting.close()
+    }
+    let deadline = ContinuousClock.now + timeout
+    while p.isRunning {
+        if ContinuousClock.now >= deadline {
+            p.terminate()
+            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    // Let the readability handlers drain what is left in the pipes.
+    try await Task.sleep(for: .milliseconds(50))
+    let stdoutText = outData.withLock { String(decoding: $0, as: UTF8.self) }
+    let stderrText = errData.withLock { String(decoding: $0, as: UTF8.self) }
+    return (p.terminationStatus, stdoutText, stderrText)
+}
+
+/// Where the built `gridhub` executable and the repository are.
+public enum GridHubPaths {
+    /// The package root (the folder holding `Package.swift`), found from this source file.
+    public static let packageRoot: URL = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
+            dir = dir.deletingLastPathComponent()
+        }
+        fatalError("Package.swift not found above \(#filePath)")
+    }()
+
+    /// The `gridhub` binary built next to the test bundle.
+    public static let executable: String = {
+        let bundleDir = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+        var candidates = [bundleDir.appendingPathComponent("gridhub").path]
+        for scratch in [".build", ".build-ci"] {
+            for config in ["debug", "release"] {
+                candidates.append(packageRoot.appendingPathComponent("\(scratch)/\(config)/gridhub").path)
+            }
+        }
+        for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
+        fatalError("the gridhub executable was not built (looked in \(candidates))")
+    }()
+
+    /// A program on the PATH, or nil.
+    public static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// A test harness failure with its reason.
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A value behind a lock, shareable between threads and closures.
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    public var value: Value { mutex.withLock { $0 } }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GridHubKafka
+import Logging
+
+/// The embedded cluster shared by one test process, reached over loopback TCP like any cluster.
+/// Each test uses its own topics (``withTestTopic(partitions:_:)``), so tests can run in parallel.
+public enum TestKafka {
+    /// The shared three-broker cluster, started on first use.
+    public static let cluster: EmbeddedKafkaCluster = {
+        do {
+            return try EmbeddedKafkaCluster(brokers: 3, logger: quietLogger)
+        } catch {
+            fatalError("the embedded Kafka cluster did not start: \(error)")
+        }
+    }()
+
+    /// Bootstrap servers of the shared cluster.
+    public static var bootstrap: String { cluster.bootstrapServers }
+
+    /// A logger that drops everything (tests never bootstrap the logging system).
+    public static let quietLogger = Logger(label: "gridhub.test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A fresh, uniquely named topic with `partitions` partitions on `cluster`.
+    public static func makeTopic(partitions: Int = 3, on cluster: EmbeddedKafkaCluster = TestKafka.cluster, prefix: String = "test") throws -> String {
+        let name = "\(prefix).\(UUID().uuidString.lowercased().prefix(12))"
+        try cluster.createTopic(name, partitions: partitions)
+        return name
+    }
+
+    /// Client settings for `cluster`.
+    public static func client(_ cluster: EmbeddedKafkaCluster = TestKafka.cluster) -> KafkaClientConfiguration {
+        var c = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers)
+        c.clientID = "gridhub-test"
+        return c
+    }
+
+    /// A producer with GridHub's defaults on `cluster`.
+    public static func producer(_ cluster: EmbeddedKafkaCluster = TestKafka.cluster, configure: (inout KafkaProducerConfiguration) -> Void = { _ in }) throws -> KafkaProducer {
+        var config = KafkaProducerConfiguration(client: client(cluster))
+        config.deliveryTimeoutMilliseconds = 60_000
+        configure(&config)
+        return try KafkaProducer(configuration: config, logger: quietLogger)
+    }
+
+    /// A consumer on `cluster`, in `group` if given.
+    public static func consumer(_ cluster: EmbeddedKafkaCluster = TestKafka.cluster, group: String? = nil, configure: (inout KafkaConsumerConfiguration) -> Void = { _ in }) throws -> KafkaConsumer {
+        var config = KafkaConsumerConfiguration(client: client(cluster), groupID: group)
+        config.sessionTimeoutMilliseconds = 6_000
+        configure(&config)
+        return try KafkaConsumer(configuration: config, logger: quietLogger)
+    }
+
+    /// Reads every partition of `topic` from the beginning until `count` records arrived or
+    /// `timeout` passed, and returns what was read.
+    public static func readAll(_ topic: String, partitions: Int, count: Int, cluster: EmbeddedKafkaCluster = TestKafka.cluster, timeout: Duration = .seconds(20)) async throws -> [ConsumerRecord] {
+        let consumer = try TestKafka.consumer(cluster)
+        try consumer.assign((0..<Int32(partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
+        var records: [ConsumerRecord] = []
+        let deadline = ContinuousClock.now + timeout
+        while records.count < count && ContinuousClock.now < deadline {
+            records += try await consumer.poll(timeout: .milliseconds(200))
+        }
+        await consumer.close()
+        return records
+    }
+
+    /// Reads from `topic` for `quiet` after the last record and returns everything seen: for
+    /// asserting that nothing more than expected arrives.
+    public static func readUntilQuiet(_ topic: String, partitions: Int, cluster: EmbeddedKafkaCluster = TestKafka.cluster, quiet: Duration = .seconds(2)) async throws -> [ConsumerRecord] {
+        let consumer = try TestKafka.consumer(cluster)
+        try consumer.assign((0..<Int32(partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
+        var records: [ConsumerRecord] = []
+        var lastSeen = ContinuousClock.now
+        while ContinuousClock.now - lastSeen < quiet {
+            let batch = try await consumer.poll(timeout: .milliseconds(200))
+            if !batch.isEmpty { lastSeen = .now }
+            records += batch
+        }
+        await consumer.close()
+        return records
+    }
+}

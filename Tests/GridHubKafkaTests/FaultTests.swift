@@ -1,0 +1,83 @@
+import Foundation
+import GridHubKafka
+import GridHubTesting
+import Synchronization
+import Testing
+
+/// Faults injected into a cluster of the test's own, so they never disturb other tests.
+@Suite("Broker faults and back-pressure", .timeLimit(.minutes(2)))
+struct FaultTests {
+    @Test("the idempotent producer delivers every record exactly once through retriable produce errors")
+    func idempotentThroughErrors() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 3, logger: TestKafka.quietLogger)
+        defer { cluster.shutdown() }
+        let topic = try TestKafka.makeTopic(partitions: 3, on: cluster)
+        let producer = try TestKafka.producer(cluster) { $0.lingerMilliseconds = 1 }
+        // Warm up so the producer id and leaders are known, then make produce requests fail.
+        try await producer.send(ProducerRecord(topic: topic, partition: 0, key: "warm", value: Array("-1".utf8)))
+        cluster.injectErrors(
+            [.notEnoughReplicas, .requestTimedOut, .disconnect, .notLeaderForPartition, .notEnoughReplicasAfterAppend,
+             .requestTimedOut, .disconnect, .notEnoughReplicas, .leaderNotAvailable, .requestTimedOut],
+            on: .produce)
+        let records = (0..<2_000).map { ProducerRecord(topic: topic, key: "k\($0 % 50)", value: Array("\($0)".utf8)) }
+        var results: [Result<DeliveryReport, KafkaError>] = []
+        for chunk in stride(from: 0, to: records.count, by: 250) {
+            results += await producer.send(Array(records[chunk..<min(chunk + 250, records.count)]))
+        }
+        #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+        await producer.shutdown()
+
+        let read = try await TestKafka.readUntilQuiet(topic, partitions: 3, cluster: cluster)
+        let values = read.map { String(decoding: $0.value, as: UTF8.self) }.filter { $0 != "-1" }
+        #expect(values.count == 2_000, "expected every record exactly once, found \(values.count)")
+        #expect(Set(values).count == 2_000)
+        // Records of one key keep their order.
+        var lastOfKey: [String: Int] = [:]
+        for r in read where r.keyString != "warm" {
+            let v = Int(String(decoding: r.value, as: UTF8.self))!
+            #expect(v > (lastOfKey[r.keyString!] ?? -1))
+            lastOfKey[r.keyString!] = v
+        }
+    }
+
+    @Test("a full producer makes senders wait instead of failing or growing without bound")
+    func backPressure() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        defer { cluster.shutdown() }
+        let topic = try TestKafka.makeTopic(partitions: 1, on: cluster)
+        let producer = try TestKafka.producer(cluster) {
+            $0.maxInFlightRecords = 20
+            $0.lingerMilliseconds = 0
+        }
+        try await producer.send(ProducerRecord(topic: topic, key: "warm", value: [0]))
+        cluster.setBrokerDown()
+        let maxInFlight = Locked(0)
+        let sendersDone = Locked(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    try await producer.send(ProducerRecord(topic: topic, key: "k", value: Array("\(i)".utf8)))
+                    sendersDone.withLock { $0 += 1 }
+                }
+            }
+            // While the broker is down: 20 records in flight, the other senders waiting, none failed.
+            var sawWaiting = false
+            for _ in 0..<100 {
+                maxInFlight.withLock { $0 = max($0, producer.inFlight) }
+                if producer.waitingSenders >= 150 { sawWaiting = true }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(sawWaiting, "senders should wait for a slot")
+            #expect(producer.inFlight == 20)
+            #expect(sendersDone.value == 0)
+            cluster.setBrokerUp()
+            try await group.waitForAll()
+        }
+        #expect(maxInFlight.value <= 20)
+        #expect(sendersDone.value == 200)
+        await producer.shutdown()
+        let read = try await TestKafka.readUntilQuiet(topic, partitions: 1, cluster: cluster)
+        #expect(Set(read.map(\.value)).count == 201)
+        #expect(read.count == 201)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GridHubKafka
+import GridHubTesting
+import Testing
+
+@Suite("Producing and consuming over TCP", .timeLimit(.minutes(2)))
+struct ProduceConsumeTests {
+    @Test("records keep keys, headers and per-partition order across partitions")
+    func roundTrip() async throws {
+        let topic = try TestKafka.makeTopic(partitions: 3)
+        let producer = try TestKafka.producer()
+        var sent: [ProducerRecord] = []
+        for i in 0..<300 {
+            sent.append(ProducerRecord(
+                topic: topic, partition: Int32(i % 3), key: "key-\(i)", value: Array("value-\(i)".utf8),
+                headers: [KafkaHeader(key: "seq", string: "\(i)"), KafkaHeader(key: "bin", value: [0, 255, UInt8(i % 256)])]))
+        }
+        let results = await producer.send(sent)
+        let reports = try results.map { try $0.get() }
+        #expect(reports.count == 300)
+        #expect(Set(reports.map(\.partition)) == [0, 1, 2])
+        await producer.shutdown()
+
+        let records = try await TestKafka.readAll(topic, partitions: 3, count: 300)
+        #expect(records.count == 300)
+        for partition in Int32(0)..<3 {
+            let inPartition = records.filter { $0.partition == partition }
+            let seqs = inPartition.compactMap { $0.headers.string("seq").flatMap(Int.init) }
+            #expect(seqs.count == 100)
+            #expect(seqs == seqs.sorted(), "records of partition \(partition) out of order")
+            #expect(inPartition.map(\.offset) == inPartition.map(\.offset).sorted())
+            for r in inPartition {
+                let i = Int(r.headers.string("seq")!)!
+                #expect(r.keyString == "key-\(i)")
+                #expect(r.value == Array("value-\(i)".utf8))
+                #expect(r.headers.first { $0.key == "bin" }?.value == [0, 255, UInt8(i % 256)])
+                #expect(i % 3 == Int(partition))
+            }
+        }
+    }
+
+    @Test("records with the same key land on the same partition")
+    func keyedPartitioning() async throws {
+        let topic = try TestKafka.makeTopic(partitions: 6)
+        let producer = try TestKafka.producer()
+        let results = await producer.send((0..<120).map { ProducerRecord(topic: topic, key: "grid-\($0 % 10)", value: Array("\($0)".utf8)) })
+        let reports = try results.map { try $0.get() }
+        await producer.shutdown()
+        var partitionOfKey: [Int: Set<Int32>] = [:]
+        for (i, report) in reports.enumerated() { partitionOfKey[i % 10, default: []].insert(report.partition) }
+        #expect(partitionOfKey.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test("a send to a broker that is gone fails with a retriable error instead of hanging")
+    func deliveryTimeout() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        let topic = try TestKafka.makeTopic(partitions: 1, on: cluster)
+        let producer = try TestKafka.producer(cluster) { $0.deliveryTimeoutMilliseconds = 1_500 }
+        try await producer.send(ProducerRecord(topic: topic, key: "a", value: [1]))
+        cluster.setBrokerDown()
+        await #expect { try await producer.send(ProducerRecord(topic: topic, key: "b", value: [2])) } throws: { error in
+            guard let e = error as? KafkaError else { return false }
+            return e.code == .produce && e.isRetriable
+        }
+        await producer.shutdown(timeout: .milliseconds(200))
+        cluster.shutdown()
+    }
+
+    @Test("shutdown flushes: records sent just before it are delivered")
+    func shutdownFlushes() async throws {
+        let topic = try TestKafka.makeTopic(partitions: 2)
+        let producer = try TestKafka.producer { $0.lingerMilliseconds = 200 }
+        let delivered = Counter()
+        for i in 0..<500 {
+            await producer.send(ProducerRecord(topic: topic, key: "\(i)", value: Array("\(i)".utf8))) { result in
+                if case .success = result { delivered.increment() }
+            }
+        }
+        await producer.shutdown(timeout: .seconds(10))
+        #expect(delivered.value == 500)
+        let records = try await TestKafka.readAll(topic, partitions: 2, count: 500)
+        #expect(Set(records.map { String(decoding: $0.value, as: UTF8.self) }).count == 500)
+    }
+
+    @Test("a producer that is shut down refuses new records")
+    func refusesAfterShutdown() async throws {
+        let topic = try TestKafka.makeTopic(partitions: 1)
+        let producer = try TestKafka.producer()
+        await producer.shutdown()
+        await #expect { try await producer.send(ProducerRecord(topic: topic, key: "x", value: [1])) } throws: { error in
+            (error as? KafkaError)?.code == .shutDown
+        }
+    }
+}
+
+/// A thread-safe counter for delivery callbacks.
+final class Counter: Sendable {
+    private let lock = Mutex(0)
+    func increment() { lock.withLock { $0 += 1 } }
+    var value: Int { lock.withLock { $0 } }
+}
+
+import Synchronization
