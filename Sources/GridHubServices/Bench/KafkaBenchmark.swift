@@ -1,0 +1,152 @@
+import Foundation
+import GridHubKafka
+import Logging
+
+/// `gridhub bench kafka`: produce, consume and consume→produce passthrough of fixed-size records on
+/// the embedded broker, each measured for raw librdkafka and for GridHub's client in the same run.
+public enum KafkaBenchmark {
+    /// What to measure.
+    public struct Options: Sendable {
+        public var records = 100_000
+        public var recordSize = 400
+        /// Enough partitions that the embedded broker's per-partition retention (~5 MiB) keeps every record.
+        public var partitions = 16
+        public var brokers = 1
+        /// Records per `send` batch and per consumer poll of the GridHub client.
+        public var batchSize = 5_000
+        public init() {}
+    }
+
+    /// One measured figure.
+    public struct Measurement: Sendable {
+        public var name: String
+        public var seconds: Double
+        public var records: Int
+        public var bytes: Int
+        public var recordsPerSecond: Double { Double(records) / seconds }
+        public var megabytesPerSecond: Double { Double(bytes) / seconds / 1_000_000 }
+    }
+
+    /// The measurements of one run, GridHub's next to the baseline's.
+    public struct Report: Sendable {
+        public var options: Options
+        public var librdkafkaVersion: String
+        public var rows: [(phase: String, raw: Measurement, gridhub: Measurement)]
+
+        /// A readable table with ratios.
+        public var table: String {
+            var lines = [
+                "Kafka benchmark — \(options.records) records × \(options.recordSize) B, \(options.partitions) partitions, embedded broker (\(options.brokers) broker), librdkafka \(librdkafkaVersion)",
+                "phase        | raw librdkafka          | GridHubKafka            | ratio",
+                "-------------|-------------------------|-------------------------|------",
+            ]
+            for row in rows {
+                lines.append(
+                    "\(row.phase.padding(toLength: 12, withPad: " ", startingAt: 0)) | "
+                        + "\(fmt(row.raw.recordsPerSecond)) rec/s \(fmt1(row.raw.megabytesPerSecond)) MB/s | "
+                        + "\(fmt(row.gridhub.recordsPerSecond)) rec/s \(fmt1(row.gridhub.megabytesPerSecond)) MB/s | "
+                        + String(format: "%.2f", row.gridhub.recordsPerSecond / row.raw.recordsPerSecond))
+            }
+            return lines.joined(separator: "\n")
+        }
+
+        private func fmt(_ v: Double) -> String { String(format: "%9.0f", v) }
+        private func fmt1(_ v: Double) -> String { String(format: "%6.1f", v) }
+    }
+
+    /// Runs the benchmark on a fresh embedded cluster in this process.
+    public static func run(options: Options, logger: Logger) async throws -> Report {
+        let cluster = try EmbeddedKafkaCluster(brokers: options.brokers, logger: logger)
+        defer { cluster.shutdown() }
+        let bootstrap = cluster.bootstrapServers
+        for name in ["raw.in", "raw.out", "hub.in", "hub.out"] {
+            try cluster.createTopic("bench.\(name)", partitions: options.partitions, replicationFactor: 1)
+        }
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.recordSize)
+        let n = options.records
+        let bytes = n * options.recordSize
+
+        // Produce.
+        let rawProduce = try time("produce", n, bytes) {
+            try KafkaBaseline.produce(bootstrap: bootstrap, topic: "bench.raw.in", count: n, value: value)
+        }
+        var producerConfig = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
+        producerConfig.maxInFlightRecords = 100_000
+        let producer = try KafkaProducer(configuration: producerConfig, logger: logger)
+        let hubProduce = try await timeAsync("produce", n, bytes) {
+            var sent = 0
+            while sent < n {
+                let count = min(options.batchSize * 4, n - sent)
+                let batch = (sent..<sent + count).map { ProducerRecord(topic: "bench.hub.in", key: "k\($0)", value: value) }
+                let results = await producer.send(batch)
+                if let failure = results.first(where: { if case .failure = $0 { true } else { false } }), case .failure(let e) = failure { throw e }
+                sent += count
+            }
+        }
+
+        // Consume.
+        let rawConsume = try time("consume", n, bytes) {
+            try KafkaBaseline.consume(bootstrap: bootstrap, topic: "bench.raw.in", partitions: options.partitions, count: n)
+        }
+        let hubConsume = try await timeAsync("consume", n, bytes) {
+            let consumer = try makeConsumer(bootstrap: bootstrap, topic: "bench.hub.in", options: options, logger: logger)
+            var seen = 0
+            while seen < n {
+                let batch = try await consumer.poll(timeout: .seconds(1))
+                seen += batch.count
+            }
+            await consumer.close()
+        }
+
+        // Passthrough.
+        let rawPass = try time("passthrough", n, bytes) {
+            try KafkaBaseline.passthrough(bootstrap: bootstrap, source: "bench.raw.in", partitions: options.partitions, target: "bench.raw.out", count: n)
+        }
+        let hubPass = try await timeAsync("passthrough", n, bytes) {
+            let consumer = try makeConsumer(bootstrap: bootstrap, topic: "bench.hub.in", options: options, logger: logger)
+            var seen = 0
+            while seen < n {
+                let batch = try await consumer.poll(timeout: .seconds(1))
+                if batch.isEmpty { continue }
+                let results = await producer.send(batch.map { ProducerRecord(topic: "bench.hub.out", key: $0.key, value: $0.value, headers: $0.headers) })
+                if let failure = results.first(where: { if case .failure = $0 { true } else { false } }), case .failure(let e) = failure { throw e }
+                seen += batch.count
+            }
+            await consumer.close()
+        }
+        await producer.shutdown()
+        return Report(
+            options: options, librdkafkaVersion: KafkaBaseline.librdkafkaVersion,
+            rows: [("produce", rawProduce, hubProduce), ("consume", rawConsume, hubConsume), ("passthrough", rawPass, hubPass)])
+    }
+
+    private static func makeConsumer(bootstrap: String, topic: String, options: Options, logger: Logger) throws -> KafkaConsumer {
+        var config = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
+        config.maxBatchRecords = options.batchSize
+        let consumer = try KafkaConsumer(configuration: config, logger: logger)
+        try consumer.assign((0..<Int32(options.partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
+        return consumer
+    }
+
+    private static func time(_ name: String, _ records: Int, _ bytes: Int, _ body: () throws -> Void) throws -> Measurement {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try body()
+        return Measurement(name: name, seconds: (clock.now - start).seconds, records: records, bytes: bytes)
+    }
+
+    private static func timeAsync(_ name: String, _ records: Int, _ bytes: Int, _ body: () async throws -> Void) async throws -> Measurement {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await body()
+        return Measurement(name: name, seconds: (clock.now - start).seconds, records: records, bytes: bytes)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a `Double`.
+    public var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import Logging
+import ServiceLifecycle
+
+/// The embedded Kafka-protocol broker (`gridhub broker`): librdkafka's mock cluster with every topic
+/// of the contract, until graceful shutdown.
+public struct BrokerService: Service {
+    /// Settings of the embedded broker.
+    public struct Configuration: Sendable {
+        /// How many brokers the cluster has.
+        public var brokers: Int = 3
+        /// Partitions of each contract topic.
+        public var partitions: Int = TopicPlan.defaultPartitions
+        /// Departments whose dispatch topics to create.
+        public var departments: [Department]
+
+        public init(departments: [Department]) { self.departments = departments }
+    }
+
+    let configuration: Configuration
+    let logger: Logger
+    /// Called once the cluster listens and its topics exist, with the bootstrap servers.
+    let onReady: @Sendable (String) -> Void
+
+    public init(configuration: Configuration, logger: Logger, onReady: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: configuration.brokers, logger: logger)
+        defer { cluster.shutdown() }
+        for topic in TopicPlan.topics(departments: configuration.departments, partitions: configuration.partitions) {
+            try cluster.createTopic(topic.name, partitions: topic.partitions)
+        }
+        logger.info("embedded broker listening", metadata: [
+            "kafka.bootstrap": .string(cluster.bootstrapServers),
+            "kafka.brokers": .stringConvertible(configuration.brokers),
+            "kafka.partitions": .stringConvertible(configuration.partitions),
+        ])
+        onReady(cluster.bootstrapServers)
+        try await gracefulShutdown()
+        logger.info("embedded broker stopping")
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import GridHubServices
+import Logging
+
+/// `gridhub bench`: benchmarks, reported against raw librdkafka in the same run.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (build with -c release for meaningful numbers).",
+        subcommands: [Kafka.self]
+    )
+
+    struct Kafka: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Produce, consume and passthrough on the embedded broker: GridHub's client vs raw librdkafka.")
+
+        @Option(help: "Records per phase.") var records = 100_000
+        @Option(help: "Bytes per record.") var size = 400
+        @Option(help: "Partitions.") var partitions = 16
+
+        func run() async throws {
+            Runtime.bootstrapLogging()
+            var options = KafkaBenchmark.Options()
+            options.records = records
+            options.recordSize = size
+            options.partitions = partitions
+            let report = try await KafkaBenchmark.run(options: options, logger: Logger(label: "gridhub.bench"))
+            StandardOutput.writeLine(report.table)
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `gridhub`: the one executable of GridHub. Commands follow `CONTRACT.md`.
+@main
+struct GridHub: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gridhub",
+        abstract: "GridHub — the integration hub for grid-based city governance, on Kafka.",
+        subcommands: [BrokerCommand.self, TopicsCommand.self, TailCommand.self, BenchCommand.self]
+    )
+}

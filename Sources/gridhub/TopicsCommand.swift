@@ -1,0 +1,44 @@
+import ArgumentParser
+import GridHubKafka
+import GridHubServices
+import Logging
+
+/// `gridhub topics`: the contract's topics on a cluster.
+struct TopicsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topics",
+        abstract: "Create or list GridHub's topics on the cluster named by GRIDHUB_BOOTSTRAP.",
+        subcommands: [Create.self, List.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create every contract topic that does not exist yet (running it twice is harmless).")
+
+        @Option(help: "Partitions of each new topic.") var partitions: Int = TopicPlan.defaultPartitions
+        @Option(help: "Replication factor of each new topic (-1: the cluster's default).") var replicationFactor: Int = -1
+        @Option(help: "Folder of the reference data.") var referenceDir: String?
+
+        func run() async throws {
+            Runtime.bootstrapLogging()
+            let client = try Runtime.kafkaClient()
+            let departments = try ReferenceLocation.departments(in: try ReferenceLocation.directory(explicit: referenceDir))
+            let admin = try KafkaAdmin(configuration: client, logger: Logger(label: "gridhub.topics"))
+            let plan = TopicPlan.topics(departments: departments, partitions: partitions, replicationFactor: replicationFactor)
+            let created = try await admin.createTopics(plan)
+            for name in created { StandardOutput.writeLine("created \(name)") }
+            StandardOutput.writeLine("\(plan.count) topics present, \(created.count) created")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the cluster's topics with their partition counts.")
+
+        func run() async throws {
+            Runtime.bootstrapLogging()
+            let admin = try KafkaAdmin(configuration: try Runtime.kafkaClient(), logger: Logger(label: "gridhub.topics"))
+            for topic in try await admin.listTopics() {
+                StandardOutput.writeLine("\(topic.name)\t\(topic.partitionCount)")
+            }
+        }
+    }
+}
