@@ -1,0 +1,498 @@
+import Foundation
+
+/// A deduplicated case (`gov.gridhub.case.v1` on the compacted `gridhub.cases.v1`): its full current
+/// state. Status changes only through ``apply(_:at:)``, which follows ``CaseTransitions`` and throws
+/// ``CaseTransitionError`` for anything else.
+public struct Case: Sendable, Hashable, Codable {
+    /// The case id (the router derives it with ``DeterministicID``).
+    public var caseId: String
+    /// Increases by one on every change, so consumers can drop stale records.
+    public private(set) var version: Int
+    /// The current status.
+    public private(set) var status: CaseStatus
+    /// The item of `reference/items.csv`, or `nil` when unclassified.
+    public var itemCode: String?
+    /// The department of the current dispatch (a `departments.csv` code), or `nil` before the first dispatch.
+    public private(set) var department: String?
+    /// The level of the current dispatch, or `nil` before the first dispatch.
+    public private(set) var level: Level?
+    /// The case's grid, or `nil` when unknown.
+    public var gridCode: String?
+    /// Where the problem is (from the report that opened the case unless improved later).
+    public var location: Location
+    /// The text of the report that opened the case.
+    public var description: String
+    /// Urgent when any merged report is.
+    public var urgent: Bool
+    /// When the case was opened.
+    public let openedAt: Date
+    /// When the case last changed.
+    public private(set) var updatedAt: Date
+    /// When the current dispatch is due, or `nil` when nothing is dispatched.
+    public private(set) var dueAt: Date?
+    /// The current (latest) dispatch's id, or `nil` before the first dispatch.
+    public private(set) var currentDispatchId: String?
+    /// How many dispatches the case has had.
+    public private(set) var dispatchCount: Int
+    /// Every source report merged into the case; the first opened it.
+    public private(set) var reports: [CaseReport]
+    /// Every change of status, oldest first.
+    public private(set) var history: [CaseHistoryEntry]
+
+    /// Opens a case from the report that opened it (status ``CaseStatus/open``).
+    public init(caseId: String, openedBy incident: Incident, at time: Date) {
+        self.caseId = caseId
+        version = 1
+        status = .open
+        itemCode = incident.itemCode
+        department = nil
+        level = nil
+        gridCode = incident.location.gridCode
+        location = incident.location
+        description = incident.description
+        urgent = incident.urgent
+        openedAt = time
+        updatedAt = time
+        dueAt = nil
+        currentDispatchId = nil
+        dispatchCount = 0
+        reports = [CaseReport(incident: incident, mergedAt: time, match: nil)]
+        history = [CaseHistoryEntry(at: time, event: .open, from: nil, to: .open)]
+    }
+
+    /// Merges another source report (or a new version of one already merged); the status is unchanged.
+    public mutating func merge(_ incident: Incident, match: MergeEvidence, at time: Date) {
+        if let index = reports.firstIndex(where: { $0.incidentId == incident.incidentId }) {
+            reports[index].version = max(reports[index].version, incident.source.version)
+        } else {
+            reports.append(CaseReport(incident: incident, mergedAt: time, match: match))
+        }
+        urgent = urgent || incident.urgent
+        touch(at: time)
+    }
+
+    /// Applies a status event; throws instead of changing anything when the table forbids it, when
+    /// feedback refers to an older dispatch, or when an escalation does not raise the level.
+    public mutating func apply(_ event: CaseEvent, at time: Date) throws(CaseTransitionError) {
+        guard let next = CaseTransitions.next(after: status, on: event.kind) else {
+            throw CaseTransitionError(code: .forbiddenTransition, from: status, event: event.kind)
+        }
+        if let dispatchId = event.feedbackDispatchId, dispatchId != currentDispatchId {
+            throw CaseTransitionError(code: .staleDispatch, from: status, event: event.kind,
+                                      detail: "feedback is for dispatch \(dispatchId), the current one is \(currentDispatchId ?? "none")")
+        }
+        var entry = CaseHistoryEntry(at: time, event: event.kind, from: status, to: next)
+        switch event {
+        case .dispatch(let to, let newLevel, let dispatchId, let due), .escalate(let to, let newLevel, let dispatchId, let due):
+            if event.kind == .escalate, let current = level, newLevel <= current {
+                throw CaseTransitionError(code: .levelNotHigher, from: status, event: event.kind,
+                                          detail: "escalation from \(current.rawValue) to \(newLevel.rawValue)")
+            }
+            department = to
+            level = newLevel
+            currentDispatchId = dispatchId
+            dueAt = due
+            dispatchCount += 1
+            entry.department = to
+            entry.level = newLevel
+            entry.dispatchId = dispatchId
+        case .accept(let dispatchId), .start(let dispatchId):
+            entry.dispatchId = dispatchId
+        case .resolve(let dispatchId, let note), .return(let dispatchId, let note):
+            entry.dispatchId = dispatchId
+            entry.note = note
+            if event.kind == .return { dueAt = nil }
+        case .closeOnArrival(let note), .close(let note), .reopen(let note), .withdraw(let note):
+            entry.note = note
+            if next == .closed || next == .reopened { dueAt = nil }
+        }
+        status = next
+        history.append(entry)
+        touch(at: time)
+    }
+
+    private mutating func touch(at time: Date) {
+        version += 1
+        updatedAt = max(updatedAt, time)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case caseId, version, status, itemCode, department, level, gridCode, location, description, urgent
+        case openedAt, updatedAt, dueAt, currentDispatchId, dispatchCount, reports, history
+    }
+
+    /// Strict decoding: unknown keys, malformed codes and an empty report list are errors.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        caseId = try c.decode(String.self, forKey: .caseId, satisfying: FieldCheck.isRecordId, "a case id")
+        version = try c.decode(Int.self, forKey: .version, atLeast: 1)
+        status = try c.decode(CaseStatus.self, forKey: .status)
+        itemCode = try c.decodeIfPresent(String.self, forKey: .itemCode, satisfying: FieldCheck.isItemCode, "an item code SR-nnn")
+        department = try c.decodeIfPresent(String.self, forKey: .department, satisfying: FieldCheck.isDepartmentCode, "a department code")
+        level = try c.decodeIfPresent(Level.self, forKey: .level)
+        gridCode = try c.decodeIfPresent(String.self, forKey: .gridCode, satisfying: FieldCheck.isGridCode, "a 15-digit grid code")
+        location = try c.decode(Location.self, forKey: .location)
+        description = try c.decode(String.self, forKey: .description)
+        urgent = try c.decode(Bool.self, forKey: .urgent)
+        openedAt = try c.decode(Date.self, forKey: .openedAt)
+        updatedAt = try c.decode(Date.self, forKey: .updatedAt)
+        dueAt = try c.decodeIfPresent(Date.self, forKey: .dueAt)
+        currentDispatchId = try c.decodeIfPresent(String.self, forKey: .currentDispatchId, satisfying: FieldCheck.isRecordId, "a dispatch id")
+        dispatchCount = try c.decode(Int.self, forKey: .dispatchCount, atLeast: 0)
+        reports = try c.decode([CaseReport].self, forKey: .reports)
+        guard !reports.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .reports, in: c, debugDescription: "a case has at least the report that opened it")
+        }
+        history = try c.decode([CaseHistoryEntry].self, forKey: .history)
+    }
+
+    /// Writes every field, `null` where absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(caseId, forKey: .caseId)
+        try c.encode(version, forKey: .version)
+        try c.encode(status, forKey: .status)
+        try c.encodeNullable(itemCode, forKey: .itemCode)
+        try c.encodeNullable(department, forKey: .department)
+        try c.encodeNullable(level, forKey: .level)
+        try c.encodeNullable(gridCode, forKey: .gridCode)
+        try c.encode(location, forKey: .location)
+        try c.encode(description, forKey: .description)
+        try c.encode(urgent, forKey: .urgent)
+        try c.encode(openedAt, forKey: .openedAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encodeNullable(dueAt, forKey: .dueAt)
+        try c.encodeNullable(currentDispatchId, forKey: .currentDispatchId)
+        try c.encode(dispatchCount, forKey: .dispatchCount)
+        try c.encode(reports, forKey: .reports)
+        try c.encode(history, forKey: .history)
+    }
+}
+
+/// A status event on a case: what the router, a department's feedback or a survey says happened.
+public enum CaseEvent: Sendable, Hashable {
+    /// Send a work order to `department` at `level` (first dispatch, after a return, after a reopen).
+    case dispatch(department: String, level: Level, dispatchId: String, dueAt: Date)
+    /// The department accepted dispatch `dispatchId`.
+    case accept(dispatchId: String)
+    /// The department started work on `dispatchId`.
+    case start(dispatchId: String)
+    /// The department resolved `dispatchId`.
+    case resolve(dispatchId: String, note: String?)
+    /// The department returned `dispatchId` as "not ours": the case is open to be routed again.
+    case `return`(dispatchId: String, note: String?)
+    /// Re-dispatch at a higher level (overdue or too big for the current level).
+    case escalate(department: String, level: Level, dispatchId: String, dueAt: Date)
+    /// A report already solved on the spot closes the case as it arrives.
+    case closeOnArrival(note: String?)
+    /// Close a resolved case (satisfied survey, confirmation, or the survey period ended).
+    case close(note: String?)
+    /// Reopen a resolved or closed case (dissatisfied survey).
+    case reopen(note: String?)
+    /// The source withdrew the report: close the case whatever it was doing.
+    case withdraw(note: String?)
+
+    /// The kind of event, as the transition table and the history know it.
+    public var kind: CaseEventKind {
+        switch self {
+        case .dispatch: .dispatch
+        case .accept: .accept
+        case .start: .start
+        case .resolve: .resolve
+        case .return: .return
+        case .escalate: .escalate
+        case .closeOnArrival: .closeOnArrival
+        case .close: .close
+        case .reopen: .reopen
+        case .withdraw: .withdraw
+        }
+    }
+
+    /// The dispatch a department's feedback refers to (it must be the case's current one).
+    var feedbackDispatchId: String? {
+        switch self {
+        case .accept(let id), .start(let id), .resolve(let id, _), .return(let id, _): id
+        default: nil
+        }
+    }
+
+    /// The event a department's feedback means.
+    public static func feedback(_ status: FeedbackStatus, dispatchId: String, note: String?) -> CaseEvent {
+        switch status {
+        case .accepted: .accept(dispatchId: dispatchId)
+        case .inProgress: .start(dispatchId: dispatchId)
+        case .resolved: .resolve(dispatchId: dispatchId, note: note)
+        case .returned: .return(dispatchId: dispatchId, note: note)
+        }
+    }
+
+    /// The event a survey answer means: dissatisfied reopens, anything else closes.
+    public static func survey(_ satisfaction: Satisfaction, note: String?) -> CaseEvent {
+        satisfaction == .dissatisfied ? .reopen(note: note) : .close(note: note)
+    }
+}
+
+/// The kinds of case events (the history's `event` strings).
+public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The case was opened (history only; not an event one can apply).
+    case open
+    /// See ``CaseEvent/dispatch(department:level:dispatchId:dueAt:)``.
+    case dispatch
+    /// See ``CaseEvent/accept(dispatchId:)``.
+    case accept
+    /// See ``CaseEvent/start(dispatchId:)``.
+    case start
+    /// See ``CaseEvent/resolve(dispatchId:note:)``.
+    case resolve
+    /// See ``CaseEvent/return(dispatchId:note:)``.
+    case `return`
+    /// See ``CaseEvent/escalate(department:level:dispatchId:dueAt:)``.
+    case escalate
+    /// See ``CaseEvent/closeOnArrival(note:)``.
+    case closeOnArrival
+    /// See ``CaseEvent/close(note:)``.
+    case close
+    /// See ``CaseEvent/reopen(note:)``.
+    case reopen
+    /// See ``CaseEvent/withdraw(note:)``.
+    case withdraw
+}
+
+/// The case status machine: which event may follow which status, and where it leads.
+public enum CaseTransitions {
+    /// `table[event][from] = to`. Anything not listed is forbidden.
+    public static let table: [CaseEventKind: [CaseStatus: CaseStatus]] = [
+        .dispatch: [.open: .dispatched, .reopened: .dispatched],
+        .accept: [.dispatched: .accepted],
+        .start: [.dispatched: .inProgress, .accepted: .inProgress],
+        .resolve: [.dispatched: .resolved, .accepted: .resolved, .inProgress: .resolved],
+        .return: [.dispatched: .open, .accepted: .open, .inProgress: .open],
+        .escalate: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
+        .closeOnArrival: [.open: .closed],
+        .close: [.resolved: .closed],
+        .reopen: [.resolved: .reopened, .closed: .reopened],
+        .withdraw: [.open: .closed, .dispatched: .closed, .accepted: .closed, .inProgress: .closed, .reopened: .closed],
+    ]
+
+    /// The status after `event` in status `from`, or `nil` when the event is not allowed there.
+    public static func next(after from: CaseStatus, on event: CaseEventKind) -> CaseStatus? {
+        table[event]?[from]
+    }
+}
+
+/// A status event that the transition table (or the dispatch bookkeeping) does not allow; the case is unchanged.
+public struct CaseTransitionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Why the event was refused.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private let name: String
+        /// The table has no transition for this event in this status.
+        public static let forbiddenTransition = Code(name: "forbiddenTransition")
+        /// The feedback refers to a dispatch that is not the case's current one.
+        public static let staleDispatch = Code(name: "staleDispatch")
+        /// An escalation that does not raise the level.
+        public static let levelNotHigher = Code(name: "levelNotHigher")
+        /// The code's name.
+        public var description: String { name }
+    }
+
+    /// Why the event was refused.
+    public var code: Code
+    /// The case's status when the event arrived.
+    public var from: CaseStatus
+    /// The refused event.
+    public var event: CaseEventKind
+    /// More detail, if any.
+    public var detail: String?
+
+    /// An error.
+    public init(code: Code, from: CaseStatus, event: CaseEventKind, detail: String? = nil) {
+        self.code = code
+        self.from = from
+        self.event = event
+        self.detail = detail
+    }
+
+    /// True when the event would lead to the status the case already has (a redelivered feedback, say):
+    /// callers may count and drop it instead of treating it as an error.
+    public var isRepeat: Bool {
+        code == .forbiddenTransition && (CaseTransitions.table[event]?.values.contains(from) ?? false)
+    }
+
+    /// A readable sentence.
+    public var description: String {
+        var text = "case event '\(event.rawValue)' is not allowed in status '\(from.rawValue)' (\(code))"
+        if let detail { text += ": \(detail)" }
+        return text
+    }
+}
+
+/// One source report merged into a case.
+public struct CaseReport: Sendable, Hashable, Codable {
+    /// The incident id of the report.
+    public var incidentId: String
+    /// The source system.
+    public var system: SourceSystem
+    /// The source's record id.
+    public var recordId: String
+    /// The latest version of the report merged.
+    public var version: Int
+    /// When the report was merged.
+    public var mergedAt: Date
+    /// Why it was merged; `nil` for the report that opened the case.
+    public var match: MergeEvidence?
+
+    /// A merged report.
+    public init(incidentId: String, system: SourceSystem, recordId: String, version: Int, mergedAt: Date, match: MergeEvidence?) {
+        self.incidentId = incidentId
+        self.system = system
+        self.recordId = recordId
+        self.version = version
+        self.mergedAt = mergedAt
+        self.match = match
+    }
+
+    /// The entry for `incident`.
+    public init(incident: Incident, mergedAt: Date, match: MergeEvidence?) {
+        self.init(incidentId: incident.incidentId, system: incident.source.system, recordId: incident.source.recordId,
+                  version: incident.source.version, mergedAt: mergedAt, match: match)
+    }
+
+    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match }
+
+    /// Strict decoding: unknown keys are an error.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        incidentId = try c.decode(String.self, forKey: .incidentId, satisfying: FieldCheck.isUUID, "a lowercase UUID")
+        system = try c.decode(SourceSystem.self, forKey: .system)
+        recordId = try c.decode(String.self, forKey: .recordId, satisfying: FieldCheck.isRecordId, "a record id")
+        version = try c.decode(Int.self, forKey: .version, atLeast: 1)
+        mergedAt = try c.decode(Date.self, forKey: .mergedAt)
+        match = try c.decodeIfPresent(MergeEvidence.self, forKey: .match)
+    }
+
+    /// Writes every field, `null` where absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(incidentId, forKey: .incidentId)
+        try c.encode(system, forKey: .system)
+        try c.encode(recordId, forKey: .recordId)
+        try c.encode(version, forKey: .version)
+        try c.encode(mergedAt, forKey: .mergedAt)
+        try c.encodeNullable(match, forKey: .match)
+    }
+}
+
+/// Why a report was merged into an existing case.
+public struct MergeEvidence: Sendable, Hashable, Codable {
+    /// How the two reports' items relate.
+    public enum ItemRelation: String, Sendable, Hashable, Codable, CaseIterable {
+        /// The same item code.
+        case sameItem
+        /// Different items of the same group of the catalogue.
+        case sameGroup
+        /// At least one report is unclassified; the text decided.
+        case unclassified
+    }
+
+    /// Distance in metres between the two positions, or `nil` when one has no position (same grid or address).
+    public var distanceMeters: Double?
+    /// Seconds between the two reports' `reportedAt`.
+    public var timeGapSeconds: Double
+    /// How the items relate.
+    public var itemRelation: ItemRelation
+    /// Text similarity of the two descriptions, 0…1.
+    public var textScore: Double
+
+    /// Merge evidence.
+    public init(distanceMeters: Double?, timeGapSeconds: Double, itemRelation: ItemRelation, textScore: Double) {
+        self.distanceMeters = distanceMeters
+        self.timeGapSeconds = timeGapSeconds
+        self.itemRelation = itemRelation
+        self.textScore = textScore
+    }
+
+    enum CodingKeys: String, CodingKey { case distanceMeters, timeGapSeconds, itemRelation, textScore }
+
+    /// Strict decoding: unknown keys and out-of-range numbers are errors.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        distanceMeters = try c.decodeIfPresent(Double.self, forKey: .distanceMeters, in: 0...Double.greatestFiniteMagnitude)
+        timeGapSeconds = try c.decode(Double.self, forKey: .timeGapSeconds, in: 0...Double.greatestFiniteMagnitude)
+        itemRelation = try c.decode(ItemRelation.self, forKey: .itemRelation)
+        textScore = try c.decode(Double.self, forKey: .textScore, in: 0...1)
+    }
+
+    /// Writes every field, `null` where absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeNullable(distanceMeters, forKey: .distanceMeters)
+        try c.encode(timeGapSeconds, forKey: .timeGapSeconds)
+        try c.encode(itemRelation, forKey: .itemRelation)
+        try c.encode(textScore, forKey: .textScore)
+    }
+}
+
+/// One change of a case's status.
+public struct CaseHistoryEntry: Sendable, Hashable, Codable {
+    /// When it happened.
+    public var at: Date
+    /// What happened.
+    public var event: CaseEventKind
+    /// The status before, `nil` for the opening entry.
+    public var from: CaseStatus?
+    /// The status after.
+    public var to: CaseStatus
+    /// The department dispatched to, for dispatch and escalate.
+    public var department: String?
+    /// The level dispatched at, for dispatch and escalate.
+    public var level: Level?
+    /// The dispatch concerned, for dispatches and feedback.
+    public var dispatchId: String?
+    /// The note of the feedback or survey, if any.
+    public var note: String?
+
+    /// A history entry.
+    public init(at: Date, event: CaseEventKind, from: CaseStatus?, to: CaseStatus, department: String? = nil,
+                level: Level? = nil, dispatchId: String? = nil, note: String? = nil) {
+        self.at = at
+        self.event = event
+        self.from = from
+        self.to = to
+        self.department = department
+        self.level = level
+        self.dispatchId = dispatchId
+        self.note = note
+    }
+
+    enum CodingKeys: String, CodingKey { case at, event, from, to, department, level, dispatchId, note }
+
+    /// Strict decoding: unknown keys are an error.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        at = try c.decode(Date.self, forKey: .at)
+        event = try c.decode(CaseEventKind.self, forKey: .event)
+        from = try c.decodeIfPresent(CaseStatus.self, forKey: .from)
+        to = try c.decode(CaseStatus.self, forKey: .to)
+        department = try c.decodeIfPresent(String.self, forKey: .department, satisfying: FieldCheck.isDepartmentCode, "a department code")
+        level = try c.decodeIfPresent(Level.self, forKey: .level)
+        dispatchId = try c.decodeIfPresent(String.self, forKey: .dispatchId, satisfying: FieldCheck.isRecordId, "a dispatch id")
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+    }
+
+    /// Writes every field, `null` where absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(at, forKey: .at)
+        try c.encode(event, forKey: .event)
+        try c.encodeNullable(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encodeNullable(department, forKey: .department)
+        try c.encodeNullable(level, forKey: .level)
+        try c.encodeNullable(dispatchId, forKey: .dispatchId)
+        try c.encodeNullable(note, forKey: .note)
+    }
+}

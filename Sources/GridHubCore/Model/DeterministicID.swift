@@ -1,0 +1,100 @@
+/// Name-based ids: the same namespace and name always give the same UUID-formatted id.
+///
+/// The id is the first 16 bytes of SHA-256(namespace bytes ‖ name UTF-8) with the RFC 9562 version
+/// nibble set to 8 (custom; this is the "name-based with SHA-256" construction of RFC 9562 appendix
+/// B.2) and the variant bits set to `10`. Written lowercase: `xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx`.
+/// Replays and re-versions of one source record therefore map to one incident id, and the router can
+/// derive case, dispatch and CloudEvent ids from the facts that define them.
+public struct DeterministicID: Sendable, Hashable {
+    /// A namespace: 16 bytes that keep ids of different kinds apart even for equal names.
+    public struct Namespace: Sendable, Hashable {
+        /// The namespace's 16 bytes.
+        public let bytes: [UInt8]
+
+        /// A namespace from a UUID string (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`); `nil` if malformed.
+        public init?(uuid: String) {
+            guard let bytes = DeterministicID.parseUUID(uuid) else { return nil }
+            self.bytes = bytes
+        }
+
+        private init(fixed: [UInt8]) { bytes = fixed }
+
+        /// Incidents: name = `<system>` LF `<recordId>`.
+        public static let incident = Namespace(fixed: DeterministicID.namespaceBytes("gridhub/incident"))
+        /// Cases (the router chooses the name, e.g. the incident id of the report that opened it).
+        public static let `case` = Namespace(fixed: DeterministicID.namespaceBytes("gridhub/case"))
+        /// Dispatches (e.g. case id and dispatch attempt).
+        public static let dispatch = Namespace(fixed: DeterministicID.namespaceBytes("gridhub/dispatch"))
+        /// CloudEvent `ce_id`s (e.g. the event type, the entity id and its version).
+        public static let event = Namespace(fixed: DeterministicID.namespaceBytes("gridhub/event"))
+    }
+
+    /// The 16 id bytes, version and variant bits already set.
+    public let bytes: [UInt8]
+
+    /// The id of `name` in `namespace`.
+    public init(namespace: Namespace, name: String) {
+        var hasher = SHA256()
+        hasher.update(namespace.bytes)
+        hasher.update(Array(name.utf8))
+        var bytes = Array(hasher.finalize().prefix(16))
+        bytes[6] = (bytes[6] & 0x0f) | 0x80
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        self.bytes = bytes
+    }
+
+    /// The id of a name made of several parts, joined with LF so that `("a", "b\nc")` and `("a\nb", "c")`
+    /// are the only collisions — and the parts the hub uses never hold a line feed.
+    public init(namespace: Namespace, parts: [String]) {
+        self.init(namespace: namespace, name: parts.joined(separator: "\n"))
+    }
+
+    /// Lowercase UUID text, `8-4-4-4-12` hex digits.
+    public var uuidString: String { Self.formatUUID(bytes) }
+
+    /// The incident id of a source record: the same for every version and every replay of the record.
+    public static func incidentID(system: SourceSystem, recordId: String) -> String {
+        DeterministicID(namespace: .incident, parts: [system.rawValue, recordId]).uuidString
+    }
+
+    /// 16 bytes for a namespace of the hub's own, derived from a label so nothing is hand-typed.
+    static func namespaceBytes(_ label: String) -> [UInt8] {
+        var bytes = Array(SHA256.hash(utf8: "gridhub.namespace\n" + label).prefix(16))
+        bytes[6] = (bytes[6] & 0x0f) | 0x80
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        return bytes
+    }
+
+    static func formatUUID(_ bytes: [UInt8]) -> String {
+        let chars = Array(bytes.hexString)
+        let groups = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }
+        return groups.joined(separator: "-")
+    }
+
+    static func parseUUID(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 36 else { return nil }
+        var bytes: [UInt8] = []
+        var high: UInt8? = nil
+        for (index, c) in utf8.enumerated() {
+            if [8, 13, 18, 23].contains(index) {
+                guard c == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let nibble: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let h = high { bytes.append(h << 4 | nibble); high = nil } else { high = nibble }
+        }
+        return bytes.count == 16 ? bytes : nil
+    }
+}
+
+extension DeterministicID: CustomStringConvertible {
+    /// The lowercase UUID text.
+    public var description: String { uuidString }
+}
