@@ -1,0 +1,203 @@
+import Foundation
+import Testing
+@testable import GridHubCore
+
+@Suite("Gazetteer: address text → position and grid")
+struct GazetteerTests {
+    static var data: ReferenceData { ReferenceTestData.data }
+    static var entries: [GazetteerEntry] { ReferenceTestData.data.gazetteer.entries }
+
+    static func fullWidth(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.map { c in
+            c.value >= 0x21 && c.value <= 0x7E ? Unicode.Scalar(c.value + 0xFEE0)! : c
+        }))
+    }
+
+    /// `<road><number>号<poi>` keys that name one plate in one town only.
+    static let uniqueWithoutTown: Set<String> = {
+        var count: [String: Int] = [:]
+        for e in entries { count["\(e.road)\(e.number)号\(e.poi)", default: 0] += 1 }
+        return Set(count.filter { $0.value == 1 }.keys)
+    }()
+
+    @Test("every gazetteer address resolves to its own plate and grid, exact precision")
+    func everyAddress() {
+        var failures = 0
+        for e in Self.entries {
+            let m = Self.data.resolve(address: e.fullAddress)
+            if m.precision != .doorPlate || m.gridCode != e.gridCode || m.addressID != e.addressID || m.confidence < 1 {
+                failures += 1
+                if failures <= 5 { Issue.record("\(e.fullAddress) → \(m)") }
+            }
+        }
+        #expect(failures == 0)
+    }
+
+    @Test("with province/city prefix, without the city, full-width digits, missing 号: same plate")
+    func prefixesAndDigits() {
+        var failures = 0
+        for (k, e) in Self.entries.enumerated() where k % 7 == 0 {
+            let bare = String(e.fullAddress.dropFirst(3)) // without 江阴市
+            let variants = [
+                "江苏省无锡市" + e.fullAddress,
+                "江苏省" + e.fullAddress,
+                bare,
+                " " + Self.fullWidth(e.fullAddress) + " ",
+                e.townName + e.road + Self.fullWidth("\(e.number)") + "号" + e.poi,
+                e.poi.isEmpty ? "江阴市\(e.townName)\(e.road)\(e.number)" : "\(e.townName)\(e.road)\(e.number)\(e.poi)",
+            ]
+            for v in variants {
+                let m = Self.data.resolve(address: v)
+                if m.precision != .doorPlate || m.gridCode != e.gridCode {
+                    failures += 1
+                    if failures <= 5 { Issue.record("\(v) → \(m)") }
+                }
+            }
+        }
+        #expect(failures == 0)
+    }
+
+    @Test("without city and town: the right grid, or the town flagged ambiguous")
+    func withoutTown() {
+        var failures = 0, ambiguous = 0
+        for (k, e) in Self.entries.enumerated() where k % 5 == 0 {
+            let text = "\(e.road)\(e.number)号\(e.poi)"
+            let m = Self.data.resolve(address: text)
+            if Self.uniqueWithoutTown.contains(text) {
+                if m.gridCode != e.gridCode || m.precision != .doorPlate { failures += 1; if failures <= 5 { Issue.record("\(text) → \(m)") } }
+            } else {
+                #expect(m.ambiguousTown || m.gridCode == e.gridCode, "\(text) → \(m)")
+                ambiguous += 1
+            }
+        }
+        #expect(failures == 0)
+        #expect(ambiguous < 100)
+    }
+
+    @Test("estate buildings as operators write them (poi column alone, 栋, 号楼, rooms)")
+    func buildings() {
+        var byPOI: [String: [GazetteerEntry]] = [:]
+        for e in Self.entries where !e.poi.isEmpty { byPOI[e.poi, default: []].append(e) }
+        var checked = 0, failures = 0
+        for (poi, list) in byPOI where poi.contains("幢") && list.count == 1 {
+            let e = list[0]
+            var variants = [poi, "江阴市" + poi, e.townName + poi]
+            if !poi.contains("单元") {
+                variants.append(poi.replacingOccurrences(of: "幢", with: "栋"))
+                variants.append(poi.replacingOccurrences(of: "幢", with: "号楼") + "502室")
+                variants.append(e.road + "\(e.number)号" + poi.replacingOccurrences(of: "幢", with: "栋") + "3楼")
+            } else {
+                variants.append(poi + "301室")
+                variants.append(poi + "301")
+            }
+            for v in variants {
+                let m = Self.data.resolve(address: v)
+                if m.gridCode != e.gridCode || m.precision > .poi { failures += 1; if failures <= 5 { Issue.record("\(v) → \(m), expected \(e.gridCode)") } }
+                checked += 1
+            }
+        }
+        #expect(checked > 5_000)
+        #expect(failures == 0)
+    }
+
+    @Test("a landmark with 附近/旁/对面/门口 resolves to the place with lower confidence")
+    func landmarks() {
+        var byPOI: [String: [GazetteerEntry]] = [:]
+        for e in Self.entries where !e.poi.isEmpty { byPOI[e.poi, default: []].append(e) }
+        let words = ["附近", "旁", "对面", "门口", "旁边"]
+        var n = 0
+        for (poi, list) in byPOI.sorted(by: { $0.key < $1.key }) where list.count == 1 && !poi.contains("幢") {
+            let e = list[0]
+            let text = poi + words[n % words.count]
+            let m = Self.data.resolve(address: text)
+            #expect(m.gridCode == e.gridCode, "\(text) → \(m)")
+            #expect(m.confidence < 0.9 && m.confidence > 0.3)
+            let onRoad = Self.data.resolve(address: "江阴市\(e.road)靠近\(poi)")
+            #expect(onRoad.gridCode == e.gridCode, "\(e.road)靠近\(poi) → \(onRoad)")
+            n += 1
+        }
+        #expect(n > 500)
+    }
+
+    @Test("the spec's examples")
+    func specExamples() {
+        let data = Self.data
+        let plate = data.resolve(address: "江阴市澄江街道人民东路188号")
+        #expect(plate.precision == .doorPlate && plate.gridCode == "320281001006002")
+        #expect(data.resolve(address: "人民东路１８８号").gridCode == "320281001006002")
+        #expect(data.resolve(address: "人民东路一百八十八号").gridCode == "320281001006002")
+        #expect(data.resolve(address: "澄江街道人民东路188").gridCode == "320281001006002")
+        let building = data.resolve(address: "福星花园2幢")
+        #expect(building.gridCode == "320281001021002" && building.precision == .poi)
+        let gate = data.resolve(address: "福星花园")
+        #expect(gate.gridCode == "320281001025008")
+        let cross = data.resolve(address: "人民东路与虹桥南路交叉口东北角")
+        #expect(cross.method == .intersection && cross.precision == .road && cross.gridCode != nil)
+        let woodpecker = data.resolve(address: "江苏省无锡市江阴市环城西路靠近福星花园")
+        #expect(woodpecker.gridCode == "320281001025008")
+    }
+
+    @Test("intersections of two roads land next to the plates where the roads meet")
+    func intersections() {
+        // Road pairs whose plates come within 60 m: the match must lie between those plates.
+        var byRoad: [String: [GazetteerEntry]] = [:]
+        for e in Self.entries where !e.poi.contains("幢") { byRoad[e.road, default: []].append(e) }
+        let roads = byRoad.keys.sorted().filter { !$0.hasSuffix("巷") && !$0.hasSuffix("弄") && byRoad[$0]!.count > 20 }
+        var checked = 0
+        outer: for (i, a) in roads.enumerated() {
+            for b in roads[(i + 1)...] {
+                var best = Double.infinity, pair: (GazetteerEntry, GazetteerEntry)? = nil
+                for p in byRoad[a]! { for q in byRoad[b]! { let d = p.coordinate.distance(to: q.coordinate); if d < best { best = d; pair = (p, q) } } }
+                guard best < 60, let (p, q) = pair, p.townName == q.townName else { continue }
+                for text in ["\(a)与\(b)交叉口", "\(p.townName)\(a)和\(b)路口西南角"] {
+                    let m = Self.data.resolve(address: text)
+                    #expect(m.method == .intersection, "\(text) → \(m)")
+                    if let c = m.coordinate { #expect(c.distance(to: p.coordinate) < 80 && c.distance(to: q.coordinate) < 80, "\(text)") }
+                    #expect(m.gridCode != nil)
+                    if m.gridCode != p.gridCode && m.gridCode != q.gridCode, let g = m.gridCode {
+                        // Roads are often grid boundaries: then the point is in a neighbour of both.
+                        #expect(Self.data.neighbours(of: p.gridCode).contains { $0.gridCode == g } || p.gridCode == g, "\(text)")
+                    }
+                }
+                checked += 1
+                if checked >= 40 { break outer }
+            }
+        }
+        #expect(checked >= 10)
+    }
+
+    @Test("a number that does not exist gives the nearest number on the same road, road precision")
+    func missingNumber() {
+        let data = Self.data
+        // 人民东路 in 澄江街道: numbers exist up to some N; ask for one beyond.
+        let plates = Self.entries.filter { $0.road == "东门一巷" }
+        let maxNumber = plates.map(\.number).max()!
+        let m = data.resolve(address: "江阴市澄江街道东门一巷\(maxNumber + 2)号")
+        #expect(m.precision == .road && m.method == .nearestNumber)
+        #expect(m.gridCode == plates.first { $0.number == maxNumber }!.gridCode || m.gridCode == plates.first { $0.number == maxNumber - 1 }!.gridCode)
+        #expect(m.confidence < 0.9)
+        let road = data.resolve(address: "江阴市澄江街道东门一巷")
+        #expect(road.precision == .road && road.method == .roadMiddle && road.gridCode != nil)
+    }
+
+    @Test("a road in several towns without a town is flagged; with the town it is not")
+    func ambiguousRoad() {
+        let data = Self.data
+        let m = data.resolve(address: "澄常路")
+        #expect(m.ambiguousTown && m.precision == .road)
+        let inTown = data.resolve(address: "璜土镇澄常路")
+        #expect(!inTown.ambiguousTown && inTown.townName == "璜土镇")
+        #expect(inTown.confidence > m.confidence)
+    }
+
+    @Test("town only, and junk")
+    func townAndJunk() {
+        let data = Self.data
+        let town = data.resolve(address: "江阴市华士镇")
+        #expect(town.precision == .town && town.gridCode == nil && town.townName == "华士镇")
+        for junk in ["", "   ", "不知道", "北京市朝阳区建国路88号", "asdf1234", "１２３"] {
+            let m = data.resolve(address: junk)
+            #expect(m.precision == .none && m.gridCode == nil, "\(junk) → \(m)")
+        }
+    }
+}
