@@ -104,6 +104,10 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     }
 
     /// Lets a broker (nil: every broker) accept connections again.
+    ///
+    /// - Warning: librdkafka 2.0.2 re-listens on the broker's old port and aborts the process if
+    ///   another socket took that port while the broker was down. Prefer ``setRoundTripTime(_:broker:)``
+    ///   or ``injectErrors(_:on:)`` in tests that run alongside other network activity.
     public func setBrokerUp(_ id: Int32? = nil) {
         _ = rd_kafka_mock_broker_set_up(cluster, id ?? -1)
     }

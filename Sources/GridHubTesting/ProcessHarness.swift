@@ -30,12 +30,10 @@ public final class ChildProcess: Sendable {
         p.standardInput = FileHandle.nullDevice
         let (stream, continuation) = AsyncStream<String>.makeStream()
         stdoutLines = stream
-        let partial = Locked(Data())
         let allLines = stdoutBuffer
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
+        let partial = Locked(Data())
+        let stdoutReader = PipeReader(out.fileHandleForReading) { data in
+            guard let data else {
                 let rest = partial.withLock { d -> Data in let r = d; d = Data(); return r }
                 if !rest.isEmpty {
                     let line = String(decoding: rest, as: UTF8.self)
@@ -60,12 +58,12 @@ public final class ChildProcess: Sendable {
             }
         }
         let errBuffer = stderrBuffer
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; return }
-            errBuffer.withLock { $0.append(data) }
+        let stderrReader = PipeReader(err.fileHandleForReading) { data in
+            if let data { errBuffer.withLock { $0.append(data) } }
         }
         try p.run()
+        stdoutReader.start()
+        stderrReader.start()
         process = p
     }
 
@@ -139,29 +137,29 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     p.standardError = err
     p.standardInput = stdin == nil ? FileHandle.nullDevice : input
     let outData = Locked(Data()), errData = Locked(Data())
-    out.fileHandleForReading.readabilityHandler = { h in
-        let d = h.availableData
-        if d.isEmpty { h.readabilityHandler = nil } else { outData.withLock { $0.append(d) } }
+    let closed = Locked(0)
+    let outReader = PipeReader(out.fileHandleForReading) { d in
+        if let d { outData.withLock { $0.append(d) } } else { closed.withLock { $0 += 1 } }
     }
-    err.fileHandleForReading.readabilityHandler = { h in
-        let d = h.availableData
-        if d.isEmpty { h.readabilityHandler = nil } else { errData.withLock { $0.append(d) } }
+    let errReader = PipeReader(err.fileHandleForReading) { d in
+        if let d { errData.withLock { $0.append(d) } } else { closed.withLock { $0 += 1 } }
     }
     try p.run()
+    outReader.start()
+    errReader.start()
     if let stdin {
         input.fileHandleForWriting.write(stdin)
         try input.fileHandleForWriting.close()
     }
     let deadline = ContinuousClock.now + timeout
-    while p.isRunning {
+    // Done when the process has exited and both pipes reached end of file.
+    while p.isRunning || closed.value < 2 {
         if ContinuousClock.now >= deadline {
-            p.terminate()
+            if p.isRunning { p.terminate() }
             throw HarnessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await Task.sleep(for: .milliseconds(10))
     }
-    // Let the readability handlers drain what is left in the pipes.
-    try await Task.sleep(for: .milliseconds(50))
     let stdoutText = outData.withLock { String(decoding: $0, as: UTF8.self) }
     let stderrText = errData.withLock { String(decoding: $0, as: UTF8.self) }
     return (p.terminationStatus, stdoutText, stderrText)
@@ -215,4 +213,31 @@ public final class Locked<Value: Sendable>: Sendable {
     public init(_ value: Value) { mutex = Mutex(value) }
     public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
     public var value: Value { mutex.withLock { $0 } }
+}
+
+/// Reads a pipe to its end on a thread of its own with blocking reads, handing each chunk to
+/// `onData` and then nil at end of file. (Foundation's `readabilityHandler` registers the pipe with
+/// libdispatch's event loop, which crashes on Linux when descriptors are closed and reused as
+/// quickly as a Kafka client does.)
+final class PipeReader: Sendable {
+    private let handle: FileHandle
+    private let onData: @Sendable (Data?) -> Void
+
+    init(_ handle: FileHandle, onData: @escaping @Sendable (Data?) -> Void) {
+        self.handle = handle
+        self.onData = onData
+    }
+
+    func start() {
+        let thread = Thread { [handle, onData] in
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                onData(data)
+            }
+            onData(nil)
+        }
+        thread.name = "gridhub-test-pipe"
+        thread.start()
+    }
 }

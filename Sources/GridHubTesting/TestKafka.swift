@@ -52,13 +52,18 @@ public enum TestKafka {
 
     /// Reads every partition of `topic` from the beginning until `count` records arrived or
     /// `timeout` passed, and returns what was read.
-    public static func readAll(_ topic: String, partitions: Int, count: Int, cluster: EmbeddedKafkaCluster = TestKafka.cluster, timeout: Duration = .seconds(20)) async throws -> [ConsumerRecord] {
+    /// With `settle`, it keeps reading that long after `count` arrived, so extra records show up.
+    public static func readAll(_ topic: String, partitions: Int, count: Int, cluster: EmbeddedKafkaCluster = TestKafka.cluster, timeout: Duration = .seconds(30), settle: Duration = .zero) async throws -> [ConsumerRecord] {
         let consumer = try TestKafka.consumer(cluster)
         try consumer.assign((0..<Int32(partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
         var records: [ConsumerRecord] = []
         let deadline = ContinuousClock.now + timeout
         while records.count < count && ContinuousClock.now < deadline {
             records += try await consumer.poll(timeout: .milliseconds(200))
+        }
+        let settled = ContinuousClock.now + settle
+        while ContinuousClock.now < settled {
+            records += try await consumer.poll(timeout: .milliseconds(100))
         }
         await consumer.close()
         return records

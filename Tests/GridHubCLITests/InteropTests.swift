@@ -32,7 +32,7 @@ struct InteropTests {
             _ = try r.get()
         }
         await producer.shutdown()
-        let result = try await runCommand(kcat, ["-b", TestKafka.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q"])
+        let result = try await runCommand(kcat, ["-b", TestKafka.bootstrap, "-C", "-t", topic, "-o", "beginning", "-c", "6", "-J", "-q"])
         #expect(result.status == 0, "kcat failed: \(result.stderr)")
         let objects = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(objects.count == 6)
