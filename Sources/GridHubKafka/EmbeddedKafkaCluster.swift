@@ -23,7 +23,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
         guard (1...32).contains(brokers) else {
             throw KafkaError(code: .embeddedCluster, message: "broker count must be 1…32, not \(brokers)")
         }
-        handle = try RDKafkaHandle(kind: .producer, properties: [("client.id", "gridhub-embedded-cluster")], context: RDKafkaContext(logger: logger))
+        handle = try RDKafkaHandle(kind: .producer, properties: [("client.id", "gridhub-embedded-cluster"), ("log_level", "4")], context: RDKafkaContext(logger: logger))
         guard let mc = rd_kafka_mock_cluster_new(handle.pointer, Int32(brokers)) else {
             handle.destroy()
             throw KafkaError(code: .embeddedCluster, message: "librdkafka could not start the mock cluster")

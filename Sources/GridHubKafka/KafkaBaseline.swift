@@ -66,7 +66,8 @@ public enum KafkaBaseline {
 
     private static func rawConsumer(bootstrap: String) throws(KafkaError) -> RDKafkaHandle {
         let config = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
-        let handle = try RDKafkaHandle(kind: .consumer, properties: config.librdkafkaProperties, context: RDKafkaContext(logger: .init(label: "gridhub.bench.baseline")))
+        let properties = config.librdkafkaProperties + [("group.id", "gridhub-bench-baseline-\(UInt64.random(in: 0...UInt64.max))")]
+        let handle = try RDKafkaHandle(kind: .consumer, properties: properties, context: RDKafkaContext(logger: .init(label: "gridhub.bench.baseline")))
         rd_kafka_poll_set_consumer(handle.pointer)
         return handle
     }

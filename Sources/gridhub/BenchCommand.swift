@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release for meaningful numbers).",
-        subcommands: [Kafka.self]
+        subcommands: [Kafka.self, Reference.self]
     )
 
     struct Kafka: AsyncParsableCommand {
@@ -25,6 +25,20 @@ struct BenchCommand: AsyncParsableCommand {
             options.partitions = partitions
             let report = try await KafkaBenchmark.run(options: options, logger: Logger(label: "gridhub.bench"))
             StandardOutput.writeLine(report.table)
+        }
+    }
+
+    struct Reference: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reference data: start-up load, point → grid and address → grid look-ups per second on one core.")
+
+        @Option(help: "Folder of the reference data.") var referenceDir: String?
+        @Option(help: "Point look-ups to time.") var points = 2_000_000
+        @Option(help: "Address look-ups to time.") var addresses = 200_000
+
+        func run() async throws {
+            let directory = try ReferenceLocation.directory(explicit: referenceDir)
+            let report = try ReferenceBenchmark.run(referenceDirectory: directory, pointLookups: points, addressLookups: addresses)
+            StandardOutput.writeLine(report.rendered)
         }
     }
 }

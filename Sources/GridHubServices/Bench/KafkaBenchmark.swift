@@ -1,6 +1,7 @@
 import Foundation
 import GridHubKafka
 import Logging
+import Synchronization
 
 /// `gridhub bench kafka`: produce, consume and consume→produce passthrough of fixed-size records on
 /// the embedded broker, each measured for raw librdkafka and for GridHub's client in the same run.
@@ -74,14 +75,13 @@ public enum KafkaBenchmark {
         producerConfig.maxInFlightRecords = 100_000
         let producer = try KafkaProducer(configuration: producerConfig, logger: logger)
         let hubProduce = try await timeAsync("produce", n, bytes) {
-            var sent = 0
-            while sent < n {
-                let count = min(options.batchSize * 4, n - sent)
-                let batch = (sent..<sent + count).map { ProducerRecord(topic: "bench.hub.in", key: "k\($0)", value: value) }
-                let results = await producer.send(batch)
-                if let failure = results.first(where: { if case .failure = $0 { true } else { false } }), case .failure(let e) = failure { throw e }
-                sent += count
+            // Pipelined: each send waits only for a free in-flight slot, reports arrive asynchronously.
+            let failures = FailureCount()
+            for i in 0..<n {
+                await producer.send(ProducerRecord(topic: "bench.hub.in", key: "k\(i)", value: value)) { failures.record($0) }
             }
+            try await producer.flush(timeout: .seconds(60))
+            try failures.check()
         }
 
         // Consume.
@@ -104,14 +104,17 @@ public enum KafkaBenchmark {
         }
         let hubPass = try await timeAsync("passthrough", n, bytes) {
             let consumer = try makeConsumer(bootstrap: bootstrap, topic: "bench.hub.in", options: options, logger: logger)
+            let failures = FailureCount()
             var seen = 0
             while seen < n {
                 let batch = try await consumer.poll(timeout: .seconds(1))
-                if batch.isEmpty { continue }
-                let results = await producer.send(batch.map { ProducerRecord(topic: "bench.hub.out", key: $0.key, value: $0.value, headers: $0.headers) })
-                if let failure = results.first(where: { if case .failure = $0 { true } else { false } }), case .failure(let e) = failure { throw e }
+                for record in batch {
+                    await producer.send(ProducerRecord(topic: "bench.hub.out", key: record.key, value: record.value, headers: record.headers)) { failures.record($0) }
+                }
                 seen += batch.count
             }
+            try await producer.flush(timeout: .seconds(60))
+            try failures.check()
             await consumer.close()
         }
         await producer.shutdown()
@@ -140,6 +143,17 @@ public enum KafkaBenchmark {
         let start = clock.now
         try await body()
         return Measurement(name: name, seconds: (clock.now - start).seconds, records: records, bytes: bytes)
+    }
+}
+
+/// Counts failed delivery reports and remembers the first.
+final class FailureCount: Sendable {
+    private let first = Mutex<KafkaError?>(nil)
+    func record(_ result: Result<DeliveryReport, KafkaError>) {
+        if case .failure(let e) = result { first.withLock { if $0 == nil { $0 = e } } }
+    }
+    func check() throws {
+        if let e = first.withLock({ $0 }) { throw e }
     }
 }
 

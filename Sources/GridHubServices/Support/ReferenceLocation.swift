@@ -38,6 +38,18 @@ public enum ReferenceLocation {
         return try Department.parse(csv: text)
     }
 
+    /// Reads and indexes all reference data in `directory` (departments, items, grids, gazetteer).
+    public static func load(from directory: URL) throws -> ReferenceData {
+        func text(_ name: String) throws -> String {
+            try String(decoding: Data(contentsOf: directory.appendingPathComponent(name)), as: UTF8.self)
+        }
+        let names = ReferenceData.fileNames
+        return try ReferenceData(
+            departmentsCSV: try text(names.departments), itemsCSV: try text(names.items),
+            gridsGeoJSON: try Data(contentsOf: directory.appendingPathComponent(names.grids)),
+            addressesCSV: try text(names.addresses))
+    }
+
     private static func checked(_ url: URL) throws -> URL {
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("departments.csv").path) else {
             throw ReferenceLocationError(message: "\(url.path) holds no departments.csv: it is not a GridHub reference directory")

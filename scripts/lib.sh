@@ -1,0 +1,21 @@
+# Shared by scripts/run and scripts/test: install missing Debian packages.
+# shellcheck shell=bash
+
+# ensure_packages PKG… — installs the Debian packages that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing missing system packages: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+}
+
+# Packages the hub needs to build and run.
+RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config)
+# Packages the tests need on top: clients we did not write, and a schema validator.
+TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema)
