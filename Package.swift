@@ -26,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // The C library. Only GridHubKafka imports it.
@@ -49,14 +54,63 @@ let package = Package(
             dependencies: [],
             swiftSettings: swiftSettings
         ),
-        // Services that do I/O: the broker, topic administration, tail, benchmarks (later: adapters, router).
+        // The shared runtime of every daemon and tool that does I/O: configuration, health, readiness,
+        // metrics, the ingest pipeline, text encodings, the embedded broker, tail, benchmarks.
         .target(
             name: "GridHubServices",
             dependencies: [
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The four source adapters: 12345 hotline, 综治e通 (push), City Woodpecker, enforcement files (pull),
+        // and the status paths back to each source.
+        .target(
+            name: "GridHubAdapters",
+            dependencies: [
+                "GridHubServices",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The router: cases, routing, dispatch, feedback, deadlines; state in PostgreSQL.
+        .target(
+            name: "GridHubRouter",
+            dependencies: [
+                "GridHubServices",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The simulated city: faithful doubles of the four source systems and of department desks, built
+        // from their specifications. Used by the tests and by `gridhub dev`.
+        .target(
+            name: "GridHubSimulation",
+            dependencies: [
+                "GridHubServices",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -65,6 +119,8 @@ let package = Package(
             name: "gridhub",
             dependencies: [
                 "GridHubServices",
+                "GridHubAdapters",
+                "GridHubRouter",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -90,6 +146,21 @@ let package = Package(
         .testTarget(
             name: "GridHubCoreTests",
             dependencies: ["GridHubCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GridHubServicesTests",
+            dependencies: ["GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GridHubAdapterTests",
+            dependencies: ["gridhub", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GridHubRouterTests",
+            dependencies: ["gridhub", "GridHubRouter", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

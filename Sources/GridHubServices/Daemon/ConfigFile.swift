@@ -1,0 +1,62 @@
+import Foundation
+
+/// A daemon's configuration file: a JSON object whose keys are the command's long flag names
+/// (`"listen": "0.0.0.0:8080"`, `"hotline-url": "http://…"`). Every flag may come from it; flags on
+/// the command line win. Named by `--config FILE` or `GRIDHUB_CONFIG`.
+public struct ConfigFile: Sendable {
+    public static let environmentVariable = "GRIDHUB_CONFIG"
+    /// The values by flag name, as text.
+    public private(set) var values: [String: String]
+    public let path: String?
+
+    public init(values: [String: String] = [:], path: String? = nil) {
+        self.values = values
+        self.path = path
+    }
+
+    /// Loads `path` (or `GRIDHUB_CONFIG` when nil); no file means an empty configuration.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConfigFile {
+        guard let path = path ?? environment[environmentVariable], !path.isEmpty else { return ConfigFile() }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigFileError(message: "cannot read configuration file \(path): \(error.localizedDescription)")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ConfigFileError(message: "configuration file \(path) is not a JSON object of flag names to values")
+        }
+        var values: [String: String] = [:]
+        for (key, value) in object {
+            switch value {
+            case let s as String: values[key] = s
+            case let n as NSNumber: values[key] = n.stringValue
+            default: throw ConfigFileError(message: "configuration file \(path): \"\(key)\" must be a string or a number")
+            }
+        }
+        return ConfigFile(values: values, path: path)
+    }
+
+    /// The flag's value: the command line's when given, else the file's.
+    public func value(_ flag: String, commandLine: String?) -> String? { commandLine ?? values[flag] }
+
+    /// A required value; the error names the flag and the file.
+    public func require(_ flag: String, commandLine: String?) throws -> String {
+        guard let v = value(flag, commandLine: commandLine), !v.isEmpty else {
+            throw ConfigFileError(message: "--\(flag) is required (on the command line or as \"\(flag)\" in the configuration file)")
+        }
+        return v
+    }
+
+    /// A required listen address.
+    public func address(_ flag: String, commandLine: String?) throws -> ListenAddress {
+        let text = try require(flag, commandLine: commandLine)
+        guard let address = ListenAddress(text) else { throw ConfigFileError(message: "--\(flag) must be HOST:PORT, not \(text)") }
+        return address
+    }
+}
+
+/// A configuration problem, said in one sentence.
+public struct ConfigFileError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import Logging
+import Prometheus
+
+/// The path every adapter's records take onto Kafka: encode → produce → wait for the delivery report →
+/// remember → only then "accepted". Anything that cannot be translated goes to the dead-letter topic
+/// with its original bytes and the reason.
+///
+/// - A source is never told "accepted" for a record without a delivery report.
+/// - When Kafka is unreachable the answer is "busy" at once (the source retries later), never a silent
+///   drop and never unbounded buffering (the producer's in-flight bound applies).
+/// - A record version already delivered (a retry, a re-pushed batch) is answered "accepted" without a
+///   second record on Kafka. Every record's `ce_id` is derived from (system, record id, version), so
+///   the one window the ledger cannot close — a crash after delivery, before the ledger write — yields
+///   a byte-identical copy that consumers recognise.
+public final class IngestPipeline: Sendable {
+    /// What happened to one submitted record.
+    public enum Outcome: Sendable, Equatable {
+        /// On Kafka (now, or already before: `duplicate`).
+        case accepted(duplicate: Bool)
+        /// Not stored; the source should retry later.
+        case busy(reason: String)
+    }
+
+    public let system: SourceSystem
+    private let producer: KafkaProducer
+    private let ledger: DeliveryLedger
+    private let reachability: KafkaReachability?
+    private let logger: Logger
+    private let metrics: IngestMetrics
+    private let encoder: JSONEncoder
+
+    /// - Parameters:
+    ///   - reachability: when given, records are refused as busy at once while Kafka is unreachable.
+    public init(system: SourceSystem, producer: KafkaProducer, ledger: DeliveryLedger, reachability: KafkaReachability?, metrics: DaemonMetrics, logger: Logger) {
+        self.system = system
+        self.producer = producer
+        self.ledger = ledger
+        self.reachability = reachability
+        self.logger = logger
+        self.metrics = IngestMetrics(metrics: metrics, adapter: system.rawValue)
+        // Incidents carry reporters' contact details to the router, which discloses them only to
+        // departments that need them; every other topic masks them.
+        self.encoder = GridHubJSON.encoder(disclosingPersonalData: .reveal)
+    }
+
+    /// Publishes incidents; each outcome is known only once its record is delivered (or refused).
+    public func publish(_ incidents: [Incident], traceparent: String? = nil) async -> [Outcome] {
+        let started = ContinuousClock.now
+        metrics.received.increment(by: Int64(incidents.count))
+        var outcomes = [Outcome?](repeating: nil, count: incidents.count)
+        var records: [ProducerRecord] = []
+        var indices: [Int] = []
+        for (i, incident) in incidents.enumerated() {
+            let key = ledgerKey(incident.source)
+            if ledger.contains(key, version: incident.source.version) {
+                outcomes[i] = .accepted(duplicate: true)
+                metrics.duplicates.increment()
+                continue
+            }
+            do {
+                records.append(try record(for: incident, traceparent: traceparent))
+                indices.append(i)
+            } catch {
+                // Encoding a valid model value cannot fail; if it does, it is a bug worth shouting about.
+                logger.error("incident could not be encoded", metadata: ["gridhub.incident.id": .string(incident.incidentId), "error": .string("\(error)")])
+                outcomes[i] = .busy(reason: "internal error encoding the incident")
+            }
+        }
+        if !records.isEmpty {
+            if let reachability, !reachability.isReachable {
+                for i in indices { outcomes[i] = .busy(reason: reachability.problem() ?? "Kafka unreachable") }
+                metrics.busy.increment(by: Int64(indices.count))
+            } else {
+                let results = await producer.send(records)
+                var delivered: [(key: String, version: Int)] = []
+                for (n, result) in results.enumerated() {
+                    let i = indices[n]
+                    switch result {
+                    case .success:
+                        delivered.append((ledgerKey(incidents[i].source), incidents[i].source.version))
+                        outcomes[i] = .accepted(duplicate: false)
+                    case .failure(let error):
+                        outcomes[i] = .busy(reason: "not stored on Kafka: \(error.message)")
+                        logger.info("incident not delivered", metadata: ["gridhub.incident.id": .string(incidents[i].incidentId), "kafka.error.reason": .string(error.message)])
+                    }
+                }
+                do {
+                    try await ledger.record(delivered)
+                } catch {
+                    // The records are on Kafka: they are accepted. A retry may produce an identical copy.
+                    logger.error("ledger write failed", metadata: ["error": .string("\(error)")])
+                }
+                metrics.accepted.increment(by: Int64(delivered.count))
+                metrics.busy.increment(by: Int64(records.count - delivered.count))
+            }
+        }
+        metrics.ackLatency.record(ContinuousClock.now - started)
+        return outcomes.map { $0 ?? .busy(reason: "internal error") }
+    }
+
+    /// Publishes one incident.
+    public func publish(_ incident: Incident, traceparent: String? = nil) async -> Outcome {
+        await publish([incident], traceparent: traceparent)[0]
+    }
+
+    /// Publishes a citizen's survey answer on `gridhub.surveys.v1`, keyed by the source's record id.
+    public func publish(survey: Survey, traceparent: String? = nil) async -> Outcome {
+        let key = "survey/\(system.rawValue)/\(survey.recordId)/\(RFC3339.format(survey.at))"
+        if ledger.contains(key, version: 1) { return .accepted(duplicate: true) }
+        do {
+            let event = try CloudEvent(
+                id: DeterministicID(namespace: .event, parts: ["survey", system.rawValue, survey.recordId, RFC3339.format(survey.at)]).uuidString,
+                source: system.adapterEventSource, type: .survey, time: survey.at, subject: survey.recordId, traceparent: traceparent,
+                payload: survey, encoder: GridHubJSON.encoder())
+            let record = ProducerRecord(topic: Topics.surveys, key: survey.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
+            return await deliver(record, ledgerKey: key)
+        } catch {
+            return .busy(reason: "internal error encoding the survey")
+        }
+    }
+
+    /// Puts the original bytes of something unusable on the dead-letter topic with the reason.
+    /// Returns `.accepted` once it is stored; `.busy` if it could not be (the source should retry).
+    public func deadLetter(original: [UInt8], headers: [(key: String, value: [UInt8])] = [], key: [UInt8]? = nil, stage: String, reason: String) async -> Outcome {
+        metrics.deadLettered.increment()
+        if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
+        let all = DeadLetterHeader.headers(original: headers, stage: stage, reason: reason, source: system.adapterEventSource, time: Date())
+        let record = ProducerRecord(topic: Topics.deadLetter, key: key, value: original, headers: all.map { KafkaHeader(key: $0.key, value: $0.value) })
+        do {
+            try await producer.send(record)
+            logger.info("dead-lettered", metadata: ["gridhub.error.stage": .string(stage), "gridhub.error.reason": .string(reason)])
+            return .accepted(duplicate: false)
+        } catch {
+            return .busy(reason: "dead letter not stored: \(error.message)")
+        }
+    }
+
+    /// Counts a refusal (bad signature, bad key…) that stores nothing.
+    public func countRejected(reason: String) {
+        metrics.rejected(reason).increment()
+    }
+
+    // MARK: -
+
+    private func deliver(_ record: ProducerRecord, ledgerKey: String) async -> Outcome {
+        if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
+        do {
+            try await producer.send(record)
+            try? await ledger.record([(ledgerKey, 1)])
+            return .accepted(duplicate: false)
+        } catch {
+            return .busy(reason: "not stored on Kafka: \(error.message)")
+        }
+    }
+
+    private func ledgerKey(_ source: SourceRef) -> String { "\(source.system.rawValue)/\(source.recordId)" }
+
+    /// The Kafka record of an incident: keyed by its grid (records of one place share a partition),
+    /// CloudEvents headers, deterministic `ce_id`.
+    func record(for incident: Incident, traceparent: String?) throws -> ProducerRecord {
+        let event = try CloudEvent(
+            id: DeterministicID(namespace: .event, parts: ["incident", incident.source.system.rawValue, incident.source.recordId, String(incident.source.version)]).uuidString,
+            source: system.adapterEventSource, type: .incident, time: incident.receivedAt, subject: incident.incidentId,
+            traceparent: traceparent, payload: incident, encoder: encoder)
+        return ProducerRecord(
+            topic: Topics.incidents, key: IngestPipeline.partitionKey(for: incident), value: event.data,
+            headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
+    }
+
+    /// The incidents topic's key: the grid code, or the incident id for reports without a grid.
+    public static func partitionKey(for incident: Incident) -> String {
+        incident.location.gridCode ?? "unlocated/\(incident.incidentId)"
+    }
+}
+
+/// The ingest metrics of one adapter, created once.
+struct IngestMetrics: Sendable {
+    let received: Counter
+    let accepted: Counter
+    let duplicates: Counter
+    let busy: Counter
+    let deadLettered: Counter
+    let ackLatency: DurationHistogram
+    private let metrics: DaemonMetrics
+    private let adapter: String
+
+    init(metrics: DaemonMetrics, adapter: String) {
+        self.metrics = metrics
+        self.adapter = adapter
+        let labels = [("adapter", adapter)]
+        received = metrics.counter("ingest", "received", help: "Source records received.", labels: labels)
+        accepted = metrics.counter("ingest", "accepted", help: "Source records stored on Kafka and acknowledged.", labels: labels)
+        duplicates = metrics.counter("ingest", "duplicates", help: "Source record versions received again (retries, re-pushed batches).", labels: labels)
+        busy = metrics.counter("ingest", "busy", help: "Source records answered busy because Kafka could not store them.", labels: labels)
+        deadLettered = metrics.counter("ingest", "deadlettered", help: "Unusable inputs put on the dead-letter topic.", labels: labels)
+        ackLatency = metrics.latency("ingest", "ack_latency", help: "Time from receiving records to their delivery reports.", labels: labels)
+    }
+
+    /// Refusals by reason (a small fixed vocabulary: signature, timestamp, replay, apiKey, tooLarge, malformed…).
+    func rejected(_ reason: String) -> Counter {
+        metrics.counter("ingest", "rejected", help: "Inputs refused, by reason.", labels: [("adapter", adapter), ("reason", reason)])
+    }
+}

@@ -1,0 +1,1 @@
+/// The simulated city: doubles of the source systems and department desks.
