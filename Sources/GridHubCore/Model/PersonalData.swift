@@ -26,11 +26,20 @@ extension Encoder {
     }
 }
 
-/// A phone number: personal data. Encodes, prints and interpolates masked (`138****5678`) unless an
-/// encoder explicitly asks for ``PersonalDataDisclosure/reveal``.
-///
-/// A phone number decoded from a masked form (it holds `*`) stays masked: the clear digits are unknown.
-public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+/// What kind of personal data a ``PersonalDatum`` holds: how its raw text is normalised and masked.
+public protocol PersonalDataKind: Sendable {
+    /// The type's name in debug output.
+    static var typeName: String { get }
+    /// The raw value as stored (e.g. digits made ASCII, spaces dropped).
+    static func normalize(_ raw: String) -> String
+    /// The masked form of a normalised clear value.
+    static func mask(_ value: String) -> String
+}
+
+/// A piece of personal data. Encodes, prints, interpolates and mirrors masked unless an encoder
+/// explicitly asks for ``PersonalDataDisclosure/reveal``. A value decoded from a masked form (it holds
+/// `*`) stays masked: the clear text is unknown.
+public struct PersonalDatum<Kind: PersonalDataKind>: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     private enum Storage: Sendable, Hashable {
         case clear(String)
         case maskedOnly(String)
@@ -38,40 +47,40 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible,
 
     private let storage: Storage
 
-    /// A phone number as the source gave it; spaces are dropped, full-width digits made ASCII.
+    /// The value as the source gave it.
     public init(_ raw: String) {
-        let normalized = PersonalDataMasking.normalizePhone(raw)
+        let normalized = Kind.normalize(raw)
         storage = normalized.contains("*") ? .maskedOnly(normalized) : .clear(normalized)
     }
 
-    /// The clear number, or `nil` when only the masked form is known. Use it only to do the work the
+    private init(storage: Storage) { self.storage = storage }
+
+    /// The clear value, or `nil` when only the masked form is known. Use it only to do the work the
     /// data was collected for (calling the citizen back); never log it.
     public var revealed: String? {
         if case .clear(let value) = storage { return value }
         return nil
     }
 
-    /// The masked form, e.g. `138****5678`.
+    /// The masked form, e.g. `138****5678`, `张**`.
     public var masked: String {
         switch storage {
-        case .clear(let value): PersonalDataMasking.maskPhone(value)
+        case .clear(let value): Kind.mask(value)
         case .maskedOnly(let value): value
         }
     }
 
-    /// Whether the clear number is known.
+    /// Whether the clear value is known.
     public var isRevealable: Bool { revealed != nil }
 
-    /// The same number with the clear digits forgotten: only the masked form remains.
-    public var maskedOnly: PhoneNumber { PhoneNumber(storage: .maskedOnly(masked)) }
+    /// The same value with the clear text forgotten: only the masked form remains.
+    public var maskedOnly: PersonalDatum { PersonalDatum(storage: .maskedOnly(masked)) }
 
-    private init(storage: Storage) { self.storage = storage }
-
-    /// The masked form: logs never see the number.
+    /// The masked form: logs never see the value.
     public var description: String { masked }
-    /// The masked form: debug output never sees the number.
-    public var debugDescription: String { "PhoneNumber(\(masked))" }
-    /// Only the masked form: `dump` and debuggers never see the number.
+    /// The masked form: debug output never sees the value.
+    public var debugDescription: String { "\(Kind.typeName)(\(masked))" }
+    /// Only the masked form: `dump` and debuggers never see the value.
     public var customMirror: Mirror { Mirror(self, children: ["masked": masked]) }
 
     /// Decodes a string, clear or masked.
@@ -87,60 +96,24 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible,
     }
 }
 
-/// A person's (or a party's) name: personal data. Encodes, prints and interpolates masked (`张**`)
-/// unless an encoder explicitly asks for ``PersonalDataDisclosure/reveal``.
-public struct PersonName: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    private enum Storage: Sendable, Hashable {
-        case clear(String)
-        case maskedOnly(String)
-    }
-
-    private let storage: Storage
-
-    /// A name as the source gave it (surrounding white space dropped).
-    public init(_ raw: String) {
-        let trimmed = raw.trimmingWhitespace()
-        storage = trimmed.contains("*") ? .maskedOnly(trimmed) : .clear(trimmed)
-    }
-
-    /// The clear name, or `nil` when only the masked form is known. Never log it.
-    public var revealed: String? {
-        if case .clear(let value) = storage { return value }
-        return nil
-    }
-
-    /// The masked form: the first character, then one `*` for each further character (`张先生` → `张**`).
-    public var masked: String {
-        switch storage {
-        case .clear(let value): PersonalDataMasking.maskName(value)
-        case .maskedOnly(let value): value
-        }
-    }
-
-    /// The same name with the clear text forgotten: only the masked form remains.
-    public var maskedOnly: PersonName { PersonName(storage: .maskedOnly(masked)) }
-
-    private init(storage: Storage) { self.storage = storage }
-
-    /// The masked form: logs never see the name.
-    public var description: String { masked }
-    /// The masked form: debug output never sees the name.
-    public var debugDescription: String { "PersonName(\(masked))" }
-    /// Only the masked form: `dump` and debuggers never see the name.
-    public var customMirror: Mirror { Mirror(self, children: ["masked": masked]) }
-
-    /// Decodes a string, clear or masked.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        self.init(try container.decode(String.self))
-    }
-
-    /// Encodes the masked form unless the encoder reveals personal data.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(encoder.revealsPersonalData ? (revealed ?? masked) : masked)
-    }
+/// Phone numbers: spaces dropped, full-width digits made ASCII; masked `138****5678`.
+public enum PhoneKind: PersonalDataKind {
+    public static let typeName = "PhoneNumber"
+    public static func normalize(_ raw: String) -> String { PersonalDataMasking.normalizePhone(raw) }
+    public static func mask(_ value: String) -> String { PersonalDataMasking.maskPhone(value) }
 }
+
+/// Names of people or parties: surrounding white space dropped; masked `张**`.
+public enum NameKind: PersonalDataKind {
+    public static let typeName = "PersonName"
+    public static func normalize(_ raw: String) -> String { raw.trimmingWhitespace() }
+    public static func mask(_ value: String) -> String { PersonalDataMasking.maskName(value) }
+}
+
+/// A phone number: personal data, masked by default.
+public typealias PhoneNumber = PersonalDatum<PhoneKind>
+/// A person's (or a party's) name: personal data, masked by default.
+public typealias PersonName = PersonalDatum<NameKind>
 
 /// Masking of personal data, including phone numbers inside free text (for logs and descriptions).
 public enum PersonalDataMasking {
