@@ -7,7 +7,7 @@ struct GeoTests {
     @Test("point → grid agrees with a brute-force polygon check on 10 000 random points")
     func pointToGridMatchesBruteForce() {
         let data = ReferenceTestData.data
-        var rng = SeededGenerator(state: 42)
+        var rng = SplitMix64(seed: 42)
         let box = GeoBox.jiangyin
         var inside = 0
         for _ in 0..<10_000 {

@@ -44,18 +44,6 @@ public enum ReferenceBenchmark {
         }
     }
 
-    /// A small deterministic generator (SplitMix64), so runs are comparable.
-    struct SeededRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Loads the four files from `referenceDirectory` and measures. `pointLookups`/`addressLookups` set the work done.
     public static func run(referenceDirectory: URL, pointLookups: Int = 2_000_000, addressLookups: Int = 200_000) throws -> Report {
         func read(_ name: String) throws -> Data { try Data(contentsOf: referenceDirectory.appendingPathComponent(name)) }
@@ -71,7 +59,7 @@ public enum ReferenceBenchmark {
                                      gridsGeoJSON: grids, addressesCSV: String(decoding: addresses, as: UTF8.self))
         let loadTime = clock.now - loadStart
 
-        var rng = SeededRandom(state: 20261127)
+        var rng = SplitMix64(seed: 20261127)
         let box = GeoBox.jiangyin
         let points = (0..<100_000).map { _ in
             Coordinate(lat: Double.random(in: box.minLat...box.maxLat, using: &rng), lon: Double.random(in: box.minLon...box.maxLon, using: &rng))

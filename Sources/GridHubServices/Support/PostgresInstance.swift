@@ -1,0 +1,131 @@
+import Dispatch
+import Foundation
+import Logging
+
+/// A private PostgreSQL server in a data directory of its own, for `gridhub dev` and the tests:
+/// created with `initdb` on first use, started with `pg_ctl` on a loopback port, stopped on demand.
+///
+/// Debian's PostgreSQL server refuses to run as root; when run as root, the server runs as the
+/// `postgres` OS user and the data directory is given to that user.
+public final class PostgresInstance: Sendable {
+    /// Settings of the instance.
+    public struct Configuration: Sendable {
+        /// The data directory (created when missing).
+        public var dataDirectory: URL
+        /// The TCP port on 127.0.0.1.
+        public var port: Int
+        /// The database to create and name in ``PostgresInstance/url``.
+        public var database: String = "gridhub"
+        /// The superuser created by `initdb` (trust authentication on loopback only).
+        public var user: String = "gridhub"
+
+        public init(dataDirectory: URL, port: Int) {
+            self.dataDirectory = dataDirectory
+            self.port = port
+        }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let binDirectory: URL
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        guard let bin = PostgresInstance.findBinDirectory() else {
+            throw PostgresInstanceError(message: "PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install postgresql")
+        }
+        binDirectory = bin
+    }
+
+    /// `postgres://user@127.0.0.1:port/database`, the form `GRIDHUB_DATABASE_URL` takes.
+    public var url: String { "postgres://\(configuration.user)@127.0.0.1:\(configuration.port)/\(configuration.database)" }
+
+    /// Creates the cluster if needed, starts the server, and creates the database if needed.
+    public func start() async throws {
+        let dir = configuration.dataDirectory
+        let asPostgres = getuid() == 0
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        if asPostgres { try await run("/bin/chown", ["-R", "postgres:postgres", dir.path], asPostgres: false) }
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("PG_VERSION").path) {
+            logger.info("creating the private PostgreSQL cluster", metadata: ["postgres.data": .string(dir.path)])
+            try await run(binDirectory.appendingPathComponent("initdb").path,
+                    ["-D", dir.path, "-U", configuration.user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], asPostgres: asPostgres)
+        }
+        try await run(binDirectory.appendingPathComponent("pg_ctl").path, [
+            "-D", dir.path, "-l", dir.appendingPathComponent("server.log").path, "-w", "-t", "60",
+            "-o", "-p \(configuration.port) -k \(dir.path) -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100",
+            "start",
+        ], asPostgres: asPostgres)
+        let exists = try await run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(configuration.port), "-U", configuration.user, "-d", "postgres", "-tAc",
+                                               "SELECT 1 FROM pg_database WHERE datname = '\(configuration.database)'"], asPostgres: false)
+        if !exists.contains("1") {
+            try await run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(configuration.port), "-U", configuration.user, "-d", "postgres", "-c",
+                                      "CREATE DATABASE \"\(configuration.database)\""], asPostgres: false)
+        }
+        logger.info("private PostgreSQL running", metadata: ["postgres.port": .stringConvertible(configuration.port)])
+    }
+
+    /// Stops the server (fast shutdown: open sessions are ended, committed data is kept).
+    public func stop() async throws {
+        try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", configuration.dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
+    }
+
+    /// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`.
+    static func findBinDirectory() -> URL? {
+        let root = URL(fileURLWithPath: "/usr/lib/postgresql")
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return versions.compactMap(Int.init).sorted(by: >).lazy
+            .map { root.appendingPathComponent("\($0)/bin") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("initdb").path) }
+    }
+
+    /// Runs a command to completion on a dispatch queue (it blocks); throws with its output when it fails.
+    @discardableResult
+    private func run(_ executable: String, _ arguments: [String], asPostgres: Bool) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try PostgresInstance.runBlocking(executable, arguments, asPostgres: asPostgres) })
+            }
+        }
+    }
+
+    /// Spawns the command and waits for it with `posix_spawn`/`waitpid`. (Foundation's `Process`
+    /// never reports the exit of `pg_ctl start`, whose server outlives it.) As root, the command runs
+    /// as the `postgres` user through `setpriv`, which execs rather than waiting as a parent.
+    private static func runBlocking(_ executable: String, _ arguments: [String], asPostgres: Bool) throws -> String {
+        let argv = asPostgres
+            ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", executable] + arguments
+            : [executable] + arguments
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-pg-cmd-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for a in cArguments { free(a) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        guard spawned == 0 else {
+            throw PostgresInstanceError(message: "cannot start \(argv[0]): error \(spawned)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw PostgresInstanceError(message: "\((executable as NSString).lastPathComponent) failed (status \(status)): \(text.suffix(800))")
+        }
+        return text
+    }
+}
+
+/// The private PostgreSQL could not be created, started or stopped.
+public struct PostgresInstanceError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
