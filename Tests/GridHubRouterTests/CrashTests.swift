@@ -33,8 +33,19 @@ struct CrashTests {
         var firstCopy: [String: (value: [UInt8], key: [UInt8]?)] = [:]
         var repeats = 0, total = 0
         var dispatchesByCaseLevel: [String: Set<String>] = [:]
-        for topic in topics {
-            for record in try await world.read(topic, quiet: .milliseconds(300)) {
+        let consumer = try TestKafka.consumer(world.cluster)
+        try consumer.assign(topics.flatMap { t in (0..<Int32(world.partitions)).map { TopicPartitionOffset(topic: t, partition: $0, offset: KafkaOffset.beginning) } })
+        var all: [ConsumerRecord] = []
+        var lastSeen = ContinuousClock.now
+        while ContinuousClock.now - lastSeen < .seconds(3) {
+            let batch = try await consumer.poll(timeout: .milliseconds(200))
+            if !batch.isEmpty { lastSeen = .now }
+            all += batch
+        }
+        await consumer.close()
+        do {
+            for record in all {
+                let topic = record.topic
                 total += 1
                 let id = record.headers.string(CloudEventHeader.id) ?? "?"
                 if let first = firstCopy[topic + "|" + id] {
