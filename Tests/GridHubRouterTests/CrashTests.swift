@@ -101,3 +101,32 @@ struct CrashTests {
         try await Self.checkOutputs(world, corpus: corpus)
     }
 }
+
+@Suite("Router scale-out", .timeLimit(.minutes(3)))
+struct ScaleOutTests {
+    /// The clustering as a set of incident groups, independent of case ids.
+    static func groups(_ map: [String: String]) -> Set<Set<String>> {
+        Set(Dictionary(grouping: map.keys, by: { map[$0]! }).values.map(Set.init))
+    }
+
+    @Test("two instances in one group give the same cases as one instance")
+    func twoInstances() async throws {
+        let corpus = IncidentCorpus(reference: Fixtures.reference, problems: 200, seed: 4242)
+        let incidents = corpus.entries.map(\.incident)
+        let single = try await RouterWorld()
+        try await single.withRouter { _ in
+            try await single.publish(incidents)
+            try await single.waitForReports(incidents.count, timeout: .seconds(90))
+        }
+        let pair = try await RouterWorld(partitions: 6)
+        try await pair.withRouter(group: "pair") { _ in
+            try await pair.withRouter(group: "pair") { _ in
+                try await pair.publish(incidents)
+                try await pair.waitForReports(incidents.count, timeout: .seconds(90))
+            }
+        }
+        let one = try await single.caseOfIncident(), two = try await pair.caseOfIncident()
+        #expect(one.count == incidents.count && two.count == incidents.count)
+        #expect(Self.groups(one) == Self.groups(two))
+    }
+}
