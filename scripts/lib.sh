@@ -16,6 +16,6 @@ ensure_packages() {
 }
 
 # Packages the hub needs to build and run.
-RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config)
+RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql)
 # Packages the tests need on top: clients we did not write, and a schema validator.
 TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema)

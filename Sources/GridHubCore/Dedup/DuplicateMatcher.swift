@@ -1,0 +1,184 @@
+import Foundation
+
+/// What the matcher needs to know about an existing case to decide whether a new report belongs to it.
+/// The router keeps these facts in indexed columns, so candidates come from an index, not a scan.
+public struct DedupCandidate: Sendable, Hashable {
+    /// The case.
+    public var caseId: String
+    /// The case's item, `nil` when unclassified.
+    public var itemCode: String?
+    /// The case's position (WGS-84), `nil` when it has none.
+    public var position: Coordinate?
+    /// How uncertain that position is, in metres (see ``DuplicateMatcher/uncertainty(of:reference:)``).
+    public var uncertaintyMeters: Double
+    /// The text of the report that opened the case.
+    public var text: String
+    /// The earliest and latest `reportedAt` of the case's reports.
+    public var firstReportedAt: Date
+    public var lastReportedAt: Date
+    /// When the case was closed, `nil` while it is not closed.
+    public var closedAt: Date?
+
+    /// A candidate.
+    public init(caseId: String, itemCode: String?, position: Coordinate?, uncertaintyMeters: Double, text: String,
+                firstReportedAt: Date, lastReportedAt: Date, closedAt: Date?) {
+        self.caseId = caseId
+        self.itemCode = itemCode
+        self.position = position
+        self.uncertaintyMeters = uncertaintyMeters
+        self.text = text
+        self.firstReportedAt = firstReportedAt
+        self.lastReportedAt = lastReportedAt
+        self.closedAt = closedAt
+    }
+}
+
+/// The thresholds of duplicate detection. Precision first: a wrong merge hides a problem from the city.
+public struct DedupPolicy: Sendable, Hashable {
+    /// Reports further apart in time than this (from the case's nearest report) are different cases.
+    public var maxTimeGap: TimeInterval = 72 * 3600
+    /// A closed case still takes reports made up to this long after it was closed (late reports of the
+    /// same problem); later ones open a new case.
+    public var closedGrace: TimeInterval = 12 * 3600
+    /// Distance allowed on top of the two positions' uncertainties, in metres.
+    public var baseDistance: Double = 100
+    /// With coarse positions (summed uncertainty above this), the same item also needs some common text.
+    public var coarseUncertainty: Double = 300
+    /// Text score the same item needs when positions are coarse.
+    public var coarseTextScore: Double = 0.12
+    /// Text score items of one group need (with a tighter distance).
+    public var relatedTextScore: Double = 0.2
+    /// Text score an unclassified report needs (with a tighter distance).
+    public var unclassifiedTextScore: Double = 0.3
+
+    /// The defaults.
+    public init() {}
+}
+
+/// The decision for one report: merge into a case (with the evidence an operator sees) or open a new one.
+public struct DedupDecision: Sendable, Hashable {
+    /// The case to merge into.
+    public var caseId: String
+    /// Why.
+    public var evidence: MergeEvidence
+    /// Lower is a better match (used to choose among several candidates).
+    public var rank: Double
+}
+
+/// Decides whether a report is a duplicate of an open (or recently closed) case, from place, time, item
+/// and text in that order of weight. Pure: the candidates are handed in.
+public struct DuplicateMatcher: Sendable {
+    /// The thresholds.
+    public var policy: DedupPolicy
+    private let groupOfItem: [String: String]
+
+    /// A matcher that knows which items belong to one group of the catalogue.
+    public init(items: [CatalogueItem], policy: DedupPolicy = DedupPolicy()) {
+        self.policy = policy
+        groupOfItem = Dictionary(items.map { ($0.code, $0.groupZh) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The best case among `candidates` for `incident`, or `nil` when none is close enough on every count.
+    public func decide(_ incident: Incident, position: Coordinate?, uncertaintyMeters: Double, candidates: [DedupCandidate]) -> DedupDecision? {
+        var best: DedupDecision? = nil
+        for candidate in candidates {
+            guard let decision = score(incident, position: position, uncertaintyMeters: uncertaintyMeters, against: candidate) else { continue }
+            if best == nil || decision.rank < best!.rank || (decision.rank == best!.rank && decision.caseId < best!.caseId) {
+                best = decision
+            }
+        }
+        return best
+    }
+
+    /// The merge decision against one candidate, or `nil` for "not the same problem".
+    public func score(_ incident: Incident, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate) -> DedupDecision? {
+        // Place: both must be placed; text alone never merges.
+        guard let p = position, let q = c.position else { return nil }
+        let distance = p.distance(to: q)
+        let uncertainty = uncertaintyMeters + c.uncertaintyMeters
+        let limit = policy.baseDistance + uncertainty
+        guard distance <= limit else { return nil }
+        // Time: the gap to the case's nearest report; a closed case only shortly after closing.
+        let t = incident.reportedAt
+        let gap: TimeInterval
+        if t < c.firstReportedAt { gap = c.firstReportedAt.timeIntervalSince(t) }
+        else if t > c.lastReportedAt { gap = t.timeIntervalSince(c.lastReportedAt) }
+        else { gap = 0 }
+        guard gap <= policy.maxTimeGap else { return nil }
+        if let closed = c.closedAt, t.timeIntervalSince(closed) > policy.closedGrace { return nil }
+        // Item, then text.
+        let text = Self.textSimilarity(incident.description, c.text)
+        let relation: MergeEvidence.ItemRelation
+        let tight = distance <= policy.baseDistance * 0.6 + uncertainty / 2
+        switch (incident.itemCode, c.itemCode) {
+        case let (a?, b?) where a == b:
+            relation = .sameItem
+            if uncertainty > policy.coarseUncertainty && text < policy.coarseTextScore { return nil }
+        case let (a?, b?):
+            guard let ga = groupOfItem[a], ga == groupOfItem[b] else { return nil }
+            relation = .sameGroup
+            guard tight && text >= policy.relatedTextScore else { return nil }
+        default:
+            relation = .unclassified
+            guard tight && text >= policy.unclassifiedTextScore else { return nil }
+        }
+        let itemPenalty: Double = relation == .sameItem ? 0 : 0.5
+        let rank = distance / limit + gap / policy.maxTimeGap * 0.5 + itemPenalty - text * 0.5
+        let evidence = MergeEvidence(
+            distanceMeters: (distance * 10).rounded() / 10, timeGapSeconds: gap.rounded(), itemRelation: relation,
+            textScore: (text * 1000).rounded() / 1000)
+        return DedupDecision(caseId: c.caseId, evidence: evidence, rank: rank)
+    }
+
+    /// A report's position and its uncertainty in metres: a device fix is good to a few tens of metres,
+    /// a gazetteer match as good as its precision, a worker's grid or a bare grid code as good as the
+    /// grid (its centroid stands in). `nil` when the report cannot be placed.
+    public static func position(of location: Location, reference: ReferenceData?) -> (Coordinate, Double)? {
+        let gridCentroid: Coordinate? = location.gridCode.flatMap { reference?.grid(code: $0)?.polygon.centroid }
+        switch location.positioning.method {
+        case .gps:
+            if let lat = location.lat, let lon = location.lon { return (Coordinate(lat: lat, lon: lon), 40) }
+        case .addressMatch:
+            if let lat = location.lat, let lon = location.lon {
+                let radius: Double
+                switch location.positioning.precision {
+                case .doorPlate?: radius = 50
+                case .poi?: radius = 80
+                case .intersection?: radius = 120
+                case .road?: radius = 400
+                case .community?: radius = 1_000
+                case .town?, nil: return nil
+                }
+                return (Coordinate(lat: lat, lon: lon), radius)
+            }
+        case .workerGrid, .none:
+            break
+        }
+        if let lat = location.lat, let lon = location.lon, location.positioning.method == .workerGrid {
+            return (Coordinate(lat: lat, lon: lon), 150)
+        }
+        if let c = gridCentroid { return (c, 450) }
+        return nil
+    }
+
+    /// Character-bigram Jaccard similarity of two texts (letters, digits and CJK characters only), 0…1.
+    /// Short Chinese complaints share few words but many bigrams when they describe the same thing.
+    public static func textSimilarity(_ a: String, _ b: String) -> Double {
+        let x = bigrams(a), y = bigrams(b)
+        if x.isEmpty || y.isEmpty { return 0 }
+        let common = x.intersection(y).count
+        return Double(common) / Double(x.count + y.count - common)
+    }
+
+    static func bigrams(_ text: String) -> Set<UInt64> {
+        var scalars: [UInt32] = []
+        scalars.reserveCapacity(text.unicodeScalars.count)
+        for s in text.unicodeScalars where s.properties.isAlphabetic || s.properties.numericType != nil {
+            scalars.append(s.value)
+        }
+        var set = Set<UInt64>()
+        if scalars.count < 2 { return set }
+        for i in 0..<(scalars.count - 1) { set.insert(UInt64(scalars[i]) << 32 | UInt64(scalars[i + 1])) }
+        return set
+    }
+}

@@ -1,0 +1,470 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import Logging
+import PostgresNIO
+
+/// What every unit of work needs and nothing changes: reference data, rules, matcher, the clock.
+public struct RouterEnvironment: Sendable {
+    public var reference: ReferenceData
+    public var rules: RoutingRules
+    public var matcher: DuplicateMatcher
+    /// The router's clock: wall time in production; tests move it.
+    public var now: @Sendable () -> Date
+    let departmentNames: [String: String]
+
+    public init(reference: ReferenceData, rules: RoutingRules, policy: DedupPolicy = DedupPolicy(), now: @escaping @Sendable () -> Date = { Date() }) {
+        self.reference = reference
+        self.rules = rules
+        matcher = DuplicateMatcher(items: reference.items, policy: policy)
+        self.now = now
+        departmentNames = Dictionary(reference.departments.map { ($0.code, $0.nameZh) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// Counts of one unit of work, added to the metrics only after its transaction committed.
+struct WorkCounts {
+    var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
+    var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, surveys = 0, reopened = 0, deadLetters = 0
+    var dispatched: [String: Int] = [:]
+
+    func apply(to m: RouterMetrics) {
+        m.incidents.increment(by: Int64(incidents))
+        m.exactDuplicates.increment(by: Int64(exactDuplicates))
+        m.casesOpened.increment(by: Int64(opened))
+        m.merged.increment(by: Int64(merged))
+        m.closedOnArrival.increment(by: Int64(closedOnArrival))
+        m.escalations.increment(by: Int64(escalations))
+        m.feedbackApplied.increment(by: Int64(feedbackApplied))
+        m.feedbackRejected.increment(by: Int64(feedbackRejected))
+        m.feedbackRepeated.increment(by: Int64(feedbackRepeated))
+        m.surveys.increment(by: Int64(surveys))
+        m.reopened.increment(by: Int64(reopened))
+        m.deadLetters.increment(by: Int64(deadLetters))
+        for (d, n) in dispatched { m.dispatched(d).increment(by: Int64(n)) }
+    }
+}
+
+/// One database transaction's work: cases loaded (locked) or opened, the rows to write and the records
+/// for the outbox. Owned by the task that runs the transaction; nothing is written before ``flush()``.
+final class CaseWork {
+    /// A case with the indexed facts stored beside it.
+    struct Entry {
+        var value: Case
+        var position: Coordinate?
+        var radius: Double
+        var text: String
+        var firstMs: Int64
+        var lastMs: Int64
+        var closedMs: Int64?
+        var onSite: Bool
+        var dueMs: Int64?
+    }
+
+    struct DispatchRow {
+        var id: String, caseId: String, attempt: Int, department: String, level: Level, reason: Dispatch.Reason, issuedMs: Int64
+    }
+
+    let conn: PostgresConnection
+    let env: RouterEnvironment
+    let logger: Logger
+    let now: Date
+    var counts = WorkCounts()
+
+    private var cases: [String: Entry] = [:]
+    private var changed: [String] = []
+    private var changedSet: Set<String> = []
+    private var reportCase: [String: (caseId: String, version: Int)] = [:]
+    private var reportRows: [String: (caseId: String, system: String, recordId: String, version: Int)] = [:]
+    private var dispatchRows: [DispatchRow] = []
+    private var dispatchOwner: [String: (caseId: String, department: String)] = [:]
+    private var candidates: [String: DedupCandidate] = [:]
+    private var candidatesByGrid: [String: [String]] = [:]
+    private(set) var outbox: [OutboxRecord] = []
+
+    init(conn: PostgresConnection, env: RouterEnvironment, logger: Logger) {
+        self.conn = conn
+        self.env = env
+        self.logger = logger
+        now = env.now().wholeMilliseconds
+    }
+
+    // MARK: - Incidents
+
+    /// Locks the places of `incidents` (their grids and the grids around them, in one order for every
+    /// instance), then loads what is known about them: reports already in cases and candidate cases.
+    func prepare(incidents: [Incident]) async throws {
+        guard !incidents.isEmpty else { return }
+        let ids = Array(Set(incidents.map(\.incidentId)))
+        let rows = try await conn.query("SELECT incident_id, case_id, version FROM reports WHERE incident_id = ANY(\(ids)::text[])", logger: logger)
+        for try await (incident, caseId, version) in rows.decode((String, String, Int).self) {
+            reportCase[incident] = (caseId, version)
+        }
+        var grids = Set<String>()
+        var earliest = Int64.max
+        for incident in incidents where reportCase[incident.incidentId] == nil && !incident.resolvedOnSite {
+            guard let grid = gridCode(of: incident) else { continue }
+            grids.insert(grid)
+            for n in env.reference.neighbours(of: grid) { grids.insert(n.gridCode) }
+            earliest = min(earliest, incident.reportedAt.millisecondsSince1970)
+        }
+        guard !grids.isEmpty else { return }
+        // Advisory locks on every grid involved, in ascending order: two instances that could open a case
+        // for the same problem (same or neighbouring grids) take turns; the order rules out deadlocks.
+        let keys = grids.compactMap { Int64($0) }.sorted()
+        try await conn.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(keys)::int8[]) WITH ORDINALITY AS u(k, n) ORDER BY n", logger: logger)
+        let policy = env.matcher.policy
+        let minLast = earliest - Int64(policy.maxTimeGap * 1000)
+        let minClosed = earliest - Int64(policy.closedGrace * 1000)
+        let gridList = Array(grids)
+        let found = try await conn.query("""
+            SELECT case_id, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms FROM cases
+            WHERE grid_code = ANY(\(gridList)::text[]) AND last_ms >= \(minLast) AND NOT on_site AND (closed_ms IS NULL OR closed_ms >= \(minClosed))
+            """, logger: logger)
+        for try await (id, item, grid, lat, lon, radius, text, first, last, closed) in found.decode(
+            (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
+            let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
+            addCandidate(DedupCandidate(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
+                                        firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
+                                        closedAt: closed.map { Date(millisecondsSince1970: $0) }), grid: grid)
+        }
+    }
+
+    private func addCandidate(_ c: DedupCandidate, grid: String) {
+        if candidates[c.caseId] == nil { candidatesByGrid[grid, default: []].append(c.caseId) }
+        candidates[c.caseId] = c
+    }
+
+    private func gridCode(of incident: Incident) -> String? {
+        if let g = incident.location.gridCode { return g }
+        if let lat = incident.location.lat, let lon = incident.location.lon { return env.reference.gridCode(at: Coordinate(lat: lat, lon: lon)) }
+        return nil
+    }
+
+    /// Applies one incident: a new version of a known report, a report solved on the spot, a duplicate
+    /// of a case nearby, or a new case routed and dispatched.
+    func handle(_ incident: Incident) async throws {
+        counts.incidents += 1
+        if let known = reportCase[incident.incidentId] {
+            counts.exactDuplicates += 1
+            guard incident.source.version > known.version else { return }
+            var entry = try await load(known.caseId)
+            entry.value.merge(incident, match: MergeEvidence(distanceMeters: 0, timeGapSeconds: 0, itemRelation: .sameItem, textScore: 1), at: now)
+            if incident.withdrawn, entry.value.reports.count == 1, (try? entry.value.apply(.withdraw(note: "来源撤回"), at: now)) != nil {
+                entry.closedMs = now.millisecondsSince1970
+                entry.dueMs = nil
+            }
+            setReport(incident, caseId: known.caseId)
+            store(entry, note: "来源记录已更新")
+            return
+        }
+        if incident.withdrawn { return }
+        let grid = gridCode(of: incident)
+        let placed = DuplicateMatcher.position(of: incident.location, reference: env.reference)
+        if !incident.resolvedOnSite, let grid, let (position, radius) = placed {
+            var pool: [DedupCandidate] = []
+            for g in [grid] + env.reference.neighbours(of: grid).map(\.gridCode) {
+                for id in candidatesByGrid[g] ?? [] { if let c = candidates[id] { pool.append(c) } }
+            }
+            if let decision = env.matcher.decide(incident, position: position, uncertaintyMeters: radius, candidates: pool) {
+                var entry = try await load(decision.caseId)
+                entry.value.merge(incident, match: decision.evidence, at: now)
+                let t = incident.reportedAt.millisecondsSince1970
+                entry.firstMs = min(entry.firstMs, t)
+                entry.lastMs = max(entry.lastMs, t)
+                if var c = candidates[decision.caseId] {
+                    c.firstReportedAt = Date(millisecondsSince1970: entry.firstMs)
+                    c.lastReportedAt = Date(millisecondsSince1970: entry.lastMs)
+                    candidates[decision.caseId] = c
+                }
+                setReport(incident, caseId: decision.caseId)
+                counts.merged += 1
+                store(entry, note: "与同一问题的其他来源报告合并")
+                return
+            }
+        }
+        // A new case.
+        let caseId = DeterministicID(namespace: .case, parts: [incident.incidentId]).uuidString
+        var value = Case(caseId: caseId, openedBy: incident, at: now)
+        if value.gridCode == nil { value.gridCode = grid }
+        let t = incident.reportedAt.millisecondsSince1970
+        var entry = Entry(value: value, position: placed?.0, radius: placed?.1 ?? 0, text: incident.description, firstMs: t, lastMs: t,
+                          closedMs: nil, onSite: incident.resolvedOnSite, dueMs: nil)
+        counts.opened += 1
+        setReport(incident, caseId: caseId)
+        if incident.resolvedOnSite {
+            try entry.value.apply(.closeOnArrival(note: incident.resolution), at: now)
+            entry.closedMs = now.millisecondsSince1970
+            counts.closedOnArrival += 1
+            store(entry, note: incident.resolution ?? "现场已处置")
+            return
+        }
+        let route = env.rules.route(itemCode: incident.itemCode, gridCode: value.gridCode, urgent: incident.urgent)
+        try dispatch(&entry, route: route, reason: .initial)
+        if let grid = value.gridCode, let p = placed {
+            addCandidate(DedupCandidate(caseId: caseId, itemCode: incident.itemCode, position: p.0, uncertaintyMeters: p.1, text: incident.description,
+                                        firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil), grid: grid)
+        }
+        store(entry, note: nil)
+    }
+
+    private func setReport(_ incident: Incident, caseId: String) {
+        reportCase[incident.incidentId] = (caseId, incident.source.version)
+        reportRows[incident.incidentId] = (caseId, incident.source.system.rawValue, incident.source.recordId, incident.source.version)
+    }
+
+    // MARK: - Feedback, surveys, deadlines
+
+    /// Applies a department's feedback; returns why it was refused, or nil.
+    func handle(_ feedback: Feedback) async throws -> String? {
+        var owner = dispatchOwner[feedback.dispatchId]
+        if owner == nil {
+            let rows = try await conn.query("SELECT case_id, department FROM dispatches WHERE dispatch_id = \(feedback.dispatchId)", logger: logger)
+            for try await (c, d) in rows.decode((String, String).self) { owner = (c, d) }
+        }
+        guard let owner else {
+            counts.feedbackRejected += 1
+            return "feedback for unknown dispatch \(feedback.dispatchId)"
+        }
+        guard owner.department == feedback.department else {
+            counts.feedbackRejected += 1
+            return "feedback from department \(feedback.department) for dispatch \(feedback.dispatchId), which went to \(owner.department)"
+        }
+        var entry = try await load(owner.caseId)
+        do {
+            try entry.value.apply(feedback.caseEvent, at: now)
+        } catch {
+            if error.isRepeat && entry.value.currentDispatchId == feedback.dispatchId {
+                counts.feedbackRepeated += 1
+                return nil
+            }
+            counts.feedbackRejected += 1
+            return "feedback '\(feedback.status.rawValue)' does not fit case \(owner.caseId): \(error.description)"
+        }
+        counts.feedbackApplied += 1
+        switch feedback.status {
+        case .resolved:
+            entry.dueMs = nil
+        case .returned:
+            var tried = Set(entry.value.history.compactMap(\.department))
+            tried.insert(feedback.department)
+            let route = env.rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: entry.value.itemCode,
+                                          gridCode: entry.value.gridCode, urgent: entry.value.urgent)
+            try dispatch(&entry, route: route, reason: .returned)
+        case .accepted, .inProgress:
+            break
+        }
+        store(entry, note: feedback.note)
+        return nil
+    }
+
+    /// Applies a citizen's survey; returns why it was refused, or nil.
+    func handle(_ survey: Survey) async throws -> String? {
+        var caseId = reportCase[survey.incidentId]?.caseId
+        if caseId == nil {
+            let rows = try await conn.query("SELECT case_id FROM reports WHERE incident_id = \(survey.incidentId)", logger: logger)
+            for try await c in rows.decode(String.self) { caseId = c }
+        }
+        guard let caseId else { return "survey for \(survey.system.rawValue) record \(survey.recordId), which is in no case" }
+        var entry = try await load(caseId)
+        do {
+            try entry.value.apply(survey.caseEvent, at: now)
+        } catch {
+            if error.isRepeat { return nil }
+            return "survey '\(survey.satisfaction.rawValue)' does not fit case \(caseId): \(error.description)"
+        }
+        counts.surveys += 1
+        if survey.satisfaction == .dissatisfied {
+            counts.reopened += 1
+            entry.closedMs = nil
+            let base = env.rules.route(itemCode: entry.value.itemCode, gridCode: entry.value.gridCode, urgent: entry.value.urgent)
+            let route = RouteDecision(department: entry.value.department ?? base.department, level: entry.value.level ?? base.level,
+                                      timeLimit: base.timeLimit, triage: base.triage)
+            try dispatch(&entry, route: route, reason: .reopened)
+        } else {
+            entry.closedMs = now.millisecondsSince1970
+            entry.dueMs = nil
+        }
+        store(entry, note: survey.note)
+        return nil
+    }
+
+    /// Escalates the case one level if it is still overdue and unresolved; at city level it only stops
+    /// watching the deadline.
+    func escalate(caseId: String) async throws {
+        var entry = try await load(caseId)
+        guard let due = entry.dueMs, due <= now.millisecondsSince1970 else { return }
+        guard [.dispatched, .accepted, .inProgress].contains(entry.value.status),
+              let level = entry.value.level, let next = level.higher, let department = entry.value.department else {
+            entry.dueMs = nil
+            store(entry, note: nil, publish: false)
+            return
+        }
+        let route = RouteDecision(department: department, level: next, timeLimit: env.rules.escalationLimit(to: next), triage: false)
+        try dispatch(&entry, route: route, reason: .escalated)
+        counts.escalations += 1
+        store(entry, note: "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级")
+    }
+
+    // MARK: - Building blocks
+
+    private func load(_ caseId: String) async throws -> Entry {
+        if let e = cases[caseId] { return e }
+        let rows = try await conn.query("""
+            SELECT doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms FROM cases WHERE case_id = \(caseId) FOR UPDATE
+            """, logger: logger)
+        for try await (doc, lat, lon, radius, text, first, last, closed, onSite, due) in rows.decode(
+            (ByteBuffer, Double?, Double?, Double, String, Int64, Int64, Int64?, Bool, Int64?).self) {
+            let value = try GridHubJSON.decoder().decode(Case.self, from: Data(doc.allBytes))
+            let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
+            let e = Entry(value: value, position: position, radius: radius, text: text, firstMs: first, lastMs: last,
+                          closedMs: closed, onSite: onSite, dueMs: due)
+            cases[caseId] = e
+            return e
+        }
+        throw RouterError("case \(caseId) is referenced but not stored")
+    }
+
+    private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason) throws {
+        let attempt = entry.value.dispatchCount + 1
+        let id = DeterministicID(namespace: .dispatch, parts: [entry.value.caseId, String(attempt)]).uuidString
+        let due = now.addingTimeInterval(route.timeLimit).wholeMilliseconds
+        if reason == .escalated {
+            try entry.value.apply(.escalate(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
+        } else {
+            try entry.value.apply(.dispatch(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
+        }
+        entry.dueMs = due.millisecondsSince1970
+        let c = entry.value
+        let work = Dispatch(
+            dispatchId: id, caseId: c.caseId, attempt: attempt, reason: reason, department: route.department, level: route.level,
+            itemCode: c.itemCode, gridCode: c.gridCode, dueAt: due, issuedAt: now, urgent: c.urgent, description: c.description,
+            location: c.location, reports: c.reports.map(ReportRef.init))
+        dispatchRows.append(DispatchRow(id: id, caseId: c.caseId, attempt: attempt, department: route.department, level: route.level,
+                                        reason: reason, issuedMs: now.millisecondsSince1970))
+        dispatchOwner[id] = (c.caseId, route.department)
+        counts.dispatched[route.department, default: 0] += 1
+        do {
+            let event = try CloudEvent(
+                id: DeterministicID(namespace: .event, parts: ["dispatch", id]).uuidString, source: CloudEvent.routerSource, type: .dispatch,
+                time: now, subject: c.caseId, payload: work, encoder: GridHubJSON.encoder(disclosingPersonalData: .reveal))
+            outbox.append(OutboxRecord(topic: work.topic, key: Array(c.caseId.utf8), value: event.data, headers: event.kafkaHeaders))
+        } catch {
+            throw RouterError("dispatch \(id) could not be encoded: \(error)")
+        }
+    }
+
+    /// Keeps the changed case and queues its record on the cases topic and a status record for every
+    /// report merged into it.
+    private func store(_ entry: Entry, note: String?, publish: Bool = true) {
+        let id = entry.value.caseId
+        cases[id] = entry
+        if changedSet.insert(id).inserted { changed.append(id) }
+        guard publish else { return }
+        let c = entry.value
+        do {
+            let event = try CloudEvent(
+                id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
+                type: .case, time: now, subject: id, payload: c)
+            outbox.append(OutboxRecord(topic: Topics.cases, key: Array(id.utf8), value: event.data, headers: event.kafkaHeaders))
+            let text = note ?? statusNote(c)
+            for report in c.reports {
+                let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
+                                          status: c.status, department: c.department, note: text, at: now)
+                let e = try CloudEvent(
+                    id: DeterministicID(namespace: .event, parts: ["status", report.incidentId, String(c.version)]).uuidString,
+                    source: CloudEvent.routerSource, type: .status, time: now, subject: id, payload: status)
+                outbox.append(OutboxRecord(topic: status.topic, key: Array(report.recordId.utf8), value: e.data, headers: e.kafkaHeaders))
+            }
+        } catch {
+            logger.error("case record not encodable", metadata: [RouterLogKeys.caseID: .string(id), RouterLogKeys.reason: .string("\(error)")])
+        }
+    }
+
+    private func statusNote(_ c: Case) -> String? {
+        let name = c.department.flatMap { env.departmentNames[$0] } ?? c.department ?? ""
+        switch c.status {
+        case .dispatched: return "已转交\(name)处理"
+        case .accepted: return "\(name)已签收"
+        case .inProgress: return "\(name)处理中"
+        case .resolved: return "\(name)已办结"
+        case .closed: return "已结案"
+        case .reopened: return "已重新办理"
+        case .open: return "已受理"
+        }
+    }
+
+    /// Queues a record as a dead letter: original key, value and headers, plus the reason.
+    func deadLetter(_ record: ConsumerRecord, reason: String) {
+        counts.deadLetters += 1
+        let headers = DeadLetterHeader.headers(
+            original: record.headers.map { ($0.key, $0.value) }, stage: "router", reason: reason,
+            source: "\(record.topic)/\(record.partition)/\(record.offset)", time: now)
+        outbox.append(OutboxRecord(topic: Topics.deadLetter, key: record.key, value: record.value,
+                                   headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+    }
+
+    // MARK: - Writing
+
+    /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
+    func flush() async throws {
+        if !changed.isEmpty {
+            var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
+            var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
+            var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], doc: [ByteBuffer] = []
+            let encoder = GridHubJSON.encoder()
+            for id in changed {
+                guard let e = cases[id] else { continue }
+                ids.append(id); status.append(e.value.status.rawValue); item.append(e.value.itemCode ?? ""); grid.append(e.value.gridCode ?? "")
+                lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
+                first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
+                department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
+                doc.append(ByteBuffer(bytes: Array(try encoder.encode(e.value))))
+            }
+            try await conn.query("""
+                INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
+                SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), doc
+                FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
+                            \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
+                     AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
+                ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
+                    first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
+                    level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
+                """, logger: logger)
+        }
+        if !reportRows.isEmpty {
+            var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
+            for (k, v) in reportRows {
+                ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
+            }
+            try await conn.query("""
+                INSERT INTO reports (incident_id, case_id, system, record_id, version)
+                SELECT * FROM unnest(\(ids)::text[], \(caseIds)::text[], \(systems)::text[], \(records)::text[], \(versions)::int4[])
+                ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version
+                """, logger: logger)
+        }
+        if !dispatchRows.isEmpty {
+            let r = dispatchRows
+            try await conn.query("""
+                INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
+                SELECT * FROM unnest(\(r.map(\.id))::text[], \(r.map(\.caseId))::text[], \(r.map { Int32($0.attempt) })::int4[],
+                                     \(r.map(\.department))::text[], \(r.map(\.level.rawValue))::text[], \(r.map(\.reason.rawValue))::text[], \(r.map(\.issuedMs))::int8[])
+                """, logger: logger)
+        }
+        if !outbox.isEmpty {
+            let topics = outbox.map(\.topic)
+            let keys = outbox.map { ByteBuffer(bytes: $0.key ?? []) }
+            let values = outbox.map { ByteBuffer(bytes: $0.value) }
+            let headers = outbox.map { ByteBuffer(bytes: OutboxRecord.encode($0.headers)) }
+            try await conn.query("""
+                INSERT INTO outbox (topic, key, value, headers)
+                SELECT t, NULLIF(k, ''::bytea), v, h FROM unnest(\(topics)::text[], \(keys)::bytea[], \(values)::bytea[], \(headers)::bytea[]) WITH ORDINALITY AS u(t, k, v, h, n) ORDER BY n
+                """, logger: logger)
+        }
+    }
+}
+
+extension CloudEvent {
+    /// The binary-mode headers as Kafka headers.
+    var kafkaHeaders: [KafkaHeader] { headers.map { KafkaHeader(key: $0.key, value: $0.value) } }
+}

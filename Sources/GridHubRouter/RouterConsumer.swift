@@ -1,0 +1,217 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The router's consume loop: incidents, feedback and surveys in one consumer group, one database
+/// transaction per polled batch holding the state changes, the outbox rows and the next offsets.
+///
+/// Exactly once comes from the database: each batch first locks its partitions' rows in
+/// `consumed_offsets` and skips records below the stored offset (already applied by this or another
+/// instance), so a record's effects are committed once whatever Kafka redelivers. Kafka offsets are
+/// committed afterwards only as a hint; on assignment each partition is moved to the stored offset.
+public final class RouterConsumer: Service, Sendable {
+    /// Settings of the loop.
+    public struct Configuration: Sendable {
+        /// The consumer group shared by router instances.
+        public var groupID = "gridhub-router"
+        /// Records per poll, and so per transaction.
+        public var maxBatchRecords = 2_000
+        /// The topics read.
+        public var incidentsTopic = Topics.incidents
+        public var feedbackTopic = Topics.feedback
+        public var surveysTopic = Topics.surveys
+
+        public init() {}
+    }
+
+    private let configuration: Configuration
+    private let kafka: KafkaClientConfiguration
+    private let store: RouterStore
+    private let env: RouterEnvironment
+    private let metrics: RouterMetrics
+    private let logger: Logger
+    private let state = Mutex<(running: Bool, lastError: String?)>((false, "not started"))
+
+    public init(configuration: Configuration, kafka: KafkaClientConfiguration, store: RouterStore, environment: RouterEnvironment,
+                metrics: RouterMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.kafka = kafka
+        self.store = store
+        env = environment
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// nil when the loop is consuming and its last transaction succeeded; else why not (for `/readyz`).
+    public func problem() -> String? {
+        state.withLock { s in s.running ? s.lastError : (s.lastError ?? "not started") }
+    }
+
+    public func run() async throws {
+        await retrying("migrate") { try await self.store.migrate() }
+        var config = KafkaConsumerConfiguration(client: kafka, groupID: configuration.groupID)
+        config.maxBatchRecords = configuration.maxBatchRecords
+        config.sessionTimeoutMilliseconds = 6_000
+        let consumer = try KafkaConsumer(configuration: config, logger: logger)
+        try consumer.subscribe(topics: [configuration.incidentsTopic, configuration.feedbackTopic, configuration.surveysTopic])
+        state.withLock { $0 = (true, nil) }
+        var known = Set<TopicPartition>()
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let batch: [ConsumerRecord]
+                do {
+                    batch = try await consumer.poll(timeout: .milliseconds(100))
+                } catch {
+                    logger.warning("poll failed", metadata: [RouterLogKeys.reason: .string("\(error)")])
+                    try? await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
+                let assigned = consumer.assignment
+                if assigned != known {
+                    await seekToStoredOffsets(consumer, partitions: assigned.subtracting(known))
+                    known = assigned
+                }
+                guard !batch.isEmpty else { continue }
+                let start = ContinuousClock.now
+                let committed = await retrying("batch") { try await self.process(batch) }
+                guard committed else { break }
+                metrics.batchLatency.record(ContinuousClock.now - start)
+                try? await consumer.commit(after: batch)
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0 = (false, "shutting down") }
+        }
+        await consumer.close()
+    }
+
+    /// Runs `body` until it succeeds, backing off on errors (database down, deadlock between instances);
+    /// returns false when shutdown interrupted it.
+    @discardableResult
+    private func retrying(_ what: String, _ body: () async throws -> Void) async -> Bool {
+        var delay = Duration.milliseconds(50)
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                try await body()
+                if attempt > 0 { state.withLock { $0.lastError = nil } }
+                return true
+            } catch {
+                attempt += 1
+                metrics.batchRetries.increment()
+                let reason = String(reflecting: error)
+                state.withLock { $0.lastError = "\(what) failed: \(reason.prefix(300))" }
+                logger.warning("router transaction failed", metadata: [RouterLogKeys.reason: .string(String(reason.prefix(500))), RouterLogKeys.attempt: .stringConvertible(attempt)])
+                if Task.isShuttingDownGracefully && attempt > 3 { return false }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+        return false
+    }
+
+    /// Moves newly assigned partitions to the offsets stored with the state. Best effort: records below
+    /// the stored offset are skipped in the transaction anyway.
+    private func seekToStoredOffsets(_ consumer: KafkaConsumer, partitions: Set<TopicPartition>) async {
+        guard !partitions.isEmpty else { return }
+        do {
+            let topics = partitions.map(\.topic), numbers = partitions.map { Int32($0.partition) }
+            let rows = try await store.client.query("""
+                SELECT o.topic, o.partition, o.next_offset FROM consumed_offsets o
+                JOIN unnest(\(topics)::text[], \(numbers)::int4[]) AS u(t, p) ON o.topic = u.t AND o.partition = u.p
+                """, logger: logger)
+            for try await (topic, partition, next) in rows.decode((String, Int32, Int64).self) {
+                try? await consumer.seek(TopicPartitionOffset(topic: topic, partition: partition, offset: next), timeout: .seconds(2))
+            }
+        } catch {
+            logger.info("stored offsets not read", metadata: [RouterLogKeys.reason: .string("\(error)")])
+        }
+    }
+
+    /// One transaction: lock the offsets, skip what is done, apply the rest, write state, outbox, offsets.
+    func process(_ batch: [ConsumerRecord]) async throws {
+        let counts = try await store.client.withTransaction(logger: logger) { conn -> WorkCounts in
+            var next: [TopicPartition: Int64] = [:]
+            for r in batch {
+                let tp = TopicPartition(topic: r.topic, partition: r.partition)
+                next[tp] = max(next[tp] ?? 0, r.offset + 1)
+            }
+            let partitions = next.keys.sorted()
+            let topics = partitions.map(\.topic), numbers = partitions.map { Int32($0.partition) }
+            try await conn.query("""
+                INSERT INTO consumed_offsets (topic, partition, next_offset) SELECT t, p, 0 FROM unnest(\(topics)::text[], \(numbers)::int4[]) AS u(t, p)
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+            var stored: [TopicPartition: Int64] = [:]
+            let rows = try await conn.query("""
+                SELECT o.topic, o.partition, o.next_offset FROM consumed_offsets o
+                JOIN unnest(\(topics)::text[], \(numbers)::int4[]) WITH ORDINALITY AS u(t, p, n) ON o.topic = u.t AND o.partition = u.p
+                ORDER BY u.n FOR UPDATE OF o
+                """, logger: logger)
+            for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
+            let fresh = batch.filter { $0.offset >= (stored[TopicPartition(topic: $0.topic, partition: $0.partition)] ?? 0) }
+            let work = CaseWork(conn: conn, env: env, logger: logger)
+            try await apply(fresh, to: work)
+            try await work.flush()
+            let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
+            if !advance.isEmpty {
+                try await conn.query("""
+                    UPDATE consumed_offsets o SET next_offset = u.o FROM unnest(\(advance.map(\.topic))::text[], \(advance.map { Int32($0.partition) })::int4[], \(advance.map { next[$0]! })::int8[]) AS u(t, p, o)
+                    WHERE o.topic = u.t AND o.partition = u.p
+                    """, logger: logger)
+            }
+            return work.counts
+        }
+        counts.apply(to: metrics)
+    }
+
+    private func apply(_ records: [ConsumerRecord], to work: CaseWork) async throws {
+        enum Item { case incident(Incident), feedback(Feedback), survey(Survey) }
+        var items: [(ConsumerRecord, Item)] = []
+        let decoder = GridHubJSON.decoder()
+        for record in records {
+            do {
+                let event = try CloudEvent(headers: record.headers.map { ($0.key, $0.value) }, value: record.value)
+                switch record.topic {
+                case configuration.incidentsTopic:
+                    guard event.eventType == .incident else { throw RouterError("ce_type '\(event.type)' on the incidents topic, expected \(EventType.incident.rawValue)") }
+                    items.append((record, .incident(try decoder.decode(Incident.self, from: Data(record.value)))))
+                case configuration.feedbackTopic:
+                    guard event.eventType == .feedback else { throw RouterError("ce_type '\(event.type)' on the feedback topic, expected \(EventType.feedback.rawValue)") }
+                    items.append((record, .feedback(try decoder.decode(Feedback.self, from: Data(record.value)))))
+                case configuration.surveysTopic:
+                    guard event.eventType == .survey else { throw RouterError("ce_type '\(event.type)' on the surveys topic, expected \(EventType.survey.rawValue)") }
+                    items.append((record, .survey(try decoder.decode(Survey.self, from: Data(record.value)))))
+                default:
+                    throw RouterError("record from unexpected topic \(record.topic)")
+                }
+            } catch {
+                work.deadLetter(record, reason: "not a valid record: \(Self.readable(error))")
+            }
+        }
+        try await work.prepare(incidents: items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } })
+        for (record, item) in items {
+            switch item {
+            case .incident(let incident):
+                try await work.handle(incident)
+            case .feedback(let feedback):
+                if let reason = try await work.handle(feedback) { work.deadLetter(record, reason: reason) }
+            case .survey(let survey):
+                if let reason = try await work.handle(survey) { work.deadLetter(record, reason: reason) }
+            }
+        }
+    }
+
+    static func readable(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let c): return "\(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)"
+        case DecodingError.keyNotFound(let k, let c): return "missing \((c.codingPath + [k]).map(\.stringValue).joined(separator: "."))"
+        case DecodingError.typeMismatch(_, let c): return "\(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)"
+        case DecodingError.valueNotFound(_, let c): return "\(c.codingPath.map(\.stringValue).joined(separator: ".")) is null"
+        default: return "\(error)"
+        }
+    }
+}

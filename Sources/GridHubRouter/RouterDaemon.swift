@@ -1,0 +1,72 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import GridHubServices
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The router's services, built from its configuration: the PostgreSQL pool, the consume loop, the
+/// outbox publisher and the deadline scheduler. `gridhub router` runs them with the admin server.
+public struct RouterDaemon: Sendable {
+    /// What the router needs to start.
+    public struct Configuration: Sendable {
+        /// `postgres://user:pass@host:port/db` (`GRIDHUB_DATABASE_URL`).
+        public var databaseURL: String
+        /// The Kafka cluster.
+        public var kafka: KafkaClientConfiguration
+        /// Consume-loop settings (group, batch size, topics).
+        public var consumer = RouterConsumer.Configuration()
+        /// Connections in the pool.
+        public var maximumConnections = 6
+        /// How often overdue cases are looked for.
+        public var deadlineInterval: Duration = .seconds(1)
+
+        public init(databaseURL: String, kafka: KafkaClientConfiguration) {
+            self.databaseURL = databaseURL
+            self.kafka = kafka
+        }
+    }
+
+    public let client: PostgresClient
+    public let store: RouterStore
+    public let consumer: RouterConsumer
+    public let publisher: OutboxPublisher
+    public let scheduler: DeadlineScheduler
+    public let metrics: RouterMetrics
+
+    public init(configuration: Configuration, environment: RouterEnvironment, metrics daemonMetrics: DaemonMetrics, logger: Logger) throws {
+        client = PostgresClient(configuration: try RouterStore.configuration(url: configuration.databaseURL, maximumConnections: configuration.maximumConnections),
+                                backgroundLogger: logger)
+        store = RouterStore(client: client, logger: logger)
+        metrics = RouterMetrics(metrics: daemonMetrics, departments: environment.reference.departments.map(\.code))
+        consumer = RouterConsumer(configuration: configuration.consumer, kafka: configuration.kafka, store: store, environment: environment,
+                                  metrics: metrics, logger: logger)
+        publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger)
+        scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
+    }
+
+    /// Every service, the pool first (it must run before the others can use it).
+    public var services: [any Service] { [client, consumer, publisher, scheduler] }
+
+    /// Adds the router's readiness checks: consuming with working transactions.
+    public func register(in readiness: Readiness) {
+        readiness.add("router") { self.consumer.problem() }
+    }
+
+    /// Loads and validates the routing rules file; the error says which line is wrong.
+    public static func loadRules(path: String, reference: ReferenceData) throws -> RoutingRules {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw RouterError("cannot read routing rules \(path): \(error.localizedDescription)")
+        }
+        do { return try RoutingRules(text: text, reference: reference) } catch {
+            throw RouterError("\(path): \(error.description)")
+        }
+    }
+
+    /// `Deploy/routing.json` beside the reference directory (`Deploy/reference`), if it exists.
+    public static func defaultRulesPath(referenceDirectory: URL) -> String {
+        referenceDirectory.deletingLastPathComponent().appendingPathComponent("routing.json").path
+    }
+}

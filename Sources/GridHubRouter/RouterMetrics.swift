@@ -1,0 +1,66 @@
+import GridHubCore
+import GridHubServices
+import Prometheus
+
+/// Metadata keys of the router's log lines, kept in one place.
+enum RouterLogKeys {
+    static let caseID = "gridhub.case.id"
+    static let dispatchID = "gridhub.dispatch.id"
+    static let topic = "kafka.topic"
+    static let partition = "kafka.partition"
+    static let offset = "kafka.offset"
+    static let reason = "gridhub.error.reason"
+    static let count = "gridhub.count"
+    static let attempt = "gridhub.attempt"
+}
+
+/// The router's metrics, created once (labels: department codes and outcomes only, never an id).
+public final class RouterMetrics: Sendable {
+    let incidents: Counter
+    let exactDuplicates: Counter
+    let casesOpened: Counter
+    let merged: Counter
+    let closedOnArrival: Counter
+    let escalations: Counter
+    let feedbackApplied: Counter
+    let feedbackRejected: Counter
+    let feedbackRepeated: Counter
+    let surveys: Counter
+    let reopened: Counter
+    let deadLetters: Counter
+    let batchRetries: Counter
+    let published: Counter
+    let outboxLag: Gauge
+    let batchLatency: DurationHistogram
+    private let dispatched: [String: Counter]
+    private let dispatchedOther: Counter
+
+    /// The metrics in `metrics`' registry, one dispatch counter per department of `departments`.
+    public init(metrics: DaemonMetrics, departments: [String]) {
+        let s = "router"
+        incidents = metrics.counter(s, "incidents", help: "Incidents (source report versions) processed.")
+        exactDuplicates = metrics.counter(s, "exact_duplicates", help: "Incidents whose report was already in a case (retries, new versions).")
+        casesOpened = metrics.counter(s, "cases_opened", help: "Cases opened.")
+        merged = metrics.counter(s, "merged", help: "Reports merged into an existing case as cross-channel duplicates.")
+        closedOnArrival = metrics.counter(s, "closed_on_arrival", help: "Reports solved on the spot, recorded as closed cases.")
+        escalations = metrics.counter(s, "escalations", help: "Overdue cases escalated one level.")
+        feedbackApplied = metrics.counter(s, "feedback", help: "Department feedback applied.", labels: [("outcome", "applied")])
+        feedbackRejected = metrics.counter(s, "feedback", help: "Department feedback applied.", labels: [("outcome", "rejected")])
+        feedbackRepeated = metrics.counter(s, "feedback", help: "Department feedback applied.", labels: [("outcome", "repeated")])
+        surveys = metrics.counter(s, "surveys", help: "Satisfaction surveys applied.")
+        reopened = metrics.counter(s, "reopened", help: "Cases reopened by a dissatisfied survey.")
+        deadLetters = metrics.counter(s, "dead_letters", help: "Records dead-lettered by the router.")
+        batchRetries = metrics.counter(s, "batch_retries", help: "Batches retried after a database error (deadlock, lost connection).")
+        published = metrics.counter(s, "outbox_published", help: "Outbox records delivered to Kafka.")
+        outboxLag = metrics.gauge(s, "outbox_lag", unit: "records", help: "Records committed to the outbox and not yet delivered.")
+        batchLatency = metrics.latency(s, "batch", help: "Time to process one consumed batch in one database transaction.")
+        var map: [String: Counter] = [:]
+        for d in departments {
+            map[d] = metrics.counter(s, "dispatched", help: "Dispatches sent, by department.", labels: [("department", d)])
+        }
+        dispatched = map
+        dispatchedOther = metrics.counter(s, "dispatched", help: "Dispatches sent, by department.", labels: [("department", "other")])
+    }
+
+    func dispatched(_ department: String) -> Counter { dispatched[department] ?? dispatchedOther }
+}

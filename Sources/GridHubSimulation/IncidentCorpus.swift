@@ -1,0 +1,155 @@
+import Foundation
+import GridHubCore
+
+/// A labelled corpus of incidents for measuring deduplication and routing: several source reports of one
+/// real problem across channels, with the noise real reports have (paraphrased text, GPS jitter, GCJ-02
+/// positions normalised as the adapters do, address-only hotline calls resolved to a nearby door plate,
+/// grid workers without a fix, time gaps, unclassified and misclassified items), plus hard negatives:
+/// the same item a few hundred metres away, another item at the same door, the same problem again long
+/// after the first was closed.
+public struct IncidentCorpus: Sendable {
+    /// One incident and the problem it reports.
+    public struct Entry: Sendable {
+        public var incident: Incident
+        /// Reports with the same label describe the same problem.
+        public var label: Int
+        /// The department that must handle the problem (the catalogue's).
+        public var department: String
+    }
+
+    public var entries: [Entry]
+
+    /// A deterministic corpus of about `problems` problems starting at `start`.
+    public init(reference: ReferenceData, problems: Int, seed: UInt64, start: Date = Date(timeIntervalSince1970: 1_795_740_000)) {
+        var rng = SplitMix(seed: seed)
+        let addresses = reference.gazetteer.entries
+        var byGrid: [String: [GazetteerEntry]] = [:]
+        for a in addresses { byGrid[a.gridCode, default: []].append(a) }
+        let items = reference.items
+        var entries: [Entry] = []
+        var label = 0
+        var seq = 0
+
+        func report(_ system: SourceSystem, label: Int, item: CatalogueItem, at place: GazetteerEntry, time: Date, keywordIndex: Int) -> Incident {
+            seq += 1
+            let recordId = "\(system.rawValue.prefix(2).uppercased())-\(seed)-\(seq)"
+            let truth = place.coordinate
+            // Item as the adapter classified it: mostly right, sometimes unclassified or a neighbour of the same group.
+            var itemCode: String? = item.code
+            let roll = rng.unit()
+            if roll < 0.08 { itemCode = nil } else if roll < 0.13, let other = reference.relatedItems(of: item.code).randomElement(using: &rng) { itemCode = other.code }
+            let keyword = item.keywordsZh[keywordIndex % item.keywordsZh.count]
+            let text = IncidentCorpus.paraphrase(keyword: keyword, place: place, style: Int(rng.next() % 6))
+            let location: Location
+            switch system {
+            case .woodpecker:
+                // Phone GPS (±25 m) in GCJ-02, normalised back to WGS-84 as the adapter does.
+                let fix = truth.offset(metres: abs(rng.gaussian()) * 25, bearing: rng.unit() * 360)
+                let gcj = ChinaCoordinates.wgs84ToGCJ02(fix)
+                let wgs = ChinaCoordinates.gcj02ToWGS84(gcj)
+                location = Location(lat: wgs.lat, lon: wgs.lon, gridCode: reference.gridCode(at: wgs), address: place.fullAddress,
+                                    positioning: Positioning(method: .gps, reportedCoordinateSystem: .gcj02))
+            case .elink:
+                if rng.unit() < 0.2 {
+                    location = Location(lat: nil, lon: nil, gridCode: place.gridCode, address: nil, positioning: Positioning(method: .workerGrid))
+                } else {
+                    let fix = truth.offset(metres: abs(rng.gaussian()) * 15, bearing: rng.unit() * 360)
+                    location = Location(lat: fix.lat, lon: fix.lon, gridCode: reference.gridCode(at: fix), address: nil, positioning: Positioning(method: .gps))
+                }
+            case .hotline12345, .enforcement:
+                // The operator types the door plate or one next to it; the gazetteer places it.
+                let nearby = (byGrid[place.gridCode] ?? [place]).filter { $0.coordinate.distance(to: truth) < 70 }
+                let typed = rng.unit() < 0.5 ? place : (nearby.randomElement(using: &rng) ?? place)
+                location = Location(lat: typed.coordinate.lat, lon: typed.coordinate.lon, gridCode: typed.gridCode, address: typed.fullAddress,
+                                    positioning: Positioning(method: .addressMatch, precision: .doorPlate, confidence: 0.9))
+            }
+            return Incident(source: SourceRef(system: system, recordId: recordId, version: 1), reportedAt: time, receivedAt: time,
+                            itemCode: itemCode, description: text, location: location, urgent: false, resolvedOnSite: false)
+        }
+
+        for _ in 0..<problems {
+            let place = addresses[Int(rng.next() % UInt64(addresses.count))]
+            let item = items[Int(rng.next() % UInt64(items.count))]
+            let t0 = start.addingTimeInterval(Double(rng.next() % (20 * 86_400)))
+            label += 1
+            let channels: [SourceSystem] = [.woodpecker, .hotline12345, .elink].shuffled(using: &rng)
+            let n = 1 + Int(rng.next() % 3)
+            for (k, system) in channels.prefix(n).enumerated() {
+                let time = t0.addingTimeInterval(k == 0 ? 0 : rng.unit() * 6 * 3600)
+                entries.append(Entry(incident: report(system, label: label, item: item, at: place, time: time, keywordIndex: k), label: label, department: item.department))
+            }
+            // Hard negatives, one in three problems.
+            let kind = rng.next() % 9
+            if kind == 0 {
+                // The same item 400-900 m away, the same day.
+                let far = place.coordinate.offset(metres: 400 + rng.unit() * 500, bearing: rng.unit() * 360)
+                if let grid = reference.gridCode(at: far), let spot = (byGrid[grid] ?? []).min(by: { $0.coordinate.distance(to: far) < $1.coordinate.distance(to: far) }),
+                   spot.coordinate.distance(to: place.coordinate) > 350 {
+                    label += 1
+                    entries.append(Entry(incident: report(.woodpecker, label: label, item: item, at: spot, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0),
+                                         label: label, department: item.department))
+                }
+            } else if kind == 1 {
+                // Another item of another group at the same door.
+                if let other = items.filter({ $0.groupZh != item.groupZh }).randomElement(using: &rng) {
+                    label += 1
+                    entries.append(Entry(incident: report(.hotline12345, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 1),
+                                         label: label, department: other.department))
+                }
+            } else if kind == 2 {
+                // The same problem again, ten days later.
+                label += 1
+                entries.append(Entry(incident: report(.woodpecker, label: label, item: item, at: place, time: t0.addingTimeInterval(10 * 86_400), keywordIndex: 2),
+                                     label: label, department: item.department))
+            }
+        }
+        self.entries = entries.sorted { $0.incident.reportedAt < $1.incident.reportedAt }
+    }
+
+    static func paraphrase(keyword: String, place: GazetteerEntry, style: Int) -> String {
+        let spot = place.poi.isEmpty ? "\(place.road)\(place.number)号" : place.poi
+        switch style {
+        case 0: return "\(spot)\(keyword)，好几天了没人管"
+        case 1: return "反映\(place.road)附近\(keyword)的问题，请尽快处理"
+        case 2: return "\(keyword)，地点在\(spot)门口"
+        case 3: return "市民来电：\(spot)一带\(keyword)，影响居民生活"
+        case 4: return "巡查发现\(place.road)\(keyword)"
+        default: return "\(keyword)！！在\(place.road)这边，希望有关部门来看看"
+        }
+    }
+
+    /// Pairwise precision and recall of a clustering (incident index → cluster id) against the labels.
+    public func pairwiseScores(clusterOf: [String: String]) -> (precision: Double, recall: Double, truePairs: Int, predictedPairs: Int) {
+        var tp = 0, fp = 0, fn = 0
+        for i in 0..<entries.count {
+            for j in (i + 1)..<entries.count {
+                let same = entries[i].label == entries[j].label
+                let merged = clusterOf[entries[i].incident.incidentId] != nil && clusterOf[entries[i].incident.incidentId] == clusterOf[entries[j].incident.incidentId]
+                if same && merged { tp += 1 } else if merged { fp += 1 } else if same { fn += 1 }
+            }
+        }
+        let precision = tp + fp == 0 ? 1 : Double(tp) / Double(tp + fp)
+        let recall = tp + fn == 0 ? 1 : Double(tp) / Double(tp + fn)
+        return (precision, recall, tp + fn, tp + fp)
+    }
+}
+
+/// A small deterministic random generator (SplitMix64), so a corpus is the same on every run.
+public struct SplitMix: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// Standard normal (Box-Muller).
+    public mutating func gaussian() -> Double {
+        let u = max(unit(), 1e-12), v = unit()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+    }
+}

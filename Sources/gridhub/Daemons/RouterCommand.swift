@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import GridHubCore
+import GridHubRouter
+import GridHubServices
+import Logging
+
+/// `gridhub router`: the router daemon. State in PostgreSQL (`GRIDHUB_DATABASE_URL`).
+struct RouterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "router",
+        abstract: "Run the router: incidents → deduplicated cases → dispatches, feedback, deadlines, surveys, status for every source.",
+        discussion: "Reads GRIDHUB_BOOTSTRAP and GRIDHUB_DATABASE_URL (postgres://user:pass@host:port/db)."
+    )
+
+    @Option(help: "Serve /healthz, /readyz and /metrics on HOST:PORT.") var adminListen: String?
+    @Option(help: "Configuration file (JSON object of flag names to values).") var config: String?
+    @Option(help: "Folder of the reference data (default: Deploy/reference, or GRIDHUB_REFERENCE_DIR).") var referenceDir: String?
+    @Option(help: "Routing rules file (default: routing.json beside the reference folder, i.e. Deploy/routing.json).") var routingRules: String?
+    @Option(help: "Consumer group of the router instances.") var group: String?
+
+    func run() async throws {
+        Runtime.bootstrapLogging()
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["GRIDHUB_DATABASE_URL"], !url.isEmpty else {
+            throw CommandFailure("GRIDHUB_DATABASE_URL is not set: the router keeps its cases in PostgreSQL (postgres://user:pass@host:port/db)")
+        }
+        let context: DaemonContext
+        do { context = try DaemonContext.fromEnvironment(configPath: config, label: "gridhub.router") } catch {
+            throw CommandFailure("\(error)")
+        }
+        let file = context.config
+        let directory = try ReferenceLocation.directory(explicit: file.value("reference-dir", commandLine: referenceDir))
+        let reference = try ReferenceLocation.load(from: directory)
+        let rulesPath = file.value("routing-rules", commandLine: routingRules) ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory)
+        let rules: RoutingRules
+        do { rules = try RouterDaemon.loadRules(path: rulesPath, reference: reference) } catch { throw CommandFailure("\(error)") }
+        let clockOffset = Double(environment["GRIDHUB_CLOCK_OFFSET_SECONDS"] ?? "") ?? 0
+        let routerEnvironment = RouterEnvironment(reference: reference, rules: rules, now: { Date().addingTimeInterval(clockOffset) })
+        var daemonConfig = RouterDaemon.Configuration(databaseURL: url, kafka: context.kafka)
+        if let g = file.value("group", commandLine: group) { daemonConfig.consumer.groupID = g }
+        let daemon: RouterDaemon
+        do { daemon = try RouterDaemon(configuration: daemonConfig, environment: routerEnvironment, metrics: context.metrics, logger: context.logger) } catch {
+            throw CommandFailure("\(error)")
+        }
+        daemon.register(in: context.readiness)
+        var services = daemon.services
+        if let text = file.value("admin-listen", commandLine: adminListen) {
+            guard let address = ListenAddress(text) else { throw CommandFailure("--admin-listen must be HOST:PORT, not \(text)") }
+            let logger = context.logger
+            services.append(AdminRoutes.application(address: address, readiness: context.readiness, metrics: context.metrics, logger: logger) { port in
+                logger.info("admin listening", metadata: ["http.port": .stringConvertible(port)])
+            })
+        }
+        context.logger.info("router starting", metadata: ["gridhub.rules": .string(rulesPath)])
+        try await context.run(services)
+    }
+}

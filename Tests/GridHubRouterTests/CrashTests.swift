@@ -1,0 +1,132 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import GridHubRouter
+import GridHubSimulation
+import GridHubTesting
+import Testing
+
+@Suite("Router processes: kill -9 and scale-out", .timeLimit(.minutes(5)))
+struct CrashTests {
+    static func routerEnvironment(_ world: RouterWorld) -> [String: String] {
+        [
+            "GRIDHUB_BOOTSTRAP": world.cluster.bootstrapServers,
+            "GRIDHUB_DATABASE_URL": world.databaseURL,
+            "GRIDHUB_REFERENCE_DIR": GridHubPaths.packageRoot.appendingPathComponent("Deploy/reference").path,
+            "GRIDHUB_LOG_LEVEL": "warning",
+            "GRIDHUB_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "GRIDHUB_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+        ]
+    }
+
+    /// Checks what users of the output topics rely on after any number of crashes.
+    static func checkOutputs(_ world: RouterWorld, corpus: IncidentCorpus) async throws {
+        let clusters = try await world.caseOfIncident()
+        // Every incident is in exactly one case (reports.incident_id is the primary key) — and all are there.
+        #expect(clusters.count == corpus.entries.count)
+        // No case has two different dispatches for one level.
+        let rows = try await TestPostgres.query(world.databaseURL, "SELECT case_id, level, count(*) FROM dispatches WHERE reason = 'initial' GROUP BY case_id, level HAVING count(*) > 1")
+        #expect(rows.isEmpty, "cases with two initial dispatches: \(rows.prefix(3))")
+        // Every repeated record (same ce_id) on an output topic is identical to its first copy.
+        var topics = [Topics.cases, Topics.deadLetter] + SourceSystem.allCases.map(\.statusTopic)
+        topics += Fixtures.reference.departments.map { Topics.dispatch(department: $0.code) }
+        var firstCopy: [String: (value: [UInt8], key: [UInt8]?)] = [:]
+        var repeats = 0, total = 0
+        var dispatchesByCaseLevel: [String: Set<String>] = [:]
+        let consumer = try TestKafka.consumer(world.cluster)
+        try consumer.assign(topics.flatMap { t in (0..<Int32(world.partitions)).map { TopicPartitionOffset(topic: t, partition: $0, offset: KafkaOffset.beginning) } })
+        var all: [ConsumerRecord] = []
+        var lastSeen = ContinuousClock.now
+        while ContinuousClock.now - lastSeen < .seconds(3) {
+            let batch = try await consumer.poll(timeout: .milliseconds(200))
+            if !batch.isEmpty { lastSeen = .now }
+            all += batch
+        }
+        await consumer.close()
+        do {
+            for record in all {
+                let topic = record.topic
+                total += 1
+                let id = record.headers.string(CloudEventHeader.id) ?? "?"
+                if let first = firstCopy[topic + "|" + id] {
+                    repeats += 1
+                    #expect(first.value == record.value && first.key == record.key, "record \(id) on \(topic) repeated with different bytes")
+                } else {
+                    firstCopy[topic + "|" + id] = (record.value, record.key)
+                }
+                if topic.hasPrefix("gridhub.dispatch.") {
+                    let d = try GridHubJSON.decoder().decode(Dispatch.self, from: Data(record.value))
+                    dispatchesByCaseLevel["\(d.caseId)|\(d.level.rawValue)|\(d.reason.rawValue)", default: []].insert(d.dispatchId)
+                }
+            }
+        }
+        #expect(dispatchesByCaseLevel.values.allSatisfy { $0.count == 1 }, "a case has two different dispatches for one level")
+        let cases = Set(clusters.values)
+        #expect(dispatchesByCaseLevel.count == cases.count, "every case was dispatched once")
+        print("outputs: \(total) records, \(repeats) repeated copies (identical), \(cases.count) cases")
+    }
+
+    @Test("kill -9 the router 20 times during a stream: every incident in one case, one dispatch per level, repeats identical")
+    func killNine() async throws {
+        let world = try await RouterWorld()
+        let corpus = IncidentCorpus(reference: Fixtures.reference, problems: 250, seed: 99)
+        let incidents = corpus.entries.map(\.incident)
+        let chunks = stride(from: 0, to: incidents.count, by: 25).map { Array(incidents[$0..<min($0 + 25, incidents.count)]) }
+        var sent = 0
+        var kills = 0
+        while kills < 20 {
+            let router = try ChildProcess(GridHubPaths.executable, ["router"], environment: Self.routerEnvironment(world))
+            // Let it get somewhere (start, join, consume), feeding the stream meanwhile, then kill it.
+            let life = Duration.milliseconds(Int.random(in: 300...2_500))
+            let until = ContinuousClock.now + life
+            while ContinuousClock.now < until {
+                if sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            router.signal(SIGKILL)
+            _ = try await router.waitForExit(timeout: .seconds(10))
+            kills += 1
+        }
+        while sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
+        let last = try ChildProcess(GridHubPaths.executable, ["router"], environment: Self.routerEnvironment(world))
+        try await world.waitForReports(incidents.count, timeout: .seconds(90))
+        // Let the outbox drain, then stop it cleanly.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if (try await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM outbox").first?.first ?? "1") == "0" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        last.signal(SIGTERM)
+        #expect(try await last.waitForExit(timeout: .seconds(20)) == 0)
+        try await Self.checkOutputs(world, corpus: corpus)
+    }
+}
+
+@Suite("Router scale-out", .timeLimit(.minutes(3)))
+struct ScaleOutTests {
+    /// The clustering as a set of incident groups, independent of case ids.
+    static func groups(_ map: [String: String]) -> Set<Set<String>> {
+        Set(Dictionary(grouping: map.keys, by: { map[$0]! }).values.map(Set.init))
+    }
+
+    @Test("two instances in one group give the same cases as one instance")
+    func twoInstances() async throws {
+        let corpus = IncidentCorpus(reference: Fixtures.reference, problems: 200, seed: 4242)
+        let incidents = corpus.entries.map(\.incident)
+        let single = try await RouterWorld()
+        try await single.withRouter { _ in
+            try await single.publish(incidents)
+            try await single.waitForReports(incidents.count, timeout: .seconds(90))
+        }
+        let pair = try await RouterWorld(partitions: 6)
+        try await pair.withRouter(group: "pair") { _ in
+            try await pair.withRouter(group: "pair") { _ in
+                try await pair.publish(incidents)
+                try await pair.waitForReports(incidents.count, timeout: .seconds(90))
+            }
+        }
+        let one = try await single.caseOfIncident(), two = try await pair.caseOfIncident()
+        #expect(one.count == incidents.count && two.count == incidents.count)
+        #expect(Self.groups(one) == Self.groups(two))
+    }
+}

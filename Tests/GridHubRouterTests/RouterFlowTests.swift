@@ -1,0 +1,164 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import GridHubRouter
+import GridHubTesting
+import Testing
+
+@Suite("Router end to end (Kafka + PostgreSQL)", .timeLimit(.minutes(3)))
+struct RouterFlowTests {
+    @Test("duplicates across channels become one case; far apart, other item or a retry do not open or split cases")
+    func mergeAndNoMerge() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(2000).coordinate
+        let item = "SR-001"  // 暴露垃圾, urban-mgmt, village
+        let app = Make.incident(.woodpecker, "WP-1", item: item, at: spot.offset(metres: 20, bearing: 40), text: "小区门口垃圾成堆没人清理，发臭了")
+        let call = Make.incident(.hotline12345, "JY-1", item: item, at: spot.offset(metres: 35, bearing: 200), method: .addressMatch, minutes: 45,
+                                 text: "市民来电反映门口垃圾堆积发臭")
+        let worker = Make.incident(.elink, "ZZ-1", item: nil, at: spot, minutes: 90, text: "门口垃圾成堆，发臭")
+        let far = Make.incident(.woodpecker, "WP-2", item: item, at: spot.offset(metres: 700, bearing: 90), minutes: 10, text: "小区门口垃圾成堆没人清理")
+        let otherItem = Make.incident(.woodpecker, "WP-3", item: "SR-060", at: spot.offset(metres: 10, bearing: 0), minutes: 20, text: "楼道里电动车充电，飞线充电很危险")
+        let retry = call
+        var edited = app
+        edited.source.version = 2
+        edited.description += "（补充：已经三天了）"
+        let newVersion = edited
+        try await world.withRouter { _ in
+            try await world.publish([app, call, worker, far, otherItem])
+            try await world.waitForReports(5)
+            try await world.publish([retry, newVersion])
+            // Both new records are applied once the case shows the new version of the app report.
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { cases in
+                cases.contains { $0.reports.contains { $0.recordId == "WP-1" && $0.version == 2 } }
+            }
+        }
+        let map = try await world.caseOfIncident()
+        #expect(map.count == 5)
+        #expect(map[app.incidentId] == map[call.incidentId])
+        #expect(map[app.incidentId] == map[worker.incidentId])
+        #expect(map[far.incidentId] != map[app.incidentId])
+        #expect(map[otherItem.incidentId] != map[app.incidentId])
+
+        let cases = try world.latestCases(try await world.read(Topics.cases))
+        #expect(cases.count == 3)
+        let merged = try #require(cases[map[app.incidentId]!])
+        #expect(merged.reports.map(\.recordId) == ["WP-1", "JY-1", "ZZ-1"])
+        #expect(merged.department == "urban-mgmt")
+        #expect(merged.status == .dispatched)
+        let evidence = try #require(merged.reports[1].match)
+        #expect(evidence.itemRelation == .sameItem)
+        #expect((evidence.distanceMeters ?? 999) < 100)
+        #expect(evidence.timeGapSeconds == 45 * 60)
+        #expect(merged.reports[2].match?.itemRelation == .unclassified)
+
+        // One dispatch per case, on the department's topic, keyed by case id.
+        let dispatches = try await world.read(Topics.dispatch(department: "urban-mgmt"))
+        let decoded = try dispatches.map { try GridHubJSON.decoder().decode(Dispatch.self, from: Data($0.value)) }
+        #expect(decoded.filter { $0.caseId == merged.caseId }.count == 1)
+        #expect(decoded.allSatisfy { d in dispatches.contains { $0.keyString == d.caseId } })
+
+        // Every source hears about its own report.
+        for (system, recordId) in [(SourceSystem.woodpecker, "WP-1"), (.hotline12345, "JY-1"), (.elink, "ZZ-1")] {
+            let statuses = try await world.read(system.statusTopic).map { try GridHubJSON.decoder().decode(StatusUpdate.self, from: Data($0.value)) }
+            let mine = statuses.filter { $0.recordId == recordId }
+            #expect(!mine.isEmpty, "no status for \(recordId)")
+            #expect(mine.allSatisfy { $0.caseId == merged.caseId })
+            #expect(mine.last?.department == "urban-mgmt")
+        }
+    }
+
+    @Test("full loop: dispatch, feedback, status for every source, dissatisfied survey reopens, bad feedback is dead-lettered, returned re-routes")
+    func fullLoop() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(5000).coordinate
+        let a = Make.incident(.woodpecker, "WP-10", item: "SR-003", at: spot, text: "路边乱堆物料，堆放建材占道")
+        let b = Make.incident(.hotline12345, "JY-10", item: "SR-003", at: spot.offset(metres: 30, bearing: 90), method: .addressMatch, minutes: 30, text: "来电反映路边杂物堆放、乱堆物料")
+        let other = Make.incident(.elink, "ZZ-20", item: "SR-001", at: Make.place(9000).coordinate, text: "垃圾成堆")
+        try await world.withRouter { _ in
+            try await world.publish([a, b, other])
+            let firstCases = try await world.waitFor(Topics.cases, as: Case.self) { cs in Set(cs.map(\.caseId)).count == 2 && cs.filter { $0.reports.count == 2 }.count >= 1 }
+            let theCase = try #require(firstCases.last { $0.reports.count == 2 })
+            let dispatchId = try #require(theCase.currentDispatchId)
+            let department = try #require(theCase.department)
+            let t = Date()
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .accepted, note: nil, at: t))
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .inProgress, note: nil, at: t))
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .resolved, note: "已清理", at: t))
+            // Misfits: unknown dispatch, wrong department, impossible transition (accept after resolve).
+            try await world.publish(feedback: Feedback(dispatchId: "DSP-unknown", department: department, status: .accepted, note: nil, at: t))
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: "police", status: .accepted, note: nil, at: t))
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .returned, note: nil, at: t))
+            let resolved = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == theCase.caseId && $0.status == .resolved } }
+            #expect(resolved.contains { $0.caseId == theCase.caseId && $0.status == .resolved })
+            let dead = try await world.waitFor(Topics.deadLetter, as: Feedback.self) { $0.count >= 3 }
+            #expect(dead.count == 3)
+            let deadRecords = try await world.read(Topics.deadLetter)
+            let reasons = deadRecords.compactMap { $0.headers.string(DeadLetterHeader.reason) }
+            #expect(reasons.contains { $0.contains("unknown dispatch") })
+            #expect(reasons.contains { $0.contains("went to \(department)") })
+            #expect(reasons.contains { $0.contains("does not fit") })
+            #expect(deadRecords.allSatisfy { $0.headers.string(DeadLetterHeader.stage) == "router" && $0.headers.string(DeadLetterHeader.source)?.hasPrefix(Topics.feedback) == true })
+
+            // Both sources got the resolution.
+            for (system, id) in [(SourceSystem.woodpecker, "WP-10"), (.hotline12345, "JY-10")] {
+                let statuses = try await world.waitFor(system.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.recordId == id && $0.status == .resolved } }
+                #expect(statuses.contains { $0.recordId == id && $0.status == .resolved && $0.note == "已清理" })
+            }
+            // The hotline caller is dissatisfied: reopened and dispatched again to the same department.
+            try await world.publish(survey: Survey(system: .hotline12345, recordId: "JY-10", satisfaction: .dissatisfied, note: "没有清理干净", at: t))
+            let again = try await world.waitFor(Topics.dispatch(department: department), as: Dispatch.self) { ds in ds.contains { $0.caseId == theCase.caseId && $0.reason == .reopened } }
+            let redispatch = try #require(again.first { $0.caseId == theCase.caseId && $0.reason == .reopened })
+            #expect(redispatch.attempt == 2)
+            let reopenedCase = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == theCase.caseId && $0.history.contains { $0.event == .reopen } && $0.status == .dispatched } }
+            #expect(reopenedCase.contains { $0.caseId == theCase.caseId && $0.status == .dispatched && $0.dispatchCount == 2 })
+
+            // The department returns it: routed to its first return candidate.
+            try await world.publish(feedback: Feedback(dispatchId: redispatch.dispatchId, department: department, status: .returned, note: "不属于我部门", at: t))
+            let candidate = "env"  // Deploy/routing.json: urban-mgmt → env first
+            let rerouted = try await world.waitFor(Topics.dispatch(department: candidate), as: Dispatch.self) { ds in ds.contains { $0.caseId == theCase.caseId } }
+            #expect(rerouted.first { $0.caseId == theCase.caseId }?.reason == .returned)
+        }
+    }
+
+    @Test("on-site solved reports are closed cases, counted, never dispatched")
+    func onSiteSolved() async throws {
+        let world = try await RouterWorld()
+        let solved = Make.incident(.elink, "ZZ-50", item: "SR-001", at: Make.place(7000).coordinate, text: "垃圾堆积，已现场清理", onSite: true)
+        try await world.withRouter { daemon in
+            try await world.publish([solved])
+            try await world.waitForReports(1)
+            let cases = try await world.waitFor(Topics.cases, as: Case.self) { !$0.isEmpty }
+            #expect(cases.last?.status == .closed)
+            #expect(cases.last?.dispatchCount == 0)
+        }
+        let dispatched = try await world.read(Topics.dispatch(department: "urban-mgmt"), quiet: .milliseconds(300))
+        #expect(dispatched.isEmpty)
+    }
+
+    @Test("an overdue case escalates one level; the deadline survives a restart")
+    func escalation() async throws {
+        let world = try await RouterWorld()
+        // SR-001: village level, 24 h limit.
+        let report = Make.incident(.woodpecker, "WP-70", item: "SR-001", at: Make.place(15000).coordinate, text: "垃圾成堆")
+        let opened = try await world.withRouter { _ in
+            try await world.publish([report])
+            return try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched } }
+        }
+        let first = try #require(opened.last)
+        #expect(first.level == .village)
+        let due = try #require(first.dueAt)
+        #expect(abs(due.timeIntervalSince(first.openedAt) - 24 * 3600) < 5)
+        // Stopped; time passes beyond the deadline; a new router finds the deadline in the database.
+        world.advanceClock(by: 25 * 3600)
+        try await world.withRouter(group: "router") { _ in
+            let escalated = try await world.waitFor(Topics.dispatch(department: first.department!), as: Dispatch.self) { ds in ds.contains { $0.reason == .escalated } }
+            let d = try #require(escalated.first { $0.reason == .escalated })
+            #expect(d.level == .town)
+            #expect(d.caseId == first.caseId)
+            let cases = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.level == .town } }
+            #expect(cases.last?.history.last?.event == .escalate)
+            let statuses = try await world.waitFor(SourceSystem.woodpecker.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.note?.contains("升级") == true } }
+            #expect(statuses.contains { $0.recordId == "WP-70" && $0.note?.contains("升级") == true })
+        }
+    }
+}

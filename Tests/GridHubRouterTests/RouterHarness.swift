@@ -1,0 +1,172 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import GridHubRouter
+import GridHubServices
+import GridHubTesting
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Reference data and rules, loaded once per test process.
+enum Fixtures {
+    static let reference: ReferenceData = {
+        do { return try ReferenceLocation.load(from: GridHubPaths.packageRoot.appendingPathComponent("Deploy/reference")) } catch {
+            fatalError("reference data: \(error)")
+        }
+    }()
+
+    static let rulesText: String = {
+        (try? String(contentsOf: GridHubPaths.packageRoot.appendingPathComponent("Deploy/routing.json"), encoding: .utf8)) ?? ""
+    }()
+
+    static let rules: RoutingRules = {
+        do { return try RoutingRules(text: rulesText, reference: reference) } catch { fatalError("routing rules: \(error)") }
+    }()
+}
+
+/// One test's world: its own single-broker embedded cluster with every contract topic, its own
+/// database, and a clock the test can move.
+final class RouterWorld: Sendable {
+    let cluster: EmbeddedKafkaCluster
+    let databaseURL: String
+    let partitions: Int
+    private let offset = Locked<TimeInterval>(0)
+
+    init(partitions: Int = 3) async throws {
+        cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        self.partitions = partitions
+        for topic in Topics.all(departments: Fixtures.reference.departments) {
+            try cluster.createTopic(topic, partitions: partitions)
+        }
+        databaseURL = try await TestPostgres.makeDatabase(prefix: "router")
+    }
+
+    /// Moves the router's clock forward.
+    func advanceClock(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+
+    var now: Date { Date().addingTimeInterval(offset.value) }
+
+    func environment() -> RouterEnvironment {
+        RouterEnvironment(reference: Fixtures.reference, rules: Fixtures.rules, now: { [offset] in Date().addingTimeInterval(offset.value) })
+    }
+
+    /// Runs a router (in this process) while `body` runs, then shuts it down gracefully.
+    func withRouter<T: Sendable>(group: String = "router", _ body: @Sendable (RouterDaemon) async throws -> T) async throws -> T {
+        var config = RouterDaemon.Configuration(databaseURL: databaseURL, kafka: TestKafka.client(cluster))
+        config.consumer.groupID = group
+        config.deadlineInterval = .milliseconds(200)
+        let daemon = try RouterDaemon(configuration: config, environment: environment(), metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
+        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: TestKafka.quietLogger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            do {
+                let result = try await body(daemon)
+                await services.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await services.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    /// Publishes events the way adapters and departments do.
+    func publish(_ incidents: [Incident]) async throws {
+        let producer = try TestKafka.producer(cluster)
+        var records: [ProducerRecord] = []
+        for incident in incidents {
+            let event = try CloudEvent(id: UUID().uuidString, source: incident.source.system.adapterEventSource, type: .incident,
+                                       time: incident.receivedAt, payload: incident, encoder: GridHubJSON.encoder(disclosingPersonalData: .reveal))
+            records.append(ProducerRecord(topic: Topics.incidents, key: incident.location.gridCode ?? "unlocated", value: event.data,
+                                          headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+        }
+        for result in await producer.send(records) { _ = try result.get() }
+        await producer.shutdown()
+    }
+
+    func publish(feedback: Feedback) async throws {
+        let event = try CloudEvent(id: UUID().uuidString, source: CloudEvent.departmentSource(feedback.department), type: .feedback, time: feedback.at, payload: feedback)
+        try await send(ProducerRecord(topic: Topics.feedback, key: feedback.dispatchId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+    }
+
+    func publish(survey: Survey) async throws {
+        let event = try CloudEvent(id: UUID().uuidString, source: survey.system.adapterEventSource, type: .survey, time: survey.at, payload: survey)
+        try await send(ProducerRecord(topic: Topics.surveys, key: survey.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+    }
+
+    func send(_ record: ProducerRecord) async throws {
+        let producer = try TestKafka.producer(cluster)
+        _ = try await producer.send(record)
+        await producer.shutdown()
+    }
+
+    /// Everything on `topic` so far (reads until quiet for a moment).
+    func read(_ topic: String, quiet: Duration = .seconds(2)) async throws -> [ConsumerRecord] {
+        try await TestKafka.readUntilQuiet(topic, partitions: partitions, cluster: cluster, quiet: quiet)
+    }
+
+    /// Waits until `condition` holds over the records of `topic`, decoding each as `T`.
+    func waitFor<T: Decodable & Sendable>(_ topic: String, as: T.Type, timeout: Duration = .seconds(30), _ condition: ([T]) -> Bool) async throws -> [T] {
+        let consumer = try TestKafka.consumer(cluster)
+        try consumer.assign((0..<Int32(partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
+        var values: [T] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for r in try await consumer.poll(timeout: .milliseconds(200)) {
+                values.append(try GridHubJSON.decoder().decode(T.self, from: Data(r.value)))
+            }
+            if condition(values) { break }
+        }
+        await consumer.close()
+        return values
+    }
+
+    /// Waits until the database holds `count` reports (every incident applied).
+    func waitForReports(_ count: Int, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            // The table appears once the router has migrated the fresh database.
+            let n = Int((try? await TestPostgres.query(databaseURL, "SELECT count(*) FROM reports"))?.first?.first ?? "0") ?? 0
+            if n >= count { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw HarnessError("timed out waiting for \(count) reports")
+    }
+
+    /// incident id → case id, from the database.
+    func caseOfIncident() async throws -> [String: String] {
+        var map: [String: String] = [:]
+        for row in try await TestPostgres.query(databaseURL, "SELECT incident_id, case_id FROM reports") where row.count == 2 { map[row[0]] = row[1] }
+        return map
+    }
+
+    /// The latest record of every case on the cases topic.
+    func latestCases(_ records: [ConsumerRecord]) throws -> [String: Case] {
+        var latest: [String: Case] = [:]
+        for r in records {
+            let c = try GridHubJSON.decoder().decode(Case.self, from: Data(r.value))
+            if (latest[c.caseId]?.version ?? 0) < c.version { latest[c.caseId] = c }
+        }
+        return latest
+    }
+}
+
+/// Incidents for tests.
+enum Make {
+    static let base = Date(timeIntervalSince1970: 1_795_740_000)
+
+    static func place(_ index: Int = 100) -> GazetteerEntry { Fixtures.reference.gazetteer.entries[index] }
+
+    static func incident(_ system: SourceSystem, _ recordId: String, item: String?, at point: Coordinate, method: Positioning.Method = .gps,
+                         minutes: Double = 0, text: String, version: Int = 1, onSite: Bool = false, urgent: Bool = false) -> Incident {
+        let grid = Fixtures.reference.gridCode(at: point)
+        let positioning = method == .addressMatch ? Positioning(method: .addressMatch, precision: .doorPlate, confidence: 0.9) : Positioning(method: method)
+        let time = base.addingTimeInterval(minutes * 60)
+        return Incident(source: SourceRef(system: system, recordId: recordId, version: version), reportedAt: time, receivedAt: time, itemCode: item,
+                        description: text, location: Location(lat: point.lat, lon: point.lon, gridCode: grid, address: nil, positioning: positioning),
+                        urgent: urgent, resolvedOnSite: onSite, resolution: onSite ? "已现场清理" : nil)
+    }
+}
