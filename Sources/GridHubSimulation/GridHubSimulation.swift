@@ -1,1 +1,0 @@
-/// The simulated city: doubles of the source systems and department desks.
