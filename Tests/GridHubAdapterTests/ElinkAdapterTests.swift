@@ -68,3 +68,27 @@ struct ElinkAdapterTests {
         #expect(letters.contains { ($0.headers.string(DeadLetterHeader.reason) ?? "").contains("501 events") })
     }
 }
+
+@Suite("综治e通 reads its status topic with its own client", .timeLimit(.minutes(1)))
+struct ElinkStatusInteropTests {
+    @Test("a status record keyed by sjbh is complete and readable by kcat: CloudEvents headers, JSON with status, department, note")
+    func kcatReadsStatus() async throws {
+        let kcat = try #require(GridHubPaths.which("kcat"), "kcat is not installed (apt-get install kcat)")
+        let topic = try TestKafka.makeTopic(partitions: 1, prefix: "status-elink")
+        let status = StatusUpdate(system: .elink, recordId: "ZZ320281001002003-20261127-0042", caseId: "case-1", caseVersion: 2, status: .resolved,
+                                  department: "fire", note: "已清理消防通道", at: Date(timeIntervalSince1970: 1_795_800_000))
+        let producer = try TestKafka.producer()
+        try await producer.send(try statusRecord(status, topic: topic))
+        await producer.shutdown()
+        let result = try await runCommand(kcat, ["-b", TestKafka.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["key"] as? String == "ZZ320281001002003-20261127-0042")
+        let headers = (object["headers"] as? [String]) ?? []
+        #expect(headers.contains("ce_type") && headers.contains("gov.gridhub.status.v1") && headers.contains("ce_specversion"))
+        let payload = try #require(try JSONSerialization.jsonObject(with: Data(((object["payload"] as? String) ?? "").utf8)) as? [String: Any])
+        #expect(payload["status"] as? String == "resolved" && payload["department"] as? String == "fire" && payload["note"] as? String == "已清理消防通道")
+        #expect(payload["recordId"] as? String == "ZZ320281001002003-20261127-0042" && payload["system"] as? String == "elink")
+    }
+}
