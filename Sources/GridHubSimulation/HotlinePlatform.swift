@@ -63,15 +63,18 @@ public final class HotlinePlatform: Sendable {
     }
 
     /// Pushes a work order, signed, in `encoding`.
-    public func push(_ order: Hotline12345.WorkOrder, encoding: TextEncoding = .gbk) async throws -> Answer {
+    /// A retry is signed anew; give a later `timestamp` for a retry within the same second (an identical
+    /// signature is a replay and is refused).
+    public func push(_ order: Hotline12345.WorkOrder, encoding: TextEncoding = .gbk, timestamp: Int64 = Int64(Date().timeIntervalSince1970)) async throws -> Answer {
         try await push(path: "/hotline12345/workorders", body: Self.body(order, encoding: encoding),
-                       contentType: "application/xml; charset=\(encoding.rawValue)")
+                       contentType: "application/xml; charset=\(encoding.rawValue)", timestamp: timestamp)
     }
 
     /// Pushes a satisfaction survey.
-    public func pushSurvey(recordId: String, satisfaction: Satisfaction, at: Date, note: String) async throws -> Answer {
+    public func pushSurvey(recordId: String, satisfaction: Satisfaction, at: Date, note: String,
+                           timestamp: Int64 = Int64(Date().timeIntervalSince1970)) async throws -> Answer {
         let body = Array(Hotline12345.surveyXML(recordId: recordId, satisfaction: satisfaction, at: at, note: note).utf8)
-        return try await push(path: "/hotline12345/surveys", body: body, contentType: "application/xml; charset=UTF-8")
+        return try await push(path: "/hotline12345/surveys", body: body, contentType: "application/xml; charset=UTF-8", timestamp: timestamp)
     }
 
     // MARK: Receiving reports

@@ -123,7 +123,7 @@ struct AdapterFaultTests {
         try Data("{\"listen\": \"127.0.0.1:0\"}".utf8).write(to: config)
         let (restarted, url2) = try await start(["--config", config.path])
         let hotline = HotlinePlatform(hubURL: url2, secret: Fixtures.secret)
-        #expect(try await hotline.push(Fixtures.workOrder(accepted.value[0])).code == 0)
+        #expect(try await hotline.push(Fixtures.workOrder(accepted.value[0]), timestamp: Int64(Date().timeIntervalSince1970) + 1).code == 0)
         restarted.signal(SIGTERM)
         #expect(try await restarted.waitForExit(timeout: .seconds(20)) == 0)
 

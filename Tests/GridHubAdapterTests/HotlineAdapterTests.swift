@@ -18,10 +18,11 @@ struct HotlineAdapterTests {
         let id2 = id + "-U"
         try await adapter.run { (url: String) async throws -> Void in
             let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
-            #expect(try await hotline.push(Fixtures.workOrder(id), encoding: .gbk).code == 0)
+            let now = Int64(Date().timeIntervalSince1970)
+            #expect(try await hotline.push(Fixtures.workOrder(id), encoding: .gbk, timestamp: now).code == 0)
             #expect(try await hotline.push(Fixtures.workOrder(id2), encoding: .utf8).code == 0)
-            // The platform did not get the answer and retries: same BBH.
-            #expect(try await hotline.push(Fixtures.workOrder(id), encoding: .gbk).code == 0)
+            // The platform did not get the answer and retries (signed anew): same BBH.
+            #expect(try await hotline.push(Fixtures.workOrder(id), encoding: .gbk, timestamp: now + 1).code == 0)
             // An operator supplements the order.
             #expect(try await hotline.push(Fixtures.workOrder(id, version: 2, content: "补充：摊贩占道更严重了，人民东路188号"), encoding: .gbk).code == 0)
             let (status, metrics) = try await httpGet(url + "/metrics")
@@ -125,8 +126,10 @@ struct HotlineAdapterTests {
         try await adapter.run { (url: String) async throws -> Void in
             let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
             #expect(try await hotline.push(Fixtures.workOrder(id, anonymous: true, content: "请回电13912345678，人民东路188号摊贩占道")).code == 0)
-            #expect(try await hotline.pushSurvey(recordId: id, satisfaction: .dissatisfied, at: Date(timeIntervalSince1970: 1_795_800_000), note: "摊贩又回来了").code == 0)
-            #expect(try await hotline.pushSurvey(recordId: id, satisfaction: .dissatisfied, at: Date(timeIntervalSince1970: 1_795_800_000), note: "摊贩又回来了").code == 0)
+            // The platform's retry is signed anew (a later timestamp).
+            let now = Int64(Date().timeIntervalSince1970)
+            #expect(try await hotline.pushSurvey(recordId: id, satisfaction: .dissatisfied, at: Date(timeIntervalSince1970: 1_795_800_000), note: "摊贩又回来了", timestamp: now).code == 0)
+            #expect(try await hotline.pushSurvey(recordId: id, satisfaction: .dissatisfied, at: Date(timeIntervalSince1970: 1_795_800_000), note: "摊贩又回来了", timestamp: now + 1).code == 0)
         }
         let records = try await TestKafka.readAll(topics.ingest.incidents, partitions: 3, count: 1)
         let raw = String(decoding: try #require(records.first).value, as: UTF8.self)

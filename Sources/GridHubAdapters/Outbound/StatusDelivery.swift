@@ -16,6 +16,11 @@ public struct OutboundItem: Sendable {
     public var record: ConsumerRecord
     public var payload: Payload
 
+    public init(record: ConsumerRecord, payload: Payload) {
+        self.record = record
+        self.payload = payload
+    }
+
     /// Records of one key are delivered in order; different keys may go in parallel.
     public var orderingKey: String {
         switch payload {
