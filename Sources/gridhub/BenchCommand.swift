@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release for meaningful numbers).",
-        subcommands: [Kafka.self, Reference.self]
+        subcommands: [Kafka.self, Reference.self, Hotline.self]
     )
 
     struct Kafka: AsyncParsableCommand {

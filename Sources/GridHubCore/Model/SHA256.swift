@@ -120,6 +120,31 @@ public enum HMACSHA256 {
         return outer.finalize()
     }
 
+    /// An HMAC computed over a message given in pieces (a request body read in chunks).
+    public struct Incremental: Sendable {
+        private var inner = SHA256()
+        private var outerKey: [UInt8]
+
+        /// Starts an HMAC under `key`.
+        public init(key: [UInt8]) {
+            var block = key.count > SHA256.blockByteCount ? SHA256.hash(key) : key
+            block += [UInt8](repeating: 0, count: SHA256.blockByteCount - block.count)
+            inner.update(block.map { $0 ^ 0x36 })
+            outerKey = block.map { $0 ^ 0x5c }
+        }
+
+        /// Adds the next piece of the message.
+        public mutating func update(_ bytes: [UInt8]) { inner.update(bytes) }
+
+        /// The 32-byte code.
+        public consuming func finalize() -> [UInt8] {
+            var outer = SHA256()
+            outer.update(outerKey)
+            outer.update(inner.finalize())
+            return outer.finalize()
+        }
+    }
+
     /// Compares two codes in time that does not depend on where they differ.
     public static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         guard lhs.count == rhs.count else { return false }

@@ -39,3 +39,10 @@ public final class DaemonMetrics: Sendable {
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
     ]
 }
+
+/// A counter of ``DaemonMetrics`` (for modules that do not import Prometheus themselves).
+public typealias MetricsCounter = Prometheus.Counter
+/// A gauge of ``DaemonMetrics``.
+public typealias MetricsGauge = Prometheus.Gauge
+/// A latency histogram of ``DaemonMetrics``.
+public typealias MetricsLatency = Prometheus.DurationHistogram

@@ -24,7 +24,27 @@ public final class IngestPipeline: Sendable {
         case busy(reason: String)
     }
 
+    /// The topics an ingest pipeline writes to; the contract's by default (tests use their own).
+    public struct Topics: Sendable {
+        public var incidents: String
+        public var surveys: String
+        public var feedback: String
+        public var deadLetter: String
+
+        public init(incidents: String = GridHubCore.Topics.incidents, surveys: String = GridHubCore.Topics.surveys,
+                    feedback: String = GridHubCore.Topics.feedback, deadLetter: String = GridHubCore.Topics.deadLetter) {
+            self.incidents = incidents
+            self.surveys = surveys
+            self.feedback = feedback
+            self.deadLetter = deadLetter
+        }
+
+        /// The contract's topics.
+        public static let contract = Topics()
+    }
+
     public let system: SourceSystem
+    public let topics: Topics
     private let producer: KafkaProducer
     private let ledger: DeliveryLedger
     private let reachability: KafkaReachability?
@@ -34,8 +54,9 @@ public final class IngestPipeline: Sendable {
 
     /// - Parameters:
     ///   - reachability: when given, records are refused as busy at once while Kafka is unreachable.
-    public init(system: SourceSystem, producer: KafkaProducer, ledger: DeliveryLedger, reachability: KafkaReachability?, metrics: DaemonMetrics, logger: Logger) {
+    public init(system: SourceSystem, producer: KafkaProducer, ledger: DeliveryLedger, reachability: KafkaReachability?, metrics: DaemonMetrics, logger: Logger, topics: Topics = .contract) {
         self.system = system
+        self.topics = topics
         self.producer = producer
         self.ledger = ledger
         self.reachability = reachability
@@ -115,8 +136,8 @@ public final class IngestPipeline: Sendable {
                 id: DeterministicID(namespace: .event, parts: ["survey", system.rawValue, survey.recordId, RFC3339.format(survey.at)]).uuidString,
                 source: system.adapterEventSource, type: .survey, time: survey.at, subject: survey.recordId, traceparent: traceparent,
                 payload: survey, encoder: GridHubJSON.encoder())
-            let record = ProducerRecord(topic: Topics.surveys, key: survey.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
-            return await deliver(record, ledgerKey: key)
+            let record = ProducerRecord(topic: topics.surveys, key: survey.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
+            return await deliver(record, ledgerKey: key, version: 1)
         } catch {
             return .busy(reason: "internal error encoding the survey")
         }
@@ -124,17 +145,51 @@ public final class IngestPipeline: Sendable {
 
     /// Puts the original bytes of something unusable on the dead-letter topic with the reason.
     /// Returns `.accepted` once it is stored; `.busy` if it could not be (the source should retry).
-    public func deadLetter(original: [UInt8], headers: [(key: String, value: [UInt8])] = [], key: [UInt8]? = nil, stage: String, reason: String) async -> Outcome {
-        metrics.deadLettered.increment()
+    ///
+    /// - Parameters:
+    ///   - origin: where it came from (`gridhub.error.source`): the endpoint or file and record id;
+    ///     the adapter's CloudEvents source when nil.
+    ///   - reasonCode: a short bounded code counted in `gridhub_ingest_deadlettered_total{reason}`.
+    ///   - once: when set, the same input (same bytes and reason) re-sent later — a re-pushed batch, a
+    ///     re-read file — is not dead-lettered a second time (remembered in the ledger).
+    public func deadLetter(original: [UInt8], headers: [(key: String, value: [UInt8])] = [], key: [UInt8]? = nil, stage: String, reason: String,
+                           origin: String? = nil, reasonCode: String = "invalid", once: Bool = false) async -> Outcome {
+        var onceKey: String? = nil
+        if once {
+            var hasher = SHA256()
+            hasher.update(original)
+            hasher.update(Array(("\n" + reason).utf8))
+            onceKey = "deadletter/\(system.rawValue)/\(hasher.finalize().hexString)"
+            if let onceKey, ledger.contains(onceKey, version: 1) { return .accepted(duplicate: true) }
+        }
         if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
-        let all = DeadLetterHeader.headers(original: headers, stage: stage, reason: reason, source: system.adapterEventSource, time: Date())
-        let record = ProducerRecord(topic: Topics.deadLetter, key: key, value: original, headers: all.map { KafkaHeader(key: $0.key, value: $0.value) })
+        let all = DeadLetterHeader.headers(original: headers, stage: stage, reason: reason, source: origin ?? system.adapterEventSource, time: Date())
+        let record = ProducerRecord(topic: topics.deadLetter, key: key, value: original, headers: all.map { KafkaHeader(key: $0.key, value: $0.value) })
         do {
             try await producer.send(record)
+            if let onceKey { try? await ledger.record([(onceKey, 1)]) }
+            metrics.deadLettered(reasonCode).increment()
             logger.info("dead-lettered", metadata: ["gridhub.error.stage": .string(stage), "gridhub.error.reason": .string(reason)])
             return .accepted(duplicate: false)
         } catch {
             return .busy(reason: "dead letter not stored: \(error.message)")
+        }
+    }
+
+    /// Publishes a department's feedback (e.g. an enforcement case closing a dispatch) on
+    /// `gridhub.feedback.v1`, keyed by dispatch id, once per `(dispatchId, version)`.
+    public func publish(feedback: Feedback, version: Int, eventSource: String, traceparent: String? = nil) async -> Outcome {
+        let key = "feedback/\(feedback.dispatchId)/\(feedback.status.rawValue)"
+        if ledger.contains(key, version: version) { return .accepted(duplicate: true) }
+        do {
+            let event = try CloudEvent(
+                id: DeterministicID(namespace: .event, parts: ["feedback", feedback.dispatchId, feedback.status.rawValue, String(version)]).uuidString,
+                source: eventSource, type: .feedback, time: feedback.at, subject: feedback.dispatchId, traceparent: traceparent,
+                payload: feedback, encoder: GridHubJSON.encoder())
+            let record = ProducerRecord(topic: topics.feedback, key: feedback.dispatchId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
+            return await deliver(record, ledgerKey: key, version: version)
+        } catch {
+            return .busy(reason: "internal error encoding the feedback")
         }
     }
 
@@ -143,13 +198,18 @@ public final class IngestPipeline: Sendable {
         metrics.rejected(reason).increment()
     }
 
+    /// Records how long an answer took (from receiving a request to answering it).
+    public func recordAckLatency(_ duration: Duration) {
+        metrics.requestLatency.record(duration)
+    }
+
     // MARK: -
 
-    private func deliver(_ record: ProducerRecord, ledgerKey: String) async -> Outcome {
+    private func deliver(_ record: ProducerRecord, ledgerKey: String, version: Int) async -> Outcome {
         if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
         do {
             try await producer.send(record)
-            try? await ledger.record([(ledgerKey, 1)])
+            try? await ledger.record([(ledgerKey, version)])
             return .accepted(duplicate: false)
         } catch {
             return .busy(reason: "not stored on Kafka: \(error.message)")
@@ -166,7 +226,7 @@ public final class IngestPipeline: Sendable {
             source: system.adapterEventSource, type: .incident, time: incident.receivedAt, subject: incident.incidentId,
             traceparent: traceparent, payload: incident, encoder: encoder)
         return ProducerRecord(
-            topic: Topics.incidents, key: IngestPipeline.partitionKey(for: incident), value: event.data,
+            topic: topics.incidents, key: IngestPipeline.partitionKey(for: incident), value: event.data,
             headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
     }
 
@@ -182,8 +242,8 @@ struct IngestMetrics: Sendable {
     let accepted: Counter
     let duplicates: Counter
     let busy: Counter
-    let deadLettered: Counter
     let ackLatency: DurationHistogram
+    let requestLatency: DurationHistogram
     private let metrics: DaemonMetrics
     private let adapter: String
 
@@ -195,8 +255,13 @@ struct IngestMetrics: Sendable {
         accepted = metrics.counter("ingest", "accepted", help: "Source records stored on Kafka and acknowledged.", labels: labels)
         duplicates = metrics.counter("ingest", "duplicates", help: "Source record versions received again (retries, re-pushed batches).", labels: labels)
         busy = metrics.counter("ingest", "busy", help: "Source records answered busy because Kafka could not store them.", labels: labels)
-        deadLettered = metrics.counter("ingest", "deadlettered", help: "Unusable inputs put on the dead-letter topic.", labels: labels)
-        ackLatency = metrics.latency("ingest", "ack_latency", help: "Time from receiving records to their delivery reports.", labels: labels)
+        ackLatency = metrics.latency("ingest", "ack_latency", help: "Time from handing records to Kafka to their delivery reports.", labels: labels)
+        requestLatency = metrics.latency("ingest", "request_latency", help: "Time from receiving a source request to answering it.", labels: labels)
+    }
+
+    /// Inputs put on the dead-letter topic, by reason code.
+    func deadLettered(_ reason: String) -> Counter {
+        metrics.counter("ingest", "deadlettered", help: "Unusable inputs put on the dead-letter topic, by reason.", labels: [("adapter", adapter), ("reason", reason)])
     }
 
     /// Refusals by reason (a small fixed vocabulary: signature, timestamp, replay, apiKey, tooLarge, malformed…).

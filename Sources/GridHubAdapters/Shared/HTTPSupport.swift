@@ -1,0 +1,110 @@
+import Foundation
+import GridHubCore
+import Hummingbird
+import Logging
+import Synchronization
+
+/// A request body read with a size limit: the first `limit` bytes are kept; the rest is read (up to a
+/// hard cap) only to feed the signature, so an oversized but signed body can still be recognised.
+struct LimitedBody: Sendable {
+    /// The bytes kept (all of them when not oversized).
+    var bytes: [UInt8]
+    /// Total bytes read.
+    var total: Int
+    /// The body was larger than the limit.
+    var oversized: Bool
+    /// The body was larger than the hard cap: reading stopped early.
+    var truncatedRead: Bool
+
+    static func read(_ body: RequestBody, limit: Int, hardCap: Int, mac: inout HMACSHA256.Incremental?) async throws -> LimitedBody {
+        var kept: [UInt8] = []
+        var total = 0
+        for try await buffer in body {
+            let chunk = Array(buffer.readableBytesView)
+            total += chunk.count
+            if kept.count < limit { kept.append(contentsOf: chunk.prefix(limit - kept.count + 1)) }
+            mac?.update(chunk)
+            if total > hardCap { return LimitedBody(bytes: Array(kept.prefix(limit)), total: total, oversized: true, truncatedRead: true) }
+        }
+        let oversized = total > limit
+        return LimitedBody(bytes: oversized ? Array(kept.prefix(limit)) : kept, total: total, oversized: oversized, truncatedRead: false)
+    }
+}
+
+/// Remembers the signatures seen within the replay window so that a replayed request is refused.
+/// Memory is bounded by the window: entries are indexed by second and dropped as they age.
+final class ReplayGuard: Sendable {
+    private struct Key: Hashable { var a: UInt64; var b: UInt64 }
+    private struct State {
+        var seen: Set<Key> = []
+        var bySecond: [Int64: [Key]] = [:]
+        var oldest: Int64 = .max
+    }
+    private let state = Mutex(State())
+    private let window: Int64
+
+    init(windowSeconds: Int64) { window = windowSeconds }
+
+    /// Records `signature` for a request stamped `timestamp`; false when it was seen before.
+    func firstUse(_ signature: [UInt8], timestamp: Int64, now: Int64) -> Bool {
+        var a: UInt64 = 0, b: UInt64 = 0
+        for (i, byte) in signature.prefix(16).enumerated() {
+            if i < 8 { a = a << 8 | UInt64(byte) } else { b = b << 8 | UInt64(byte) }
+        }
+        let key = Key(a: a, b: b)
+        return state.withLock { s in
+            // Forget what has left the window.
+            let horizon = now - window - 1
+            if s.oldest < horizon {
+                for second in s.bySecond.keys where second < horizon {
+                    for k in s.bySecond[second] ?? [] { s.seen.remove(k) }
+                    s.bySecond[second] = nil
+                }
+                s.oldest = s.bySecond.keys.min() ?? .max
+            }
+            guard s.seen.insert(key).inserted else { return false }
+            s.bySecond[timestamp, default: []].append(key)
+            s.oldest = min(s.oldest, timestamp)
+            return true
+        }
+    }
+}
+
+/// A response with a body and content type, echoing the request id.
+func response(_ status: HTTPResponse.Status, contentType: String, body: [UInt8], requestID: String) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = contentType
+    headers[.requestID] = requestID
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+}
+
+/// The request id: the caller's `X-Request-Id` when it gave a short one, else a fresh random one.
+func requestID(_ request: Request, _ context: some RequestContext) -> String {
+    if let given = request.headers[.requestID], !given.isEmpty, given.utf8.count <= 64,
+       given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) {
+        return given
+    }
+    return String(UInt64.random(in: 0...UInt64.max), radix: 16)
+}
+
+/// `HTTPTypes.HTTPField.Name`, reached through Hummingbird's re-exported `HTTPFields`.
+typealias HTTPFieldName = HTTPFields.Element.Name
+
+extension HTTPFields.Element.Name {
+    static let hotlineTimestamp = HTTPFieldName("X-Hotline-Timestamp")!
+    static let hotlineSignature = HTTPFieldName("X-Hotline-Signature")!
+    static let apiKey = HTTPFieldName("X-Api-Key")!
+    static let requestID = HTTPFieldName("X-Request-Id")!
+}
+
+/// The `charset` parameter of a Content-Type, if any.
+func charset(ofContentType value: String?) -> String? {
+    guard let value else { return nil }
+    for part in value.split(separator: ";").dropFirst() {
+        let kv = part.split(separator: "=", maxSplits: 1)
+        if kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" {
+            return kv[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        }
+    }
+    return nil
+}

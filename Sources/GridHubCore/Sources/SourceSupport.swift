@@ -1,0 +1,55 @@
+import Foundation
+
+/// Helpers shared by the source translations: local times, address placement, validation problems.
+public enum SourceSupport {
+    /// Parses the sources' local time `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai, no zone; no daylight saving).
+    public static func parseLocalTime(_ text: String) -> Date? {
+        let t = text.trimmingWhitespace()
+        guard t.utf8.count == 19, t.utf8[t.utf8.index(t.utf8.startIndex, offsetBy: 10)] == UInt8(ascii: " ") else { return nil }
+        return RFC3339.parse(t.replacingOccurrences(of: " ", with: "T") + "+08:00")
+    }
+
+    /// Formats a time as the sources' local `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai).
+    public static func formatLocalTime(_ date: Date) -> String {
+        let seconds = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
+        return String(RFC3339.format(seconds).prefix(19)).replacingOccurrences(of: "T", with: " ")
+    }
+
+    /// The location of an address text placed by the gazetteer (or unplaced).
+    public static func location(address: String, match: AddressMatch) -> Location {
+        let precision: Positioning.Precision?
+        switch match.precision {
+        case .doorPlate: precision = .doorPlate
+        case .poi: precision = .poi
+        case .road: precision = match.method == .intersection ? .intersection : .road
+        case .town: precision = match.method == .community ? .community : .town
+        case .none: precision = nil
+        }
+        guard let precision else { return .unknown(address: address.isEmpty ? nil : address) }
+        return Location(
+            lat: match.coordinate?.lat, lon: match.coordinate?.lon, gridCode: match.gridCode, address: address,
+            positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence))))
+    }
+
+    /// The location of a device position already converted to WGS-84.
+    public static func location(gps point: Coordinate, reported system: Positioning.CoordinateSystem, address: String?, reference: ReferenceData) -> Location {
+        Location(lat: point.lat, lon: point.lon, gridCode: reference.gridCode(at: point), address: address,
+                 positioning: Positioning(method: .gps, reportedCoordinateSystem: system))
+    }
+}
+
+/// Why a source record cannot become an incident: the sentence for the dead letter and the answer.
+public struct SourceRecordProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A readable sentence (no personal data).
+    public var reason: String
+    /// A short, bounded reason code for metrics (`malformed`, `missingField`, `invalidField`, `encoding`, `tooLarge`).
+    public var code: String
+    public init(_ code: String, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+    public var description: String { reason }
+
+    static func missing(_ field: String) -> SourceRecordProblem { SourceRecordProblem("missingField", "required field \(field) is missing or empty") }
+    static func invalid(_ field: String, _ why: String) -> SourceRecordProblem { SourceRecordProblem("invalidField", "field \(field) \(why)") }
+}

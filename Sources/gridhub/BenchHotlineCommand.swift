@@ -1,0 +1,32 @@
+import ArgumentParser
+import GridHubAdapters
+import GridHubServices
+import Logging
+
+extension BenchCommand {
+    /// `gridhub bench hotline`: signed 12345 work orders over loopback HTTP, acked after Kafka delivery.
+    struct Hotline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "12345 work orders over HTTP into the adapter and an embedded broker: sustained req/s and ack latency at a fixed rate.")
+
+        @Option(help: "Requests in the closed-loop phase (bounded also by --seconds).") var requests = 60_000
+        @Option(help: "Concurrent connections in the closed-loop phase.") var concurrency = 64
+        @Option(help: "Longest closed-loop phase, seconds.") var seconds = 30
+        @Option(help: "Rate of the fixed-rate phase, requests per second.") var rate = 2_000
+        @Option(help: "Length of the fixed-rate phase, seconds.") var rateSeconds = 5
+        @Option(help: "Folder of the reference data.") var referenceDir: String?
+
+        func run() async throws {
+            let reference = try ReferenceLocation.load(from: ReferenceLocation.directory(explicit: referenceDir))
+            var options = HotlineBenchmark.Options()
+            options.requests = requests
+            options.concurrency = concurrency
+            options.maxDuration = .seconds(seconds)
+            options.fixedRate = rate
+            options.fixedDuration = .seconds(rateSeconds)
+            let logger = Logger(label: "gridhub.bench", factory: { _ in SwiftLogNoOpLogHandler() })
+            let report = try await HotlineBenchmark.run(options: options, reference: reference, logger: logger)
+            StandardOutput.writeLine(report.table)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubServices
+import Logging
+
+/// What the adapter commands share: the daemon context (config file + Kafka environment), state
+/// directory, reference data, and the secrets read from the environment.
+enum DaemonSupport {
+    /// The context, or a clear failure (a daemon without `GRIDHUB_BOOTSTRAP` refuses to start).
+    static func context(configPath: String?, label: String) throws -> DaemonContext {
+        do {
+            return try DaemonContext.fromEnvironment(configPath: configPath, label: label)
+        } catch let error as ConfigFileError {
+            throw CommandFailure(error.message)
+        }
+    }
+
+    /// A value from the configuration, the command line winning.
+    static func value(_ context: DaemonContext, _ flag: String, _ commandLine: String?) -> String? {
+        context.config.value(flag, commandLine: commandLine)
+    }
+
+    static func require(_ context: DaemonContext, _ flag: String, _ commandLine: String?) throws -> String {
+        do { return try context.config.require(flag, commandLine: commandLine) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
+    }
+
+    static func address(_ context: DaemonContext, _ flag: String, _ commandLine: String?) throws -> ListenAddress {
+        do { return try context.config.address(flag, commandLine: commandLine) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
+    }
+
+    /// A secret from the environment, or a clear failure naming the variable.
+    static func secret(_ variable: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+            throw CommandFailure("\(variable) is not set: the adapter needs it to authenticate its source")
+        }
+        return value
+    }
+
+    static func reference(_ context: DaemonContext, _ commandLine: String?) throws -> ReferenceData {
+        let directory = try ReferenceLocation.directory(explicit: value(context, "reference-dir", commandLine))
+        return try ReferenceLocation.load(from: directory)
+    }
+
+    static func runtime(_ context: DaemonContext, system: SourceSystem, stateDir: String?) throws -> AdapterRuntime {
+        let directory = AdapterRuntime.stateDirectory(flag: value(context, "state-dir", stateDir), adapter: system.rawValue)
+        return try AdapterRuntime(system: system, kafka: context.kafka, stateDirectory: directory, metrics: context.metrics,
+                                  readiness: context.readiness, logger: context.logger)
+    }
+
+    /// Prints the bound address on stdout (`GRIDHUB_LISTEN=host:port`) and logs it.
+    static func announce(_ host: String, _ port: Int, logger: Logger) {
+        StandardOutput.writeLine("GRIDHUB_LISTEN=\(host):\(port)")
+        logger.info("listening", metadata: ["http.host": .string(host), "http.port": .stringConvertible(port)])
+    }
+}

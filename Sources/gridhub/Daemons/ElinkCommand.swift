@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubServices
+import Logging
+import ServiceLifecycle
+
+/// `gridhub adapter elink`: the 综治e通 adapter daemon.
+struct ElinkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "elink",
+        abstract: "Serve 综治e通's event-batch push endpoint.",
+        discussion: "API key from GRIDHUB_ELINK_API_KEY; Kafka from GRIDHUB_BOOTSTRAP. Every flag may come from --config FILE (flags win). "
+            + "Status goes back to 综治e通 on gridhub.status.elink.v1, which the platform reads itself."
+    )
+
+    @Option(help: "JSON configuration file (keys are flag names).") var config: String?
+    @Option(help: "HOST:PORT to listen on (port 0 picks one).") var listen: String?
+    @Option(help: "State directory (delivery ledger).") var stateDir: String?
+    @Option(help: "Folder of the reference data.") var referenceDir: String?
+
+    func run() async throws {
+        Runtime.bootstrapLogging()
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.elink")
+        let address = try DaemonSupport.address(context, "listen", listen)
+        let key = try DaemonSupport.secret("GRIDHUB_ELINK_API_KEY")
+        let reference = try DaemonSupport.reference(context, referenceDir)
+        let runtime = try DaemonSupport.runtime(context, system: .elink, stateDir: stateDir)
+        let ingest = ElinkIngest(configuration: .init(apiKey: key), pipeline: runtime.pipeline, reference: reference, logger: context.logger)
+        let logger = context.logger
+        let server = AdapterServer.application(address: address, runtime: runtime, logger: logger, routes: { ingest.addRoutes(to: $0) }) { port in
+            DaemonSupport.announce(address.host, port, logger: logger)
+        }
+        try await context.run(runtime.baseServices + [server])
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubServices
+import Logging
+import ServiceLifecycle
+
+/// `gridhub adapter enforcement`: reads the enforcement system's export files, writes its status files.
+struct EnforcementCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enforcement",
+        abstract: "Read the enforcement system's case exports from an inbox; write status files to its outbox.",
+        discussion: "Kafka from GRIDHUB_BOOTSTRAP. Every flag may come from --config FILE (flags win)."
+    )
+
+    @Option(help: "JSON configuration file (keys are flag names).") var config: String?
+    @Option(help: "Folder the enforcement system exports ZFAJ_*.csv (+ .ok) into.") var inbox: String?
+    @Option(help: "Folder the hub writes GRIDHUB_*.csv (+ .ok) status files into.") var outbox: String?
+    @Option(help: "HOST:PORT for /healthz, /readyz, /metrics.") var adminListen: String?
+    @Option(help: "State directory (ledgers; processed/ and failed/ export files).") var stateDir: String?
+    @Option(help: "The enforcement department's code in departments.csv.") var department: String?
+    @Option(help: "Folder of the reference data.") var referenceDir: String?
+
+    func run() async throws {
+        Runtime.bootstrapLogging()
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.enforcement")
+        let inboxDir = URL(fileURLWithPath: try DaemonSupport.require(context, "inbox", inbox))
+        let outboxDir = URL(fileURLWithPath: try DaemonSupport.require(context, "outbox", outbox))
+        let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")
+        let departmentCode = DaemonSupport.value(context, "department", department) ?? "urban-mgmt"
+        let reference = try DaemonSupport.reference(context, referenceDir)
+        guard reference.department(code: departmentCode) != nil else { throw CommandFailure("--department \(departmentCode) is not in departments.csv") }
+        let runtime = try DaemonSupport.runtime(context, system: .enforcement, stateDir: stateDir)
+        var inboxConfig = EnforcementInbox.Configuration(inbox: inboxDir, stateDirectory: runtime.stateDirectory)
+        inboxConfig.department = departmentCode
+        let reader = EnforcementInbox(configuration: inboxConfig, pipeline: runtime.pipeline, reference: reference, metrics: runtime.metrics, logger: context.logger)
+        let delivery = try StatusDelivery(
+            configuration: .init(topics: [SourceSystem.enforcement.statusTopic, Topics.dispatch(department: departmentCode)],
+                                 groupID: "gridhub-adapter-enforcement", stage: "adapter.enforcement.status"),
+            kafka: context.kafka, sink: EnforcementOutboxSink(outbox: outboxDir, reference: reference), stateDirectory: runtime.stateDirectory,
+            pipeline: runtime.pipeline, metrics: runtime.metrics, logger: context.logger)
+        let logger = context.logger
+        let admin = AdminRoutes.application(address: address, readiness: runtime.readiness, metrics: runtime.metrics, logger: logger) { port in
+            DaemonSupport.announce(address.host, port, logger: logger)
+        }
+        try await context.run(runtime.baseServices + [admin, reader, delivery])
+    }
+}

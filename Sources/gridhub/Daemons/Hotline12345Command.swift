@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubServices
+import Logging
+import ServiceLifecycle
+
+/// `gridhub adapter hotline12345`: the 12345 hotline adapter daemon.
+struct Hotline12345Command: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hotline12345",
+        abstract: "Serve the 12345 hotline's push endpoints and report results back to the hotline.",
+        discussion: "Secret from GRIDHUB_HOTLINE_SECRET; Kafka from GRIDHUB_BOOTSTRAP. Every flag may come from --config FILE (flags win)."
+    )
+
+    @Option(help: "JSON configuration file (keys are flag names).") var config: String?
+    @Option(help: "HOST:PORT to listen on (port 0 picks one).") var listen: String?
+    @Option(name: .customLong("hotline-url"), help: "Base URL of the hotline platform, for results (POST {url}/api/v1/gd/fk).") var hotlineURL: String?
+    @Option(help: "State directory (delivery ledger, outbound ledger).") var stateDir: String?
+    @Option(help: "Folder of the reference data.") var referenceDir: String?
+
+    func run() async throws {
+        Runtime.bootstrapLogging()
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.hotline12345")
+        let address = try DaemonSupport.address(context, "listen", listen)
+        let hotline = try DaemonSupport.require(context, "hotline-url", hotlineURL)
+        let secret = try DaemonSupport.secret("GRIDHUB_HOTLINE_SECRET")
+        let reference = try DaemonSupport.reference(context, referenceDir)
+        let runtime = try DaemonSupport.runtime(context, system: .hotline12345, stateDir: stateDir)
+        let ingest = HotlineIngest(configuration: .init(secret: Array(secret.utf8)), pipeline: runtime.pipeline, reference: reference, logger: context.logger)
+        let logger = context.logger
+        let server = AdapterServer.application(address: address, runtime: runtime, logger: logger, routes: { ingest.addRoutes(to: $0) }) { port in
+            DaemonSupport.announce(address.host, port, logger: logger)
+        }
+        let outbound = try HotlineOutbound.service(runtime: runtime, hotlineURL: hotline, secret: Array(secret.utf8), reference: reference,
+                                                   stateDir: runtime.stateDirectory, logger: logger)
+        try await context.run(runtime.baseServices + [server] + outbound)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubKafka
+import GridHubServices
+import GridHubSimulation
+import GridHubTesting
+import Synchronization
+import Testing
+
+@Suite("Adapters when Kafka or the adapter fails", .timeLimit(.minutes(3)))
+struct AdapterFaultTests {
+    @Test("Kafka unreachable: busy answers (ZT 429), /readyz 503, nothing accepted without storage; Kafka back: accepted")
+    func busyWhileKafkaSlow() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        defer { cluster.shutdown() }
+        let topics = try TestTopics.make(cluster)
+        let adapter = try PushAdapter.hotline(topics, deliveryTimeout: .seconds(3))
+        let prefix = "JY-B-\(UUID().uuidString.prefix(6))"
+        let accepted = Locked<[String]>([])
+        try await adapter.run { (url: String) async throws -> Void in
+            let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
+            #expect(try await hotline.push(Fixtures.workOrder("\(prefix)-1")).code == 0)
+            accepted.withLock { $0.append("\(prefix)-1") }
+            // The broker stops answering in time.
+            cluster.setRoundTripTime(.seconds(20))
+            var ready = 200
+            for _ in 0..<100 where ready == 200 {
+                ready = try await httpGet(url + "/readyz").0
+                if ready == 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready == 503)
+            for i in 2...4 {
+                let answer = try await hotline.push(Fixtures.workOrder("\(prefix)-\(i)"))
+                #expect(answer.code == 429, "\(answer)")
+                if answer.code == 0 { accepted.withLock { $0.append("\(prefix)-\(i)") } }
+            }
+            // The broker is back: the platform's retry is accepted.
+            cluster.setRoundTripTime(.zero)
+            var answer = try await hotline.push(Fixtures.workOrder("\(prefix)-2"))
+            for _ in 0..<100 where answer.code != 0 {
+                try await Task.sleep(for: .milliseconds(200))
+                answer = try await hotline.push(Fixtures.workOrder("\(prefix)-2"))
+            }
+            #expect(answer.code == 0)
+            accepted.withLock { $0.append("\(prefix)-2") }
+        }
+        let stored = Set(try await topics.incidents(count: 2, settle: .seconds(2)).map(\.source.recordId))
+        #expect(Set(accepted.value).isSubset(of: stored))
+        #expect(!stored.contains("\(prefix)-3") && !stored.contains("\(prefix)-4"))
+    }
+
+    @Test("broker down for good: every request is answered busy at once, nothing accepted")
+    func brokerDown() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        defer { cluster.shutdown() }
+        let topics = try TestTopics.make(cluster)
+        let adapter = try PushAdapter.hotline(topics, deliveryTimeout: .seconds(3))
+        try await adapter.run { (url: String) async throws -> Void in
+            let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
+            cluster.setBrokerDown()
+            var ready = 200
+            for _ in 0..<100 where ready == 200 {
+                ready = try await httpGet(url + "/readyz").0
+                if ready == 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready == 503)
+            for i in 0..<5 {
+                let started = ContinuousClock.now
+                let answer = try await hotline.push(Fixtures.workOrder("JY-D-\(i)"))
+                #expect(answer.code == 429)
+                #expect(ContinuousClock.now - started < .seconds(2))
+            }
+            let metrics = try await httpGet(url + "/metrics").1
+            #expect(metrics.contains("gridhub_ingest_busy_total{adapter=\"hotline12345\"} 5"))
+            #expect(!metrics.contains("gridhub_ingest_accepted_total{adapter=\"hotline12345\"} 1"))
+        }
+    }
+
+    @Test("kill -9 the adapter process during a stream of requests: every accepted work order is on Kafka after restart")
+    func killNine() async throws {
+        let broker = try ChildProcess(GridHubPaths.executable, ["broker", "--brokers", "1", "--partitions", "3"])
+        let first = try await broker.firstLine()
+        let bootstrap = String(first.dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        defer { broker.signal(SIGKILL) }
+        let state = Fixtures.tempDir("kill9")
+        let env = ["GRIDHUB_BOOTSTRAP": bootstrap, "GRIDHUB_HOTLINE_SECRET": String(decoding: Fixtures.secret, as: UTF8.self), "GRIDHUB_LOG_LEVEL": "warning"]
+        func start(_ args: [String]) async throws -> (ChildProcess, String) {
+            let adapter = try ChildProcess(GridHubPaths.executable, ["adapter", "hotline12345", "--hotline-url", "http://127.0.0.1:9", "--state-dir", state.path] + args,
+                                           environment: env)
+            let line = try await adapter.firstLine()
+            #expect(line.hasPrefix("GRIDHUB_LISTEN="), "\(line)")
+            let url = "http://" + line.dropFirst("GRIDHUB_LISTEN=".count)
+            for _ in 0..<100 where try await httpGet(url + "/readyz").0 != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            return (adapter, url)
+        }
+        let (adapter, url) = try await start(["--listen", "127.0.0.1:0"])
+        let accepted = Locked<[String]>([])
+        let prefix = "JY-K-\(UUID().uuidString.prefix(6))"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
+                    var n = 0
+                    while true {
+                        let id = "\(prefix)-\(worker)-\(n)"
+                        guard let answer = try? await hotline.push(Fixtures.workOrder(id)) else { return }
+                        if answer.code == 0 { accepted.withLock { $0.append(id) } }
+                        n += 1
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            adapter.signal(SIGKILL)
+            try await group.waitForAll()
+        }
+        _ = try await adapter.waitForExit()
+        #expect(adapter.wasSignalled)
+        #expect(accepted.value.count > 20)
+        // Restart on the same state directory (listen address from a config file this time); the
+        // platform re-sends what it did not get an answer for.
+        let config = state.appendingPathComponent("config.json")
+        try Data("{\"listen\": \"127.0.0.1:0\"}".utf8).write(to: config)
+        let (restarted, url2) = try await start(["--config", config.path])
+        let hotline = HotlinePlatform(hubURL: url2, secret: Fixtures.secret)
+        #expect(try await hotline.push(Fixtures.workOrder(accepted.value[0]), timestamp: Int64(Date().timeIntervalSince1970) + 1).code == 0)
+        restarted.signal(SIGTERM)
+        #expect(try await restarted.waitForExit(timeout: .seconds(20)) == 0)
+
+        var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
+        client.clientID = "gridhub-test"
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
+        try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
+        var seen: [String: Int] = [:]
+        let deadline = ContinuousClock.now + .seconds(20)
+        let want = Set(accepted.value)
+        while ContinuousClock.now < deadline {
+            for r in try await consumer.poll(timeout: .milliseconds(200)) { seen[TestTopics.incident(r).source.recordId, default: 0] += 1 }
+            if want.isSubset(of: Set(seen.keys)) { break }
+        }
+        await consumer.close()
+        let missing = want.subtracting(seen.keys)
+        #expect(missing.isEmpty, "accepted but not on Kafka: \(missing.sorted().prefix(5))")
+    }
+
+    @Test("a daemon without GRIDHUB_BOOTSTRAP refuses to start with a clear message")
+    func noBootstrap() async throws {
+        let result = try await runCommand(GridHubPaths.executable, ["adapter", "elink", "--listen", "127.0.0.1:0"], environment: ["GRIDHUB_ELINK_API_KEY": "k"], removing: ["GRIDHUB_BOOTSTRAP"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("GRIDHUB_BOOTSTRAP"))
+    }
+}
