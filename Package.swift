@@ -121,6 +121,7 @@ let package = Package(
                 "GridHubServices",
                 "GridHubAdapters",
                 "GridHubRouter",
+                "GridHubSimulation",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,6 +135,7 @@ let package = Package(
             name: "GridHubTesting",
             dependencies: [
                 "GridHubKafka",
+                "GridHubServices",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -15,6 +15,17 @@ enum Runtime {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, redact: redact) }
     }
 
+    /// Bootstraps JSON-lines logging into `path` (appending), for `gridhub dev` whose terminal shows the summary.
+    static func bootstrapLogging(toFile path: String) {
+        let level = ProcessInfo.processInfo.environment["GRIDHUB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let sink = FileHandle(forWritingAtPath: path).map { handle -> JSONLogSink in
+            _ = try? handle.seekToEnd()
+            return JSONLogSink(handle: handle)
+        } ?? .standardError
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, sink: sink, redact: redact) }
+    }
+
     /// The Kafka client settings from `GRIDHUB_BOOTSTRAP` and `GRIDHUB_KAFKA_*`, or exit with a clear
     /// message naming the missing variable.
     static func kafkaClient() throws -> KafkaClientConfiguration {

@@ -6,8 +6,8 @@ import Testing
 
 @Suite("Live summary")
 struct HubSummaryTests {
-    private func record(_ topic: String, _ json: String, headers: [KafkaHeader] = []) -> ConsumerRecord {
-        ConsumerRecord(topic: topic, partition: 0, offset: 0, key: nil, value: Array(json.utf8), headers: headers)
+    private func record(_ topic: String, _ json: String, headers: [KafkaHeader] = [], timestamp: Int64 = 1_795_740_000_000) -> ConsumerRecord {
+        ConsumerRecord(topic: topic, partition: 0, offset: 0, key: nil, value: Array(json.utf8), headers: headers, timestampMilliseconds: timestamp)
     }
 
     @Test("counts incidents, cases, merges, dispatches, overdue cases, statuses, dead letters and latency")
@@ -18,7 +18,7 @@ struct HubSummaryTests {
         summary.observe(record(Topics.cases, #"{"caseId":"c1","status":"open","level":"village","dueAt":"2026-11-27T10:00:00+08:00","reports":[{},{}]}"#))
         summary.observe(record(Topics.cases, #"{"caseId":"c1","status":"dispatched","level":"village","dueAt":"2026-11-27T10:00:00+08:00","reports":[{},{}]}"#))
         summary.observe(record(Topics.cases, #"{"caseId":"c2","status":"closed","level":"town","reports":[{}]}"#))
-        summary.observe(record("gridhub.dispatch.urban-mgmt.v1", #"{"caseId":"c1","issuedAt":"2026-11-27T09:00:00.250+08:00","reports":[{"incidentId":"i1"}]}"#))
+        summary.observe(record("gridhub.dispatch.urban-mgmt.v1", #"{"caseId":"c1","reports":[{"incidentId":"i1"}]}"#, timestamp: 1_795_740_000_250))
         summary.observe(record(Topics.status(source: "hotline12345"), #"{"status":"dispatched"}"#))
         summary.observe(record(Topics.deadLetter, "<broken", headers: [KafkaHeader(key: DeadLetterHeader.stage, string: "adapter.hotline12345")]))
 

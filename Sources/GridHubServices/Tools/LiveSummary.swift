@@ -8,7 +8,7 @@ import Synchronization
 /// A live view of the hub, built only from what is on its topics (as an operator's client would
 /// see it): incidents per source, cases opened and merged, dispatches per department, open and
 /// overdue cases per level, statuses delivered per source, dead letters, and end-to-end latency
-/// (adapter receipt → dispatch on Kafka).
+/// (incident on Kafka → its case's first dispatch on Kafka, by the records' Kafka timestamps).
 public final class HubSummary: Sendable {
     /// A snapshot of the counters.
     public struct Snapshot: Sendable {
@@ -37,7 +37,7 @@ public final class HubSummary: Sendable {
     private struct State {
         var snapshot = Snapshot()
         var cases: [String: CaseView] = [:]
-        var receivedAt: [String: Date] = [:]  // incidentId → adapter receipt
+        var receivedAt: [String: Int64] = [:]  // incidentId → Kafka timestamp (ms) of its first record
         var dispatchedCases: Set<String> = []
         var latencies: [Double] = []
     }
@@ -61,8 +61,7 @@ public final class HubSummary: Sendable {
             case Topics.incidents:
                 let source = (object?["source"] as? [String: Any])?["system"] as? String ?? "?"
                 s.snapshot.incidentsBySource[source, default: 0] += 1
-                if let id = object?["incidentId"] as? String, s.receivedAt[id] == nil,
-                   let text = object?["receivedAt"] as? String, let at = RFC3339.parse(text) {
+                if let id = object?["incidentId"] as? String, s.receivedAt[id] == nil, let at = record.timestampMilliseconds {
                     s.receivedAt[id] = at
                 }
             case Topics.cases:
@@ -84,9 +83,9 @@ public final class HubSummary: Sendable {
                 if let caseId = object?["caseId"] as? String, !s.dispatchedCases.contains(caseId) {
                     s.dispatchedCases.insert(caseId)
                     let reports = object?["reports"] as? [[String: Any]] ?? []
+                    // Kafka timestamps (producer time): real time even when the hub's clock runs simulated.
                     let received = reports.compactMap { ($0["incidentId"] as? String).flatMap { s.receivedAt[$0] } }.min()
-                    let issued = (object?["issuedAt"] as? String).flatMap(RFC3339.parse) ?? record.headers.string("ce_time").flatMap(RFC3339.parse)
-                    if let received, let issued { s.latencies.append(max(0, issued.timeIntervalSince(received))) }
+                    if let received, let issued = record.timestampMilliseconds { s.latencies.append(max(0, Double(issued - received) / 1_000)) }
                 }
             case let topic where topic.hasPrefix("gridhub.status."):
                 let source = String(topic.dropFirst("gridhub.status.".count).dropLast(".v1".count))

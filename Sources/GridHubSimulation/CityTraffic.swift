@@ -1,0 +1,304 @@
+import Foundation
+import GridHubCore
+import GridHubServices
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Citizens and grid workers of the simulated city, reporting real problems through the source
+/// systems' own interfaces: signed 12345 work orders (mostly GBK), 综治e通 batches from grid workers'
+/// PADs (some solved on the spot), and — when their doubles are given — Woodpecker app reports and
+/// enforcement export files. Problems fall where people live (grids weighted by population) and when
+/// they are awake (an hourly profile on the simulated clock); one problem is often reported on
+/// several channels; a small share of inputs is malformed the ways the specs describe; work orders
+/// are retried and supplemented; citizens answer the hotline's satisfaction survey, a few dissatisfied.
+public struct CityTraffic: Service {
+    /// How much and what kind of traffic.
+    public struct Behaviour: Sendable {
+        /// Real problems per real second (before the hourly profile).
+        public var problemsPerSecond: Double = 2
+        /// Simulated seconds per real second.
+        public var speed: Double = 60
+        /// Share of inputs sent malformed.
+        public var malformedShare: Double = 0.02
+        /// Share of work orders pushed again unchanged (the platform missed the answer).
+        public var retryShare: Double = 0.05
+        /// Share of work orders supplemented later (a higher `BBH`).
+        public var supplementShare: Double = 0.05
+        /// Share of survey answers that are dissatisfied.
+        public var dissatisfiedShare: Double = 0.1
+        public var seed: UInt64 = 27
+        public init() {}
+    }
+
+    /// What the simulated city has sent: the ground truth the summary is compared with.
+    public final class Ledger: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+        public init() {}
+        func add(_ key: String, _ n: Int = 1) { counts.withLock { $0[key, default: 0] += n } }
+        /// `problems`, `reports.<system>`, `malformed.<system>`, `accepted.<system>`, `busy.<system>`, `surveys`, `dissatisfied`…
+        public var snapshot: [String: Int] { counts.withLock { $0 } }
+    }
+
+    let reference: ReferenceData
+    let hotline: HotlinePlatform
+    let elink: ElinkPlatform
+    let behaviour: Behaviour
+    let ledger: Ledger
+    let logger: Logger
+
+    public init(reference: ReferenceData, hotline: HotlinePlatform, elink: ElinkPlatform, behaviour: Behaviour = Behaviour(), ledger: Ledger = Ledger(), logger: Logger) {
+        self.reference = reference
+        self.hotline = hotline
+        self.elink = elink
+        self.behaviour = behaviour
+        self.ledger = ledger
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var rng = SplitMix64(seed: behaviour.seed)
+        let world = World(reference: reference)
+        let started = ContinuousClock.now
+        // The simulated day starts at 08:30 in Jiangyin, when people start reporting.
+        var morning = Calendar(identifier: .gregorian)
+        morning.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        let simulatedStart = morning.date(bySettingHour: 8, minute: 30, second: 0, of: Date()) ?? Date()
+        var sequence = 0
+        var pendingElink: [[String: Any]] = []
+        var lastElinkPush = ContinuousClock.now
+        var surveyed: Set<String> = []
+        var lastSurveyCheck = ContinuousClock.now
+
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let elapsed = (ContinuousClock.now - started).seconds
+            let simulatedNow = simulatedStart.addingTimeInterval(elapsed * behaviour.speed)
+            let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Asia/Shanghai")!, from: simulatedNow).hour ?? 12
+            let rate = behaviour.problemsPerSecond * World.hourlyProfile[hour]
+            // Poisson arrivals in a 100 ms tick.
+            let arrivals = World.poisson(rate * 0.1, using: &rng)
+            for _ in 0..<arrivals {
+                sequence += 1
+                ledger.add("problems")
+                let problem = world.problem(using: &rng)
+                let channels = world.channels(for: problem, using: &rng)
+                for channel in channels {
+                    switch channel {
+                    case .hotline12345:
+                        await sendWorkOrder(problem, sequence: sequence, now: Date(), world: world, rng: &rng)
+                    case .elink:
+                        pendingElink.append(world.elinkEvent(problem, sequence: sequence, now: Date(), malformed: rng.chance(behaviour.malformedShare), rng: &rng))
+                        ledger.add("reports.elink")
+                    default:
+                        break
+                    }
+                }
+            }
+            if !pendingElink.isEmpty && (ContinuousClock.now - lastElinkPush > .seconds(2) || pendingElink.count >= 200) {
+                await pushElink(pendingElink, batch: sequence)
+                pendingElink = []
+                lastElinkPush = .now
+            }
+            if ContinuousClock.now - lastSurveyCheck > .seconds(1) {
+                lastSurveyCheck = .now
+                await answerSurveys(&surveyed, rng: &rng)
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if !pendingElink.isEmpty { await pushElink(pendingElink, batch: sequence) }
+    }
+
+    private func sendWorkOrder(_ problem: World.Problem, sequence: Int, now: Date, world: World, rng: inout SplitMix64) async {
+        ledger.add("reports.hotline12345")
+        let encoding: TextEncoding = rng.chance(0.8) ? .gbk : .utf8
+        if rng.chance(behaviour.malformedShare) {
+            ledger.add("malformed.hotline12345")
+            let broken = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><GDXX><GDBH>JY12345-BROKEN-\(sequence)</GDBH><SQNR>未闭合".utf8)
+            _ = try? await hotline.push(path: "/hotline12345/workorders", body: broken, contentType: "application/xml; charset=UTF-8")
+            return
+        }
+        var order = world.workOrder(problem, sequence: sequence, now: now, rng: &rng)
+        await push(order, encoding: encoding)
+        if rng.chance(behaviour.retryShare) {
+            ledger.add("retries.hotline12345")
+            await push(order, encoding: encoding)
+        }
+        if rng.chance(behaviour.supplementShare) {
+            order.version += 1
+            order.remarks = "来电人补充：问题仍然存在，请尽快处理"
+            ledger.add("supplements.hotline12345")
+            await push(order, encoding: encoding)
+        }
+    }
+
+    private func push(_ order: Hotline12345.WorkOrder, encoding: TextEncoding) async {
+        do {
+            let answer = try await hotline.push(order, encoding: encoding)
+            ledger.add(answer.code == 0 ? "accepted.hotline12345" : "refused.hotline12345")
+        } catch {
+            ledger.add("unreachable.hotline12345")
+        }
+    }
+
+    private func pushElink(_ events: [[String: Any]], batch: Int) async {
+        let id = "ELB-\(batch)-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            let answer = try await elink.push(batchId: id, events: events)
+            ledger.add("accepted.elink", answer.accepted ?? 0)
+            ledger.add("rejected.elink", answer.rejected.count)
+        } catch {
+            ledger.add("unreachable.elink")
+        }
+    }
+
+    /// Citizens whose work order was reported 办结 answer the survey once.
+    private func answerSurveys(_ surveyed: inout Set<String>, rng: inout SplitMix64) async {
+        for received in hotline.received where received.report.state == "办结" && !surveyed.contains(received.report.id) {
+            surveyed.insert(received.report.id)
+            let dissatisfied = rng.chance(behaviour.dissatisfiedShare)
+            let satisfaction: Satisfaction = dissatisfied ? .dissatisfied : (rng.chance(0.7) ? .satisfied : .basicallySatisfied)
+            let note = dissatisfied ? "问题没有真正解决，还是老样子" : "处理及时，问题已解决"
+            if (try? await hotline.pushSurvey(recordId: received.report.id, satisfaction: satisfaction, at: Date(), note: note))?.code == 0 {
+                ledger.add("surveys")
+                if dissatisfied { ledger.add("dissatisfied") }
+            }
+        }
+    }
+}
+
+/// The simulated city's geography and people, from the reference data.
+struct World: Sendable {
+    struct Problem: Sendable {
+        var place: GazetteerEntry
+        var item: CatalogueItem
+    }
+
+    let reference: ReferenceData
+    let gridWeights: [(cumulative: Double, grid: String)]
+    let addressesByGrid: [String: [GazetteerEntry]]
+    let totalPopulation: Double
+
+    /// Relative traffic per hour of the day (Asia/Shanghai).
+    static let hourlyProfile: [Double] = [0.1, 0.05, 0.05, 0.05, 0.1, 0.2, 0.5, 0.9, 1.3, 1.5, 1.5, 1.3, 1.0, 1.2, 1.4, 1.4, 1.3, 1.2, 1.1, 1.0, 0.9, 0.6, 0.4, 0.2]
+
+    init(reference: ReferenceData) {
+        self.reference = reference
+        var byGrid: [String: [GazetteerEntry]] = [:]
+        for a in reference.gazetteer.entries { byGrid[a.gridCode, default: []].append(a) }
+        addressesByGrid = byGrid
+        var running = 0.0
+        var weights: [(Double, String)] = []
+        for grid in reference.grids where byGrid[grid.gridCode] != nil {
+            running += Double(grid.population)
+            weights.append((running, grid.gridCode))
+        }
+        gridWeights = weights
+        totalPopulation = running
+    }
+
+    func problem(using rng: inout SplitMix64) -> Problem {
+        let target = Double.random(in: 0..<totalPopulation, using: &rng)
+        var lo = 0, hi = gridWeights.count - 1
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if gridWeights[mid].cumulative <= target { lo = mid + 1 } else { hi = mid }
+        }
+        let places = addressesByGrid[gridWeights[lo].grid] ?? reference.gazetteer.entries
+        let place = places[Int(rng.next() % UInt64(places.count))]
+        let item = reference.items[Int(rng.next() % UInt64(reference.items.count))]
+        return Problem(place: place, item: item)
+    }
+
+    /// Which channels report the problem: one to three, citizens on the hotline and the app, grid
+    /// workers on 综治e通.
+    func channels(for problem: Problem, using rng: inout SplitMix64) -> [SourceSystem] {
+        var all: [SourceSystem] = [.hotline12345, .elink]
+        all.shuffle(using: &rng)
+        let n = rng.chance(0.35) ? 2 : 1
+        return Array(all.prefix(n))
+    }
+
+    func workOrder(_ problem: Problem, sequence: Int, now: Date, rng: inout SplitMix64) -> Hotline12345.WorkOrder {
+        let item = problem.item
+        let path = SourceCategoryTables.hotlinePaths.first { $0.item == item.code }?.path ?? "其他"
+        let keyword = item.keywordsZh[Int(rng.next() % UInt64(item.keywordsZh.count))]
+        let surname = ["张", "王", "李", "赵", "陈", "刘", "周", "吴"][Int(rng.next() % 8)]
+        let phone = "1" + ["38", "39", "58", "86", "77"][Int(rng.next() % 5)] + String(format: "%08d", Int(rng.next() % 100_000_000))
+        let day = World.compactDate(now)
+        return Hotline12345.WorkOrder(
+            id: "JY12345-\(day)-\(String(format: "%06d", sequence))", version: 1, calledAt: now,
+            callerName: surname + (rng.chance(0.5) ? "先生" : "女士"), callerPhone: phone, anonymous: rng.chance(0.1),
+            orderType: ["投诉", "求助", "举报"][Int(rng.next() % 3)], category: path, title: keyword,
+            content: "\(World.spot(problem.place))\(keyword)，已经好几天了，请有关部门尽快处理。",
+            address: World.typed(problem.place, rng: &rng), urgent: item.urgent, timeLimitDays: nil)
+    }
+
+    func elinkEvent(_ problem: Problem, sequence: Int, now: Date, malformed: Bool, rng: inout SplitMix64) -> [String: Any] {
+        let item = problem.item
+        let type = SourceCategoryTables.elinkTypes.first { $0.item == item.code } ?? (code: "0701", name: "其他/其他事项", item: nil)
+        let keyword = item.keywordsZh[Int(rng.next() % UInt64(item.keywordsZh.count))]
+        let noFix = rng.chance(0.1)
+        let fix = problem.place.coordinate.offset(metres: abs(rng.gaussian()) * 12, bearing: Double.random(in: 0..<360, using: &rng))
+        let solved = rng.chance(0.15)
+        var event: [String: Any] = [
+            "sjbh": "ZZ\(problem.place.gridCode)-\(World.compactDate(now))-\(String(format: "%05d", sequence))",
+            "sjlx": type.code, "sjlxmc": type.name,
+            "sjms": "\(World.spot(problem.place))\(keyword)",
+            "wgbm": problem.place.gridCode, "sbr": "WGY-\(String(format: "%07d", Int(rng.next() % 10_000_000)))", "sbrxm": "网格员",
+            "sbsj": RFC3339.format(now),
+            "x": noFix ? 0 : fix.lon, "y": noFix ? 0 : fix.lat,
+            "zp": ["https://elink.example/p/\(sequence).jpg"],
+            "zxcz": solved ? 1 : 0, "czjg": solved ? "已现场劝导并处置完毕" : "",
+        ]
+        if malformed {
+            event["sbsj"] = "昨天上午"  // not a time: the platform's own data-entry bug
+        }
+        return event
+    }
+
+    /// The address as a call-centre operator might type it.
+    static func typed(_ place: GazetteerEntry, rng: inout SplitMix64) -> String {
+        let plate = "\(place.road)\(place.number)号"
+        switch rng.next() % 5 {
+        case 0: return place.fullAddress
+        case 1: return "\(place.townName)\(plate)"
+        case 2: return plate
+        case 3: return "江阴市\(place.townName)\(place.road)" + String(place.number).map { fullWidth($0) }.joined() + "号"
+        default: return place.poi.isEmpty ? place.fullAddress : "\(place.poi)附近"
+        }
+    }
+
+    static func spot(_ place: GazetteerEntry) -> String { place.poi.isEmpty ? "\(place.road)\(place.number)号" : place.poi }
+
+    static func fullWidth(_ c: Character) -> String {
+        guard let v = c.asciiValue, (48...57).contains(v), let s = Unicode.Scalar(0xFF10 + UInt32(v - 48)) else { return String(c) }
+        return String(Character(s))
+    }
+
+    static func compactDate(_ date: Date) -> String {
+        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Asia/Shanghai")!, from: date)
+        return String(format: "%04d%02d%02d", c.year ?? 2026, c.month ?? 1, c.day ?? 1)
+    }
+
+    static func poisson(_ lambda: Double, using rng: inout SplitMix64) -> Int {
+        let limit = exp(-lambda)
+        var k = 0
+        var p = 1.0
+        repeat {
+            k += 1
+            p *= Double.random(in: 0..<1, using: &rng)
+        } while p > limit && k < 1_000
+        return k - 1
+    }
+}
+
+extension SplitMix64 {
+    /// True with probability `p`.
+    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    /// A standard normal sample (Box–Muller).
+    mutating func gaussian() -> Double {
+        let u1 = max(Double.random(in: 0..<1, using: &self), 1e-12)
+        let u2 = Double.random(in: 0..<1, using: &self)
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubKafka
+import GridHubRouter
+import GridHubServices
+import GridHubSimulation
+import Logging
+import ServiceLifecycle
+
+/// `gridhub dev`: the whole hub and a simulated city on one machine — the same services as the
+/// daemons, in one process, on the embedded broker and a private PostgreSQL.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run the whole hub with a simulated city: embedded broker, private PostgreSQL, adapters, router, source systems, departments, citizens, and a live summary.",
+        discussion: "The first stdout line is GRIDHUB_BOOTSTRAP=…; Ctrl-C stops everything cleanly. Logs go to <state-dir>/gridhub.log."
+    )
+
+    @Option(help: "Stop after this long (e.g. 30s, 5m); default: until Ctrl-C.") var duration: String?
+    @Option(help: "Real problems reported per second (before the hours-of-the-day profile).") var rate: Double = 2
+    @Option(help: "Simulated seconds per real second (department delays and deadlines run this much faster).") var speed: Double = 120
+    @Option(help: "Brokers in the embedded cluster.") var brokers: Int = 1
+    @Option(help: "Folder for the private database, adapter state and logs.") var stateDir: String = "var/dev"
+    @Option(help: "Folder of the reference data.") var referenceDir: String?
+    @Flag(help: "Do not draw the live summary (print it once at the end).") var noSummary = false
+
+    func validate() throws {
+        if let duration, DevCommand.parseDuration(duration) == nil { throw ValidationError("--duration must look like 30s, 5m or 1h") }
+        guard rate > 0, speed > 0 else { throw ValidationError("--rate and --speed must be positive") }
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let n = Double(text.dropLast(suffix.count)), n > 0 { return .milliseconds(Int64(n * factor * 1_000)) }
+        }
+        return Double(text).map { .milliseconds(Int64($0 * 1_000)) }
+    }
+
+    func run() async throws {
+        let state = URL(fileURLWithPath: stateDir).standardizedFileURL
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let logPath = state.appendingPathComponent("gridhub.log").path
+        Runtime.bootstrapLogging(toFile: logPath)
+        let logger = Logger(label: "gridhub.dev")
+
+        // Kafka: the embedded broker with every contract topic.
+        let directory = try ReferenceLocation.directory(explicit: referenceDir)
+        let reference = try ReferenceLocation.load(from: directory)
+        let cluster = try EmbeddedKafkaCluster(brokers: brokers, logger: logger)
+        defer { cluster.shutdown() }
+        for topic in TopicPlan.topics(departments: reference.departments) {
+            try cluster.createTopic(topic.name, partitions: topic.partitions)
+        }
+        StandardOutput.writeLine("GRIDHUB_BOOTSTRAP=\(cluster.bootstrapServers)")
+        let kafka = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers)
+
+        // PostgreSQL: the one named by GRIDHUB_DATABASE_URL, or a private one.
+        var postgres: PostgresInstance? = nil
+        let databaseURL: String
+        if let url = ProcessInfo.processInfo.environment["GRIDHUB_DATABASE_URL"], !url.isEmpty {
+            databaseURL = url
+        } else {
+            let instance = try PostgresInstance(configuration: .init(dataDirectory: state.appendingPathComponent("postgres"), port: try freeLoopbackPort()), logger: logger)
+            try await instance.start()
+            postgres = instance
+            databaseURL = instance.url
+        }
+
+        do {
+            try await runHub(reference: reference, directory: directory, kafka: kafka, databaseURL: databaseURL, state: state, logPath: logPath, logger: logger)
+        } catch {
+            try? await postgres?.stop()
+            throw error
+        }
+        try? await postgres?.stop()
+    }
+
+    private func runHub(reference: ReferenceData, directory: URL, kafka: KafkaClientConfiguration, databaseURL: String, state: URL, logPath: String, logger: Logger) async throws {
+        let metrics = DaemonMetrics()
+        let readiness = Readiness()
+        let hotlineSecret = Array("gridhub-dev-hotline-secret".utf8)
+        let elinkKey = "gridhub-dev-elink-key"
+        let host = "127.0.0.1"
+        let hotlinePort = try freeLoopbackPort(), elinkPort = try freeLoopbackPort()
+        let platformPort = try freeLoopbackPort(), adminPort = try freeLoopbackPort()
+
+        // The router, exactly as `gridhub router` builds it.
+        let rules = try RouterDaemon.loadRules(path: RouterDaemon.defaultRulesPath(referenceDirectory: directory), reference: reference)
+        let speed = self.speed
+        let started = Date()
+        let environment = RouterEnvironment(reference: reference, rules: rules, now: { started.addingTimeInterval(Date().timeIntervalSince(started) * speed) })
+        let router = try RouterDaemon(configuration: .init(databaseURL: databaseURL, kafka: kafka), environment: environment, metrics: metrics, logger: Logger(label: "gridhub.router"))
+        router.register(in: readiness)
+
+        // The adapters, exactly as their daemons build them.
+        let hotlineRuntime = try AdapterRuntime(system: .hotline12345, kafka: kafka, stateDirectory: state.appendingPathComponent("hotline12345"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.hotline12345"))
+        let hotlineIngest = HotlineIngest(configuration: .init(secret: hotlineSecret), pipeline: hotlineRuntime.pipeline, reference: reference, logger: Logger(label: "gridhub.adapter.hotline12345"))
+        let hotlineServer = AdapterServer.application(address: ListenAddress(host: host, port: hotlinePort), runtime: hotlineRuntime, logger: Logger(label: "gridhub.adapter.hotline12345"), routes: { hotlineIngest.addRoutes(to: $0) }) { _ in }
+        let hotlineOutbound = try HotlineOutbound.service(runtime: hotlineRuntime, hotlineURL: "http://\(host):\(platformPort)", secret: hotlineSecret, reference: reference,
+                                                          stateDir: hotlineRuntime.stateDirectory, logger: Logger(label: "gridhub.adapter.hotline12345"))
+        let elinkRuntime = try AdapterRuntime(system: .elink, kafka: kafka, stateDirectory: state.appendingPathComponent("elink"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.elink"))
+        let elinkIngest = ElinkIngest(configuration: .init(apiKey: elinkKey), pipeline: elinkRuntime.pipeline, reference: reference, logger: Logger(label: "gridhub.adapter.elink"))
+        let elinkServer = AdapterServer.application(address: ListenAddress(host: host, port: elinkPort), runtime: elinkRuntime, logger: Logger(label: "gridhub.adapter.elink"), routes: { elinkIngest.addRoutes(to: $0) }) { _ in }
+
+        // The simulated city: source systems, citizens, grid workers, department desks.
+        let hotlinePlatform = HotlinePlatform(hubURL: "http://\(host):\(hotlinePort)", secret: hotlineSecret)
+        let platformServer = hotlinePlatform.server(port: platformPort, logger: Logger(label: "gridhub.sim.hotline")) { _ in }
+        let elinkPlatform = ElinkPlatform(hubURL: "http://\(host):\(elinkPort)", apiKey: elinkKey)
+        var behaviour = CityTraffic.Behaviour()
+        behaviour.problemsPerSecond = rate
+        behaviour.speed = speed
+        let ledger = CityTraffic.Ledger()
+        let traffic = CityTraffic(reference: reference, hotline: hotlinePlatform, elink: elinkPlatform, behaviour: behaviour, ledger: ledger, logger: Logger(label: "gridhub.sim.city"))
+        var deskBehaviour = DepartmentDesks.Behaviour()
+        deskBehaviour.speed = speed
+        let deskStatistics = DepartmentDesks.Statistics()
+        let desks = DepartmentDesks(client: kafka, departments: reference.departments, behaviour: deskBehaviour, statistics: deskStatistics, logger: Logger(label: "gridhub.sim.desks"))
+        let admin = AdminRoutes.application(address: ListenAddress(host: host, port: adminPort), readiness: readiness, metrics: metrics, logger: logger)
+
+        // Where everything listens.
+        let lines = [
+            "GRIDHUB_DATABASE_URL=\(databaseURL)",
+            "hotline12345 adapter  http://\(host):\(hotlinePort)/hotline12345/workorders",
+            "elink adapter         http://\(host):\(elinkPort)/elink/events",
+            "router + dev admin    http://\(host):\(adminPort)/metrics  /healthz  /readyz",
+            "12345 platform double http://\(host):\(platformPort)/api/v1/gd/fk",
+            "logs                  \(logPath)",
+            "try: GRIDHUB_BOOTSTRAP=\(kafka.bootstrapServers) gridhub tail gridhub.cases.v1",
+        ]
+        for line in lines { StandardOutput.writeLine(line) }
+
+        let summary = HubSummary()
+        let title: @Sendable () -> String = {
+            let elapsed = Date().timeIntervalSince(started)
+            let simulated = started.addingTimeInterval(elapsed * speed)
+            return "GridHub dev — \(Int(elapsed)) s real, simulated \(RFC3339.format(simulated))  (\(lines[0]))"
+        }
+        let summaryService = LiveSummaryService(
+            summary: summary, client: kafka, topics: HubSummary.topics(departments: reference.departments),
+            interval: noSummary ? .seconds(3_600) : .seconds(1), logger: Logger(label: "gridhub.dev.summary"), title: title) { screen in
+            if !noSummary { StandardOutput.write(screen) }
+        }
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        for s in router.services + hotlineRuntime.baseServices + elinkRuntime.baseServices as [any Service] { services.append(.init(service: s)) }
+        for s in [hotlineServer, elinkServer] as [any Service] + hotlineOutbound { services.append(.init(service: s)) }
+        for s in [platformServer, admin, desks, traffic, summaryService] as [any Service] { services.append(.init(service: s)) }
+        if let text = duration, let limit = DevCommand.parseDuration(text) {
+            services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+
+        // The final summary, and the city's own account to compare it with.
+        StandardOutput.writeLine("\n" + summary.render(title: title()))
+        let sent = ledger.snapshot.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
+        StandardOutput.writeLine("city sent        " + sent)
+        let desk = deskStatistics.snapshot.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
+        StandardOutput.writeLine("desks            " + desk)
+        StandardOutput.writeLine("12345 results    \(hotlinePlatform.received.count) received by the hotline double, all signed: \(hotlinePlatform.received.allSatisfy(\.signatureValid))")
+    }
+}
+
+/// Ends the group gracefully after a fixed time (`--duration`).
+struct StopAfter: Service {
+    let limit: Duration
+    init(_ limit: Duration) { self.limit = limit }
+    func run() async throws {
+        try? await Task.sleep(for: limit)
+    }
+}
