@@ -120,8 +120,10 @@ public struct CityTraffic: Service {
         var order = world.workOrder(problem, sequence: sequence, now: now, rng: &rng)
         await push(order, encoding: encoding)
         if rng.chance(behaviour.retryShare) {
+            // The platform missed our answer and sends the same order again, signed anew (a signature
+            // seen before is refused as a replay, so a real retry carries a new timestamp).
             ledger.add("retries.hotline12345")
-            await push(order, encoding: encoding)
+            await push(order, encoding: encoding, timestamp: Int64(Date().timeIntervalSince1970) - 2)
         }
         if rng.chance(behaviour.supplementShare) {
             order.version += 1
@@ -131,9 +133,9 @@ public struct CityTraffic: Service {
         }
     }
 
-    private func push(_ order: Hotline12345.WorkOrder, encoding: TextEncoding) async {
+    private func push(_ order: Hotline12345.WorkOrder, encoding: TextEncoding, timestamp: Int64 = Int64(Date().timeIntervalSince1970)) async {
         do {
-            let answer = try await hotline.push(order, encoding: encoding)
+            let answer = try await hotline.push(order, encoding: encoding, timestamp: timestamp)
             ledger.add(answer.code == 0 ? "accepted.hotline12345" : "refused.hotline12345")
         } catch {
             ledger.add("unreachable.hotline12345")

@@ -92,7 +92,10 @@ public struct DepartmentDesks: Service {
                     statistics.add("silent")
                     continue
                 }
-                let accept = Double.random(in: behaviour.acceptDelay, using: &random)
+                // Answering desks finish within the dispatch's time limit; the overdue ones are the
+                // silent share, so no desk answers a dispatch the router has escalated meanwhile.
+                let limit = max(60, dispatch.dueAt.timeIntervalSince(dispatch.issuedAt))
+                let accept = min(Double.random(in: behaviour.acceptDelay, using: &random), limit * 0.15)
                 func schedule(_ status: FeedbackStatus, after simulated: Double, note: String?) {
                     sequence += 1
                     let due = now + .seconds(simulated / behaviour.speed)
@@ -103,8 +106,7 @@ public struct DepartmentDesks: Service {
                     schedule(.returned, after: accept, note: "经核实不属于本部门职责范围，请重新派单")
                     continue
                 }
-                let limit = max(60, dispatch.dueAt.timeIntervalSince(dispatch.issuedAt))
-                let work = limit * Double.random(in: behaviour.workShare, using: &random)
+                let work = min(limit * Double.random(in: behaviour.workShare, using: &random), limit * 0.6 - accept)
                 schedule(.accepted, after: accept, note: nil)
                 schedule(.inProgress, after: accept + work / 3, note: "已安排人员现场处置")
                 schedule(.resolved, after: accept + work, note: "已现场处置完毕，问题已解决")

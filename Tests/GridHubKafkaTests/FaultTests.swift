@@ -52,9 +52,11 @@ struct FaultTests {
             $0.lingerMilliseconds = 0
         }
         try await producer.send(ProducerRecord(topic: topic, key: "warm", value: [0]))
-        // A slow broker: every response takes 3 s. (Not setBrokerDown/Up: librdkafka 2.0.2's mock
-        // aborts when bringing a broker up whose port was taken meanwhile.)
-        cluster.setRoundTripTime(.seconds(3))
+        // A slow broker: every response takes 8 s, far longer than the observation below even on a
+        // loaded machine. (Not setBrokerDown/Up: librdkafka 2.0.2's mock aborts when bringing a broker
+        // up whose port was taken meanwhile.)
+        cluster.setRoundTripTime(.seconds(8))
+        let slowSince = ContinuousClock.now
         let maxInFlight = Locked(0)
         let sendersDone = Locked(0)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -66,14 +68,18 @@ struct FaultTests {
             }
             // While the broker is slow: 20 records in flight, the other senders waiting, none failed.
             var sawWaiting = false
-            for _ in 0..<100 {
+            while ContinuousClock.now - slowSince < .seconds(5) {
                 maxInFlight.withLock { $0 = max($0, producer.inFlight) }
-                if producer.waitingSenders >= 150 { sawWaiting = true }
+                if producer.waitingSenders >= 180 {
+                    sawWaiting = true
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(sawWaiting, "senders should wait for a slot")
             #expect(producer.inFlight == 20)
             #expect(sendersDone.value == 0)
+            #expect(ContinuousClock.now - slowSince < .seconds(8), "observed within the broker's delay")
             cluster.setRoundTripTime(.zero)
             try await group.waitForAll()
         }
