@@ -144,10 +144,12 @@ struct DevCommand: AsyncParsableCommand {
             if !noSummary { StandardOutput.write(screen) }
         }
 
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // Shut down in reverse order: the city stops first, then the hub, and the summary last,
+        // after it has read everything the others wrote.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: summaryService)]
         for s in router.services + hotlineRuntime.baseServices + elinkRuntime.baseServices as [any Service] { services.append(.init(service: s)) }
         for s in [hotlineServer, elinkServer] as [any Service] + hotlineOutbound { services.append(.init(service: s)) }
-        for s in [platformServer, admin, desks, traffic, summaryService] as [any Service] { services.append(.init(service: s)) }
+        for s in [platformServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))
         }

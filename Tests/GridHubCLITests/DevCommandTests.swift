@@ -1,0 +1,81 @@
+import Foundation
+import GridHubCore
+import GridHubServices
+import GridHubTesting
+import Testing
+
+/// `gridhub dev` run as a process, as a newcomer runs it.
+@Suite("gridhub dev", .serialized, .timeLimit(.minutes(4)))
+struct DevCommandTests {
+    @Test("the simulated city runs end to end: cases opened and merged, dispatches answered, statuses delivered, only malformed inputs dead-lettered, decoded records valid, clean exit")
+    func smoke() async throws {
+        let state = URL(fileURLWithPath: "/tmp/gridhub-dev-test-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let dev = try ChildProcess(GridHubPaths.executable, [
+            "dev", "--duration", "35s", "--rate", "5", "--speed", "300", "--no-summary", "--state-dir", state.path,
+        ], removing: ["GRIDHUB_DATABASE_URL"])
+        let first = try await dev.firstLine(timeout: .seconds(60))
+        #expect(first.hasPrefix("GRIDHUB_BOOTSTRAP="), "first line: \(first)")
+        let bootstrap = String(first.dropFirst("GRIDHUB_BOOTSTRAP=".count))
+
+        // While it runs, an operator's client reads the cases and dispatches it wrote.
+        try await Task.sleep(for: .seconds(25))
+        let schemaDir = GridHubPaths.packageRoot.appendingPathComponent("Schemas").path
+        let documents = state.appendingPathComponent("documents")
+        try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+        var written = 0
+        for (topic, kind) in [("gridhub.cases.v1", "case"), ("gridhub.incidents.v1", "incident"), ("gridhub.status.hotline12345.v1", "status"), ("gridhub.feedback.v1", "feedback")] {
+            let tail = try await runCommand(GridHubPaths.executable, ["tail", topic, "--from-beginning", "--no-follow", "--json"], environment: ["GRIDHUB_BOOTSTRAP": bootstrap])
+            #expect(tail.status == 0, "tail \(topic): \(tail.stderr)")
+            let lines = tail.stdout.split(separator: "\n").prefix(40)
+            #expect(!lines.isEmpty, "nothing on \(topic)")
+            for (i, line) in lines.enumerated() {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let data = try JSONSerialization.data(withJSONObject: try #require(object["data"] as? [String: Any]))
+                try data.write(to: documents.appendingPathComponent("\(kind)-\(i).json"))
+                written += 1
+            }
+        }
+        let validation = try await runCommand("/usr/bin/python3", [GridHubPaths.packageRoot.appendingPathComponent("Tests/Tools/validate_schemas.py").path, schemaDir, documents.path])
+        #expect(validation.status == 0, "records that do not validate against Schemas/: \(validation.stdout.prefix(2_000))")
+        #expect(written > 40)
+
+        let status = try await dev.waitForExit(timeout: .seconds(90))
+        #expect(status == 0, "stderr: \(dev.standardError.suffix(2_000))")
+        let output = dev.outputLines
+        func numbers(_ prefix: String) -> [String: Int] {
+            guard let line = output.last(where: { $0.hasPrefix(prefix) }) else { return [:] }
+            let words = line.dropFirst(prefix.count).split(separator: " ")
+            var result: [String: Int] = [:]
+            var i = 0
+            while i + 1 < words.count {
+                if let n = Int(words[i + 1]) { result[String(words[i])] = n; i += 2 } else { i += 1 }
+            }
+            return result
+        }
+        let incidents = numbers("incidents")
+        #expect((incidents["hotline12345"] ?? 0) > 20 && (incidents["elink"] ?? 0) > 20, "\(incidents)")
+        let cases = numbers("cases")
+        #expect((cases["opened"] ?? 0) > 20, "\(cases)")
+        #expect((output.last { $0.hasPrefix("cases") } ?? "").contains("merged reports"), "\(output)")
+        let merged = numbers("cases            opened")
+        _ = merged
+        let caseLine = output.last { $0.hasPrefix("cases") } ?? ""
+        let mergedCount = Int(caseLine.components(separatedBy: "merged reports ").last?.split(separator: " ").first ?? "0") ?? 0
+        #expect(mergedCount > 0, "no report was merged into a case: \(caseLine)")
+        let feedback = numbers("feedback")
+        #expect((feedback["resolved"] ?? 0) > 0 && (feedback["accepted"] ?? 0) > 0, "\(feedback)")
+        let statuses = numbers("status → source")
+        #expect((statuses["hotline12345"] ?? 0) > 0 && (statuses["elink"] ?? 0) > 0, "\(statuses)")
+        let sent = numbers("city sent")
+        let deadLetters = numbers("dead letters")
+        let malformed = (sent["malformed.hotline12345"] ?? 0) + (sent["rejected.elink"] ?? 0)
+        #expect(deadLetters["total"] == malformed, "dead letters \(deadLetters) vs simulated malformed inputs \(malformed)")
+        #expect(deadLetters.keys.allSatisfy { $0 == "total" || $0.hasPrefix("adapter.") }, "\(deadLetters)")
+        #expect(output.contains { $0.contains("all signed: true") })
+
+        // Nothing left running: the private PostgreSQL is stopped.
+        let leftovers = try await runCommand("/usr/bin/pgrep", ["-f", state.path])
+        #expect(leftovers.stdout.isEmpty, "processes left behind: \(leftovers.stdout)")
+    }
+}
