@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubCLITests",
-            dependencies: ["gridhub", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["gridhub", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -98,7 +98,7 @@ struct BrokerCommandTests {
         #expect(readable.status == 0)
         let readableLines = readable.stdout.split(separator: "\n")
         #expect(readableLines.count == 3)
-        #expect(readableLines.allSatisfy { $0.contains("gov.gridhub.case.v1") && $0.contains("key=case-key") })
+        #expect(readableLines.allSatisfy { $0.contains("case=case-") && $0.contains(" open ") && $0.contains("key=case-key") }, "\(readableLines)")
     }
 
     @Test("tail follows new records until SIGINT, then exits 0")

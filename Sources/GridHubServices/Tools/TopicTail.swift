@@ -1,4 +1,5 @@
 import Foundation
+import GridHubCore
 import GridHubKafka
 import Logging
 import ServiceLifecycle
@@ -14,6 +15,34 @@ public struct TopicTail: Service {
         public var follow = true
         /// One JSON object per line instead of a readable line.
         public var json = false
+        /// Only records for this department (its `department` field, or its dispatch topic).
+        public var department: String?
+        /// Only records in this town: a 9-digit town code, matched against grid codes.
+        public var townCode: String?
+        /// Only records in this grid.
+        public var grid: String?
+        /// Only records of this CloudEvents type (`case` or `gov.gridhub.case.v1`).
+        public var type: String?
+
+        /// Whether `record` passes every filter.
+        public func matches(_ record: ConsumerRecord) -> Bool {
+            if department == nil && townCode == nil && grid == nil && type == nil { return true }
+            if let type {
+                let ce = record.headers.string("ce_type") ?? ""
+                if ce != type && ce != "gov.gridhub.\(type).v1" { return false }
+            }
+            guard department != nil || townCode != nil || grid != nil else { return true }
+            let object = (try? JSONSerialization.jsonObject(with: Data(record.value))) as? [String: Any] ?? [:]
+            if let department {
+                let own = object["department"] as? String
+                let onTopic = record.topic == Topics.dispatch(department: department)
+                if own != department && !onTopic { return false }
+            }
+            let gridCode = (object["gridCode"] as? String) ?? ((object["location"] as? [String: Any])?["gridCode"] as? String)
+            if let grid, gridCode != grid { return false }
+            if let townCode, !(gridCode?.hasPrefix(townCode) ?? false) { return false }
+            return true
+        }
 
         public init(topic: String) { self.topic = topic }
     }
@@ -54,7 +83,7 @@ public struct TopicTail: Service {
         do {
             for try await batch in consumer.batches.cancelOnGracefulShutdown() {
                 for record in batch {
-                    output(options.json ? formatter.json(record) : formatter.line(record))
+                    if options.matches(record) { output(options.json ? formatter.json(record) : formatter.line(record)) }
                     if let end = remaining[record.partition], record.offset + 1 >= end { remaining[record.partition] = nil }
                 }
                 if !options.follow && remaining.isEmpty { break }
@@ -73,25 +102,51 @@ public struct RecordFormatter: Sendable {
 
     public init(redact: @escaping @Sendable (String) -> String) { self.redact = redact }
 
-    /// `topic[p]@offset time type key=… {data}` with personal data masked.
+    /// `topic[p]@offset time type` and the event's essentials in a few words (the compact JSON for
+    /// anything else), with personal data masked.
     public func line(_ r: ConsumerRecord) -> String {
         var parts = ["\(r.topic)[\(r.partition)]@\(r.offset)"]
         if let time = r.headers.string("ce_time") { parts.append(time) }
-        if let type = r.headers.string("ce_type") { parts.append(type) }
-        if let reason = r.headers.string("gridhub.error.reason") {
-            parts.append("DEAD LETTER stage=\(r.headers.string("gridhub.error.stage") ?? "?") reason=\"\(reason)\"")
+        let type = r.headers.string("ce_type")
+        if let type { parts.append(type.replacingOccurrences(of: "gov.gridhub.", with: "").replacingOccurrences(of: ".v1", with: "")) }
+        if let reason = r.headers.string(DeadLetterHeader.reason) {
+            parts.append("DEAD LETTER stage=\(r.headers.string(DeadLetterHeader.stage) ?? "?") reason=\"\(reason)\"")
         }
         if let key = r.keyString { parts.append("key=\(key)") }
-        let text = String(decoding: r.value, as: UTF8.self)
-        let compact: String
-        if let object = try? JSONSerialization.jsonObject(with: Data(r.value), options: [.fragmentsAllowed]),
-           let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]) {
-            compact = String(decoding: data, as: UTF8.self)
+        let object = (try? JSONSerialization.jsonObject(with: Data(r.value), options: [.fragmentsAllowed])) as? [String: Any]
+        if let object, let essentials = RecordFormatter.essentials(object, type: type) {
+            parts.append(essentials)
+        } else if let object, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            parts.append(String(decoding: data, as: UTF8.self))
         } else {
-            compact = text.count > 300 ? String(text.prefix(300)) + "…" : text
+            let text = String(decoding: r.value, as: UTF8.self)
+            parts.append(text.count > 300 ? String(text.prefix(300)) + "…" : text)
         }
-        parts.append(compact)
         return redact(parts.joined(separator: "  "))
+    }
+
+    /// The few fields an operator reads first, per event type.
+    static func essentials(_ o: [String: Any], type: String?) -> String? {
+        func s(_ key: String) -> String { (o[key] as? String) ?? (o[key] is NSNull || o[key] == nil ? "-" : "\(o[key]!)") }
+        func short(_ text: String, _ n: Int = 40) -> String { text.count > n ? String(text.prefix(n)) + "…" : text }
+        let location = o["location"] as? [String: Any]
+        switch type {
+        case "gov.gridhub.incident.v1":
+            let source = o["source"] as? [String: Any]
+            return "\(source?["system"] ?? "?")/\(source?["recordId"] ?? "?") v\(source?["version"] ?? "?") item=\(s("itemCode")) grid=\((location?["gridCode"] as? String) ?? "-") \"\(short(s("description")))\""
+        case "gov.gridhub.case.v1":
+            return "case=\(s("caseId")) \(s("status")) item=\(s("itemCode")) → \(s("department"))/\(s("level")) grid=\(s("gridCode")) due=\(s("dueAt")) reports=\((o["reports"] as? [Any])?.count ?? 0)"
+        case "gov.gridhub.dispatch.v1":
+            return "dispatch=\(s("dispatchId")) case=\(s("caseId")) → \(s("department"))/\(s("level")) item=\(s("itemCode")) grid=\(s("gridCode")) due=\(s("dueAt"))"
+        case "gov.gridhub.feedback.v1":
+            return "dispatch=\(s("dispatchId")) \(s("department")) \(s("status")) \"\(short(s("note")))\""
+        case "gov.gridhub.status.v1":
+            return "\(s("system"))/\(s("recordId")) case=\(s("caseId")) \(s("status")) \(s("department")) \"\(short(s("note")))\""
+        case "gov.gridhub.survey.v1":
+            return "\(s("system"))/\(s("recordId")) \(s("satisfaction")) \"\(short(s("note")))\""
+        default:
+            return nil
+        }
     }
 
     /// `{"topic","partition","offset","key","timestamp","headers":{…},"data":…}`; `data` is the
