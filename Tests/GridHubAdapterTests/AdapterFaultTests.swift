@@ -150,3 +150,70 @@ struct AdapterFaultTests {
         #expect(result.stderr.contains("GRIDHUB_BOOTSTRAP"))
     }
 }
+
+@Suite("Enforcement adapter killed mid-file", .timeLimit(.minutes(3)))
+struct EnforcementKillTests {
+    @Test("kill -9 during a file and restart: every valid row on Kafka, once per case version (by ce_id)")
+    func killNine() async throws {
+        let broker = try ChildProcess(GridHubPaths.executable, ["broker", "--brokers", "1", "--partitions", "3"])
+        let bootstrap = String(try await broker.firstLine().dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        defer { broker.signal(SIGKILL) }
+        let root = Fixtures.tempDir("enf-kill")
+        let inbox = root.appendingPathComponent("inbox"), outbox = root.appendingPathComponent("outbox"), state = root.appendingPathComponent("state")
+        for d in [inbox, outbox] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        // All rows share one grid, hence one partition: stay under the embedded broker's ≈5 MiB per partition.
+        let files = 12, rows = 200
+        for f in 0..<files {
+            var text = Enforcement.columns.joined(separator: ",") + "\r\n"
+            for r in 0..<rows {
+                text += "ZF-K-\(f)-\(r),1,违章搭建,\"江阴市澄江街道人民东路188号\r\n后院\",,,王某,2026-11-27 10:02:11,巡查发现,,澄江中队,立案,,2026-11-27 10:02:11\r\n"
+            }
+            text += "ZF-K-\(f)-broken,1,违章搭建\r\n"
+            try EnforcementAdapterTests.write(text, to: inbox, name: String(format: "ZFAJ_202611271%05d.csv", f))
+        }
+        let args = ["adapter", "enforcement", "--inbox", inbox.path, "--outbox", outbox.path, "--state-dir", state.path, "--admin-listen", "127.0.0.1:0"]
+        let env = ["GRIDHUB_BOOTSTRAP": bootstrap, "GRIDHUB_LOG_LEVEL": "warning"]
+        let first = try ChildProcess(GridHubPaths.executable, args, environment: env)
+        _ = try await first.firstLine()
+        // Kill it once it has handled some files but not all.
+        let processed = state.appendingPathComponent("processed")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ((try? FileManager.default.contentsOfDirectory(atPath: processed.path))?.count ?? 0) < 4 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        let remaining = (try FileManager.default.contentsOfDirectory(atPath: inbox.path)).filter { $0.hasSuffix(".csv") }.count
+        #expect(remaining > 0 && remaining < files, "killed mid-way: \(remaining) files left")
+        let second = try ChildProcess(GridHubPaths.executable, args, environment: env)
+        _ = try await second.firstLine()
+        while ((try? FileManager.default.contentsOfDirectory(atPath: inbox.path))?.filter { $0.hasSuffix(".csv") }.count ?? 1) > 0 && ContinuousClock.now < deadline + .seconds(30) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(20)) == 0)
+
+        var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
+        client.clientID = "gridhub-test"
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
+        try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
+        var ids = Set<String>(), ceIDs = Set<String>(), total = 0
+        var last = ContinuousClock.now
+        while ContinuousClock.now - last < .seconds(2) {
+            let batch = try await consumer.poll(timeout: .milliseconds(200))
+            if !batch.isEmpty { last = .now }
+            for r in batch {
+                total += 1
+                ids.insert(TestTopics.incident(r).source.recordId)
+                ceIDs.insert(r.headers.string("ce_id") ?? "")
+            }
+        }
+        await consumer.close()
+        let missingFiles = Set((0..<files).filter { f in !ids.contains("ZF-K-\(f)-0") })
+        let failed = (try? FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("failed").path)) ?? []
+        #expect(ids.count == files * rows, "every valid row is on Kafka; missing files \(missingFiles), failed: \(failed), stderr: \(second.standardError.suffix(2000)) \(first.standardError.suffix(1000))")
+        #expect(ceIDs.count == files * rows, "one event per case version")
+        // A crash between the delivery report and the ledger write can repeat a byte-identical record.
+        #expect(total - ceIDs.count <= rows, "repeats (same ce_id): \(total - ceIDs.count)")
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import GridHubAdapters
+import GridHubCore
+import GridHubServices
+import Logging
+import ServiceLifecycle
+
+/// `gridhub adapter woodpecker`: polls City Woodpecker's open API and posts replies.
+struct WoodpeckerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "woodpecker",
+        abstract: "Poll City Woodpecker's open API for new and changed reports; reply to citizens in the app.",
+        discussion: "Token from GRIDHUB_WOODPECKER_TOKEN; Kafka from GRIDHUB_BOOTSTRAP. Every flag may come from --config FILE (flags win)."
+    )
+
+    @Option(help: "JSON configuration file (keys are flag names).") var config: String?
+    @Option(help: "Base URL of the Woodpecker open API.") var api: String?
+    @Option(help: "HOST:PORT for /healthz, /readyz, /metrics.") var adminListen: String?
+    @Option(help: "State directory (ledgers, cursor).") var stateDir: String?
+    @Option(help: "Folder of the reference data.") var referenceDir: String?
+
+    func run() async throws {
+        Runtime.bootstrapLogging()
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.woodpecker")
+        let apiURL = try DaemonSupport.require(context, "api", api)
+        let token = try DaemonSupport.secret("GRIDHUB_WOODPECKER_TOKEN")
+        let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")
+        let reference = try DaemonSupport.reference(context, referenceDir)
+        let runtime = try DaemonSupport.runtime(context, system: .woodpecker, stateDir: stateDir)
+        let poller = WoodpeckerPoller(configuration: .init(apiURL: apiURL, token: token), pipeline: runtime.pipeline, reference: reference,
+                                      stateDirectory: runtime.stateDirectory, readiness: runtime.readiness, metrics: runtime.metrics, logger: context.logger)
+        let delivery = try StatusDelivery(
+            configuration: .init(topics: [SourceSystem.woodpecker.statusTopic], groupID: "gridhub-adapter-woodpecker", stage: "adapter.woodpecker.status"),
+            kafka: context.kafka, sink: WoodpeckerReplySink(apiURL: apiURL, token: token, reference: reference, logger: context.logger),
+            stateDirectory: runtime.stateDirectory, pipeline: runtime.pipeline, metrics: runtime.metrics, logger: context.logger)
+        let logger = context.logger
+        let admin = AdminRoutes.application(address: address, readiness: runtime.readiness, metrics: runtime.metrics, logger: logger) { port in
+            DaemonSupport.announce(address.host, port, logger: logger)
+        }
+        try await context.run(runtime.baseServices + [admin, poller, delivery])
+    }
+}
