@@ -43,14 +43,19 @@ public struct CityTraffic: Service {
     let reference: ReferenceData
     let hotline: HotlinePlatform
     let elink: ElinkPlatform
+    let woodpecker: WoodpeckerAPI?
+    let enforcement: EnforcementSystem?
     let behaviour: Behaviour
     let ledger: Ledger
     let logger: Logger
 
-    public init(reference: ReferenceData, hotline: HotlinePlatform, elink: ElinkPlatform, behaviour: Behaviour = Behaviour(), ledger: Ledger = Ledger(), logger: Logger) {
+    public init(reference: ReferenceData, hotline: HotlinePlatform, elink: ElinkPlatform, woodpecker: WoodpeckerAPI? = nil, enforcement: EnforcementSystem? = nil,
+                behaviour: Behaviour = Behaviour(), ledger: Ledger = Ledger(), logger: Logger) {
         self.reference = reference
         self.hotline = hotline
         self.elink = elink
+        self.woodpecker = woodpecker
+        self.enforcement = enforcement
         self.behaviour = behaviour
         self.ledger = ledger
         self.logger = logger
@@ -69,6 +74,8 @@ public struct CityTraffic: Service {
         var lastElinkPush = ContinuousClock.now
         var surveyed: Set<String> = []
         var lastSurveyCheck = ContinuousClock.now
+        var patrolCases: [EnforcementSystem.Row] = []
+        var lastExport = ContinuousClock.now
 
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let elapsed = (ContinuousClock.now - started).seconds
@@ -81,7 +88,9 @@ public struct CityTraffic: Service {
                 sequence += 1
                 ledger.add("problems")
                 let problem = world.problem(using: &rng)
-                let channels = world.channels(for: problem, using: &rng)
+                var channels = world.channels(for: problem, using: &rng)
+                if woodpecker != nil, rng.chance(0.45) { channels.append(.woodpecker) }
+                if enforcement != nil, World.enforcementCause(problem.item) != nil, rng.chance(0.5) { channels.append(.enforcement) }
                 for channel in channels {
                     switch channel {
                     case .hotline12345:
@@ -89,8 +98,18 @@ public struct CityTraffic: Service {
                     case .elink:
                         pendingElink.append(world.elinkEvent(problem, sequence: sequence, now: Date(), malformed: rng.chance(behaviour.malformedShare), rng: &rng))
                         ledger.add("reports.elink")
-                    default:
-                        break
+                    case .woodpecker:
+                        if let woodpecker {
+                            woodpecker.publish(world.appReport(problem, sequence: sequence, now: Date(), rng: &rng))
+                            ledger.add("reports.woodpecker")
+                        }
+                    case .enforcement:
+                        if let cause = World.enforcementCause(problem.item) {
+                            patrolCases.append(EnforcementSystem.patrolCase(
+                                id: "ZF2026-SIM-\(String(format: "%06d", sequence))", cause: cause, place: problem.place, at: Date(),
+                                withPosition: rng.chance(0.7), squad: "\(problem.place.townName.prefix(2))中队"))
+                            ledger.add("reports.enforcement")
+                        }
                     }
                 }
             }
@@ -98,6 +117,20 @@ public struct CityTraffic: Service {
                 await pushElink(pendingElink, batch: sequence)
                 pendingElink = []
                 lastElinkPush = .now
+            }
+            if let enforcement, ContinuousClock.now - lastExport > .seconds(3) {
+                lastExport = .now
+                if !patrolCases.isEmpty {
+                    let broken = rng.chance(behaviour.malformedShare * 5)
+                    do {
+                        try enforcement.export(patrolCases, broken: broken)
+                        if broken { ledger.add("malformed.enforcement") }
+                    } catch {
+                        logger.info("enforcement export not written", metadata: ["error": .string("\(error)")])
+                    }
+                    patrolCases = []
+                }
+                ledger.add("statuslines.enforcement", enforcement.importStatus())
             }
             if ContinuousClock.now - lastSurveyCheck > .seconds(1) {
                 lastSurveyCheck = .now
@@ -233,6 +266,28 @@ struct World: Sendable {
             orderType: ["投诉", "求助", "举报"][Int(rng.next() % 3)], category: path, title: keyword,
             content: "\(World.spot(problem.place))\(keyword)，已经好几天了，请有关部门尽快处理。",
             address: World.typed(problem.place, rng: &rng), urgent: item.urgent, timeLimitDays: nil)
+    }
+
+    /// A citizen's report in the City Woodpecker app: GCJ-02 from the app's map SDK, some BD-09
+    /// from the Baidu entry, a few WGS-84 Android phones; the app's own type list.
+    func appReport(_ problem: Problem, sequence: Int, now: Date, rng: inout SplitMix64) -> Woodpecker.Report {
+        let item = problem.item
+        let type = SourceCategoryTables.woodpeckerTypes.first { $0.item == item.code }?.label ?? "其他"
+        let keyword = item.keywordsZh[Int(rng.next() % UInt64(item.keywordsZh.count))]
+        let fix = problem.place.coordinate.offset(metres: abs(rng.gaussian()) * 20, bearing: Double.random(in: 0..<360, using: &rng))
+        let roll = Double.random(in: 0..<1, using: &rng)
+        let (system, label): (CoordinateSystem, String) = roll < 0.8 ? (.gcj02, "gcj02") : roll < 0.93 ? (.bd09, "bd09") : (.wgs84, "wgs84")
+        let shown = ChinaCoordinates.fromWGS84(fix, to: system)
+        return Woodpecker.Report(
+            id: "WP\(World.compactDate(now))\(String(format: "%07d", sequence))", revision: 1, createdAt: now, updatedAt: now,
+            userId: "u_\(String(rng.next() % 0xFFFFFF, radix: 16))", nickname: "市民\(rng.next() % 1000)", mobile: "139\(String(format: "%08d", Int(rng.next() % 100_000_000)))",
+            typeName: type, content: "\(World.spot(problem.place))\(keyword)", images: ["https://woodpecker.example/img/\(sequence).jpg"],
+            lng: shown.lon, lat: shown.lat, coordType: label, address: "江苏省无锡市江阴市\(problem.place.road)附近", state: "submitted")
+    }
+
+    /// The enforcement system's 案由 for an item, if enforcement squads handle it.
+    static func enforcementCause(_ item: CatalogueItem) -> String? {
+        SourceCategoryTables.enforcementCauses.first { $0.item == item.code }?.label
     }
 
     func elinkEvent(_ problem: Problem, sequence: Int, now: Date, malformed: Bool, rng: inout SplitMix64) -> [String: Any] {

@@ -59,7 +59,7 @@ public final class WoodpeckerAPI: Sendable {
         return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: Array(data))))
     }
 
-    public func server(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol & Service {
+    public func server(port: Int = 0, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol & Service {
         let router = Router()
         let token = self.token
         router.get("/open/v2/reports") { request, _ -> Response in
@@ -99,7 +99,7 @@ public final class WoodpeckerAPI: Sendable {
             let n = self.state.withLock { s -> Int in s.replies.append((id, fields)); return s.replies.count }
             return Self.json(.ok, ["code": 0, "message": "ok", "data": ["replyId": "r_\(n)"]])
         }
-        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "woodpecker-double"),
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "woodpecker-double"),
                            onServerRunning: { await onListening($0.localAddress?.port ?? 0) }, logger: logger)
     }
 }

@@ -105,7 +105,33 @@ struct DevCommand: AsyncParsableCommand {
         let elinkIngest = ElinkIngest(configuration: .init(apiKey: elinkKey), pipeline: elinkRuntime.pipeline, reference: reference, logger: Logger(label: "gridhub.adapter.elink"))
         let elinkServer = AdapterServer.application(address: ListenAddress(host: host, port: elinkPort), runtime: elinkRuntime, logger: Logger(label: "gridhub.adapter.elink"), routes: { elinkIngest.addRoutes(to: $0) }) { _ in }
 
+        // The pull adapters: City Woodpecker (polling the app's API double) and the enforcement files.
+        let woodpeckerToken = "gridhub-dev-woodpecker-token"
+        let woodpeckerPort = try freeLoopbackPort()
+        let woodpeckerURL = "http://\(host):\(woodpeckerPort)"
+        let woodpeckerRuntime = try AdapterRuntime(system: .woodpecker, kafka: kafka, stateDirectory: state.appendingPathComponent("woodpecker"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.woodpecker"))
+        var pollerConfig = WoodpeckerPoller.Configuration(apiURL: woodpeckerURL, token: woodpeckerToken)
+        pollerConfig.idleInterval = .milliseconds(500)
+        let poller = WoodpeckerPoller(configuration: pollerConfig, pipeline: woodpeckerRuntime.pipeline, reference: reference,
+                                      stateDirectory: woodpeckerRuntime.stateDirectory, readiness: woodpeckerRuntime.readiness, metrics: woodpeckerRuntime.metrics, logger: Logger(label: "gridhub.adapter.woodpecker"))
+        let replies = try StatusDelivery(
+            configuration: .init(topics: [SourceSystem.woodpecker.statusTopic], groupID: "gridhub-adapter-woodpecker", stage: "adapter.woodpecker.status"),
+            kafka: kafka, sink: WoodpeckerReplySink(apiURL: woodpeckerURL, token: woodpeckerToken, reference: reference, logger: Logger(label: "gridhub.adapter.woodpecker")),
+            stateDirectory: woodpeckerRuntime.stateDirectory, pipeline: woodpeckerRuntime.pipeline, metrics: woodpeckerRuntime.metrics, logger: Logger(label: "gridhub.adapter.woodpecker"))
+        let inbox = state.appendingPathComponent("enforcement-inbox"), outbox = state.appendingPathComponent("enforcement-outbox")
+        let enforcementSystem = try EnforcementSystem(inbox: inbox, outbox: outbox)
+        let enforcementRuntime = try AdapterRuntime(system: .enforcement, kafka: kafka, stateDirectory: state.appendingPathComponent("enforcement"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.enforcement"))
+        var inboxConfig = EnforcementInbox.Configuration(inbox: inbox, stateDirectory: enforcementRuntime.stateDirectory)
+        inboxConfig.department = "urban-mgmt"
+        let enforcementReader = EnforcementInbox(configuration: inboxConfig, pipeline: enforcementRuntime.pipeline, reference: reference, metrics: enforcementRuntime.metrics, logger: Logger(label: "gridhub.adapter.enforcement"))
+        let enforcementStatus = try StatusDelivery(
+            configuration: .init(topics: [SourceSystem.enforcement.statusTopic], groupID: "gridhub-adapter-enforcement", stage: "adapter.enforcement.status"),
+            kafka: kafka, sink: EnforcementOutboxSink(outbox: outbox, reference: reference), stateDirectory: enforcementRuntime.stateDirectory,
+            pipeline: enforcementRuntime.pipeline, metrics: enforcementRuntime.metrics, logger: Logger(label: "gridhub.adapter.enforcement"))
+
         // The simulated city: source systems, citizens, grid workers, department desks.
+        let woodpeckerAPI = WoodpeckerAPI(token: woodpeckerToken)
+        let woodpeckerServer = woodpeckerAPI.server(port: woodpeckerPort, logger: Logger(label: "gridhub.sim.woodpecker")) { _ in }
         let hotlinePlatform = HotlinePlatform(hubURL: "http://\(host):\(hotlinePort)", secret: hotlineSecret)
         let platformServer = hotlinePlatform.server(port: platformPort, logger: Logger(label: "gridhub.sim.hotline")) { _ in }
         let elinkPlatform = ElinkPlatform(hubURL: "http://\(host):\(elinkPort)", apiKey: elinkKey)
@@ -113,7 +139,7 @@ struct DevCommand: AsyncParsableCommand {
         behaviour.problemsPerSecond = rate
         behaviour.speed = speed
         let ledger = CityTraffic.Ledger()
-        let traffic = CityTraffic(reference: reference, hotline: hotlinePlatform, elink: elinkPlatform, behaviour: behaviour, ledger: ledger, logger: Logger(label: "gridhub.sim.city"))
+        let traffic = CityTraffic(reference: reference, hotline: hotlinePlatform, elink: elinkPlatform, woodpecker: woodpeckerAPI, enforcement: enforcementSystem, behaviour: behaviour, ledger: ledger, logger: Logger(label: "gridhub.sim.city"))
         var deskBehaviour = DepartmentDesks.Behaviour()
         deskBehaviour.speed = speed
         let deskStatistics = DepartmentDesks.Statistics()
@@ -127,6 +153,8 @@ struct DevCommand: AsyncParsableCommand {
             "elink adapter         http://\(host):\(elinkPort)/elink/events",
             "router + dev admin    http://\(host):\(adminPort)/metrics  /healthz  /readyz",
             "12345 platform double http://\(host):\(platformPort)/api/v1/gd/fk",
+            "woodpecker API double \(woodpeckerURL)/open/v2/reports",
+            "enforcement files     \(inbox.path) → \(outbox.path)",
             "logs                  \(logPath)",
             "try: GRIDHUB_BOOTSTRAP=\(kafka.bootstrapServers) gridhub tail gridhub.cases.v1",
         ]
@@ -147,9 +175,11 @@ struct DevCommand: AsyncParsableCommand {
         // Shut down in reverse order: the city stops first, then the hub, and the summary last,
         // after it has read everything the others wrote.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: summaryService)]
-        for s in router.services + hotlineRuntime.baseServices + elinkRuntime.baseServices as [any Service] { services.append(.init(service: s)) }
-        for s in [hotlineServer, elinkServer] as [any Service] + hotlineOutbound { services.append(.init(service: s)) }
-        for s in [platformServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
+        for s in router.services + hotlineRuntime.baseServices + elinkRuntime.baseServices + woodpeckerRuntime.baseServices + enforcementRuntime.baseServices as [any Service] {
+            services.append(.init(service: s))
+        }
+        for s in [hotlineServer, elinkServer, poller, replies, enforcementReader, enforcementStatus] as [any Service] + hotlineOutbound { services.append(.init(service: s)) }
+        for s in [platformServer, woodpeckerServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))
         }
@@ -163,6 +193,8 @@ struct DevCommand: AsyncParsableCommand {
         let desk = deskStatistics.snapshot.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
         StandardOutput.writeLine("desks            " + desk)
         StandardOutput.writeLine("12345 results    \(hotlinePlatform.received.count) received by the hotline double, all signed: \(hotlinePlatform.received.allSatisfy(\.signatureValid))")
+        StandardOutput.writeLine("app replies      \(woodpeckerAPI.replies.count) received by the Woodpecker double")
+        StandardOutput.writeLine("outbox           \(enforcementSystem.importStatus() + enforcementSystem.statusLinesImported) status lines imported by the enforcement double")
     }
 }
 
