@@ -21,6 +21,9 @@ public final class WoodpeckerPoller: Service, Sendable {
         public var limit = 200
         /// Pause between polls once caught up.
         public var idleInterval: Duration = .seconds(2)
+        /// Shortest time between two polls while catching up: the API allows 10 requests per second per
+        /// token (replies share the token, so polls stay well below it).
+        public var minInterval: Duration = .milliseconds(150)
         public var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(60))
         public var requestTimeout: TimeAmount = .seconds(15)
         public init(apiURL: String, token: String) {
@@ -74,7 +77,7 @@ public final class WoodpeckerPoller: Service, Sendable {
                         try await self.store(cursor: next)
                         cursor = next
                     }
-                    if !hasMore { try await Task.sleep(for: self.configuration.idleInterval) }
+                    try await Task.sleep(for: hasMore ? self.configuration.minInterval : self.configuration.idleInterval)
                 case .retryAfter(let wait):
                     self.failures.increment()
                     try await Task.sleep(for: wait)
