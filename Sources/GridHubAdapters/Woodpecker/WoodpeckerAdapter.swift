@@ -70,6 +70,7 @@ public final class WoodpeckerPoller: Service, Sendable {
             var cursor = start
             var attempt = 0
             while !Task.isCancelled {
+                let started = ContinuousClock.now
                 switch await self.pollOnce(cursor: cursor) {
                 case .page(let next, let hasMore):
                     attempt = 0
@@ -77,7 +78,11 @@ public final class WoodpeckerPoller: Service, Sendable {
                         try await self.store(cursor: next)
                         cursor = next
                     }
-                    try await Task.sleep(for: hasMore ? self.configuration.minInterval : self.configuration.idleInterval)
+                    if hasMore {
+                        try await Task.sleep(until: started + self.configuration.minInterval, clock: .continuous)
+                    } else {
+                        try await Task.sleep(for: self.configuration.idleInterval)
+                    }
                 case .retryAfter(let wait):
                     self.failures.increment()
                     try await Task.sleep(for: wait)
