@@ -21,6 +21,9 @@ public final class WoodpeckerPoller: Service, Sendable {
         public var limit = 200
         /// Pause between polls once caught up.
         public var idleInterval: Duration = .seconds(2)
+        /// Shortest time between two polls while catching up: the API allows 10 requests per second per
+        /// token (replies share the token, so polls stay well below it).
+        public var minInterval: Duration = .milliseconds(150)
         public var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(60))
         public var requestTimeout: TimeAmount = .seconds(15)
         public init(apiURL: String, token: String) {
@@ -67,6 +70,7 @@ public final class WoodpeckerPoller: Service, Sendable {
             var cursor = start
             var attempt = 0
             while !Task.isCancelled {
+                let started = ContinuousClock.now
                 switch await self.pollOnce(cursor: cursor) {
                 case .page(let next, let hasMore):
                     attempt = 0
@@ -74,7 +78,11 @@ public final class WoodpeckerPoller: Service, Sendable {
                         try await self.store(cursor: next)
                         cursor = next
                     }
-                    if !hasMore { try await Task.sleep(for: self.configuration.idleInterval) }
+                    if hasMore {
+                        try await Task.sleep(until: started + self.configuration.minInterval, clock: .continuous)
+                    } else {
+                        try await Task.sleep(for: self.configuration.idleInterval)
+                    }
                 case .retryAfter(let wait):
                     self.failures.increment()
                     try await Task.sleep(for: wait)
