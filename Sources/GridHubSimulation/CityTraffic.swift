@@ -63,7 +63,7 @@ public struct CityTraffic: Service {
 
     public func run() async throws {
         var rng = SplitMix64(seed: behaviour.seed)
-        let world = World(reference: reference)
+        let world = CityModel(reference: reference)
         let started = ContinuousClock.now
         // The simulated day starts at 08:30 in Jiangyin, when people start reporting.
         var morning = Calendar(identifier: .gregorian)
@@ -81,16 +81,16 @@ public struct CityTraffic: Service {
             let elapsed = (ContinuousClock.now - started).seconds
             let simulatedNow = simulatedStart.addingTimeInterval(elapsed * behaviour.speed)
             let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Asia/Shanghai")!, from: simulatedNow).hour ?? 12
-            let rate = behaviour.problemsPerSecond * World.hourlyProfile[hour]
+            let rate = behaviour.problemsPerSecond * CityModel.hourlyProfile[hour]
             // Poisson arrivals in a 100 ms tick.
-            let arrivals = World.poisson(rate * 0.1, using: &rng)
+            let arrivals = CityModel.poisson(rate * 0.1, using: &rng)
             for _ in 0..<arrivals {
                 sequence += 1
                 ledger.add("problems")
                 let problem = world.problem(using: &rng)
                 var channels = world.channels(for: problem, using: &rng)
                 if woodpecker != nil, rng.chance(0.45) { channels.append(.woodpecker) }
-                if enforcement != nil, World.enforcementCause(problem.item) != nil, rng.chance(0.5) { channels.append(.enforcement) }
+                if enforcement != nil, CityModel.enforcementCause(problem.item) != nil, rng.chance(0.5) { channels.append(.enforcement) }
                 for channel in channels {
                     switch channel {
                     case .hotline12345:
@@ -104,7 +104,7 @@ public struct CityTraffic: Service {
                             ledger.add("reports.woodpecker")
                         }
                     case .enforcement:
-                        if let cause = World.enforcementCause(problem.item) {
+                        if let cause = CityModel.enforcementCause(problem.item) {
                             patrolCases.append(EnforcementSystem.patrolCase(
                                 id: "ZF2026-SIM-\(String(format: "%06d", sequence))", cause: cause, place: problem.place, at: Date(),
                                 withPosition: rng.chance(0.7), squad: "\(problem.place.townName.prefix(2))中队"))
@@ -141,7 +141,7 @@ public struct CityTraffic: Service {
         if !pendingElink.isEmpty { await pushElink(pendingElink, batch: sequence) }
     }
 
-    private func sendWorkOrder(_ problem: World.Problem, sequence: Int, now: Date, world: World, rng: inout SplitMix64) async {
+    private func sendWorkOrder(_ problem: CityModel.Problem, sequence: Int, now: Date, world: CityModel, rng: inout SplitMix64) async {
         ledger.add("reports.hotline12345")
         let encoding: TextEncoding = rng.chance(0.8) ? .gbk : .utf8
         if rng.chance(behaviour.malformedShare) {
@@ -201,8 +201,10 @@ public struct CityTraffic: Service {
     }
 }
 
-/// The simulated city's geography and people, from the reference data.
-struct World: Sendable {
+/// The simulated city's geography and people, from the reference data: where problems happen
+/// (grids weighted by population) and what they are. Shared by the city traffic of `gridhub dev` and
+/// the router's labelled corpus, so both draw the same kind of problems.
+struct CityModel: Sendable {
     struct Problem: Sendable {
         var place: GazetteerEntry
         var item: CatalogueItem
@@ -259,13 +261,13 @@ struct World: Sendable {
         let keyword = item.keywordsZh[Int(rng.next() % UInt64(item.keywordsZh.count))]
         let surname = ["张", "王", "李", "赵", "陈", "刘", "周", "吴"][Int(rng.next() % 8)]
         let phone = "1" + ["38", "39", "58", "86", "77"][Int(rng.next() % 5)] + String(format: "%08d", Int(rng.next() % 100_000_000))
-        let day = World.compactDate(now)
+        let day = CityModel.compactDate(now)
         return Hotline12345.WorkOrder(
             id: "JY12345-\(day)-\(String(format: "%06d", sequence))", version: 1, calledAt: now,
             callerName: surname + (rng.chance(0.5) ? "先生" : "女士"), callerPhone: phone, anonymous: rng.chance(0.1),
             orderType: ["投诉", "求助", "举报"][Int(rng.next() % 3)], category: path, title: keyword,
-            content: "\(World.spot(problem.place))\(keyword)，已经好几天了，请有关部门尽快处理。",
-            address: World.typed(problem.place, rng: &rng), urgent: item.urgent, timeLimitDays: nil)
+            content: "\(CityModel.spot(problem.place))\(keyword)，已经好几天了，请有关部门尽快处理。",
+            address: CityModel.typed(problem.place, rng: &rng), urgent: item.urgent, timeLimitDays: nil)
     }
 
     /// A citizen's report in the City Woodpecker app: GCJ-02 from the app's map SDK, some BD-09
@@ -279,9 +281,9 @@ struct World: Sendable {
         let (system, label): (CoordinateSystem, String) = roll < 0.8 ? (.gcj02, "gcj02") : roll < 0.93 ? (.bd09, "bd09") : (.wgs84, "wgs84")
         let shown = ChinaCoordinates.fromWGS84(fix, to: system)
         return Woodpecker.Report(
-            id: "WP\(World.compactDate(now))\(String(format: "%07d", sequence))", revision: 1, createdAt: now, updatedAt: now,
+            id: "WP\(CityModel.compactDate(now))\(String(format: "%07d", sequence))", revision: 1, createdAt: now, updatedAt: now,
             userId: "u_\(String(rng.next() % 0xFFFFFF, radix: 16))", nickname: "市民\(rng.next() % 1000)", mobile: "139\(String(format: "%08d", Int(rng.next() % 100_000_000)))",
-            typeName: type, content: "\(World.spot(problem.place))\(keyword)", images: ["https://woodpecker.example/img/\(sequence).jpg"],
+            typeName: type, content: "\(CityModel.spot(problem.place))\(keyword)", images: ["https://woodpecker.example/img/\(sequence).jpg"],
             lng: shown.lon, lat: shown.lat, coordType: label, address: "江苏省无锡市江阴市\(problem.place.road)附近", state: "submitted")
     }
 
@@ -298,9 +300,9 @@ struct World: Sendable {
         let fix = problem.place.coordinate.offset(metres: abs(rng.gaussian()) * 12, bearing: Double.random(in: 0..<360, using: &rng))
         let solved = rng.chance(0.15)
         var event: [String: Any] = [
-            "sjbh": "ZZ\(problem.place.gridCode)-\(World.compactDate(now))-\(String(format: "%05d", sequence))",
+            "sjbh": "ZZ\(problem.place.gridCode)-\(CityModel.compactDate(now))-\(String(format: "%05d", sequence))",
             "sjlx": type.code, "sjlxmc": type.name,
-            "sjms": "\(World.spot(problem.place))\(keyword)",
+            "sjms": "\(CityModel.spot(problem.place))\(keyword)",
             "wgbm": problem.place.gridCode, "sbr": "WGY-\(String(format: "%07d", Int(rng.next() % 10_000_000)))", "sbrxm": "网格员",
             "sbsj": RFC3339.format(now),
             "x": noFix ? 0 : fix.lon, "y": noFix ? 0 : fix.lat,
@@ -351,11 +353,13 @@ struct World: Sendable {
 
 extension SplitMix64 {
     /// True with probability `p`.
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    mutating func chance(_ p: Double) -> Bool { unit() < p }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
     /// A standard normal sample (Box–Muller).
     mutating func gaussian() -> Double {
-        let u1 = max(Double.random(in: 0..<1, using: &self), 1e-12)
-        let u2 = Double.random(in: 0..<1, using: &self)
+        let u1 = max(unit(), 1e-12)
+        let u2 = unit()
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }

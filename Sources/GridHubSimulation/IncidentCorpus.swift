@@ -21,10 +21,9 @@ public struct IncidentCorpus: Sendable {
 
     /// A deterministic corpus of about `problems` problems starting at `start`.
     public init(reference: ReferenceData, problems: Int, seed: UInt64, start: Date = Date(timeIntervalSince1970: 1_795_740_000)) {
-        var rng = SplitMix(seed: seed)
-        let addresses = reference.gazetteer.entries
+        var rng = SplitMix64(seed: seed)
         var byGrid: [String: [GazetteerEntry]] = [:]
-        for a in addresses { byGrid[a.gridCode, default: []].append(a) }
+        for a in reference.gazetteer.entries { byGrid[a.gridCode, default: []].append(a) }
         let items = reference.items
         var entries: [Entry] = []
         var label = 0
@@ -67,9 +66,12 @@ public struct IncidentCorpus: Sendable {
                             itemCode: itemCode, description: text, location: location, urgent: false, resolvedOnSite: false)
         }
 
+        let city = CityModel(reference: reference)
         for _ in 0..<problems {
-            let place = addresses[Int(rng.next() % UInt64(addresses.count))]
-            let item = items[Int(rng.next() % UInt64(items.count))]
+            // The same problems `gridhub dev`'s city reports: where people live, any catalogue item.
+            let problem = city.problem(using: &rng)
+            let place = problem.place
+            let item = problem.item
             let t0 = start.addingTimeInterval(Double(rng.next() % (20 * 86_400)))
             label += 1
             let channels: [SourceSystem] = [.woodpecker, .hotline12345, .elink].shuffled(using: &rng)
@@ -131,25 +133,5 @@ public struct IncidentCorpus: Sendable {
         let precision = tp + fp == 0 ? 1 : Double(tp) / Double(tp + fp)
         let recall = tp + fn == 0 ? 1 : Double(tp) / Double(tp + fn)
         return (precision, recall, tp + fn, tp + fp)
-    }
-}
-
-/// A small deterministic random generator (SplitMix64), so a corpus is the same on every run.
-public struct SplitMix: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    /// Standard normal (Box-Muller).
-    public mutating func gaussian() -> Double {
-        let u = max(unit(), 1e-12), v = unit()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GridHubServices
 import Synchronization
 
 /// A child process for tests: started with arguments and environment, its stdout read line by
@@ -123,46 +124,18 @@ public final class ChildProcess: Sendable {
     public var wasSignalled: Bool { process.terminationReason == .uncaughtSignal }
 }
 
-/// Runs a command to completion and returns its status, stdout and stderr.
+/// Runs a command to completion and returns its status, stdout and stderr (with `posix_spawn`, not
+/// Foundation's `Process`: see ``Subprocess``).
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [], stdin: Data? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for key in removing { env[key] = nil }
     env.merge(environment) { $1 }
-    p.environment = env
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = stdin == nil ? FileHandle.nullDevice : input
-    let outData = Locked(Data()), errData = Locked(Data())
-    let closed = Locked(0)
-    let outReader = PipeReader(out.fileHandleForReading) { d in
-        if let d { outData.withLock { $0.append(d) } } else { closed.withLock { $0 += 1 } }
+    do {
+        let result = try await Subprocess.run([executable] + arguments, environment: env, stdin: stdin.map { Array($0) }, timeout: timeout)
+        return (result.status, result.stdout, result.stderr)
+    } catch let error as SubprocessError {
+        throw HarnessError(error.description)
     }
-    let errReader = PipeReader(err.fileHandleForReading) { d in
-        if let d { errData.withLock { $0.append(d) } } else { closed.withLock { $0 += 1 } }
-    }
-    try p.run()
-    outReader.start()
-    errReader.start()
-    if let stdin {
-        input.fileHandleForWriting.write(stdin)
-        try input.fileHandleForWriting.close()
-    }
-    let deadline = ContinuousClock.now + timeout
-    // Done when the process has exited and both pipes reached end of file.
-    while p.isRunning || closed.value < 2 {
-        if ContinuousClock.now >= deadline {
-            if p.isRunning { p.terminate() }
-            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-        }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    let stdoutText = outData.withLock { String(decoding: $0, as: UTF8.self) }
-    let stderrText = errData.withLock { String(decoding: $0, as: UTF8.self) }
-    return (p.terminationStatus, stdoutText, stderrText)
 }
 
 /// Where the built `gridhub` executable and the repository are.

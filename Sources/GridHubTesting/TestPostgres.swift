@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GridHubServices
 import Synchronization
 
 /// A throw-away PostgreSQL server for one test process: `initdb` into a temporary directory (as the
@@ -100,22 +101,13 @@ public enum TestPostgres {
     }
 
     private static func blockingRun(_ command: [String]) -> (status: Int32, output: String) {
-        // posix_spawn and waitpid rather than Foundation's Process: `pg_ctl start` leaves the server
-        // behind holding inherited descriptors, and Process did not reap pg_ctl reliably then. Output
-        // goes to a file through the shell, never a pipe.
-        let outputPath = "/tmp/gridhub-pg-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let argv = ["/bin/sh", "-c", "cd /tmp && exec \(quoted) </dev/null >\(outputPath) 2>&1"]
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", nil, nil, &cArgs, environ)
-        guard rc == 0 else { return (-1, "posix_spawn failed: \(rc)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        return (exited ? (status >> 8) & 0xff : -1, output)
+        // Not Foundation's Process: `pg_ctl start` leaves the server behind holding inherited
+        // descriptors (see Subprocess).
+        do {
+            let result = try Subprocess.run(command, timeout: .seconds(120))
+            return (result.status, result.stdout + result.stderr)
+        } catch {
+            return (-1, "\(error)")
+        }
     }
 }

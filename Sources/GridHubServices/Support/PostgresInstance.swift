@@ -80,47 +80,19 @@ public final class PostgresInstance: Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("initdb").path) }
     }
 
-    /// Runs a command to completion on a dispatch queue (it blocks); throws with its output when it fails.
+    /// Runs a command to completion (off the cooperative pool); throws with its output when it fails.
+    /// As root, the command runs as the `postgres` user through `setpriv`, which execs rather than
+    /// waiting as a parent.
     @discardableResult
     private func run(_ executable: String, _ arguments: [String], asPostgres: Bool) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try PostgresInstance.runBlocking(executable, arguments, asPostgres: asPostgres) })
-            }
-        }
-    }
-
-    /// Spawns the command and waits for it with `posix_spawn`/`waitpid`. (Foundation's `Process`
-    /// never reports the exit of `pg_ctl start`, whose server outlives it.) As root, the command runs
-    /// as the `postgres` user through `setpriv`, which execs rather than waiting as a parent.
-    private static func runBlocking(_ executable: String, _ arguments: [String], asPostgres: Bool) throws -> String {
         let argv = asPostgres
             ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", executable] + arguments
             : [executable] + arguments
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-pg-cmd-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { for a in cArguments { free(a) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
-        guard spawned == 0 else {
-            throw PostgresInstanceError(message: "cannot start \(argv[0]): error \(spawned)")
+        let result = try await Subprocess.run(argv, timeout: .seconds(120))
+        guard result.status == 0 else {
+            throw PostgresInstanceError(message: "\((executable as NSString).lastPathComponent) failed (status \(result.status)): \((result.stdout + result.stderr).suffix(800))")
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw PostgresInstanceError(message: "\((executable as NSString).lastPathComponent) failed (status \(status)): \(text.suffix(800))")
-        }
-        return text
+        return result.stdout + result.stderr
     }
 }
 

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+
+/// Runs a command to completion with `posix_spawn` and `waitpid`, its output captured in files.
+///
+/// Used instead of Foundation's `Process` for short commands: `Process` never reports the exit of a
+/// command that leaves a daemon holding its descriptors (`pg_ctl start`), and it has crashed inside
+/// `run()` when many commands are launched while a Kafka client churns descriptors.
+public enum Subprocess {
+    /// What a finished command did.
+    public struct Result: Sendable {
+        /// The exit status, or 128 + the signal that ended it.
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `argv` (the first element is the executable's path) with `environment` (nil: this
+    /// process's) and `stdin` as standard input, for at most `timeout`; blocks the calling thread.
+    public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: [UInt8]? = nil, timeout: Duration = .seconds(120)) throws -> Result {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-subprocess-\(UUID().uuidString)").path
+        let outPath = base + ".out", errPath = base + ".err", inPath = base + ".in"
+        defer { for p in [outPath, errPath, inPath] { unlink(p) } }
+        if let stdin { guard FileManager.default.createFile(atPath: inPath, contents: Data(stdin)) else { throw SubprocessError("cannot write \(inPath)") } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin == nil ? "/dev/null" : inPath, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for a in cArguments { free(a) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        var cEnvironment = env.map { strdup($0) } + [nil]
+        defer { for e in cEnvironment { free(e) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment)
+        guard spawned == 0 else { throw SubprocessError("cannot start \(argv[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { throw SubprocessError("waitpid failed for \(argv[0])") }
+            if ContinuousClock.now >= deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw SubprocessError("\(argv.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            usleep(5_000)
+        }
+        let signalled = (status & 0x7f) != 0
+        let code = signalled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
+        func read(_ path: String) -> String { (FileManager.default.contents(atPath: path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        return Result(status: code, stdout: read(outPath), stderr: read(errPath))
+    }
+
+    /// ``run(_:environment:stdin:timeout:)`` on a dispatch queue, so async callers never block the
+    /// cooperative thread pool.
+    public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try run(argv, environment: environment, stdin: stdin, timeout: timeout) })
+            }
+        }
+    }
+}
+
+/// A command could not be run.
+public struct SubprocessError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
