@@ -59,9 +59,9 @@ struct HotlineAdapterTests {
             #expect(wrong.httpStatus == 200 && wrong.code == 401)
             let forged = HotlinePlatform(hubURL: url, secret: Array("another secret".utf8))
             #expect(try await forged.push(Fixtures.workOrder("JY-F-1")).code == 401)
-            let stale = Int64(Date().timeIntervalSince1970) - 301
+            let stale = Int64(Date().timeIntervalSince1970) - 400
             #expect(try await hotline.push(path: "/hotline12345/workorders", body: body, contentType: ct, timestamp: stale).code == 401)
-            let future = Int64(Date().timeIntervalSince1970) + 301
+            let future = Int64(Date().timeIntervalSince1970) + 400
             #expect(try await hotline.push(path: "/hotline12345/workorders", body: body, contentType: ct, timestamp: future).code == 401)
             // The same signed request twice: the second is a replay.
             let ts = Int64(Date().timeIntervalSince1970)
