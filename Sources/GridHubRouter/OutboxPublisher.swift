@@ -75,7 +75,7 @@ public final class OutboxPublisher: Service, Sendable {
             }
             if !delivered.isEmpty {
                 try await conn.query("DELETE FROM outbox WHERE id = ANY(\(delivered)::int8[])", logger: logger)
-                metrics.published.increment(by: Int64(delivered.count))
+                metrics.delivered(delivered.count)
             }
             if let failure {
                 logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(failure), RouterLogKeys.count: .stringConvertible(ids.count - delivered.count)])

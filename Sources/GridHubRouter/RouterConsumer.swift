@@ -80,6 +80,7 @@ public final class RouterConsumer: Service, Sendable {
                 let committed = await retrying("batch") { try await self.process(batch) }
                 guard committed else { break }
                 metrics.batchLatency.record(ContinuousClock.now - start)
+                metrics.batchCommitted()
                 try? await consumer.commit(after: batch)
             }
         } onGracefulShutdown: {

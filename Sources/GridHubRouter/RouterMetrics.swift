@@ -1,6 +1,7 @@
 import GridHubCore
 import GridHubServices
 import Prometheus
+import Synchronization
 
 /// Metadata keys of the router's log lines, kept in one place.
 enum RouterLogKeys {
@@ -34,6 +35,19 @@ public final class RouterMetrics: Sendable {
     let batchLatency: DurationHistogram
     private let dispatched: [String: Counter]
     private let dispatchedOther: Counter
+    private let batchCount = Atomic<Int>(0)
+    private let publishedCount = Atomic<Int>(0)
+
+    /// Consumed batches committed so far (each one database transaction).
+    public var batchesCommitted: Int { batchCount.load(ordering: .relaxed) }
+    /// Outbox records delivered so far.
+    public var recordsPublished: Int { publishedCount.load(ordering: .relaxed) }
+
+    func batchCommitted() { batchCount.add(1, ordering: .relaxed) }
+    func delivered(_ n: Int) {
+        publishedCount.add(n, ordering: .relaxed)
+        published.increment(by: Int64(n))
+    }
 
     /// The metrics in `metrics`' registry, one dispatch counter per department of `departments`.
     public init(metrics: DaemonMetrics, departments: [String]) {
