@@ -27,8 +27,11 @@ struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
+    var caseLoads = 0, candidates = 0
 
     func apply(to m: RouterMetrics) {
+        m.tally("cases read one by one", caseLoads)
+        m.tally("dedup candidates fetched", candidates)
         m.incidents.increment(by: Int64(incidents))
         m.exactDuplicates.increment(by: Int64(exactDuplicates))
         m.casesOpened.increment(by: Int64(opened))
@@ -124,6 +127,7 @@ final class CaseWork {
         for try await (id, item, grid, lat, lon, radius, text, first, last, closed) in found.decode(
             (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
             let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
+            counts.candidates += 1
             addCandidate(DedupCandidate(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
                                         firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
                                         closedAt: closed.map { Date(millisecondsSince1970: $0) }), grid: grid)
@@ -310,6 +314,7 @@ final class CaseWork {
 
     private func load(_ caseId: String) async throws -> Entry {
         if let e = cases[caseId] { return e }
+        counts.caseLoads += 1
         let rows = try await conn.query("""
             SELECT doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms FROM cases WHERE case_id = \(caseId) FOR UPDATE
             """, logger: logger)

@@ -58,6 +58,12 @@ public enum RouterBenchmark {
         /// Resident memory of this process before and after the router ran.
         public var rssBefore: Int
         public var rssAfter: Int
+        /// From the first stored batch until every incident's offset was stored (the outbox may still lag).
+        public var consumedSeconds: Double
+        /// Time the router spent in each stage, summed over the phase (stages of one service run one after another).
+        public var stages: [String: Duration]
+        /// Counts of round-trip-heavy events.
+        public var tallies: [String: Int]
         public var steadyRate: Double { Double(incidents) / steadySeconds }
         public var totalRate: Double { Double(incidents) / totalSeconds }
     }
@@ -101,6 +107,17 @@ public enum RouterBenchmark {
                     Self.pad(perCase, 13),
                     "\(p.rssBefore / 1_048_576) → \(p.rssAfter / 1_048_576) MiB",
                 ].joined(separator: " | "))
+            }
+            for p in phases {
+                lines.append("")
+                lines.append("where the time goes with \(Self.count(p.openCases)) open cases (\(p.transactions) transactions; all incidents stored after \(fixed(p.consumedSeconds, 1)) s, outbox empty after \(fixed(p.steadySeconds, 1)) s):")
+                for (stage, d) in p.stages.sorted(by: { $0.key < $1.key }) {
+                    let perTx = p.transactions > 0 && stage.hasPrefix("tx") || stage.hasPrefix("consumer") ? "  \(fixed(d.seconds * 1000 / Double(max(1, p.transactions)), 1)) ms/transaction" : ""
+                    lines.append("  \(stage.padding(toLength: 58, withPad: " ", startingAt: 0)) \(Self.pad(fixed(d.seconds, 2), 7)) s\(perTx)")
+                }
+                for (name, n) in p.tallies.sorted(by: { $0.key < $1.key }) {
+                    lines.append("  \(name.padding(toLength: 58, withPad: " ", startingAt: 0)) \(Self.pad(String(n), 7))  (\(fixed(Double(n) / Double(max(1, p.transactions)), 0))/transaction)")
+                }
             }
             if let first = phases.first, let last = phases.last, phases.count > 1 {
                 lines.append("")
@@ -183,6 +200,7 @@ public enum RouterBenchmark {
         let client = PostgresClient(configuration: try RouterStore.configuration(url: databaseURL, maximumConnections: 2), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await client.run() }
+            try await Task.sleep(for: .milliseconds(50))
             defer { tasks.cancelAll() }
             let db = BenchDatabase(client: client, logger: logger)
             try await RouterStore(client: client, logger: logger).migrate()
@@ -232,12 +250,14 @@ public enum RouterBenchmark {
             let started = ContinuousClock.now
             tasks.addTask { try await services.run() }
             var first: ContinuousClock.Instant? = nil
+            var consumed: ContinuousClock.Instant? = nil
             let deadline = started + options.phaseTimeout
             var done = false
             while ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
                 let stored = try await db.storedIncidents()
                 if first == nil && stored > 0 { first = ContinuousClock.now }
+                if consumed == nil && stored >= n { consumed = ContinuousClock.now }
                 if stored >= n, try await db.outboxEmpty() { done = true; break }
             }
             let finished = ContinuousClock.now
@@ -249,7 +269,8 @@ public enum RouterBenchmark {
             let firstSeen = first ?? started
             return Phase(openCases: 0, loadSeconds: 0, incidents: n, totalSeconds: (finished - started).seconds,
                          steadySeconds: (finished - firstSeen).seconds, casesAfter: 0, casesOpened: 0, transactions: transactions,
-                         published: published, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0)
+                         published: published, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0,
+                         consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: daemon.metrics.stageTimes, tallies: daemon.metrics.stageCounts)
         }
     }
 

@@ -43,6 +43,23 @@ public final class RouterMetrics: Sendable {
     /// Outbox records delivered so far.
     public var recordsPublished: Int { publishedCount.load(ordering: .relaxed) }
 
+    private let timing = Mutex<[String: Duration]>([:])
+
+    /// Time spent so far in each stage of the consume loop and the publisher (for `gridhub bench router`).
+    public var stageTimes: [String: Duration] { timing.withLock { $0 } }
+
+    func spent(_ stage: String, since start: ContinuousClock.Instant) {
+        let d = ContinuousClock.now - start
+        timing.withLock { $0[stage, default: .zero] += d }
+    }
+
+    private let tallies = Mutex<[String: Int]>([:])
+
+    /// Counts of events the benchmark reports (cases loaded one by one, candidates fetched).
+    public var stageCounts: [String: Int] { tallies.withLock { $0 } }
+
+    func tally(_ name: String, _ n: Int) { tallies.withLock { $0[name, default: 0] += n } }
+
     func batchCommitted() { batchCount.add(1, ordering: .relaxed) }
     func delivered(_ n: Int) {
         publishedCount.add(n, ordering: .relaxed)
