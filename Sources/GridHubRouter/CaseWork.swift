@@ -77,6 +77,9 @@ final class CaseWork {
     private var cases: [String: Entry] = [:]
     private var changed: [String] = []
     private var changedSet: Set<String> = []
+    /// The stored document of each changed case when it is already encoded (the case record's data is
+    /// exactly that document), so it is not encoded twice.
+    private var docs: [String: [UInt8]] = [:]
     private var reportCase: [String: (caseId: String, version: Int)] = [:]
     private var reportRows: [String: (caseId: String, system: String, recordId: String, version: Int)] = [:]
     private var dispatchRows: [DispatchRow] = []
@@ -365,6 +368,7 @@ final class CaseWork {
         let id = entry.value.caseId
         cases[id] = entry
         if changedSet.insert(id).inserted { changed.append(id) }
+        docs[id] = nil
         guard publish else { return }
         let c = entry.value
         do {
@@ -372,6 +376,7 @@ final class CaseWork {
                 id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
                 type: .case, time: now, subject: id, payload: c)
             outbox.append(OutboxRecord(topic: Topics.cases, key: Array(id.utf8), value: event.data, headers: event.kafkaHeaders))
+            docs[id] = event.data
             let text = note ?? statusNote(c)
             for report in c.reports {
                 let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
@@ -424,7 +429,7 @@ final class CaseWork {
                 lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
                 first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
                 department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
-                doc.append(ByteBuffer(bytes: Array(try encoder.encode(e.value))))
+                doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
             }
             try await conn.query("""
                 INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)

@@ -28,8 +28,10 @@ public enum RouterBenchmark {
         public var batchRecords = RouterConsumer.Configuration().maxBatchRecords
         /// Outbox rows per publish round.
         public var outboxBatch = 5_000
-        /// Connections in the router's pool.
+        /// Connections in each router instance's pool.
         public var connections = 6
+        /// Router instances in this process, one consumer group (they share the partitions; one publishes the outbox).
+        public var instances = 1
         /// Longest wait for one phase to finish.
         public var phaseTimeout: Duration = .seconds(600)
         public init() {}
@@ -87,7 +89,7 @@ public enum RouterBenchmark {
         public var table: String {
             var lines: [String] = []
             lines.append("Router benchmark — \(incidents) incidents (\(recordBytes) B avg), \(partitions) partitions, embedded broker, PostgreSQL \(postgresVersion)")
-            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"); batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
+            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"); \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
             lines.append("")
             lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records): \(Self.rate(passthroughRate)) records/s")
             lines.append("")
@@ -244,8 +246,10 @@ public enum RouterBenchmark {
         config.maximumConnections = options.connections
         config.deadlineInterval = .seconds(5)
         config.outboxBatch = options.outboxBatch
-        let daemon = try RouterDaemon(configuration: config, environment: environment, metrics: DaemonMetrics(), logger: logger)
-        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: logger))
+        let daemons = try (0..<max(1, options.instances)).map { _ in
+            try RouterDaemon(configuration: config, environment: environment, metrics: DaemonMetrics(), logger: logger)
+        }
+        let services = ServiceGroup(configuration: .init(services: daemons.flatMap(\.services).map { .init(service: $0) }, logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             let started = ContinuousClock.now
             tasks.addTask { try await services.run() }
@@ -261,8 +265,10 @@ public enum RouterBenchmark {
                 if stored >= n, try await db.outboxEmpty() { done = true; break }
             }
             let finished = ContinuousClock.now
-            let transactions = daemon.metrics.batchesCommitted
-            let published = daemon.metrics.recordsPublished
+            let transactions = daemons.reduce(0) { $0 + $1.metrics.batchesCommitted }
+            let published = daemons.reduce(0) { $0 + $1.metrics.recordsPublished }
+            let stages = daemons.reduce(into: [String: Duration]()) { all, d in all.merge(d.metrics.stageTimes, uniquingKeysWith: +) }
+            let tallies = daemons.reduce(into: [String: Int]()) { all, d in all.merge(d.metrics.stageCounts, uniquingKeysWith: +) }
             await services.triggerGracefulShutdown()
             try await tasks.waitForAll()
             guard done else { throw RouterError("the router did not finish \(n) incidents within \(options.phaseTimeout)") }
@@ -270,7 +276,7 @@ public enum RouterBenchmark {
             return Phase(openCases: 0, loadSeconds: 0, incidents: n, totalSeconds: (finished - started).seconds,
                          steadySeconds: (finished - firstSeen).seconds, casesAfter: 0, casesOpened: 0, transactions: transactions,
                          published: published, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0,
-                         consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: daemon.metrics.stageTimes, tallies: daemon.metrics.stageCounts)
+                         consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: stages, tallies: tallies)
         }
     }
 

@@ -13,10 +13,11 @@ extension BenchCommand {
         static let configuration = CommandConfiguration(
             abstract: "Incidents/s through the router with a private PostgreSQL, as a ratio to raw librdkafka passthrough, at several numbers of open cases.")
 
-        @Option(help: "Incidents routed in each phase (a labelled corpus: cross-channel duplicates, hard negatives).") var incidents = 100_000
+        @Option(help: "Incidents routed in each phase (a labelled corpus: cross-channel duplicates, hard negatives).") var incidents = 50_000
         @Option(help: "Open cases bulk-loaded before each phase, comma-separated.") var openCases = "10000,1000000"
         @Option(help: "Records per consumer poll, i.e. per database transaction.") var batch = RouterConsumer.Configuration().maxBatchRecords
         @Option(help: "Outbox rows per publish round.") var outboxBatch = 5_000
+        @Option(help: "Router instances in one consumer group (in this process).") var instances = 1
         @Option(help: "Partitions per topic (default: enough for the embedded broker to keep every incident).") var partitions: Int?
         @Option(help: "Folder of the reference data.") var referenceDir: String?
         @Option(help: "Routing rules file (default: routing.json beside the reference folder).") var routingRules: String?
@@ -35,6 +36,7 @@ extension BenchCommand {
             options.openCases = open
             options.batchRecords = batch
             options.outboxBatch = outboxBatch
+            options.instances = instances
             options.partitions = partitions
             // About 2.2 reports per problem; the corpus is sorted by report time.
             let corpus = IncidentCorpus(reference: reference, problems: incidents / 2 + 1, seed: 20_260_101)
