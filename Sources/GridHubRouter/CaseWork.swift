@@ -27,8 +27,11 @@ struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
+    var caseLoads = 0, candidates = 0
 
     func apply(to m: RouterMetrics) {
+        m.tally("cases read one by one", caseLoads)
+        m.tally("dedup candidates fetched", candidates)
         m.incidents.increment(by: Int64(incidents))
         m.exactDuplicates.increment(by: Int64(exactDuplicates))
         m.casesOpened.increment(by: Int64(opened))
@@ -74,6 +77,9 @@ final class CaseWork {
     private var cases: [String: Entry] = [:]
     private var changed: [String] = []
     private var changedSet: Set<String> = []
+    /// The stored document of each changed case when it is already encoded (the case record's data is
+    /// exactly that document), so it is not encoded twice.
+    private var docs: [String: [UInt8]] = [:]
     private var reportCase: [String: (caseId: String, version: Int)] = [:]
     private var reportRows: [String: (caseId: String, system: String, recordId: String, version: Int)] = [:]
     private var dispatchRows: [DispatchRow] = []
@@ -124,6 +130,7 @@ final class CaseWork {
         for try await (id, item, grid, lat, lon, radius, text, first, last, closed) in found.decode(
             (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
             let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
+            counts.candidates += 1
             addCandidate(DedupCandidate(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
                                         firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
                                         closedAt: closed.map { Date(millisecondsSince1970: $0) }), grid: grid)
@@ -310,6 +317,7 @@ final class CaseWork {
 
     private func load(_ caseId: String) async throws -> Entry {
         if let e = cases[caseId] { return e }
+        counts.caseLoads += 1
         let rows = try await conn.query("""
             SELECT doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms FROM cases WHERE case_id = \(caseId) FOR UPDATE
             """, logger: logger)
@@ -360,6 +368,7 @@ final class CaseWork {
         let id = entry.value.caseId
         cases[id] = entry
         if changedSet.insert(id).inserted { changed.append(id) }
+        docs[id] = nil
         guard publish else { return }
         let c = entry.value
         do {
@@ -367,6 +376,7 @@ final class CaseWork {
                 id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
                 type: .case, time: now, subject: id, payload: c)
             outbox.append(OutboxRecord(topic: Topics.cases, key: Array(id.utf8), value: event.data, headers: event.kafkaHeaders))
+            docs[id] = event.data
             let text = note ?? statusNote(c)
             for report in c.reports {
                 let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
@@ -419,7 +429,7 @@ final class CaseWork {
                 lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
                 first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
                 department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
-                doc.append(ByteBuffer(bytes: Array(try encoder.encode(e.value))))
+                doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
             }
             try await conn.query("""
                 INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)

@@ -50,6 +50,7 @@ public final class OutboxPublisher: Service, Sendable {
         }
         var idle = Duration.milliseconds(2)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var t = ContinuousClock.now
             var ids: [Int64] = []
             var records: [ProducerRecord] = []
             let rows = try await conn.query("SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT \(batchSize)", logger: logger)
@@ -63,8 +64,12 @@ public final class OutboxPublisher: Service, Sendable {
                 idle = min(idle * 2, .milliseconds(50))
                 continue
             }
+            metrics.spent("outbox: read rows", since: t)
             idle = .milliseconds(2)
+            t = ContinuousClock.now
             let results = await producer.send(records)
+            metrics.spent("outbox: produce and await delivery", since: t)
+            t = ContinuousClock.now
             var delivered: [Int64] = []
             var failure: String? = nil
             for (id, result) in zip(ids, results) {
@@ -75,8 +80,9 @@ public final class OutboxPublisher: Service, Sendable {
             }
             if !delivered.isEmpty {
                 try await conn.query("DELETE FROM outbox WHERE id = ANY(\(delivered)::int8[])", logger: logger)
-                metrics.published.increment(by: Int64(delivered.count))
+                metrics.delivered(delivered.count)
             }
+            metrics.spent("outbox: delete delivered rows", since: t)
             if let failure {
                 logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(failure), RouterLogKeys.count: .stringConvertible(ids.count - delivered.count)])
                 try? await Task.sleep(for: .milliseconds(500))

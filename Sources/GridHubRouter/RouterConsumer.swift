@@ -64,6 +64,8 @@ public final class RouterConsumer: Service, Sendable {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let batch: [ConsumerRecord]
                 do {
+                    let polled = ContinuousClock.now
+                    defer { metrics.spent("consumer: poll", since: polled) }
                     batch = try await consumer.poll(timeout: .milliseconds(100))
                 } catch {
                     logger.warning("poll failed", metadata: [RouterLogKeys.reason: .string("\(error)")])
@@ -80,7 +82,11 @@ public final class RouterConsumer: Service, Sendable {
                 let committed = await retrying("batch") { try await self.process(batch) }
                 guard committed else { break }
                 metrics.batchLatency.record(ContinuousClock.now - start)
+                metrics.batchCommitted()
+                metrics.spent("consumer: transaction (total)", since: start)
+                let committing = ContinuousClock.now
                 try? await consumer.commit(after: batch)
+                metrics.spent("consumer: Kafka offset commit", since: committing)
             }
         } onGracefulShutdown: {
             self.state.withLock { $0 = (false, "shutting down") }
@@ -134,6 +140,7 @@ public final class RouterConsumer: Service, Sendable {
     /// One transaction: lock the offsets, skip what is done, apply the rest, write state, outbox, offsets.
     func process(_ batch: [ConsumerRecord]) async throws {
         let counts = try await store.client.withTransaction(logger: logger) { conn -> WorkCounts in
+            var t = ContinuousClock.now
             var next: [TopicPartition: Int64] = [:]
             for r in batch {
                 let tp = TopicPartition(topic: r.topic, partition: r.partition)
@@ -152,10 +159,14 @@ public final class RouterConsumer: Service, Sendable {
                 ORDER BY u.n FOR UPDATE OF o
                 """, logger: logger)
             for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
+            metrics.spent("tx: lock offsets", since: t)
             let fresh = batch.filter { $0.offset >= (stored[TopicPartition(topic: $0.topic, partition: $0.partition)] ?? 0) }
             let work = CaseWork(conn: conn, env: env, logger: logger)
             try await apply(fresh, to: work)
+            t = ContinuousClock.now
             try await work.flush()
+            metrics.spent("tx: flush (write cases, reports, dispatches, outbox)", since: t)
+            t = ContinuousClock.now
             let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
             if !advance.isEmpty {
                 try await conn.query("""
@@ -163,6 +174,7 @@ public final class RouterConsumer: Service, Sendable {
                     WHERE o.topic = u.t AND o.partition = u.p
                     """, logger: logger)
             }
+            metrics.spent("tx: store offsets", since: t)
             return work.counts
         }
         counts.apply(to: metrics)
@@ -170,6 +182,7 @@ public final class RouterConsumer: Service, Sendable {
 
     private func apply(_ records: [ConsumerRecord], to work: CaseWork) async throws {
         enum Item { case incident(Incident), feedback(Feedback), survey(Survey) }
+        var t = ContinuousClock.now
         var items: [(ConsumerRecord, Item)] = []
         let decoder = GridHubJSON.decoder()
         for record in records {
@@ -192,7 +205,12 @@ public final class RouterConsumer: Service, Sendable {
                 work.deadLetter(record, reason: "not a valid record: \(Self.readable(error))")
             }
         }
+        metrics.spent("tx: decode records", since: t)
+        t = ContinuousClock.now
         try await work.prepare(incidents: items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } })
+        metrics.spent("tx: prepare (known reports, grid locks, candidates)", since: t)
+        t = ContinuousClock.now
+        defer { metrics.spent("tx: handle (dedup, route, load merged cases, encode)", since: t) }
         for (record, item) in items {
             switch item {
             case .incident(let incident):

@@ -19,6 +19,8 @@ public struct RouterDaemon: Sendable {
         public var consumer = RouterConsumer.Configuration()
         /// Connections in the pool.
         public var maximumConnections = 6
+        /// Outbox rows read and produced per publish round.
+        public var outboxBatch = 5_000
         /// How often overdue cases are looked for.
         public var deadlineInterval: Duration = .seconds(1)
 
@@ -42,7 +44,7 @@ public struct RouterDaemon: Sendable {
         metrics = RouterMetrics(metrics: daemonMetrics, departments: environment.reference.departments.map(\.code))
         consumer = RouterConsumer(configuration: configuration.consumer, kafka: configuration.kafka, store: store, environment: environment,
                                   metrics: metrics, logger: logger)
-        publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger)
+        publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger, batchSize: configuration.outboxBatch)
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
     }
 

@@ -1,6 +1,7 @@
 import GridHubCore
 import GridHubServices
 import Prometheus
+import Synchronization
 
 /// Metadata keys of the router's log lines, kept in one place.
 enum RouterLogKeys {
@@ -34,6 +35,36 @@ public final class RouterMetrics: Sendable {
     let batchLatency: DurationHistogram
     private let dispatched: [String: Counter]
     private let dispatchedOther: Counter
+    private let batchCount = Atomic<Int>(0)
+    private let publishedCount = Atomic<Int>(0)
+
+    /// Consumed batches committed so far (each one database transaction).
+    public var batchesCommitted: Int { batchCount.load(ordering: .relaxed) }
+    /// Outbox records delivered so far.
+    public var recordsPublished: Int { publishedCount.load(ordering: .relaxed) }
+
+    private let timing = Mutex<[String: Duration]>([:])
+
+    /// Time spent so far in each stage of the consume loop and the publisher (for `gridhub bench router`).
+    public var stageTimes: [String: Duration] { timing.withLock { $0 } }
+
+    func spent(_ stage: String, since start: ContinuousClock.Instant) {
+        let d = ContinuousClock.now - start
+        timing.withLock { $0[stage, default: .zero] += d }
+    }
+
+    private let tallies = Mutex<[String: Int]>([:])
+
+    /// Counts of events the benchmark reports (cases loaded one by one, candidates fetched).
+    public var stageCounts: [String: Int] { tallies.withLock { $0 } }
+
+    func tally(_ name: String, _ n: Int) { tallies.withLock { $0[name, default: 0] += n } }
+
+    func batchCommitted() { batchCount.add(1, ordering: .relaxed) }
+    func delivered(_ n: Int) {
+        publishedCount.add(n, ordering: .relaxed)
+        published.increment(by: Int64(n))
+    }
 
     /// The metrics in `metrics`' registry, one dispatch counter per department of `departments`.
     public init(metrics: DaemonMetrics, departments: [String]) {

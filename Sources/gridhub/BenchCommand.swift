@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release for meaningful numbers).",
-        subcommands: [Kafka.self, Reference.self, Hotline.self]
+        subcommands: [Kafka.self, Reference.self, Hotline.self, Router.self]
     )
 
     struct Kafka: AsyncParsableCommand {

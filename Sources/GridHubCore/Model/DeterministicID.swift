@@ -65,10 +65,17 @@ public struct DeterministicID: Sendable, Hashable {
         return bytes
     }
 
+    /// The first 16 bytes as a lowercase 8-4-4-4-12 UUID (byte by byte: ids are made for every record).
     static func formatUUID(_ bytes: [UInt8]) -> String {
-        let chars = Array(bytes.hexString)
-        let groups = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }
-        return groups.joined(separator: "-")
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (index, byte) in bytes.prefix(16).enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func parseUUID(_ text: String) -> [UInt8]? {
