@@ -67,12 +67,8 @@ public struct Incident: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        incidentId = try c.decode(String.self, forKey: .incidentId, satisfying: FieldCheck.isUUID, "a lowercase UUID")
         source = try c.decode(SourceRef.self, forKey: .source)
-        guard incidentId == DeterministicID.incidentID(system: source.system, recordId: source.recordId) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .incidentId, in: c, debugDescription: "incidentId is not the id of source \(source.system.rawValue)/\(source.recordId)")
-        }
+        incidentId = try c.decodeIncidentID(forKey: .incidentId, system: source.system, recordId: source.recordId)
         reportedAt = try c.decode(Date.self, forKey: .reportedAt)
         receivedAt = try c.decode(Date.self, forKey: .receivedAt)
         itemCode = try c.decodeIfPresent(String.self, forKey: .itemCode, satisfying: FieldCheck.isItemCode, "an item code SR-nnn")

@@ -47,10 +47,7 @@ public struct StatusUpdate: Sendable, Hashable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         system = try c.decode(SourceSystem.self, forKey: .system)
         recordId = try c.decode(String.self, forKey: .recordId, satisfying: FieldCheck.isRecordId, "a record id")
-        incidentId = try c.decode(String.self, forKey: .incidentId)
-        guard incidentId == DeterministicID.incidentID(system: system, recordId: recordId) else {
-            throw DecodingError.dataCorruptedError(forKey: .incidentId, in: c, debugDescription: "incidentId is not the id of \(system.rawValue)/\(recordId)")
-        }
+        incidentId = try c.decodeIncidentID(forKey: .incidentId, system: system, recordId: recordId)
         caseId = try c.decode(String.self, forKey: .caseId, satisfying: FieldCheck.isRecordId, "a case id")
         caseVersion = try c.decode(Int.self, forKey: .caseVersion, atLeast: 1)
         status = try c.decode(CaseStatus.self, forKey: .status)

@@ -37,10 +37,7 @@ public struct Survey: Sendable, Hashable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         system = try c.decode(SourceSystem.self, forKey: .system)
         recordId = try c.decode(String.self, forKey: .recordId, satisfying: FieldCheck.isRecordId, "a record id")
-        incidentId = try c.decode(String.self, forKey: .incidentId)
-        guard incidentId == DeterministicID.incidentID(system: system, recordId: recordId) else {
-            throw DecodingError.dataCorruptedError(forKey: .incidentId, in: c, debugDescription: "incidentId is not the id of \(system.rawValue)/\(recordId)")
-        }
+        incidentId = try c.decodeIncidentID(forKey: .incidentId, system: system, recordId: recordId)
         satisfaction = try c.decode(Satisfaction.self, forKey: .satisfaction)
         note = try c.decodeIfPresent(String.self, forKey: .note)
         at = try c.decode(Date.self, forKey: .at)

@@ -36,6 +36,16 @@ enum FieldCheck {
 }
 
 extension KeyedDecodingContainer {
+    /// Decodes an `incidentId` and checks it is the one derived from (`system`, `recordId`): every
+    /// event that names a source record must name it consistently.
+    func decodeIncidentID(forKey key: Key, system: SourceSystem, recordId: String) throws -> String {
+        let id = try decode(String.self, forKey: key)
+        guard id == DeterministicID.incidentID(system: system, recordId: recordId) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "incidentId is not the id of source \(system.rawValue)/\(recordId)")
+        }
+        return id
+    }
+
     /// Decodes a string that must satisfy `check`, or throws `DecodingError.dataCorrupted` naming `expectation`.
     func decode(_ type: String.Type, forKey key: Key, satisfying check: (String) -> Bool, _ expectation: String) throws -> String {
         let value = try decode(String.self, forKey: key)
