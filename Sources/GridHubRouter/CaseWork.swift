@@ -27,11 +27,12 @@ struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
-    var caseLoads = 0, candidates = 0
+    var caseLoads = 0, candidates = 0, gridsCached = 0
 
     func apply(to m: RouterMetrics) {
         m.tally("cases read one by one", caseLoads)
-        m.tally("dedup candidates fetched", candidates)
+        m.tally("dedup candidates read from the database", candidates)
+        m.tally("grids whose candidates came from the cache", gridsCached)
         m.incidents.increment(by: Int64(incidents))
         m.exactDuplicates.increment(by: Int64(exactDuplicates))
         m.casesOpened.increment(by: Int64(opened))
@@ -84,12 +85,19 @@ final class CaseWork {
     private var reportRows: [String: (caseId: String, system: String, recordId: String, version: Int)] = [:]
     private var dispatchRows: [DispatchRow] = []
     private var dispatchOwner: [String: (caseId: String, department: String)] = [:]
-    private var candidates: [String: DedupCandidate] = [:]
-    private var candidatesByGrid: [String: [String]] = [:]
+    /// The candidate cache (nil: read candidates from the database every time).
+    let cache: CandidateCache?
+    /// The grids this work locked, with their candidates as this work changes them.
+    private var grids: [String: CandidateCache.Grid] = [:]
+    /// Grids whose candidate facts this work changed, and their versions after the bump in ``flush()``.
+    private var factsChanged: Set<String> = []
+    private var bumped: [String: Int64] = [:]
+    private var newestReportMs: Int64 = .min
     private(set) var outbox: [OutboxRecord] = []
 
-    init(conn: PostgresConnection, env: RouterEnvironment, logger: Logger) {
+    init(conn: PostgresConnection, env: RouterEnvironment, cache: CandidateCache? = nil, logger: Logger) {
         self.conn = conn
+        self.cache = cache
         self.env = env
         self.logger = logger
         now = env.now().wholeMilliseconds
@@ -98,7 +106,8 @@ final class CaseWork {
     // MARK: - Incidents
 
     /// Locks the places of `incidents` (their grids and the grids around them, in one order for every
-    /// instance), then loads what is known about them: reports already in cases and candidate cases.
+    /// instance), then gathers what is known about them: reports already in cases, and the candidate
+    /// cases of those grids, from the cache where its version is current, else from the database.
     func prepare(incidents: [Incident]) async throws {
         guard !incidents.isEmpty else { return }
         let ids = Array(Set(incidents.map(\.incidentId)))
@@ -106,40 +115,85 @@ final class CaseWork {
         for try await (incident, caseId, version) in rows.decode((String, String, Int).self) {
             reportCase[incident] = (caseId, version)
         }
-        var grids = Set<String>()
-        var earliest = Int64.max
-        for incident in incidents where reportCase[incident.incidentId] == nil && !incident.resolvedOnSite {
-            guard let grid = gridCode(of: incident) else { continue }
-            grids.insert(grid)
-            for n in env.reference.neighbours(of: grid) { grids.insert(n.gridCode) }
-            earliest = min(earliest, incident.reportedAt.millisecondsSince1970)
+        // Each grid a new report looks at, with the earliest report time that looks at it.
+        var needed: [String: Int64] = [:]
+        for incident in incidents {
+            let t = incident.reportedAt.millisecondsSince1970
+            newestReportMs = max(newestReportMs, t)
+            guard reportCase[incident.incidentId] == nil, !incident.resolvedOnSite, let grid = gridCode(of: incident) else { continue }
+            needed[grid] = min(needed[grid] ?? .max, t)
+            for n in env.reference.neighbours(of: grid) { needed[n.gridCode] = min(needed[n.gridCode] ?? .max, t) }
         }
-        guard !grids.isEmpty else { return }
+        guard !needed.isEmpty else { return }
         // Advisory locks on every grid involved, in ascending order: two instances that could open a case
         // for the same problem (same or neighbouring grids) take turns; the order rules out deadlocks.
-        let keys = grids.compactMap { Int64($0) }.sorted()
+        let keys = needed.keys.compactMap { Int64($0) }.sorted()
         try await conn.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(keys)::int8[]) WITH ORDINALITY AS u(k, n) ORDER BY n", logger: logger)
+        var versions: [String: Int64] = [:]
+        let codes = Array(needed.keys)
+        for try await (code, version) in try await conn.query(
+            "SELECT grid_code, version FROM grid_state WHERE grid_code = ANY(\(codes)::text[])", logger: logger).decode((String, Int64).self) {
+            versions[code] = version
+        }
+        let cached = cache?.grids(codes) ?? [:]
+        let horizon = cache?.horizon(now: now.millisecondsSince1970)
+        var stale: [String] = [], staleFrom: [Int64] = []
+        for (code, from) in needed {
+            let version = versions[code] ?? 0
+            if let grid = cached[code], grid.version == version, grid.coveredFromMs <= from {
+                grids[code] = grid
+                counts.gridsCached += 1
+            } else {
+                let covered = min(from, horizon ?? from)
+                grids[code] = CandidateCache.Grid(version: version, coveredFromMs: covered, cases: [:])
+                stale.append(code)
+                staleFrom.append(covered)
+            }
+        }
+        guard !stale.isEmpty else { return }
         let policy = env.matcher.policy
-        let minLast = earliest - Int64(policy.maxTimeGap * 1000)
-        let minClosed = earliest - Int64(policy.closedGrace * 1000)
-        let gridList = Array(grids)
+        let gap = Int64(policy.maxTimeGap * 1000), grace = Int64(policy.closedGrace * 1000)
         let found = try await conn.query("""
-            SELECT case_id, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms FROM cases
-            WHERE grid_code = ANY(\(gridList)::text[]) AND last_ms >= \(minLast) AND NOT on_site AND (closed_ms IS NULL OR closed_ms >= \(minClosed))
+            SELECT c.case_id, c.item_code, c.grid_code, c.lat, c.lon, c.radius_m, c.text, c.first_ms, c.last_ms, c.closed_ms
+            FROM unnest(\(stale)::text[], \(staleFrom)::int8[]) AS u(g, f)
+            JOIN cases c ON c.grid_code = u.g AND c.last_ms >= u.f - \(gap) AND NOT c.on_site AND (c.closed_ms IS NULL OR c.closed_ms >= u.f - \(grace))
             """, logger: logger)
         for try await (id, item, grid, lat, lon, radius, text, first, last, closed) in found.decode(
             (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
             let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
             counts.candidates += 1
-            addCandidate(DedupCandidate(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
-                                        firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
-                                        closedAt: closed.map { Date(millisecondsSince1970: $0) }), grid: grid)
+            grids[grid]?.cases[id] = DedupCandidate(
+                caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
+                firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
+                closedAt: closed.map { Date(millisecondsSince1970: $0) })
         }
     }
 
-    private func addCandidate(_ c: DedupCandidate, grid: String) {
-        if candidates[c.caseId] == nil { candidatesByGrid[grid, default: []].append(c.caseId) }
-        candidates[c.caseId] = c
+    /// The candidate cases of `grid` and the grids around it.
+    private func pool(around grid: String) -> [DedupCandidate] {
+        var pool: [DedupCandidate] = []
+        if let cases = grids[grid]?.cases.values { pool.append(contentsOf: cases) }
+        for n in env.reference.neighbours(of: grid) { if let cases = grids[n.gridCode]?.cases.values { pool.append(contentsOf: cases) } }
+        return pool
+    }
+
+    /// Updates (or adds) a case's candidate facts in its grid, when this work holds that grid, and marks
+    /// the grid as changed so its version is bumped at ``flush()``.
+    private func updateCandidate(caseId: String, grid: String?, _ change: (inout DedupCandidate) -> Void, or make: (() -> DedupCandidate)? = nil) {
+        guard let grid else { return }
+        factsChanged.insert(grid)
+        guard grids[grid] != nil else { return }
+        if var c = grids[grid]!.cases[caseId] {
+            change(&c)
+            grids[grid]!.cases[caseId] = c
+        } else if let make {
+            grids[grid]!.cases[caseId] = make()
+        }
+    }
+
+    /// What to hand the cache once this work's transaction committed.
+    var cacheUpdate: CandidateCache.Update {
+        CandidateCache.Update(grids: grids, bumped: bumped, newestReportMs: newestReportMs)
     }
 
     private func gridCode(of incident: Incident) -> String? {
@@ -160,6 +214,8 @@ final class CaseWork {
             if incident.withdrawn, entry.value.reports.count == 1, (try? entry.value.apply(.withdraw(note: "来源撤回"), at: now)) != nil {
                 entry.closedMs = now.millisecondsSince1970
                 entry.dueMs = nil
+                let closed = now
+                updateCandidate(caseId: known.caseId, grid: entry.value.gridCode) { $0.closedAt = closed }
             }
             setReport(incident, caseId: known.caseId)
             store(entry, note: "来源记录已更新")
@@ -169,20 +225,17 @@ final class CaseWork {
         let grid = gridCode(of: incident)
         let placed = DuplicateMatcher.position(of: incident.location, reference: env.reference)
         if !incident.resolvedOnSite, let grid, let (position, radius) = placed {
-            var pool: [DedupCandidate] = []
-            for g in [grid] + env.reference.neighbours(of: grid).map(\.gridCode) {
-                for id in candidatesByGrid[g] ?? [] { if let c = candidates[id] { pool.append(c) } }
-            }
-            if let decision = env.matcher.decide(incident, position: position, uncertaintyMeters: radius, candidates: pool) {
+            if let decision = env.matcher.decide(incident, text: TextFeatures(incident.description), position: position,
+                                                 uncertaintyMeters: radius, candidates: pool(around: grid)) {
                 var entry = try await load(decision.caseId)
                 entry.value.merge(incident, match: decision.evidence, at: now)
                 let t = incident.reportedAt.millisecondsSince1970
                 entry.firstMs = min(entry.firstMs, t)
                 entry.lastMs = max(entry.lastMs, t)
-                if var c = candidates[decision.caseId] {
-                    c.firstReportedAt = Date(millisecondsSince1970: entry.firstMs)
-                    c.lastReportedAt = Date(millisecondsSince1970: entry.lastMs)
-                    candidates[decision.caseId] = c
+                let (first, last) = (Date(millisecondsSince1970: entry.firstMs), Date(millisecondsSince1970: entry.lastMs))
+                updateCandidate(caseId: decision.caseId, grid: entry.value.gridCode) { c in
+                    c.firstReportedAt = first
+                    c.lastReportedAt = last
                 }
                 setReport(incident, caseId: decision.caseId)
                 counts.merged += 1
@@ -208,9 +261,11 @@ final class CaseWork {
         }
         let route = env.rules.route(itemCode: incident.itemCode, gridCode: value.gridCode, urgent: incident.urgent)
         try dispatch(&entry, route: route, reason: .initial)
-        if let grid = value.gridCode, let p = placed {
-            addCandidate(DedupCandidate(caseId: caseId, itemCode: incident.itemCode, position: p.0, uncertaintyMeters: p.1, text: incident.description,
-                                        firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil), grid: grid)
+        if let grid = value.gridCode, placed != nil {
+            updateCandidate(caseId: caseId, grid: grid, { _ in }, or: {
+                DedupCandidate(caseId: caseId, itemCode: incident.itemCode, position: placed?.0, uncertaintyMeters: placed?.1 ?? 0,
+                               text: incident.description, firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil)
+            })
         }
         store(entry, note: nil)
     }
@@ -284,6 +339,7 @@ final class CaseWork {
         if survey.satisfaction == .dissatisfied {
             counts.reopened += 1
             entry.closedMs = nil
+            updateCandidate(caseId: caseId, grid: entry.value.gridCode) { $0.closedAt = nil }
             let base = env.rules.route(itemCode: entry.value.itemCode, gridCode: entry.value.gridCode, urgent: entry.value.urgent)
             let route = RouteDecision(department: entry.value.department ?? base.department, level: entry.value.level ?? base.level,
                                       timeLimit: base.timeLimit, triage: base.triage)
@@ -291,6 +347,8 @@ final class CaseWork {
         } else {
             entry.closedMs = now.millisecondsSince1970
             entry.dueMs = nil
+            let closed = now
+            updateCandidate(caseId: caseId, grid: entry.value.gridCode) { $0.closedAt = closed }
         }
         store(entry, note: survey.note)
         return nil
@@ -318,19 +376,63 @@ final class CaseWork {
     private func load(_ caseId: String) async throws -> Entry {
         if let e = cases[caseId] { return e }
         counts.caseLoads += 1
+        try await read([caseId])
+        guard let e = cases[caseId] else { throw RouterError("case \(caseId) is referenced but not stored") }
+        return e
+    }
+
+    /// Reads and locks the cases of `ids` not read yet, in one statement (in id order, the order every
+    /// instance locks in).
+    private func read(_ ids: [String]) async throws {
+        let missing = Set(ids.filter { cases[$0] == nil }).sorted()
+        guard !missing.isEmpty else { return }
         let rows = try await conn.query("""
-            SELECT doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms FROM cases WHERE case_id = \(caseId) FOR UPDATE
+            SELECT case_id, doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms FROM cases
+            WHERE case_id = ANY(\(missing)::text[]) ORDER BY case_id FOR UPDATE
             """, logger: logger)
-        for try await (doc, lat, lon, radius, text, first, last, closed, onSite, due) in rows.decode(
-            (ByteBuffer, Double?, Double?, Double, String, Int64, Int64, Int64?, Bool, Int64?).self) {
-            let value = try GridHubJSON.decoder().decode(Case.self, from: Data(doc.allBytes))
+        let decoder = GridHubJSON.decoder()
+        for try await (id, doc, lat, lon, radius, text, first, last, closed, onSite, due) in rows.decode(
+            (String, ByteBuffer, Double?, Double?, Double, String, Int64, Int64, Int64?, Bool, Int64?).self) {
+            let value = try decoder.decode(Case.self, from: Data(doc.allBytes))
             let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
-            let e = Entry(value: value, position: position, radius: radius, text: text, firstMs: first, lastMs: last,
-                          closedMs: closed, onSite: onSite, dueMs: due)
-            cases[caseId] = e
-            return e
+            cases[id] = Entry(value: value, position: position, radius: radius, text: text, firstMs: first, lastMs: last,
+                              closedMs: closed, onSite: onSite, dueMs: due)
         }
-        throw RouterError("case \(caseId) is referenced but not stored")
+    }
+
+    /// Reads, in one statement, the stored cases a batch will most likely change: those of known reports
+    /// with a newer version, those of the dispatches feedback answers and of the reports surveys rate, and
+    /// those new reports would merge into (as far as the cases stored before the batch tell). A case
+    /// missed here is still read when it is needed.
+    func prefetch(incidents: [Incident], feedback: [Feedback], surveys: [Survey]) async throws {
+        var wanted: [String] = []
+        for incident in incidents {
+            if let known = reportCase[incident.incidentId] {
+                if incident.source.version > known.version { wanted.append(known.caseId) }
+                continue
+            }
+            guard !incident.withdrawn, !incident.resolvedOnSite, let grid = gridCode(of: incident),
+                  let (position, radius) = DuplicateMatcher.position(of: incident.location, reference: env.reference) else { continue }
+            if let decision = env.matcher.decide(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: radius,
+                                                 candidates: pool(around: grid)) {
+                wanted.append(decision.caseId)
+            }
+        }
+        let dispatchIds = Array(Set(feedback.map(\.dispatchId).filter { dispatchOwner[$0] == nil }))
+        if !dispatchIds.isEmpty {
+            let rows = try await conn.query("SELECT dispatch_id, case_id, department FROM dispatches WHERE dispatch_id = ANY(\(dispatchIds)::text[])", logger: logger)
+            for try await (d, c, department) in rows.decode((String, String, String).self) {
+                dispatchOwner[d] = (c, department)
+                wanted.append(c)
+            }
+        }
+        let surveyed = Array(Set(surveys.map(\.incidentId).filter { reportCase[$0] == nil }))
+        if !surveyed.isEmpty {
+            let rows = try await conn.query("SELECT incident_id, case_id, version FROM reports WHERE incident_id = ANY(\(surveyed)::text[])", logger: logger)
+            for try await (incident, c, version) in rows.decode((String, String, Int).self) { reportCase[incident] = (c, version) }
+        }
+        for s in surveys { if let c = reportCase[s.incidentId]?.caseId { wanted.append(c) } }
+        try await read(wanted)
     }
 
     private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason) throws {
@@ -418,6 +520,15 @@ final class CaseWork {
 
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
     func flush() async throws {
+        if !factsChanged.isEmpty {
+            // One order for every instance, so two transactions never wait on each other's rows.
+            let codes = factsChanged.sorted()
+            let rows = try await conn.query("""
+                INSERT INTO grid_state (grid_code, version) SELECT g, 1 FROM unnest(\(codes)::text[]) WITH ORDINALITY AS u(g, n) ORDER BY n
+                ON CONFLICT (grid_code) DO UPDATE SET version = grid_state.version + 1 RETURNING grid_code, version
+                """, logger: logger)
+            for try await (code, version) in rows.decode((String, Int64).self) { bumped[code] = version }
+        }
         if !changed.isEmpty {
             var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
             var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []

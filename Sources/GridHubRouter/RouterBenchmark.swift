@@ -376,7 +376,7 @@ struct BenchDatabase: Sendable {
     }
 
     func truncate() async throws {
-        try await client.query("TRUNCATE cases, reports, dispatches, outbox, consumed_offsets RESTART IDENTITY", logger: logger)
+        try await client.query("TRUNCATE cases, reports, dispatches, outbox, consumed_offsets, grid_state RESTART IDENTITY", logger: logger)
         try await client.query("CHECKPOINT", logger: logger)
     }
 

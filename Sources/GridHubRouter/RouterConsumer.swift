@@ -35,6 +35,7 @@ public final class RouterConsumer: Service, Sendable {
     private let metrics: RouterMetrics
     private let logger: Logger
     private let state = Mutex<(running: Bool, lastError: String?)>((false, "not started"))
+    private let cache: CandidateCache
 
     public init(configuration: Configuration, kafka: KafkaClientConfiguration, store: RouterStore, environment: RouterEnvironment,
                 metrics: RouterMetrics, logger: Logger) {
@@ -44,6 +45,7 @@ public final class RouterConsumer: Service, Sendable {
         env = environment
         self.metrics = metrics
         self.logger = logger
+        cache = CandidateCache(policy: environment.matcher.policy)
     }
 
     /// nil when the loop is consuming and its last transaction succeeded; else why not (for `/readyz`).
@@ -139,7 +141,7 @@ public final class RouterConsumer: Service, Sendable {
 
     /// One transaction: lock the offsets, skip what is done, apply the rest, write state, outbox, offsets.
     func process(_ batch: [ConsumerRecord]) async throws {
-        let counts = try await store.client.withTransaction(logger: logger) { conn -> WorkCounts in
+        let (counts, update) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update) in
             var t = ContinuousClock.now
             var next: [TopicPartition: Int64] = [:]
             for r in batch {
@@ -161,7 +163,7 @@ public final class RouterConsumer: Service, Sendable {
             for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
             metrics.spent("tx: lock offsets", since: t)
             let fresh = batch.filter { $0.offset >= (stored[TopicPartition(topic: $0.topic, partition: $0.partition)] ?? 0) }
-            let work = CaseWork(conn: conn, env: env, logger: logger)
+            let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
             try await apply(fresh, to: work)
             t = ContinuousClock.now
             try await work.flush()
@@ -175,8 +177,10 @@ public final class RouterConsumer: Service, Sendable {
                     """, logger: logger)
             }
             metrics.spent("tx: store offsets", since: t)
-            return work.counts
+            return (work.counts, work.cacheUpdate)
         }
+        cache.apply(update, now: env.now().millisecondsSince1970)
+        metrics.candidatesCached.set(Double(cache.candidateCount))
         counts.apply(to: metrics)
     }
 
@@ -207,8 +211,13 @@ public final class RouterConsumer: Service, Sendable {
         }
         metrics.spent("tx: decode records", since: t)
         t = ContinuousClock.now
-        try await work.prepare(incidents: items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } })
+        let incidents = items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } }
+        try await work.prepare(incidents: incidents)
         metrics.spent("tx: prepare (known reports, grid locks, candidates)", since: t)
+        t = ContinuousClock.now
+        try await work.prefetch(incidents: incidents, feedback: items.compactMap { if case .feedback(let f) = $0.1 { f } else { nil } },
+                                surveys: items.compactMap { if case .survey(let s) = $0.1 { s } else { nil } })
+        metrics.spent("tx: prefetch (read the cases the batch changes)", since: t)
         t = ContinuousClock.now
         defer { metrics.spent("tx: handle (dedup, route, load merged cases, encode)", since: t) }
         for (record, item) in items {

@@ -32,6 +32,7 @@ public final class RouterMetrics: Sendable {
     let batchRetries: Counter
     let published: Counter
     let outboxLag: Gauge
+    let candidatesCached: Gauge
     let batchLatency: DurationHistogram
     private let dispatched: [String: Counter]
     private let dispatchedOther: Counter
@@ -84,6 +85,7 @@ public final class RouterMetrics: Sendable {
         batchRetries = metrics.counter(s, "batch_retries", help: "Batches retried after a database error (deadlock, lost connection).")
         published = metrics.counter(s, "outbox_published", help: "Outbox records delivered to Kafka.")
         outboxLag = metrics.gauge(s, "outbox_lag", unit: "records", help: "Records committed to the outbox and not yet delivered.")
+        candidatesCached = metrics.gauge(s, "dedup_candidates_cached", unit: "cases", help: "Cases kept in memory as duplicate candidates (those the time window still allows).")
         batchLatency = metrics.latency(s, "batch", help: "Time to process one consumed batch in one database transaction.")
         var map: [String: Counter] = [:]
         for d in departments {

@@ -8,7 +8,8 @@ import PostgresNIO
 /// Tables: `cases` (one row per case: the indexed facts dedup and the deadline scheduler need, and the
 /// full case document as published), `reports` (every source report → its case), `dispatches`,
 /// `consumed_offsets` (next offset per topic-partition, written in the same transaction as the state it
-/// produced), `outbox` (records to publish, written in that transaction too). Deadlines are the
+/// produced), `outbox` (records to publish, written in that transaction too), `grid_state` (a version
+/// per grid, bumped whenever the grid's candidate cases change, which keeps ``CandidateCache`` honest). Deadlines are the
 /// `cases.due_ms` column with a partial index (`cases_due`).
 public struct RouterStore: Sendable {
     /// The pool.
@@ -65,6 +66,8 @@ public struct RouterStore: Sendable {
         "CREATE TABLE dispatches (dispatch_id text PRIMARY KEY, case_id text NOT NULL, attempt integer NOT NULL, department text NOT NULL, level text NOT NULL, reason text NOT NULL, issued_ms bigint NOT NULL)",
         "CREATE TABLE consumed_offsets (topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (topic, partition))",
         "CREATE TABLE outbox (id bigserial PRIMARY KEY, topic text NOT NULL, key bytea, value bytea NOT NULL, headers bytea NOT NULL)",
+        // Bumped by every transaction that changes a grid's candidate cases (see CandidateCache).
+        "CREATE TABLE grid_state (grid_code text PRIMARY KEY, version bigint NOT NULL)",
     ]
 
     /// Applies the migrations not applied yet.

@@ -18,7 +18,15 @@ public enum TestKafka {
     public static var bootstrap: String { cluster.bootstrapServers }
 
     /// A logger that drops everything (tests never bootstrap the logging system).
-    public static let quietLogger = Logger(label: "gridhub.test", factory: { _ in SwiftLogNoOpLogHandler() })
+    public static let quietLogger: Logger = {
+        // GRIDHUB_TEST_LOG=warning (or info, debug) shows what the code under test logs, on standard error.
+        guard let level = ProcessInfo.processInfo.environment["GRIDHUB_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) else {
+            return Logger(label: "gridhub.test", factory: { _ in SwiftLogNoOpLogHandler() })
+        }
+        var logger = Logger(label: "gridhub.test", factory: { label in StreamLogHandler.standardError(label: label) })
+        logger.logLevel = level
+        return logger
+    }()
 
     /// A fresh, uniquely named topic with `partitions` partitions on `cluster`.
     public static func makeTopic(partitions: Int = 3, on cluster: EmbeddedKafkaCluster = TestKafka.cluster, prefix: String = "test") throws -> String {

@@ -90,7 +90,10 @@ struct CrashTests {
         while sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
         let last = try ChildProcess(GridHubPaths.executable, ["router"], environment: Self.routerEnvironment(world))
         // Generous: on a loaded 2-core machine the last instance first waits out the killed members' sessions.
-        try await world.waitForReports(incidents.count, timeout: .seconds(200))
+        do { try await world.waitForReports(incidents.count, timeout: .seconds(200)) } catch {
+            Issue.record("the last router's log: \(last.standardError.suffix(3_000))")
+            throw error
+        }
         // Let the outbox drain, then stop it cleanly.
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {

@@ -58,7 +58,7 @@ struct RoutingAndDedupTests {
         var far = near
         far.caseId = "c2"
         far.position = p.offset(metres: 600, bearing: 10)
-        far.text = "垃圾成堆"
+        far.text = TextFeatures("垃圾成堆")
         let decision = matcher.decide(incident, position: p, uncertaintyMeters: 40, candidates: [far, near])
         #expect(decision?.caseId == "c1")
         var closedLongAgo = near

@@ -11,8 +11,9 @@ public struct DedupCandidate: Sendable, Hashable {
     public var position: Coordinate?
     /// How uncertain that position is, in metres (see ``DuplicateMatcher/uncertainty(of:reference:)``).
     public var uncertaintyMeters: Double
-    /// The text of the report that opened the case.
-    public var text: String
+    /// The text of the report that opened the case, as the character bigrams the text score compares
+    /// (computed once per candidate, not once per comparison).
+    public var text: TextFeatures
     /// The earliest and latest `reportedAt` of the case's reports.
     public var firstReportedAt: Date
     public var lastReportedAt: Date
@@ -26,7 +27,7 @@ public struct DedupCandidate: Sendable, Hashable {
         self.itemCode = itemCode
         self.position = position
         self.uncertaintyMeters = uncertaintyMeters
-        self.text = text
+        self.text = TextFeatures(text)
         self.firstReportedAt = firstReportedAt
         self.lastReportedAt = lastReportedAt
         self.closedAt = closedAt
@@ -80,9 +81,15 @@ public struct DuplicateMatcher: Sendable {
 
     /// The best case among `candidates` for `incident`, or `nil` when none is close enough on every count.
     public func decide(_ incident: Incident, position: Coordinate?, uncertaintyMeters: Double, candidates: [DedupCandidate]) -> DedupDecision? {
+        decide(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: uncertaintyMeters, candidates: candidates)
+    }
+
+    /// ``decide(_:position:uncertaintyMeters:candidates:)`` with the incident's text features computed already.
+    public func decide(_ incident: Incident, text: TextFeatures, position: Coordinate?, uncertaintyMeters: Double,
+                       candidates: some Sequence<DedupCandidate>) -> DedupDecision? {
         var best: DedupDecision? = nil
         for candidate in candidates {
-            guard let decision = score(incident, position: position, uncertaintyMeters: uncertaintyMeters, against: candidate) else { continue }
+            guard let decision = score(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: candidate) else { continue }
             if best == nil || decision.rank < best!.rank || (decision.rank == best!.rank && decision.caseId < best!.caseId) {
                 best = decision
             }
@@ -92,6 +99,10 @@ public struct DuplicateMatcher: Sendable {
 
     /// The merge decision against one candidate, or `nil` for "not the same problem".
     public func score(_ incident: Incident, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate) -> DedupDecision? {
+        score(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: uncertaintyMeters, against: c)
+    }
+
+    func score(_ incident: Incident, text features: TextFeatures, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate) -> DedupDecision? {
         // Place: both must be placed; text alone never merges.
         guard let p = position, let q = c.position else { return nil }
         let distance = p.distance(to: q)
@@ -107,7 +118,7 @@ public struct DuplicateMatcher: Sendable {
         guard gap <= policy.maxTimeGap else { return nil }
         if let closed = c.closedAt, t.timeIntervalSince(closed) > policy.closedGrace { return nil }
         // Item, then text.
-        let text = Self.textSimilarity(incident.description, c.text)
+        let text = features.similarity(to: c.text)
         let relation: MergeEvidence.ItemRelation
         let tight = distance <= policy.baseDistance * 0.6 + uncertainty / 2
         switch (incident.itemCode, c.itemCode) {
@@ -164,21 +175,39 @@ public struct DuplicateMatcher: Sendable {
     /// Character-bigram Jaccard similarity of two texts (letters, digits and CJK characters only), 0…1.
     /// Short Chinese complaints share few words but many bigrams when they describe the same thing.
     public static func textSimilarity(_ a: String, _ b: String) -> Double {
-        let x = bigrams(a), y = bigrams(b)
-        if x.isEmpty || y.isEmpty { return 0 }
-        let common = x.intersection(y).count
-        return Double(common) / Double(x.count + y.count - common)
+        TextFeatures(a).similarity(to: TextFeatures(b))
+    }
+}
+
+/// A text as the set of its character bigrams (letters, digits and CJK characters only), sorted, so
+/// two texts compare by one merge pass.
+public struct TextFeatures: Sendable, Hashable {
+    /// Each bigram as two Unicode scalar values in one integer, ascending, without repeats.
+    public let bigrams: [UInt64]
+
+    public init(_ text: String) {
+        var previous: UInt32? = nil
+        var all: [UInt64] = []
+        all.reserveCapacity(text.utf8.count / 2)
+        for s in text.unicodeScalars where s.properties.isAlphabetic || s.properties.numericType != nil {
+            if let p = previous { all.append(UInt64(p) << 32 | UInt64(s.value)) }
+            previous = s.value
+        }
+        all.sort()
+        var unique: [UInt64] = []
+        unique.reserveCapacity(all.count)
+        for b in all where unique.last != b { unique.append(b) }
+        bigrams = unique
     }
 
-    static func bigrams(_ text: String) -> Set<UInt64> {
-        var scalars: [UInt32] = []
-        scalars.reserveCapacity(text.unicodeScalars.count)
-        for s in text.unicodeScalars where s.properties.isAlphabetic || s.properties.numericType != nil {
-            scalars.append(s.value)
+    /// Jaccard similarity of the two bigram sets, 0…1 (0 when either text has no bigram).
+    public func similarity(to other: TextFeatures) -> Double {
+        let x = bigrams, y = other.bigrams
+        if x.isEmpty || y.isEmpty { return 0 }
+        var i = 0, j = 0, common = 0
+        while i < x.count && j < y.count {
+            if x[i] == y[j] { common += 1; i += 1; j += 1 } else if x[i] < y[j] { i += 1 } else { j += 1 }
         }
-        var set = Set<UInt64>()
-        if scalars.count < 2 { return set }
-        for i in 0..<(scalars.count - 1) { set.insert(UInt64(scalars[i]) << 32 | UInt64(scalars[i + 1])) }
-        return set
+        return Double(common) / Double(x.count + y.count - common)
     }
 }
