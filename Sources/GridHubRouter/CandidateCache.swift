@@ -1,5 +1,7 @@
 import Foundation
 import GridHubCore
+import Logging
+import PostgresNIO
 import Synchronization
 
 /// The cases that can still take a duplicate report, kept between transactions grid by grid, so a batch
@@ -21,7 +23,39 @@ final class CandidateCache: Sendable {
     struct Grid: Sendable {
         var version: Int64
         var coveredFromMs: Int64
-        var cases: [String: DedupCandidate]
+        /// The candidates, in an array the matcher scans without copying, and where each one is.
+        private(set) var cases: [DedupCandidate] = []
+        private var index: [String: Int] = [:]
+
+        init(version: Int64, coveredFromMs: Int64) {
+            self.version = version
+            self.coveredFromMs = coveredFromMs
+        }
+
+        var count: Int { cases.count }
+
+        /// Adds `candidate`, or replaces the one of the same case.
+        mutating func put(_ candidate: DedupCandidate) {
+            if let i = index[candidate.caseId] { cases[i] = candidate } else {
+                index[candidate.caseId] = cases.count
+                cases.append(candidate)
+            }
+        }
+
+        /// Changes the candidate of `caseId`; false when this grid has none.
+        mutating func update(_ caseId: String, _ change: (inout DedupCandidate) -> Void) -> Bool {
+            guard let i = index[caseId] else { return false }
+            change(&cases[i])
+            return true
+        }
+
+        /// Keeps only the candidates `keep` says yes to.
+        mutating func retain(where keep: (DedupCandidate) -> Bool) {
+            let kept = cases.filter(keep)
+            guard kept.count != cases.count else { return }
+            cases = kept
+            index = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1.caseId, $0) })
+        }
     }
 
     /// What a committed transaction hands back.
@@ -46,7 +80,7 @@ final class CandidateCache: Sendable {
     /// makes the grid be read again from the database.
     let lateness: Int64
 
-    init(policy: DedupPolicy, lateness: Duration = .seconds(6 * 3600)) {
+    init(policy: DedupPolicy, lateness: Duration = .seconds(24 * 3600)) {
         self.policy = policy
         self.lateness = Int64(lateness.components.seconds * 1000)
     }
@@ -79,7 +113,7 @@ final class CandidateCache: Sendable {
             for (code, var grid) in update.grids {
                 if let after = update.bumped[code] {
                     guard after == grid.version + 1 else {
-                        if let old = s.grids.removeValue(forKey: code) { s.count -= old.cases.count }
+                        if let old = s.grids.removeValue(forKey: code) { s.count -= old.count }
                         continue
                     }
                     grid.version = after
@@ -87,16 +121,66 @@ final class CandidateCache: Sendable {
                 if horizon > grid.coveredFromMs {
                     grid.coveredFromMs = horizon
                     let oldest = horizon - Int64(policy.maxTimeGap * 1000), closedOldest = horizon - Int64(policy.closedGrace * 1000)
-                    grid.cases = grid.cases.filter { _, c in
+                    grid.retain { c in
                         c.lastReportedAt.millisecondsSince1970 >= oldest && (c.closedAt.map { $0.millisecondsSince1970 >= closedOldest } ?? true)
                     }
                 }
-                s.count += grid.cases.count - (s.grids[code]?.cases.count ?? 0)
+                s.count += grid.count - (s.grids[code]?.count ?? 0)
                 s.grids[code] = grid
             }
             for code in update.bumped.keys where update.grids[code] == nil {
-                if let old = s.grids.removeValue(forKey: code) { s.count -= old.cases.count }
+                if let old = s.grids.removeValue(forKey: code) { s.count -= old.count }
             }
         }
+    }
+
+    /// Reads every grid's candidates at once, so the first batches need not: the window before the
+    /// newest report stored (never ahead of `now`), with the versions of the same snapshot. Returns the
+    /// candidates read.
+    func warm(_ client: PostgresClient, grids codes: [String], now: Int64, logger: Logger) async throws -> Int {
+        let gap = Int64(policy.maxTimeGap * 1000), grace = Int64(policy.closedGrace * 1000)
+        let (loaded, newest) = try await client.withTransaction(logger: logger) { conn -> ([String: Grid], Int64) in
+            try await conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            var versions: [String: Int64] = [:]
+            for try await (code, version) in try await conn.query("SELECT grid_code, version FROM grid_state", logger: logger).decode((String, Int64).self) {
+                versions[code] = version
+            }
+            var newest = Int64.min
+            for try await last in try await conn.query("SELECT max(last_ms) FROM cases WHERE NOT on_site", logger: logger).decode(Int64?.self) {
+                newest = last ?? .min
+            }
+            guard newest != .min else { return ([:], .min) }
+            let from = min(newest, now) - lateness
+            var grids: [String: Grid] = [:]
+            for code in codes { grids[code] = Grid(version: versions[code] ?? 0, coveredFromMs: from) }
+            let rows = try await conn.query("""
+                SELECT case_id, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms FROM cases
+                WHERE last_ms >= \(from - gap) AND NOT on_site AND (closed_ms IS NULL OR closed_ms >= \(from - grace)) AND grid_code IS NOT NULL
+                """, logger: logger)
+            for try await row in rows.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
+                let candidate = DedupCandidate(row: row)
+                if grids[row.2] == nil { grids[row.2] = Grid(version: versions[row.2] ?? 0, coveredFromMs: from) }
+                grids[row.2]!.put(candidate)
+            }
+            return (grids, newest)
+        }
+        guard newest != .min else { return 0 }
+        return state.withLock { s in
+            s.grids = loaded
+            s.newestReportMs = max(s.newestReportMs, newest)
+            s.count = loaded.values.reduce(0) { $0 + $1.count }
+            return s.count
+        }
+    }
+}
+
+extension DedupCandidate {
+    /// A candidate from the columns `case_id, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms`.
+    init(row: (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?)) {
+        let (id, item, _, lat, lon, radius, text, first, last, closed) = row
+        let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
+        self.init(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
+                  firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
+                  closedAt: closed.map { Date(millisecondsSince1970: $0) })
     }
 }

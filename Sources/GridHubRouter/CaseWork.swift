@@ -78,9 +78,6 @@ final class CaseWork {
     private var cases: [String: Entry] = [:]
     private var changed: [String] = []
     private var changedSet: Set<String> = []
-    /// The stored document of each changed case when it is already encoded (the case record's data is
-    /// exactly that document), so it is not encoded twice.
-    private var docs: [String: [UInt8]] = [:]
     private var reportCase: [String: (caseId: String, version: Int)] = [:]
     private var reportRows: [String: (caseId: String, system: String, recordId: String, version: Int)] = [:]
     private var dispatchRows: [DispatchRow] = []
@@ -93,7 +90,13 @@ final class CaseWork {
     private var factsChanged: Set<String> = []
     private var bumped: [String: Int64] = [:]
     private var newestReportMs: Int64 = .min
-    private(set) var outbox: [OutboxRecord] = []
+    /// Records for the outbox, in order; encoded all at once (on both cores) in ``flush()``.
+    private var pending: [PendingRecord] = []
+    /// For each changed case, the pending case record that holds its newest document (nil: encode it anew).
+    private var docRecord: [String: Int] = [:]
+    /// Personal data of the reports this work saw (revealed), for dispatches to departments that need it.
+    private var personal: [String: ReportPersonalData] = [:]
+    private var personalKnown: Set<String> = []
 
     init(conn: PostgresConnection, env: RouterEnvironment, cache: CandidateCache? = nil, logger: Logger) {
         self.conn = conn
@@ -145,7 +148,7 @@ final class CaseWork {
                 counts.gridsCached += 1
             } else {
                 let covered = min(from, horizon ?? from)
-                grids[code] = CandidateCache.Grid(version: version, coveredFromMs: covered, cases: [:])
+                grids[code] = CandidateCache.Grid(version: version, coveredFromMs: covered)
                 stale.append(code)
                 staleFrom.append(covered)
             }
@@ -158,23 +161,21 @@ final class CaseWork {
             FROM unnest(\(stale)::text[], \(staleFrom)::int8[]) AS u(g, f)
             JOIN cases c ON c.grid_code = u.g AND c.last_ms >= u.f - \(gap) AND NOT c.on_site AND (c.closed_ms IS NULL OR c.closed_ms >= u.f - \(grace))
             """, logger: logger)
-        for try await (id, item, grid, lat, lon, radius, text, first, last, closed) in found.decode(
-            (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
-            let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
+        for try await row in found.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
             counts.candidates += 1
-            grids[grid]?.cases[id] = DedupCandidate(
-                caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
-                firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
-                closedAt: closed.map { Date(millisecondsSince1970: $0) })
+            grids[row.2]?.put(DedupCandidate(row: row))
         }
     }
 
-    /// The candidate cases of `grid` and the grids around it.
-    private func pool(around grid: String) -> [DedupCandidate] {
-        var pool: [DedupCandidate] = []
-        if let cases = grids[grid]?.cases.values { pool.append(contentsOf: cases) }
-        for n in env.reference.neighbours(of: grid) { if let cases = grids[n.gridCode]?.cases.values { pool.append(contentsOf: cases) } }
-        return pool
+    /// The best case for `incident` among the candidates of `grid` and the grids around it.
+    private func bestMatch(_ incident: Incident, grid: String, position: Coordinate, radius: Double) -> DedupDecision? {
+        let text = TextFeatures(incident.description)
+        var best: DedupDecision? = nil
+        for g in [grid] + env.reference.neighbours(of: grid).map(\.gridCode) {
+            guard let cases = grids[g]?.cases, !cases.isEmpty else { continue }
+            best = env.matcher.decide(incident, text: text, position: position, uncertaintyMeters: radius, candidates: cases, better: best)
+        }
+        return best
     }
 
     /// Updates (or adds) a case's candidate facts in its grid, when this work holds that grid, and marks
@@ -183,12 +184,7 @@ final class CaseWork {
         guard let grid else { return }
         factsChanged.insert(grid)
         guard grids[grid] != nil else { return }
-        if var c = grids[grid]!.cases[caseId] {
-            change(&c)
-            grids[grid]!.cases[caseId] = c
-        } else if let make {
-            grids[grid]!.cases[caseId] = make()
-        }
+        if !grids[grid]!.update(caseId, change), let make { grids[grid]!.put(make()) }
     }
 
     /// What to hand the cache once this work's transaction committed.
@@ -225,8 +221,7 @@ final class CaseWork {
         let grid = gridCode(of: incident)
         let placed = DuplicateMatcher.position(of: incident.location, reference: env.reference)
         if !incident.resolvedOnSite, let grid, let (position, radius) = placed {
-            if let decision = env.matcher.decide(incident, text: TextFeatures(incident.description), position: position,
-                                                 uncertaintyMeters: radius, candidates: pool(around: grid)) {
+            if let decision = bestMatch(incident, grid: grid, position: position, radius: radius) {
                 var entry = try await load(decision.caseId)
                 entry.value.merge(incident, match: decision.evidence, at: now)
                 let t = incident.reportedAt.millisecondsSince1970
@@ -260,7 +255,7 @@ final class CaseWork {
             return
         }
         let route = env.rules.route(itemCode: incident.itemCode, gridCode: value.gridCode, urgent: incident.urgent)
-        try dispatch(&entry, route: route, reason: .initial)
+        try await dispatch(&entry, route: route, reason: .initial)
         if let grid = value.gridCode, placed != nil {
             updateCandidate(caseId: caseId, grid: grid, { _ in }, or: {
                 DedupCandidate(caseId: caseId, itemCode: incident.itemCode, position: placed?.0, uncertaintyMeters: placed?.1 ?? 0,
@@ -272,6 +267,8 @@ final class CaseWork {
 
     private func setReport(_ incident: Incident, caseId: String) {
         reportCase[incident.incidentId] = (caseId, incident.source.version)
+        personal[incident.incidentId] = ReportPersonalData(incident)
+        personalKnown.insert(incident.incidentId)
         reportRows[incident.incidentId] = (caseId, incident.source.system.rawValue, incident.source.recordId, incident.source.version)
     }
 
@@ -312,7 +309,7 @@ final class CaseWork {
             tried.insert(feedback.department)
             let route = env.rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: entry.value.itemCode,
                                           gridCode: entry.value.gridCode, urgent: entry.value.urgent)
-            try dispatch(&entry, route: route, reason: .returned)
+            try await dispatch(&entry, route: route, reason: .returned)
         case .accepted, .inProgress:
             break
         }
@@ -343,7 +340,7 @@ final class CaseWork {
             let base = env.rules.route(itemCode: entry.value.itemCode, gridCode: entry.value.gridCode, urgent: entry.value.urgent)
             let route = RouteDecision(department: entry.value.department ?? base.department, level: entry.value.level ?? base.level,
                                       timeLimit: base.timeLimit, triage: base.triage)
-            try dispatch(&entry, route: route, reason: .reopened)
+            try await dispatch(&entry, route: route, reason: .reopened)
         } else {
             entry.closedMs = now.millisecondsSince1970
             entry.dueMs = nil
@@ -366,7 +363,7 @@ final class CaseWork {
             return
         }
         let route = RouteDecision(department: department, level: next, timeLimit: env.rules.escalationLimit(to: next), triage: false)
-        try dispatch(&entry, route: route, reason: .escalated)
+        try await dispatch(&entry, route: route, reason: .escalated)
         counts.escalations += 1
         store(entry, note: "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级")
     }
@@ -379,6 +376,21 @@ final class CaseWork {
         try await read([caseId])
         guard let e = cases[caseId] else { throw RouterError("case \(caseId) is referenced but not stored") }
         return e
+    }
+
+    /// The personal data of every report of `c`, in report order: from this work's incidents, else
+    /// from the reports table (read once per report).
+    private func personalData(of c: Case) async throws -> [ReportPersonalData] {
+        let missing = c.reports.map(\.incidentId).filter { !personalKnown.contains($0) }
+        if !missing.isEmpty {
+            let rows = try await conn.query("SELECT incident_id, personal FROM reports WHERE incident_id = ANY(\(missing)::text[]) AND personal IS NOT NULL", logger: logger)
+            let decoder = GridHubJSON.decoder()
+            for try await (id, bytes) in rows.decode((String, ByteBuffer).self) {
+                personal[id] = try decoder.decode(ReportPersonalData.self, from: Data(bytes.allBytes))
+            }
+            personalKnown.formUnion(missing)
+        }
+        return c.reports.compactMap { personal[$0.incidentId] ?? nil }
     }
 
     /// Reads and locks the cases of `ids` not read yet, in one statement (in id order, the order every
@@ -413,8 +425,7 @@ final class CaseWork {
             }
             guard !incident.withdrawn, !incident.resolvedOnSite, let grid = gridCode(of: incident),
                   let (position, radius) = DuplicateMatcher.position(of: incident.location, reference: env.reference) else { continue }
-            if let decision = env.matcher.decide(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: radius,
-                                                 candidates: pool(around: grid)) {
+            if let decision = bestMatch(incident, grid: grid, position: position, radius: radius) {
                 wanted.append(decision.caseId)
             }
         }
@@ -435,7 +446,7 @@ final class CaseWork {
         try await read(wanted)
     }
 
-    private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason) throws {
+    private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason) async throws {
         let attempt = entry.value.dispatchCount + 1
         let id = DeterministicID(namespace: .dispatch, parts: [entry.value.caseId, String(attempt)]).uuidString
         let due = now.addingTimeInterval(route.timeLimit).wholeMilliseconds
@@ -446,22 +457,25 @@ final class CaseWork {
         }
         entry.dueMs = due.millisecondsSince1970
         let c = entry.value
-        let work = Dispatch(
+        var work = Dispatch(
             dispatchId: id, caseId: c.caseId, attempt: attempt, reason: reason, department: route.department, level: route.level,
             itemCode: c.itemCode, gridCode: c.gridCode, dueAt: due, issuedAt: now, urgent: c.urgent, description: c.description,
             location: c.location, reports: c.reports.map(ReportRef.init))
+        if env.rules.disclosesPersonalData(to: route.department) {
+            let data = try await personalData(of: c)
+            work.contacts = data.compactMap(\.reporter)
+            var seen = Set<PersonName>()
+            work.parties = data.flatMap(\.parties).filter { seen.insert($0).inserted }
+        }
         dispatchRows.append(DispatchRow(id: id, caseId: c.caseId, attempt: attempt, department: route.department, level: route.level,
                                         reason: reason, issuedMs: now.millisecondsSince1970))
         dispatchOwner[id] = (c.caseId, route.department)
         counts.dispatched[route.department, default: 0] += 1
-        do {
-            let event = try CloudEvent(
-                id: DeterministicID(namespace: .event, parts: ["dispatch", id]).uuidString, source: CloudEvent.routerSource, type: .dispatch,
-                time: now, subject: c.caseId, payload: work, encoder: GridHubJSON.encoder(disclosingPersonalData: .reveal))
-            outbox.append(OutboxRecord(topic: work.topic, key: Array(c.caseId.utf8), value: event.data, headers: event.kafkaHeaders))
-        } catch {
-            throw RouterError("dispatch \(id) could not be encoded: \(error)")
-        }
+        let time = now, record = work, disclose = env.rules.disclosesPersonalData(to: route.department)
+        pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in
+            try CloudEvent(id: DeterministicID(namespace: .event, parts: ["dispatch", id]).uuidString, source: CloudEvent.routerSource, type: .dispatch,
+                           time: time, subject: record.caseId, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
+        })
     }
 
     /// Keeps the changed case and queues its record on the cases topic and a status record for every
@@ -470,26 +484,23 @@ final class CaseWork {
         let id = entry.value.caseId
         cases[id] = entry
         if changedSet.insert(id).inserted { changed.append(id) }
-        docs[id] = nil
+        docRecord[id] = nil
         guard publish else { return }
         let c = entry.value
-        do {
-            let event = try CloudEvent(
-                id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
-                type: .case, time: now, subject: id, payload: c)
-            outbox.append(OutboxRecord(topic: Topics.cases, key: Array(id.utf8), value: event.data, headers: event.kafkaHeaders))
-            docs[id] = event.data
-            let text = note ?? statusNote(c)
-            for report in c.reports {
-                let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
-                                          status: c.status, department: c.department, note: text, at: now)
-                let e = try CloudEvent(
-                    id: DeterministicID(namespace: .event, parts: ["status", report.incidentId, String(c.version)]).uuidString,
-                    source: CloudEvent.routerSource, type: .status, time: now, subject: id, payload: status)
-                outbox.append(OutboxRecord(topic: status.topic, key: Array(report.recordId.utf8), value: e.data, headers: e.kafkaHeaders))
-            }
-        } catch {
-            logger.error("case record not encodable", metadata: [RouterLogKeys.caseID: .string(id), RouterLogKeys.reason: .string("\(error)")])
+        let time = now
+        docRecord[id] = pending.count
+        pending.append(PendingRecord(topic: Topics.cases, key: Array(id.utf8)) { encoder in
+            try CloudEvent(id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
+                           type: .case, time: time, subject: id, payload: c, encoder: encoder.masking)
+        })
+        let text = note ?? statusNote(c)
+        for report in c.reports {
+            let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
+                                      status: c.status, department: c.department, note: text, at: time)
+            pending.append(PendingRecord(topic: status.topic, key: Array(report.recordId.utf8)) { encoder in
+                try CloudEvent(id: DeterministicID(namespace: .event, parts: ["status", report.incidentId, String(c.version)]).uuidString,
+                               source: CloudEvent.routerSource, type: .status, time: time, subject: id, payload: status, encoder: encoder.masking)
+            })
         }
     }
 
@@ -512,14 +523,27 @@ final class CaseWork {
         let headers = DeadLetterHeader.headers(
             original: record.headers.map { ($0.key, $0.value) }, stage: "router", reason: reason,
             source: "\(record.topic)/\(record.partition)/\(record.offset)", time: now)
-        outbox.append(OutboxRecord(topic: Topics.deadLetter, key: record.key, value: record.value,
-                                   headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+        let done = OutboxRecord(topic: Topics.deadLetter, key: record.key, value: record.value, headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) })
+        pending.append(PendingRecord(topic: done.topic, key: done.key, ready: done))
     }
 
     // MARK: - Writing
 
+    /// Encodes the pending records, in two halves at once when there are many.
+    private func encodePending() async throws -> [OutboxRecord] {
+        let records = pending
+        guard records.count >= 64 else { return try PendingRecord.encode(records[...]) }
+        let half = records.count / 2
+        async let first = PendingRecord.encode(records[..<half])
+        let second = try PendingRecord.encode(records[half...])
+        return try await first + second
+    }
+
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
     func flush() async throws {
+        let outbox = try await encodePending()
+        var docs: [String: [UInt8]] = [:]
+        for (id, index) in docRecord { docs[id] = outbox[index].value }
         if !factsChanged.isEmpty {
             // One order for every instance, so two transactions never wait on each other's rows.
             let codes = factsChanged.sorted()
@@ -555,13 +579,17 @@ final class CaseWork {
         }
         if !reportRows.isEmpty {
             var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
+            var personalData: [ByteBuffer] = []
+            let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
             for (k, v) in reportRows {
                 ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
+                personalData.append(ByteBuffer(bytes: try (personal[k] ?? nil).map { Array(try revealing.encode($0)) } ?? []))
             }
             try await conn.query("""
-                INSERT INTO reports (incident_id, case_id, system, record_id, version)
-                SELECT * FROM unnest(\(ids)::text[], \(caseIds)::text[], \(systems)::text[], \(records)::text[], \(versions)::int4[])
-                ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version
+                INSERT INTO reports (incident_id, case_id, system, record_id, version, personal)
+                SELECT i, c, s, r, v, NULLIF(p, ''::bytea)
+                FROM unnest(\(ids)::text[], \(caseIds)::text[], \(systems)::text[], \(records)::text[], \(versions)::int4[], \(personalData)::bytea[]) AS u(i, c, s, r, v, p)
+                ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version, personal = EXCLUDED.personal
                 """, logger: logger)
         }
         if !dispatchRows.isEmpty {
@@ -588,4 +616,59 @@ final class CaseWork {
 extension CloudEvent {
     /// The binary-mode headers as Kafka headers.
     var kafkaHeaders: [KafkaHeader] { headers.map { KafkaHeader(key: $0.key, value: $0.value) } }
+}
+
+/// A record for the outbox whose bytes are made later, off the order of the batch (encoding is the
+/// batch's largest CPU cost, and it parallelises).
+struct PendingRecord: Sendable {
+    /// The two encoders a record is made with: personal data masked, or revealed for a department that needs it.
+    struct Encoders {
+        let masking = GridHubJSON.encoder()
+        let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
+    }
+
+    var topic: String
+    var key: [UInt8]?
+    var make: (@Sendable (Encoders) throws -> CloudEvent)?
+    var ready: OutboxRecord?
+
+    init(topic: String, key: [UInt8]?, make: @escaping @Sendable (Encoders) throws -> CloudEvent) {
+        self.topic = topic
+        self.key = key
+        self.make = make
+    }
+
+    init(topic: String, key: [UInt8]?, ready: OutboxRecord) {
+        self.topic = topic
+        self.key = key
+        self.ready = ready
+    }
+
+    static func encode(_ records: ArraySlice<PendingRecord>) throws -> [OutboxRecord] {
+        let encoders = Encoders()
+        return try records.map { r in
+            if let ready = r.ready { return ready }
+            do {
+                let event = try r.make!(encoders)
+                return OutboxRecord(topic: r.topic, key: r.key, value: event.data, headers: event.kafkaHeaders)
+            } catch {
+                throw RouterError("a record for \(r.topic) could not be encoded: \(error)")
+            }
+        }
+    }
+}
+
+/// The personal data of one report that a department may need: who reported it and the parties named.
+/// Kept (revealed) in the router's database, never in a log line; it goes out only on dispatches to
+/// departments the routing rules name in `personalDataFor`.
+struct ReportPersonalData: Codable, Sendable, Hashable {
+    var reporter: Reporter?
+    var parties: [PersonName]
+
+    /// The incident's personal data, nil when it has none.
+    init?(_ incident: Incident) {
+        guard incident.reporter != nil || !incident.parties.isEmpty else { return nil }
+        reporter = incident.reporter
+        parties = incident.parties
+    }
 }

@@ -68,6 +68,8 @@ public struct RouterStore: Sendable {
         "CREATE TABLE outbox (id bigserial PRIMARY KEY, topic text NOT NULL, key bytea, value bytea NOT NULL, headers bytea NOT NULL)",
         // Bumped by every transaction that changes a grid's candidate cases (see CandidateCache).
         "CREATE TABLE grid_state (grid_code text PRIMARY KEY, version bigint NOT NULL)",
+        // Who reported and the parties named (JSON, revealed) for dispatches to departments that need them.
+        "ALTER TABLE reports ADD COLUMN personal bytea",
     ]
 
     /// Applies the migrations not applied yet.

@@ -67,6 +67,56 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("personal data only where the department needs it: police and civil affairs get the reporters' phones (read back for a re-dispatch), health and urban management none, the cases topic masked")
+    func personalDataOnlyWhereNeeded() async throws {
+        let world = try await RouterWorld()
+        let noise = Make.place(6100).coordinate, clinic = Make.place(8200).coordinate
+        var caller = Make.incident(.hotline12345, "JY-77", item: "SR-022", at: noise, method: .addressMatch, text: "楼下广场舞音响太响，每天到深夜")
+        caller.reporter = Reporter(kind: .citizen, name: PersonName("王建国"), phone: PhoneNumber("13912345678"))
+        var patient = Make.incident(.hotline12345, "JY-78", item: "SR-136", at: clinic, method: .addressMatch, text: "小区里有黑诊所无证行医")
+        patient.reporter = Reporter(kind: .citizen, name: PersonName("李梅"), phone: PhoneNumber("13611112222"))
+        var neighbour = Make.incident(.woodpecker, "WP-78", item: "SR-136", at: clinic.offset(metres: 25, bearing: 60), minutes: 20, text: "黑诊所非法行医，无证行医")
+        neighbour.reporter = Reporter(kind: .citizen, id: "u-881", phone: PhoneNumber("13787654321"))
+        var litter = Make.incident(.hotline12345, "JY-79", item: "SR-001", at: Make.place(7300).coordinate, method: .addressMatch, text: "路口垃圾成堆没人清")
+        litter.reporter = Reporter(kind: .citizen, name: PersonName("赵强"), phone: PhoneNumber("13500001111"))
+        let incidents = [caller, patient, neighbour, litter]
+        try await world.withRouter { _ in
+            try await world.publish(incidents)
+            try await world.waitForReports(4)
+            let health = try await world.waitFor(Topics.dispatch(department: "health"), as: Dispatch.self) { !$0.isEmpty }
+            let first = try #require(health.first)
+            // Deploy/routing.json: health returns → civil affairs, which needs personal data: read back
+            // from the database, in a later transaction than the reports came in.
+            try await world.publish(feedback: Feedback(dispatchId: first.dispatchId, department: "health", status: .returned, note: "不属于本单位",
+                                                       at: Make.base.addingTimeInterval(3600)))
+            _ = try await world.waitFor(Topics.dispatch(department: "civil-affairs"), as: Dispatch.self) { !$0.isEmpty }
+        }
+        let map = try await world.caseOfIncident()
+        #expect(map[patient.incidentId] == map[neighbour.incidentId])
+        let decoder = GridHubJSON.decoder()
+        let police = try decoder.decode(Dispatch.self, from: Data(try #require(try await world.read(Topics.dispatch(department: "police")).first).value))
+        #expect(police.contacts.map { $0.phone?.revealed } == ["13912345678"])
+        #expect(police.contacts.first?.name?.revealed == "王建国")
+        let civil = try decoder.decode(Dispatch.self, from: Data(try #require(try await world.read(Topics.dispatch(department: "civil-affairs")).first).value))
+        #expect(civil.reports.map(\.recordId) == ["JY-78", "WP-78"])
+        #expect(civil.contacts.map { $0.phone?.revealed } == ["13611112222", "13787654321"])
+        // Nowhere else: not other departments' dispatches, not the cases topic, not the status topics.
+        var elsewhere = try await world.read(Topics.cases)
+        for d in ["health", "urban-mgmt"] { elsewhere += try await world.read(Topics.dispatch(department: d)) }
+        for system in SourceSystem.allCases { elsewhere += try await world.read(system.statusTopic) }
+        #expect(elsewhere.count > 8)
+        for record in elsewhere {
+            let text = String(decoding: record.value, as: UTF8.self)
+            for secret in ["13912345678", "13787654321", "13611112222", "13500001111", "王建国", "李梅", "赵强"] {
+                #expect(!text.contains(secret), "\(secret) appears on \(record.topic)")
+            }
+        }
+        for d in ["health", "urban-mgmt"] {
+            let dispatch = try decoder.decode(Dispatch.self, from: Data(try #require(try await world.read(Topics.dispatch(department: d)).first).value))
+            #expect(dispatch.contacts.isEmpty && dispatch.parties.isEmpty)
+        }
+    }
+
     @Test("full loop: dispatch, feedback, status for every source, dissatisfied survey reopens, bad feedback is dead-lettered, returned re-routes")
     func fullLoop() async throws {
         let world = try await RouterWorld()

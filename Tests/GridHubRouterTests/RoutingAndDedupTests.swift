@@ -38,6 +38,12 @@ struct RoutingAndDedupTests {
         #expect((error?.line ?? 0) > 1)
         error = #expect(throws: RoutingRulesError.self) { try RoutingRules(text: "{\"triageDepartment\": 1}", reference: Fixtures.reference) }
         #expect(error?.line == 1)
+        text = Fixtures.rulesText.replacingOccurrences(of: "\"civil-affairs\"\n  ]", with: "\"civil-affairs\",\n    \"tax-office\"\n  ]")
+        error = #expect(throws: RoutingRulesError.self) { try RoutingRules(text: text, reference: Fixtures.reference) }
+        #expect(error?.message == "personalDataFor: 'tax-office' is not a department of departments.csv")
+        #expect(error?.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("tax-office") }.map { $0 + 1 })
+        let rules = try RoutingRules(text: Fixtures.rulesText, reference: Fixtures.reference)
+        #expect(rules.disclosesPersonalData(to: "police") && !rules.disclosesPersonalData(to: "urban-mgmt"))
     }
 
     @Test("text similarity tells paraphrases from other complaints")

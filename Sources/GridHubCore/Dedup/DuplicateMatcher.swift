@@ -84,12 +84,13 @@ public struct DuplicateMatcher: Sendable {
         decide(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: uncertaintyMeters, candidates: candidates)
     }
 
-    /// ``decide(_:position:uncertaintyMeters:candidates:)`` with the incident's text features computed already.
+    /// ``decide(_:position:uncertaintyMeters:candidates:)`` with the incident's text features computed
+    /// already; `better` is the best decision so far (from other candidate lists), kept unless beaten.
     public func decide(_ incident: Incident, text: TextFeatures, position: Coordinate?, uncertaintyMeters: Double,
-                       candidates: some Sequence<DedupCandidate>) -> DedupDecision? {
-        var best: DedupDecision? = nil
-        for candidate in candidates {
-            guard let decision = score(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: candidate) else { continue }
+                       candidates: [DedupCandidate], better: DedupDecision? = nil) -> DedupDecision? {
+        var best = better
+        for i in candidates.indices {
+            guard let decision = score(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: candidates[i]) else { continue }
             if best == nil || decision.rank < best!.rank || (decision.rank == best!.rank && decision.caseId < best!.caseId) {
                 best = decision
             }
@@ -105,9 +106,11 @@ public struct DuplicateMatcher: Sendable {
     func score(_ incident: Incident, text features: TextFeatures, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate) -> DedupDecision? {
         // Place: both must be placed; text alone never merges.
         guard let p = position, let q = c.position else { return nil }
-        let distance = p.distance(to: q)
         let uncertainty = uncertaintyMeters + c.uncertaintyMeters
         let limit = policy.baseDistance + uncertainty
+        // A degree of latitude is at least 110.5 km anywhere: most candidates fail this before any trigonometry.
+        guard abs(p.lat - q.lat) * 110_500 <= limit else { return nil }
+        let distance = p.distance(to: q)
         guard distance <= limit else { return nil }
         // Time: the gap to the case's nearest report; a closed case only shortly after closing.
         let t = incident.reportedAt

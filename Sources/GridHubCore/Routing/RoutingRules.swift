@@ -48,6 +48,7 @@ public struct RoutingRules: Sendable {
         var items: [String: ItemRoute]?
         var placeLevels: [PlaceLevel]?
         var returnCandidates: [String: [String]]?
+        var personalDataFor: [String]?
     }
 
     /// The department of unroutable cases.
@@ -59,6 +60,8 @@ public struct RoutingRules: Sendable {
     private let itemRoutes: [String: (department: String, level: Level, timeLimit: TimeInterval, urgent: Bool)]
     private let placeLevels: [PlaceLevel]
     private let returnCandidates: [String: [String]]
+    /// Departments whose dispatches carry the reporters' contacts and the parties' names.
+    public let personalDataFor: Set<String>
     private let townOfGrid: @Sendable (String) -> String?
 
     /// Parses and validates the rules' text against the reference data.
@@ -122,6 +125,10 @@ public struct RoutingRules: Sendable {
                 throw fail("\"\(c)\"", "returnCandidates.\(d): '\(c)' is not a department of departments.csv")
             }
         }
+        for d in file.personalDataFor ?? [] where !departments.contains(d) {
+            throw fail("\"\(d)\"", "personalDataFor: '\(d)' is not a department of departments.csv")
+        }
+        personalDataFor = Set(file.personalDataFor ?? [])
         triageDepartment = file.triageDepartment
         urgentTimeLimitFactor = file.urgentTimeLimitFactor
         escalationTimeLimit = escalation
@@ -155,6 +162,10 @@ public struct RoutingRules: Sendable {
         }
         return RouteDecision(department: triageDepartment, level: .city, timeLimit: base.timeLimit, triage: true)
     }
+
+    /// Whether dispatches to `department` carry personal data (reporters' contacts, parties' names):
+    /// only for the departments listed in `personalDataFor`, which cannot do their work without it.
+    public func disclosesPersonalData(to department: String) -> Bool { personalDataFor.contains(department) }
 
     /// The time limit of a dispatch escalated to `level`.
     public func escalationLimit(to level: Level) -> TimeInterval { escalationTimeLimit[level] ?? 24 * 3600 }
