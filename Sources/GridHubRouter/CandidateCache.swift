@@ -15,9 +15,9 @@ import Synchronization
 /// The database stays the truth. Every transaction that changes a grid's candidate facts (a case opened,
 /// a report merged, a case closed or reopened) bumps that grid's row in `grid_state`; a transaction
 /// reads the versions of its grids under the grids' advisory locks and uses a cached grid only when its
-/// version is the one cached, so another router instance's change is never missed. Work is written back
-/// only after its transaction committed, and a grid whose bump shows someone else's change in between is
-/// dropped, to be read again.
+/// version is the one cached, so another router instance's change is never missed. A transaction takes
+/// its grids out of the cache and hands them back only after it committed; a grid whose bump shows
+/// someone else's change in between is dropped, to be read again.
 final class CandidateCache: Sendable {
     /// One grid's candidates: all cases of the grid that could take a report made at `coveredFromMs` or later.
     struct Grid: Sendable {
@@ -85,11 +85,19 @@ final class CandidateCache: Sendable {
         self.lateness = Int64(lateness.components.seconds * 1000)
     }
 
-    /// The cached grids among `codes`.
-    func grids(_ codes: some Sequence<String>) -> [String: Grid] {
+    /// Takes the cached grids among `codes` out of the cache for one transaction's work, so the work
+    /// changes them in place instead of copying them; ``apply(_:now:)`` puts them back once the work
+    /// committed. If it does not commit they stay out, and the next transaction that needs them reads
+    /// them again from the database. One transaction at a time takes grids (the consume loop).
+    func take(_ codes: some Sequence<String>) -> [String: Grid] {
         state.withLock { s in
             var out: [String: Grid] = [:]
-            for code in codes { if let g = s.grids[code] { out[code] = g } }
+            for code in codes {
+                if let g = s.grids.removeValue(forKey: code) {
+                    s.count -= g.count
+                    out[code] = g
+                }
+            }
             return out
         }
     }

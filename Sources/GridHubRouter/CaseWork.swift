@@ -138,7 +138,7 @@ final class CaseWork {
             "SELECT grid_code, version FROM grid_state WHERE grid_code = ANY(\(codes)::text[])", logger: logger).decode((String, Int64).self) {
             versions[code] = version
         }
-        let cached = cache?.grids(codes) ?? [:]
+        let cached = cache?.take(codes) ?? [:]
         let horizon = cache?.horizon(now: now.millisecondsSince1970)
         var stale: [String] = [], staleFrom: [Int64] = []
         for (code, from) in needed {
@@ -540,8 +540,10 @@ final class CaseWork {
     }
 
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
-    func flush() async throws {
+    func flush(metrics: RouterMetrics? = nil) async throws {
+        let encoding = ContinuousClock.now
         let outbox = try await encodePending()
+        metrics?.spent("tx: flush: encode records (both cores)", since: encoding)
         var docs: [String: [UInt8]] = [:]
         for (id, index) in docRecord { docs[id] = outbox[index].value }
         if !factsChanged.isEmpty {

@@ -32,6 +32,13 @@ public enum RouterBenchmark {
         public var connections = 6
         /// Router instances in this process, one consumer group (they share the partitions; one publishes the outbox).
         public var instances = 1
+        /// How fast the backlog of open cases built up: their last reports are spread over
+        /// `count / backlogArrivalsPerDay` days (at least three) before the measured incidents, as a
+        /// city's backlog grows at its rate of new problems...
+        public var backlogArrivalsPerDay: Double = 5_000
+        /// ...unless a fixed span is given: e.g. 30 days crowds a million open cases into a month, a
+        /// stress test of the duplicate window rather than of the number of open cases.
+        public var backlogDays: Double? = nil
         /// Longest wait for one phase to finish.
         public var phaseTimeout: Duration = .seconds(600)
         public init() {}
@@ -66,6 +73,10 @@ public enum RouterBenchmark {
         public var stages: [String: Duration]
         /// Counts of round-trip-heavy events.
         public var tallies: [String: Int]
+        /// Days the open cases' last reports were spread over.
+        public var backlogDays: Double
+        /// Cases the router held in memory as duplicate candidates at the end.
+        public var candidatesCached: Int
         public var steadyRate: Double { Double(incidents) / steadySeconds }
         public var totalRate: Double { Double(incidents) / totalSeconds }
     }
@@ -89,7 +100,7 @@ public enum RouterBenchmark {
         public var table: String {
             var lines: [String] = []
             lines.append("Router benchmark — \(incidents) incidents (\(recordBytes) B avg), \(partitions) partitions, embedded broker, PostgreSQL \(postgresVersion)")
-            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"); \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
+            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB; \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
             lines.append("")
             lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records): \(Self.rate(passthroughRate)) records/s")
             lines.append("")
@@ -112,7 +123,7 @@ public enum RouterBenchmark {
             }
             for p in phases {
                 lines.append("")
-                lines.append("where the time goes with \(Self.count(p.openCases)) open cases (\(p.transactions) transactions; all incidents stored after \(fixed(p.consumedSeconds, 1)) s, outbox empty after \(fixed(p.steadySeconds, 1)) s):")
+                lines.append("where the time goes with \(Self.count(p.openCases)) open cases, last reported over the \(fixed(p.backlogDays, 0)) days before (\(p.transactions) transactions; all incidents stored after \(fixed(p.consumedSeconds, 1)) s, outbox empty after \(fixed(p.steadySeconds, 1)) s; \(p.candidatesCached) duplicate candidates in memory at the end):")
                 for (stage, d) in p.stages.sorted(by: { $0.key < $1.key }) {
                     let perTx = p.transactions > 0 && stage.hasPrefix("tx") || stage.hasPrefix("consumer") ? "  \(fixed(d.seconds * 1000 / Double(max(1, p.transactions)), 1)) ms/transaction" : ""
                     lines.append("  \(stage.padding(toLength: 58, withPad: " ", startingAt: 0)) \(Self.pad(fixed(d.seconds, 2), 7)) s\(perTx)")
@@ -126,7 +137,7 @@ public enum RouterBenchmark {
                 lines.append("flatness: \(Self.count(last.openCases)) vs \(Self.count(first.openCases)) open cases: \(fixed(last.steadyRate / first.steadyRate, 2))× the throughput")
                 let grown = (last.rssAfter - last.rssBefore) - (first.rssAfter - first.rssBefore)
                 let perCase = Double(grown) / Double(max(1, last.openCases - first.openCases))
-                lines.append("router memory per open case: \(fixed(max(0, perCase), 1)) B (growth of RSS during the \(Self.count(last.openCases)) phase minus during the \(Self.count(first.openCases)) phase, per extra open case; the router keeps no case between transactions)")
+                lines.append("router memory per open case: \(fixed(max(0, perCase), 1)) B (growth of RSS during the \(Self.count(last.openCases)) phase minus during the \(Self.count(first.openCases)) phase, per extra open case; between transactions the router keeps only the duplicate candidates of the time window: \(first.candidatesCached) and \(last.candidatesCached) at the end of the two phases)")
             }
             return lines.joined(separator: "\n")
         }
@@ -148,7 +159,11 @@ public enum RouterBenchmark {
         let partitions = options.partitions ?? max(TopicPlan.defaultPartitions, Int((Double(n * recordBytes) / 3_000_000).rounded(.up)))
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-router-\(UUID().uuidString.prefix(8))")
-        let postgres = try PostgresInstance(configuration: .init(dataDirectory: directory.appendingPathComponent("postgres"), port: try freeLoopbackPort()), logger: logger)
+        var settings = PostgresInstance.Configuration(dataDirectory: directory.appendingPathComponent("postgres"), port: try freeLoopbackPort())
+        // What a production server of a city's data centre would set: room for the case tables' hot
+        // index pages, and checkpoints not forced by WAL volume in the middle of a phase.
+        settings.settings = ["shared_buffers": "1GB", "max_wal_size": "8GB"]
+        let postgres = try PostgresInstance(configuration: settings, logger: logger)
         try await postgres.start()
         let cluster: EmbeddedKafkaCluster
         do { cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger) } catch {
@@ -216,13 +231,15 @@ public enum RouterBenchmark {
             for (index, open) in options.openCases.enumerated() {
                 try await db.truncate()
                 let loadStart = ContinuousClock.now
-                try await db.load(openCases: open, before: earliest)
+                let days = options.backlogDays ?? max(3, Double(open) / options.backlogArrivalsPerDay)
+                try await db.load(openCases: open, before: earliest, days: days)
                 let loadSeconds = (ContinuousClock.now - loadStart).seconds
                 let loadedBytes = try await db.caseTableBytes()
                 let rssBefore = residentBytes()
                 var phase = try await runRouter(group: "bench-router-\(index)", options: options, databaseURL: databaseURL, kafka: kafka,
                                                 incidents: n, db: db, environment: environment, logger: logger)
                 phase.openCases = open
+                phase.backlogDays = days
                 phase.loadSeconds = loadSeconds
                 phase.caseTableBytesLoaded = loadedBytes
                 phase.rssBefore = rssBefore
@@ -269,6 +286,7 @@ public enum RouterBenchmark {
             let published = daemons.reduce(0) { $0 + $1.metrics.recordsPublished }
             let stages = daemons.reduce(into: [String: Duration]()) { all, d in all.merge(d.metrics.stageTimes, uniquingKeysWith: +) }
             let tallies = daemons.reduce(into: [String: Int]()) { all, d in all.merge(d.metrics.stageCounts, uniquingKeysWith: +) }
+            let cached = daemons.reduce(0) { $0 + $1.consumer.candidatesCached }
             await services.triggerGracefulShutdown()
             try await tasks.waitForAll()
             guard done else { throw RouterError("the router did not finish \(n) incidents within \(options.phaseTimeout)") }
@@ -276,7 +294,8 @@ public enum RouterBenchmark {
             return Phase(openCases: 0, loadSeconds: 0, incidents: n, totalSeconds: (finished - started).seconds,
                          steadySeconds: (finished - firstSeen).seconds, casesAfter: 0, casesOpened: 0, transactions: transactions,
                          published: published, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0,
-                         consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: stages, tallies: tallies)
+                         consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: stages, tallies: tallies, backlogDays: 0,
+                         candidatesCached: cached)
         }
     }
 
@@ -357,7 +376,7 @@ struct BenchDatabase: Sendable {
 
     func settings() async throws -> [String: String] {
         var out: [String: String] = [:]
-        let rows = try await client.query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers')", logger: logger)
+        let rows = try await client.query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers', 'max_wal_size')", logger: logger)
         for try await (name, setting) in rows.decode((String, String).self) { out[name] = setting }
         return out
     }
@@ -399,13 +418,13 @@ struct BenchDatabase: Sendable {
 
     /// Loads `count` open (dispatched, not yet due) cases with one report and one dispatch each, spread
     /// uniformly over the city's grids and items, positioned around their grid's centre, last reported
-    /// in the 30 days before `before`: the backlog a city would have when the measured incidents come.
-    func load(openCases count: Int, before: Date) async throws {
+    /// in the `days` days before `before`: the backlog a city would have when the measured incidents come.
+    func load(openCases count: Int, before: Date, days: Double) async throws {
         guard count > 0 else { return }
         let grids = try await scalarInt("SELECT count(*) FROM bench_grids")
         let items = try await scalarInt("SELECT count(*) FROM bench_items")
         let endMs = before.millisecondsSince1970
-        let spanMs: Int64 = 30 * 86_400_000
+        let spanMs = max(Int64(1), Int64(days * 86_400_000))
         let nowMs = Date().millisecondsSince1970
         // In slices, so no single statement holds too much in memory.
         let slice = 250_000

@@ -48,6 +48,9 @@ public final class RouterConsumer: Service, Sendable {
         cache = CandidateCache(policy: environment.matcher.policy)
     }
 
+    /// Cases held in memory as duplicate candidates.
+    public var candidatesCached: Int { cache.candidateCount }
+
     /// nil when the loop is consuming and its last transaction succeeded; else why not (for `/readyz`).
     public func problem() -> String? {
         state.withLock { s in s.running ? s.lastError : (s.lastError ?? "not started") }
@@ -174,8 +177,8 @@ public final class RouterConsumer: Service, Sendable {
             let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
             try await apply(fresh, to: work)
             t = ContinuousClock.now
-            try await work.flush()
-            metrics.spent("tx: flush (write cases, reports, dispatches, outbox)", since: t)
+            try await work.flush(metrics: metrics)
+            metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox)", since: t)
             t = ContinuousClock.now
             let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
             if !advance.isEmpty {

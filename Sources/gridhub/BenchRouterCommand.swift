@@ -19,6 +19,8 @@ extension BenchCommand {
         @Option(help: "Outbox rows per publish round.") var outboxBatch = 5_000
         @Option(help: "Router instances in one consumer group (in this process).") var instances = 1
         @Option(help: "Partitions per topic (default: enough for the embedded broker to keep every incident).") var partitions: Int?
+        @Option(help: "New problems per day the backlog of open cases built up at: their last reports spread over count / rate days (at least 3).") var backlogRate: Double = 5_000
+        @Option(help: "Spread every phase's open cases over this many days instead (30 crowds 1 M open cases into a month: a stress test of the duplicate window).") var backlogDays: Double?
         @Option(help: "Folder of the reference data.") var referenceDir: String?
         @Option(help: "Routing rules file (default: routing.json beside the reference folder).") var routingRules: String?
 
@@ -38,6 +40,9 @@ extension BenchCommand {
             options.outboxBatch = outboxBatch
             options.instances = instances
             options.partitions = partitions
+            guard backlogRate > 0, (backlogDays ?? 1) > 0 else { throw CommandFailure("--backlog-rate and --backlog-days must be positive") }
+            options.backlogArrivalsPerDay = backlogRate
+            options.backlogDays = backlogDays
             // About 2.2 reports per problem; the corpus is sorted by report time.
             let corpus = IncidentCorpus(reference: reference, problems: incidents / 2 + 1, seed: 20_260_101)
             let chosen = corpus.entries.prefix(incidents).map(\.incident)

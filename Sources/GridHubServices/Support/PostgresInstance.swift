@@ -18,6 +18,8 @@ public final class PostgresInstance: Sendable {
         public var database: String = "gridhub"
         /// The superuser created by `initdb` (trust authentication on loopback only).
         public var user: String = "gridhub"
+        /// Further server settings (`name → value`, passed as `-c name=value`), e.g. `shared_buffers`.
+        public var settings: [String: String] = [:]
 
         public init(dataDirectory: URL, port: Int) {
             self.dataDirectory = dataDirectory
@@ -54,7 +56,8 @@ public final class PostgresInstance: Sendable {
         }
         try await run(binDirectory.appendingPathComponent("pg_ctl").path, [
             "-D", dir.path, "-l", dir.appendingPathComponent("server.log").path, "-w", "-t", "60",
-            "-o", "-p \(configuration.port) -k \(dir.path) -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100",
+            "-o", "-p \(configuration.port) -k \(dir.path) -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100"
+                + configuration.settings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined(),
             "start",
         ], asPostgres: asPostgres)
         let exists = try await run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(configuration.port), "-U", configuration.user, "-d", "postgres", "-tAc",
