@@ -43,7 +43,8 @@ struct EnforcementAdapterTests {
                        to: inbox, name: "ZFAJ_20261127121000.csv", encoding: .utf8)
         try await withServices(runtime.baseServices + [reader]) {
             let processed = state.appendingPathComponent("processed/ZFAJ_20261127120000.csv")
-            let deadline = ContinuousClock.now + .seconds(20)
+            // Generous: the whole suite runs in parallel on two cores.
+            let deadline = ContinuousClock.now + .seconds(60)
             let failed = state.appendingPathComponent("failed/ZFAJ_20261127121000.csv")
             while !(FileManager.default.fileExists(atPath: processed.path) && FileManager.default.fileExists(atPath: failed.path)) && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))

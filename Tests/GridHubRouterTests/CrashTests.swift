@@ -88,10 +88,21 @@ struct CrashTests {
             kills += 1
         }
         while sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
-        let last = try ChildProcess(GridHubPaths.executable, ["router"], environment: Self.routerEnvironment(world))
+        var lastEnvironment = Self.routerEnvironment(world)
+        lastEnvironment["GRIDHUB_LOG_LEVEL"] = "info"
+        let last = try ChildProcess(GridHubPaths.executable, ["router"], environment: lastEnvironment)
         // Generous: on a loaded 2-core machine the last instance first waits out the killed members' sessions.
         do { try await world.waitForReports(incidents.count, timeout: .seconds(200)) } catch {
-            Issue.record("the last router's log: \(last.standardError.suffix(3_000))")
+            let sessions = (try? await TestPostgres.query(world.databaseURL, """
+                SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 120) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                """)) ?? []
+            let offsets = (try? await TestPostgres.query(world.databaseURL, "SELECT topic, partition, next_offset FROM consumed_offsets ORDER BY 1, 2")) ?? []
+            Issue.record("""
+                the last router's log: \(last.standardError.suffix(3_000))
+                database sessions: \(sessions.map { $0.joined(separator: " | ") }.joined(separator: "\n"))
+                stored offsets: \(offsets.map { $0.joined(separator: "/") })
+                """)
             throw error
         }
         // Let the outbox drain, then stop it cleanly.
