@@ -70,10 +70,16 @@ struct DevCommandTests {
         let sent = numbers("city sent")
         let deadLetters = numbers("dead letters")
         let malformed = (sent["malformed.hotline12345"] ?? 0) + (sent["rejected.elink"] ?? 0) + (sent["malformed.enforcement"] ?? 0)
-        #expect(deadLetters["total"] == malformed, "dead letters \(deadLetters) vs simulated malformed inputs \(malformed)")
+        let adapterLetters = deadLetters.filter { $0.key.hasPrefix("adapter.") }.values.reduce(0, +)
+        #expect(adapterLetters == malformed, "dead letters \(deadLetters) vs simulated malformed inputs \(malformed)")
+        // The router dead-letters feedback that does not fit. The desks never send any on purpose, but a
+        // desk may answer a dispatch the router has just superseded (escalated while the answer was on its
+        // way); nothing else may be dead-lettered by the router.
         let routerLetters = (try? String(contentsOf: state.appendingPathComponent("gridhub.log"), encoding: .utf8))?
-            .split(separator: "\n").filter { $0.contains("record dead-lettered") }.joined(separator: "\n") ?? ""
-        #expect(deadLetters.keys.allSatisfy { $0 == "total" || $0.hasPrefix("adapter.") }, "\(deadLetters)\n\(routerLetters)")
+            .split(separator: "\n").filter { $0.contains("record dead-lettered") } ?? []
+        #expect((deadLetters["router"] ?? 0) == 0 || !routerLetters.isEmpty, "\(deadLetters), and the router logged none")
+        #expect(routerLetters.allSatisfy { $0.contains("the current one is") }, "\(routerLetters.joined(separator: "\n"))")
+        #expect(deadLetters.keys.allSatisfy { $0 == "total" || $0 == "router" || $0.hasPrefix("adapter.") }, "\(deadLetters)")
         #expect(output.contains { $0.contains("all signed: true") })
         // Each source received what happened to its reports, in its own way.
         let replies = Int(output.last { $0.hasPrefix("app replies") }?.split(separator: " ").dropFirst(2).first ?? "0") ?? 0
