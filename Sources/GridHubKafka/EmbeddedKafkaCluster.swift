@@ -99,6 +99,10 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     }
 
     /// Disconnects a broker (nil: every broker) and refuses new connections until ``setBrokerUp(_:)``.
+    ///
+    /// - Warning: librdkafka 2.0.2 closes the broker's listener and re-creates it on the same port at
+    ///   once, aborting the process if that fails (seen when many clusters run in one process). To make
+    ///   a broker go away for good, ``shutdown()`` the cluster; for a slow one, ``setRoundTripTime(_:broker:)``.
     public func setBrokerDown(_ id: Int32? = nil) {
         _ = rd_kafka_mock_broker_set_down(cluster, id ?? -1)
     }
