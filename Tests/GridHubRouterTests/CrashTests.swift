@@ -16,9 +16,6 @@ struct CrashTests {
             "GRIDHUB_LOG_LEVEL": "warning",
             "GRIDHUB_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "GRIDHUB_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-            // The embedded broker's group coordinator waits up to the rebalance timeout (max.poll.interval.ms,
-            // 5 min by default) for members that joined and were then killed mid-rebalance.
-            "GRIDHUB_KAFKA_MAX_POLL_INTERVAL_MS": "10000",
         ]
     }
 
