@@ -97,6 +97,7 @@ final class CaseWork {
     /// Personal data of the reports this work saw (revealed), for dispatches to departments that need it.
     private var personal: [String: ReportPersonalData] = [:]
     private var personalKnown: Set<String> = []
+    private var features: [String: TextFeatures] = [:]
 
     init(conn: PostgresConnection, env: RouterEnvironment, cache: CandidateCache? = nil, logger: Logger) {
         self.conn = conn
@@ -167,9 +168,18 @@ final class CaseWork {
         }
     }
 
+    /// The incident's text as bigrams, computed once per incident (``prefetch`` and ``handle`` both match it).
+    private func textFeatures(of incident: Incident) -> TextFeatures {
+        let key = "\(incident.incidentId)/\(incident.source.version)"
+        if let f = features[key] { return f }
+        let f = TextFeatures(incident.description)
+        features[key] = f
+        return f
+    }
+
     /// The best case for `incident` among the candidates of `grid` and the grids around it.
     private func bestMatch(_ incident: Incident, grid: String, position: Coordinate, radius: Double) -> DedupDecision? {
-        let text = TextFeatures(incident.description)
+        let text = textFeatures(of: incident)
         var best: DedupDecision? = nil
         for g in [grid] + env.reference.neighbours(of: grid).map(\.gridCode) {
             guard let cases = grids[g]?.cases, !cases.isEmpty else { continue }

@@ -201,15 +201,20 @@ public final class RouterConsumer: Service, Sendable {
     /// Decodes `records` in order, in two halves at once when there are many (decoding is most of a
     /// batch's CPU time outside the database).
     func decodeAll(_ records: [ConsumerRecord]) async -> [Item] {
-        guard records.count >= 200 else { return records.map(decode) }
+        guard records.count >= 200 else { return decodeChunk(records[...]) }
         let half = records.count / 2
-        async let first = records[..<half].map(decode)
-        let second = records[half...].map(decode)
+        async let first = decodeChunk(records[..<half])
+        let second = decodeChunk(records[half...])
         return await first + second
     }
 
-    private func decode(_ record: ConsumerRecord) -> Item {
+    /// Decodes `records` with one decoder.
+    private func decodeChunk(_ records: ArraySlice<ConsumerRecord>) -> [Item] {
         let decoder = GridHubJSON.decoder()
+        return records.map { decode($0, with: decoder) }
+    }
+
+    private func decode(_ record: ConsumerRecord, with decoder: JSONDecoder) -> Item {
         do {
             let event = try CloudEvent(headers: record.headers.map { ($0.key, $0.value) }, value: record.value)
             switch record.topic {
