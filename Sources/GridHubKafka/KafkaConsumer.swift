@@ -152,7 +152,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         try await commit(records.commitOffsets)
     }
 
-    /// The group's committed offsets for `partitions` (``KafkaOffset/stored`` -1001 when none).
+    /// The group's committed offsets for `partitions` (``KafkaOffset/invalid`` when none).
     public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartitionOffset] {
         let handle = self.handle
         let result: Result<[TopicPartitionOffset], KafkaError> = await onQueue {
@@ -162,6 +162,16 @@ public final class KafkaConsumer: @unchecked Sendable {
             return .success(list.offsets)
         }
         return try result.get()
+    }
+
+    /// The next offset this consumer will read, per partition (``KafkaOffset/invalid`` -1001 when
+    /// it has not fetched from that partition yet). Local; asks no broker. Past control records too,
+    /// so a reader can tell it reached a partition's end even when the last offsets are markers.
+    public func positions(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartitionOffset] {
+        let list = TopicPartitionList(partitions: partitions)
+        let err = rd_kafka_position(handle.pointer, list.pointer)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .consume, context: "read positions") }
+        return list.offsets
     }
 
     /// Leaves the group (revoking partitions, without committing anything not already committed)

@@ -116,6 +116,8 @@ public enum KafkaOffset {
     public static let beginning: Int64 = -2
     public static let end: Int64 = -1
     public static let stored: Int64 = -1000
+    /// No offset: what ``KafkaConsumer/positions(_:)`` and ``KafkaConsumer/committed(_:timeout:)`` return for "none".
+    public static let invalid: Int64 = -1001
 }
 
 extension Sequence where Element == ConsumerRecord {

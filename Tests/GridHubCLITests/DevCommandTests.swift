@@ -12,14 +12,15 @@ struct DevCommandTests {
         let state = URL(fileURLWithPath: "/tmp/gridhub-dev-test-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: state) }
         let dev = try ChildProcess(GridHubPaths.executable, [
-            "dev", "--duration", "40s", "--rate", "5", "--speed", "300", "--no-summary", "--state-dir", state.path,
+            "dev", "--rate", "5", "--speed", "300", "--no-summary", "--state-dir", state.path,
         ], removing: ["GRIDHUB_DATABASE_URL"])
         let first = try await dev.firstLine(timeout: .seconds(60))
         #expect(first.hasPrefix("GRIDHUB_BOOTSTRAP="), "first line: \(first)")
         let bootstrap = String(first.dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        let started = ContinuousClock.now
 
-        // While it runs, an operator's client reads the cases and dispatches it wrote (early enough that
-        // the reads finish before the run ends, even on a loaded machine: the broker lives in `dev`).
+        // While it runs (until Ctrl-C, so the reads never race its end: the broker lives in `dev`), an
+        // operator's client reads the records it wrote.
         try await Task.sleep(for: .seconds(15))
         let schemaDir = GridHubPaths.packageRoot.appendingPathComponent("Schemas").path
         let documents = state.appendingPathComponent("documents")
@@ -42,6 +43,9 @@ struct DevCommandTests {
         #expect(validation.status == 0, "records that do not validate against Schemas/: \(validation.stdout.prefix(2_000))")
         #expect(written > 40)
 
+        // 45 s of the city (its private PostgreSQL starts first; then about 3 simulated hours), then Ctrl-C.
+        try await Task.sleep(until: started + .seconds(45))
+        dev.signal(SIGINT)
         let status = try await dev.waitForExit(timeout: .seconds(120))
         #expect(status == 0, "stderr: \(dev.standardError.suffix(2_000))")
         let output = dev.outputLines

@@ -15,6 +15,8 @@ public struct TopicTail: Service {
         public var follow = true
         /// One JSON object per line instead of a readable line.
         public var json = false
+        /// Without `follow`: give up when nothing has been read for this long before the end.
+        public var stallLimit: Duration = .seconds(30)
         /// Only records for this department (its `department` field, or its dispatch topic).
         public var department: String?
         /// Only records in this town: a 9-digit town code, matched against grid codes.
@@ -81,18 +83,53 @@ public struct TopicTail: Service {
         let consumer = try KafkaConsumer(configuration: config, logger: logger)
         try consumer.assign(start)
         do {
-            for try await batch in consumer.batches.cancelOnGracefulShutdown() {
-                for record in batch {
-                    if options.matches(record) { output(options.json ? formatter.json(record) : formatter.line(record)) }
-                    if let end = remaining[record.partition], record.offset + 1 >= end { remaining[record.partition] = nil }
-                }
-                if !options.follow && remaining.isEmpty { break }
+            if options.follow {
+                for try await batch in consumer.batches.cancelOnGracefulShutdown() { show(batch) }
+            } else {
+                try await readToEnd(consumer, remaining: remaining)
             }
         } catch {
             await consumer.close()
             throw error
         }
         await consumer.close()
+    }
+
+    private func show(_ batch: [ConsumerRecord]) {
+        for record in batch where options.matches(record) {
+            output(options.json ? formatter.json(record) : formatter.line(record))
+        }
+    }
+
+    /// Reads until every partition's position reaches the end offset seen at start (positions move
+    /// past transaction markers too). Fails, rather than waiting for ever, when nothing moves for
+    /// `options.stallLimit`: the cluster went away or the records are no longer there.
+    private func readToEnd(_ consumer: KafkaConsumer, remaining ends: [Int32: Int64]) async throws {
+        var remaining = ends
+        let clock = ContinuousClock()
+        var lastProgress = clock.now
+        var lastPositions: [Int32: Int64] = [:]
+        while !remaining.isEmpty {
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            let batch = try await consumer.poll(timeout: .milliseconds(200))
+            show(batch)
+            if !batch.isEmpty { lastProgress = clock.now }
+            for record in batch where record.offset + 1 >= remaining[record.partition] ?? .max {
+                remaining[record.partition] = nil
+            }
+            let partitions = remaining.keys.sorted().map { TopicPartition(topic: options.topic, partition: $0) }
+            for position in try consumer.positions(partitions) where position.offset >= 0 {
+                if position.offset >= remaining[position.partition] ?? .max { remaining[position.partition] = nil }
+                if lastPositions[position.partition] != position.offset {
+                    lastPositions[position.partition] = position.offset
+                    lastProgress = clock.now
+                }
+            }
+            if !remaining.isEmpty, clock.now - lastProgress > options.stallLimit {
+                let left = remaining.keys.sorted().map { p in "[\(p)] at \(lastPositions[p].map(String.init) ?? "start") of \(remaining[p]!)" }
+                throw ToolError("\(options.topic): nothing read for \(options.stallLimit) before the end (\(left.joined(separator: ", "))); is the cluster still reachable?")
+            }
+        }
     }
 }
 
