@@ -14,8 +14,6 @@ struct CrashTests {
             "GRIDHUB_DATABASE_URL": world.databaseURL,
             "GRIDHUB_REFERENCE_DIR": GridHubPaths.packageRoot.appendingPathComponent("Deploy/reference").path,
             "GRIDHUB_LOG_LEVEL": "warning",
-            "GRIDHUB_KAFKA_SESSION_TIMEOUT_MS": "2000",
-            "GRIDHUB_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
         ]
     }
 
@@ -71,28 +69,42 @@ struct CrashTests {
         let world = try await RouterWorld()
         let corpus = IncidentCorpus(reference: Fixtures.reference, problems: 250, seed: 99)
         let incidents = corpus.entries.map(\.incident)
-        let chunks = stride(from: 0, to: incidents.count, by: 25).map { Array(incidents[$0..<min($0 + 25, incidents.count)]) }
+        // About a twentieth of the stream arrives with each life.
+        let chunks = stride(from: 0, to: incidents.count, by: 30).map { Array(incidents[$0..<min($0 + 30, incidents.count)]) }
+        // (No table yet before the first router has migrated the database.)
+        func reports() async -> Int { Int((try? await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM reports"))?.first?.first ?? "0") ?? 0 }
         var sent = 0
         var kills = 0
+        var killedWorking = 0
         while kills < 20 {
-            let router = try ChildProcess(GridHubPaths.executable, ["router"], environment: Self.routerEnvironment(world))
-            // Let it get somewhere (start, join, consume), feeding the stream meanwhile, then kill it.
-            let life = Duration.milliseconds(Int.random(in: 300...2_500))
-            let until = ContinuousClock.now + life
-            while ContinuousClock.now < until {
-                if sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
-                try await Task.sleep(for: .milliseconds(100))
+            // Each life joins a consumer group of its own: exactly once rests on the offsets stored with
+            // the state in PostgreSQL (a new group starts wherever the database says), not on the group.
+            let router = try ChildProcess(GridHubPaths.executable, ["router", "--group", "crash-life-\(kills)-\(UUID().uuidString.prefix(6))"],
+                                          environment: Self.routerEnvironment(world))
+            let before = await reports()
+            if sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
+            // Kill it while it works: soon after its first transaction commits (mid-batch, mid-outbox),
+            // or at a random moment of its start when it has nothing to do.
+            let deadline = ContinuousClock.now + .seconds(20)
+            var working = false
+            if before < sent * 30 {
+                while ContinuousClock.now < deadline {
+                    if await reports() > before { working = true; break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
             }
+            try await Task.sleep(for: .milliseconds(Int.random(in: working ? 0...300 : 200...3_000)))
             router.signal(SIGKILL)
             _ = try await router.waitForExit(timeout: .seconds(10))
             kills += 1
+            if working { killedWorking += 1 }
         }
+        #expect(killedWorking >= 10, "only \(killedWorking) of 20 lives were killed while working")
         while sent < chunks.count { try await world.publish(chunks[sent]); sent += 1 }
         var lastEnvironment = Self.routerEnvironment(world)
         lastEnvironment["GRIDHUB_LOG_LEVEL"] = "info"
-        let last = try ChildProcess(GridHubPaths.executable, ["router"], environment: lastEnvironment)
-        // Generous: on a loaded 2-core machine the last instance first waits out the killed members' sessions.
-        do { try await world.waitForReports(incidents.count, timeout: .seconds(200)) } catch {
+        let last = try ChildProcess(GridHubPaths.executable, ["router", "--group", "crash-last-\(UUID().uuidString.prefix(6))"], environment: lastEnvironment)
+        do { try await world.waitForReports(incidents.count, timeout: .seconds(120)) } catch {
             let sessions = (try? await TestPostgres.query(world.databaseURL, """
                 SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 120) FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
