@@ -217,14 +217,23 @@ final class CaseWork {
             guard incident.source.version > known.version else { return }
             var entry = try await load(known.caseId)
             entry.value.merge(incident, match: MergeEvidence(distanceMeters: 0, timeGapSeconds: 0, itemRelation: .sameItem, textScore: 1), at: now)
-            if incident.withdrawn, entry.value.reports.count == 1, (try? entry.value.apply(.withdraw(note: "来源撤回"), at: now)) != nil {
-                entry.closedMs = now.millisecondsSince1970
-                entry.dueMs = nil
-                let closed = now
-                updateCandidate(caseId: known.caseId, grid: entry.value.gridCode) { $0.closedAt = closed }
+            var note = "来源记录已更新"
+            if incident.withdrawn {
+                // The case goes on for the sources that still want the problem handled; when none is
+                // left, it closes as withdrawn.
+                note = "来源已撤回本报告；同一问题的其他来源报告仍在办理"
+                if entry.value.activeReports.isEmpty, (try? entry.value.apply(.withdraw(note: "来源撤回"), at: now)) != nil {
+                    note = "来源撤回，已结案"
+                    entry.closedMs = now.millisecondsSince1970
+                    entry.dueMs = nil
+                    let closed = now
+                    updateCandidate(caseId: known.caseId, grid: entry.value.gridCode) { $0.closedAt = closed }
+                } else if entry.value.status == .closed {
+                    note = "来源已撤回本报告"
+                }
             }
             setReport(incident, caseId: known.caseId)
-            store(entry, note: "来源记录已更新")
+            store(entry, note: note, withdrawing: incident.withdrawn ? incident.incidentId : nil)
             return
         }
         if incident.withdrawn { return }
@@ -400,7 +409,7 @@ final class CaseWork {
             }
             personalKnown.formUnion(missing)
         }
-        return c.reports.compactMap { personal[$0.incidentId] ?? nil }
+        return c.activeReports.compactMap { personal[$0.incidentId] ?? nil }
     }
 
     /// Reads and locks the cases of `ids` not read yet, in one statement (in id order, the order every
@@ -470,7 +479,7 @@ final class CaseWork {
         var work = Dispatch(
             dispatchId: id, caseId: c.caseId, attempt: attempt, reason: reason, department: route.department, level: route.level,
             itemCode: c.itemCode, gridCode: c.gridCode, dueAt: due, issuedAt: now, urgent: c.urgent, description: c.description,
-            location: c.location, reports: c.reports.map(ReportRef.init))
+            location: c.location, reports: (c.activeReports.isEmpty ? c.reports : c.activeReports).map(ReportRef.init))
         if env.rules.disclosesPersonalData(to: route.department) {
             let data = try await personalData(of: c)
             work.contacts = data.compactMap(\.reporter)
@@ -489,8 +498,9 @@ final class CaseWork {
     }
 
     /// Keeps the changed case and queues its record on the cases topic and a status record for every
-    /// report merged into it.
-    private func store(_ entry: Entry, note: String?, publish: Bool = true) {
+    /// report merged into it whose source has not withdrawn it (`withdrawing`: the report withdrawn by
+    /// this change, whose source gets this last status).
+    private func store(_ entry: Entry, note: String?, publish: Bool = true, withdrawing: String? = nil) {
         let id = entry.value.caseId
         cases[id] = entry
         if changedSet.insert(id).inserted { changed.append(id) }
@@ -504,7 +514,7 @@ final class CaseWork {
                            type: .case, time: time, subject: id, payload: c, encoder: encoder.masking)
         })
         let text = note ?? statusNote(c)
-        for report in c.reports {
+        for report in c.reports where report.isActive || report.incidentId == withdrawing {
             let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
                                       status: c.status, department: c.department, note: text, at: time)
             pending.append(PendingRecord(topic: status.topic, key: Array(report.recordId.utf8)) { encoder in

@@ -172,6 +172,53 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("a withdrawn report leaves the case to the other sources: its source gets one last status, then none; when every report is withdrawn the case closes")
+    func withdrawnReports() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(6000).coordinate
+        let app = Make.incident(.woodpecker, "WP-30", item: "SR-001", at: spot, text: "小区门口垃圾成堆没人清理，发臭了")
+        let worker = Make.incident(.elink, "ZZ-30", item: "SR-001", at: spot.offset(metres: 25, bearing: 120), minutes: 30, text: "门口垃圾成堆，发臭")
+        @Sendable func withdrawn(_ incident: Incident) -> Incident {
+            var next = incident
+            next.source.version = 2
+            next.withdrawn = true
+            return next
+        }
+        try await world.withRouter { _ in
+            try await world.publish([app, worker])
+            let opened = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.reports.count == 2 } }
+            let theCase = try #require(opened.last { $0.reports.count == 2 })
+            let dispatchId = try #require(theCase.currentDispatchId)
+
+            // The app user withdraws: the case goes on for the grid worker's report.
+            try await world.publish([withdrawn(app)])
+            let afterFirst = try await world.waitFor(Topics.cases, as: Case.self) { cs in
+                cs.contains { $0.caseId == theCase.caseId && $0.reports.first?.withdrawnAt != nil }
+            }
+            let going = try #require(afterFirst.last { $0.caseId == theCase.caseId })
+            #expect(going.status == .dispatched)
+            #expect(going.reports.map(\.recordId) == ["WP-30", "ZZ-30"])
+            #expect(going.reports[1].withdrawnAt == nil)
+            let appStatus = try await world.waitFor(SourceSystem.woodpecker.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.note?.contains("撤回") == true } }
+            #expect(appStatus.last?.recordId == "WP-30" && appStatus.last?.status == .dispatched, "\(appStatus)")
+
+            // The department accepts: the grid worker hears of it, the app user no longer.
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: "urban-mgmt", status: .accepted, note: nil, at: Date()))
+            _ = try await world.waitFor(SourceSystem.elink.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.recordId == "ZZ-30" && $0.status == .accepted } }
+            let appAfter = try await world.read(SourceSystem.woodpecker.statusTopic).map { try GridHubJSON.decoder().decode(StatusUpdate.self, from: Data($0.value)) }
+            #expect(appAfter.count == appStatus.count, "the app user heard more after withdrawing: \(appAfter.suffix(2))")
+
+            // The grid worker withdraws too: nobody wants it any more, the case closes as withdrawn.
+            try await world.publish([withdrawn(worker)])
+            let closed = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == theCase.caseId && $0.status == .closed } }
+            let last = try #require(closed.last { $0.caseId == theCase.caseId })
+            #expect(last.history.last?.event == .withdraw)
+            #expect(last.reports.allSatisfy { $0.withdrawnAt != nil })
+            #expect(last.dueAt == nil)
+            _ = try await world.waitFor(SourceSystem.elink.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.recordId == "ZZ-30" && $0.status == .closed } }
+        }
+    }
+
     @Test("on-site solved reports are closed cases, counted, never dispatched")
     func onSiteSolved() async throws {
         let world = try await RouterWorld()

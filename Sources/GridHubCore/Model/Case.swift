@@ -61,8 +61,13 @@ public struct Case: Sendable, Hashable, Codable {
     }
 
     /// Merges another source report (or a new version of one already merged); the status is unchanged.
+    /// A newer version records whether its source withdrew the report (or took the withdrawal back).
     public mutating func merge(_ incident: Incident, match: MergeEvidence, at time: Date) {
         if let index = reports.firstIndex(where: { $0.incidentId == incident.incidentId }) {
+            if incident.source.version > reports[index].version {
+                if incident.withdrawn, reports[index].withdrawnAt == nil { reports[index].withdrawnAt = time }
+                if !incident.withdrawn { reports[index].withdrawnAt = nil }
+            }
             reports[index].version = max(reports[index].version, incident.source.version)
         } else {
             reports.append(CaseReport(incident: incident, mergedAt: time, match: match))
@@ -70,6 +75,9 @@ public struct Case: Sendable, Hashable, Codable {
         urgent = urgent || incident.urgent
         touch(at: time)
     }
+
+    /// The reports whose sources still want the problem handled.
+    public var activeReports: [CaseReport] { reports.filter(\.isActive) }
 
     /// Applies a status event; throws instead of changing anything when the table forbids it, when
     /// feedback refers to an older dispatch, or when an escalation does not raise the level.
@@ -341,6 +349,13 @@ public struct CaseReport: Sendable, Hashable, Codable {
     public var mergedAt: Date
     /// Why it was merged; `nil` for the report that opened the case.
     public var match: MergeEvidence?
+    /// When its source withdrew it, or `nil` while the source still wants the problem handled. A
+    /// withdrawn report stays on the case (it was reported) but its source gets no more status records
+    /// and its reporter's contacts no longer go to departments.
+    public var withdrawnAt: Date?
+
+    /// Whether the source still wants the problem handled.
+    public var isActive: Bool { withdrawnAt == nil }
 
     /// A merged report.
     public init(incidentId: String, system: SourceSystem, recordId: String, version: Int, mergedAt: Date, match: MergeEvidence?) {
@@ -350,15 +365,17 @@ public struct CaseReport: Sendable, Hashable, Codable {
         self.version = version
         self.mergedAt = mergedAt
         self.match = match
+        withdrawnAt = nil
     }
 
     /// The entry for `incident`.
     public init(incident: Incident, mergedAt: Date, match: MergeEvidence?) {
         self.init(incidentId: incident.incidentId, system: incident.source.system, recordId: incident.source.recordId,
                   version: incident.source.version, mergedAt: mergedAt, match: match)
+        if incident.withdrawn { withdrawnAt = mergedAt }
     }
 
-    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match }
+    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -370,9 +387,10 @@ public struct CaseReport: Sendable, Hashable, Codable {
         version = try c.decode(Int.self, forKey: .version, atLeast: 1)
         mergedAt = try c.decode(Date.self, forKey: .mergedAt)
         match = try c.decodeIfPresent(MergeEvidence.self, forKey: .match)
+        withdrawnAt = try c.decodeIfPresent(Date.self, forKey: .withdrawnAt)
     }
 
-    /// Writes every field, `null` where absent.
+    /// Writes every field, `null` where absent; `withdrawnAt` only once the source withdrew the report.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(incidentId, forKey: .incidentId)
@@ -381,6 +399,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         try c.encode(version, forKey: .version)
         try c.encode(mergedAt, forKey: .mergedAt)
         try c.encodeNullable(match, forKey: .match)
+        try c.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
     }
 }
 
