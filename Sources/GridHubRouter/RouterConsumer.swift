@@ -73,37 +73,55 @@ public final class RouterConsumer: Service, Sendable {
         try consumer.subscribe(topics: [configuration.incidentsTopic, configuration.feedbackTopic, configuration.surveysTopic])
         state.withLock { $0 = (true, nil) }
         var known = Set<TopicPartition>()
+        // The next batch is polled and decoded while the current one is in its transaction (decoding
+        // is CPU work that needs no database). Records read ahead from a partition that is revoked
+        // meanwhile are harmless: the transaction skips what the stored offsets say is done.
+        let metrics = self.metrics
+        @Sendable func fetch() -> Task<DecodedBatch?, Never> {
+            Task {
+                let polled = ContinuousClock.now
+                let batch: [ConsumerRecord]
+                do { batch = try await consumer.poll(timeout: .milliseconds(100)) } catch {
+                    self.logger.warning("poll failed", metadata: [RouterLogKeys.reason: .string("\(error)")])
+                    try? await Task.sleep(for: .milliseconds(200))
+                    return nil
+                }
+                metrics.spent("consumer: poll", since: polled)
+                let decoding = ContinuousClock.now
+                let items = await self.decodeAll(batch)
+                metrics.spent("consumer: decode records (while the previous batch commits)", since: decoding)
+                return DecodedBatch(records: batch, items: items, assignment: consumer.assignment)
+            }
+        }
+        var next: Task<DecodedBatch?, Never>? = nil
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let batch: [ConsumerRecord]
-                do {
-                    let polled = ContinuousClock.now
-                    defer { metrics.spent("consumer: poll", since: polled) }
-                    batch = try await consumer.poll(timeout: .milliseconds(100))
-                } catch {
-                    logger.warning("poll failed", metadata: [RouterLogKeys.reason: .string("\(error)")])
-                    try? await Task.sleep(for: .milliseconds(200))
-                    continue
+                let waiting = ContinuousClock.now
+                guard let decoded = await (next ?? fetch()).value else { next = nil; continue }
+                metrics.spent("consumer: wait for the next batch", since: waiting)
+                if decoded.assignment != known {
+                    // Moves new partitions to their stored offsets; a batch already read ahead from
+                    // before the seek is processed first (what is done in it is skipped).
+                    await seekToStoredOffsets(consumer, partitions: decoded.assignment.subtracting(known))
+                    known = decoded.assignment
                 }
-                let assigned = consumer.assignment
-                if assigned != known {
-                    await seekToStoredOffsets(consumer, partitions: assigned.subtracting(known))
-                    known = assigned
-                }
-                guard !batch.isEmpty else { continue }
+                next = fetch()
+                guard !decoded.records.isEmpty else { continue }
                 let start = ContinuousClock.now
-                let committed = await retrying("batch") { try await self.process(batch) }
+                let committed = await retrying("batch") { try await self.process(decoded) }
                 guard committed else { break }
                 metrics.batchLatency.record(ContinuousClock.now - start)
                 metrics.batchCommitted()
                 metrics.spent("consumer: transaction (total)", since: start)
                 let committing = ContinuousClock.now
-                try? await consumer.commit(after: batch)
+                try? await consumer.commit(after: decoded.records)
                 metrics.spent("consumer: Kafka offset commit", since: committing)
             }
         } onGracefulShutdown: {
             self.state.withLock { $0 = (false, "shutting down") }
         }
+        // A batch read ahead and not processed is read again by whoever gets its partitions.
+        _ = await next?.value
         await consumer.close()
     }
 
@@ -150,8 +168,16 @@ public final class RouterConsumer: Service, Sendable {
         }
     }
 
+    /// A polled batch with its records decoded, and the assignment seen right after the poll.
+    struct DecodedBatch: Sendable {
+        var records: [ConsumerRecord]
+        var items: [Item]
+        var assignment: Set<TopicPartition>
+    }
+
     /// One transaction: lock the offsets, skip what is done, apply the rest, write state, outbox, offsets.
-    func process(_ batch: [ConsumerRecord]) async throws {
+    func process(_ decoded: DecodedBatch) async throws {
+        let batch = decoded.records
         let (counts, update) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update) in
             var t = ContinuousClock.now
             var next: [TopicPartition: Int64] = [:]
@@ -173,7 +199,7 @@ public final class RouterConsumer: Service, Sendable {
                 """, logger: logger)
             for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
             metrics.spent("tx: lock offsets", since: t)
-            let fresh = batch.filter { $0.offset >= (stored[TopicPartition(topic: $0.topic, partition: $0.partition)] ?? 0) }
+            let fresh = zip(batch, decoded.items).filter { $0.0.offset >= (stored[TopicPartition(topic: $0.0.topic, partition: $0.0.partition)] ?? 0) }
             let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
             try await apply(fresh, to: work)
             t = ContinuousClock.now
@@ -235,14 +261,12 @@ public final class RouterConsumer: Service, Sendable {
         }
     }
 
-    private func apply(_ records: [ConsumerRecord], to work: CaseWork) async throws {
-        var t = ContinuousClock.now
+    private func apply(_ records: [(ConsumerRecord, Item)], to work: CaseWork) async throws {
         var items: [(ConsumerRecord, Item)] = []
-        for (record, item) in zip(records, await decodeAll(records)) {
+        for (record, item) in records {
             if case .invalid(let reason) = item { work.deadLetter(record, reason: reason) } else { items.append((record, item)) }
         }
-        metrics.spent("tx: decode records", since: t)
-        t = ContinuousClock.now
+        var t = ContinuousClock.now
         let incidents = items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } }
         try await work.prepare(incidents: incidents)
         metrics.spent("tx: prepare (known reports, grid locks, candidates)", since: t)
