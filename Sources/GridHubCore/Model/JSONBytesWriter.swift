@@ -1,0 +1,176 @@
+import Foundation
+
+/// Writes JSON straight into bytes, for the few record types the router writes thousands of times a
+/// second (``Case/jsonBytes()``). The output is byte for byte what ``GridHubJSON/encoder(disclosingPersonalData:)``
+/// writes for the same value (sorted keys, unescaped slashes, `+08:00` times); `JSONBytesWriterTests`
+/// checks that against `JSONEncoder` on random values. Callers write keys in sorted order themselves.
+public struct JSONBytesWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init(capacity: Int = 1_024) { bytes.reserveCapacity(capacity) }
+
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    /// Writes `"key":`; the value follows.
+    public mutating func key(_ key: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func null() { separate(); append("null") }
+    public mutating func bool(_ value: Bool) { separate(); append(value ? "true" : "false") }
+    public mutating func int(_ value: Int) { separate(); bytes.append(contentsOf: String(value).utf8) }
+
+    /// A finite double as `JSONEncoder` writes it: its shortest round-trip form, without a trailing `.0`.
+    public mutating func double(_ value: Double) {
+        separate()
+        var text = value.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    public mutating func date(_ value: Date) { string(RFC3339.format(value)) }
+
+    public mutating func string(_ value: String) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): append("\\\"")
+            case UInt8(ascii: "\\"): append("\\\\")
+            case 0x08: append("\\b")
+            case 0x0C: append("\\f")
+            case 0x0A: append("\\n")
+            case 0x0D: append("\\r")
+            case 0x09: append("\\t")
+            case 0..<0x20:
+                append("\\u00")
+                bytes.append(Self.hex[Int(byte >> 4)])
+                bytes.append(Self.hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func string(_ value: String?) { if let value { string(value) } else { null() } }
+    public mutating func date(_ value: Date?) { if let value { date(value) } else { null() } }
+    public mutating func double(_ value: Double?) { if let value { double(value) } else { null() } }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+    }
+
+    private mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+}
+
+extension Case {
+    /// This case as ``GridHubJSON`` encodes it, written directly (the router's hottest record).
+    public func jsonBytes() -> [UInt8] {
+        var w = JSONBytesWriter(capacity: 1_024 + 256 * (reports.count + history.count))
+        w.beginObject()
+        w.key("caseId"); w.string(caseId)
+        w.key("currentDispatchId"); w.string(currentDispatchId)
+        w.key("department"); w.string(department)
+        w.key("description"); w.string(description)
+        w.key("dispatchCount"); w.int(dispatchCount)
+        w.key("dueAt"); w.date(dueAt)
+        w.key("gridCode"); w.string(gridCode)
+        w.key("history"); w.beginArray()
+        for h in history {
+            w.beginObject()
+            w.key("at"); w.date(h.at)
+            w.key("department"); w.string(h.department)
+            w.key("dispatchId"); w.string(h.dispatchId)
+            w.key("event"); w.string(h.event.rawValue)
+            w.key("from"); w.string(h.from?.rawValue)
+            w.key("level"); w.string(h.level?.rawValue)
+            w.key("note"); w.string(h.note)
+            w.key("to"); w.string(h.to.rawValue)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("itemCode"); w.string(itemCode)
+        w.key("level"); w.string(level?.rawValue)
+        w.key("location"); location.write(to: &w)
+        w.key("openedAt"); w.date(openedAt)
+        w.key("reports"); w.beginArray()
+        for r in reports {
+            w.beginObject()
+            w.key("incidentId"); w.string(r.incidentId)
+            w.key("match")
+            if let m = r.match {
+                w.beginObject()
+                w.key("distanceMeters"); w.double(m.distanceMeters)
+                w.key("itemRelation"); w.string(m.itemRelation.rawValue)
+                w.key("textScore"); w.double(m.textScore)
+                w.key("timeGapSeconds"); w.double(m.timeGapSeconds)
+                w.endObject()
+            } else {
+                w.null()
+            }
+            w.key("mergedAt"); w.date(r.mergedAt)
+            w.key("recordId"); w.string(r.recordId)
+            w.key("system"); w.string(r.system.rawValue)
+            w.key("version"); w.int(r.version)
+            if let withdrawnAt = r.withdrawnAt { w.key("withdrawnAt"); w.date(withdrawnAt) }
+            w.endObject()
+        }
+        w.endArray()
+        w.key("status"); w.string(status.rawValue)
+        w.key("updatedAt"); w.date(updatedAt)
+        w.key("urgent"); w.bool(urgent)
+        w.key("version"); w.int(version)
+        w.endObject()
+        return w.bytes
+    }
+}
+
+extension Location {
+    func write(to w: inout JSONBytesWriter) {
+        w.beginObject()
+        w.key("address"); w.string(address)
+        w.key("gridCode"); w.string(gridCode)
+        w.key("lat"); w.double(lat)
+        w.key("lon"); w.double(lon)
+        w.key("positioning"); w.beginObject()
+        w.key("confidence"); w.double(positioning.confidence)
+        w.key("method"); w.string(positioning.method.rawValue)
+        w.key("precision"); w.string(positioning.precision?.rawValue)
+        w.key("reportedCoordinateSystem"); w.string(positioning.reportedCoordinateSystem?.rawValue)
+        w.endObject()
+        w.endObject()
+    }
+}
+
+extension StatusUpdate {
+    /// This status record as ``GridHubJSON`` encodes it, written directly (one per report per case change).
+    public func jsonBytes() -> [UInt8] {
+        var w = JSONBytesWriter(capacity: 384)
+        w.beginObject()
+        w.key("at"); w.date(at)
+        w.key("caseId"); w.string(caseId)
+        w.key("caseVersion"); w.int(caseVersion)
+        w.key("department"); w.string(department)
+        w.key("incidentId"); w.string(incidentId)
+        w.key("note"); w.string(note)
+        w.key("recordId"); w.string(recordId)
+        w.key("status"); w.string(status.rawValue)
+        w.key("system"); w.string(system.rawValue)
+        w.endObject()
+        return w.bytes
+    }
+}

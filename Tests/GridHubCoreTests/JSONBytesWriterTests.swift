@@ -1,0 +1,89 @@
+import Foundation
+import GridHubCore
+import Testing
+
+@Suite("Direct JSON writing")
+struct JSONBytesWriterTests {
+    /// Awkward text: quotes, backslashes, slashes, control characters, Chinese, emoji.
+    static func text(_ rng: inout SplitMix64) -> String {
+        let pieces = ["垃圾", "堆放", " ", "\"", "\\", "/", "\n", "\t", "\r", "\u{08}", "\u{0C}", "\u{01}", "\u{1F}", "\u{7F}", "é", "😀", "a", "Z", "123", "<", "&", "\u{2028}"]
+        return (0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+    }
+
+    static func double(_ rng: inout SplitMix64, in range: ClosedRange<Double>) -> Double {
+        switch rng.next() % 5 {
+        case 0: return range.lowerBound
+        case 1: return Double(Int(range.lowerBound + Double(rng.next() % 1000) / 1000 * (range.upperBound - range.lowerBound)))
+        case 2: return range.lowerBound + Double(rng.next() % 1_000_000_007) / 1_000_000_007 * (range.upperBound - range.lowerBound)
+        case 3: return min(range.upperBound, range.lowerBound + 1e-7 * Double(rng.next() % 100))
+        default: return range.upperBound
+        }
+    }
+
+    static func randomCase(_ seed: UInt64) -> Case {
+        var rng = SplitMix64(seed: seed)
+        func pick<T>(_ values: [T]) -> T { values[Int(rng.next() % UInt64(values.count))] }
+        let time = Date(millisecondsSince1970: 1_790_000_000_000 + Int64(rng.next() % 10_000_000_000))
+        func location() -> Location {
+            let placed = rng.next() % 4 != 0
+            return Location(
+                lat: placed ? double(&rng, in: 31.6...32.0) : nil, lon: placed ? double(&rng, in: 120.0...120.6) : nil,
+                gridCode: rng.next() % 3 == 0 ? nil : "320281001006002", address: rng.next() % 2 == 0 ? nil : text(&rng),
+                positioning: Positioning(method: pick(Positioning.Method.allCases), precision: rng.next() % 2 == 0 ? nil : pick(Positioning.Precision.allCases),
+                                         confidence: rng.next() % 2 == 0 ? nil : double(&rng, in: 0...1),
+                                         reportedCoordinateSystem: rng.next() % 2 == 0 ? nil : pick(Positioning.CoordinateSystem.allCases)))
+        }
+        func incident(_ n: Int) -> Incident {
+            Incident(source: SourceRef(system: pick(SourceSystem.allCases), recordId: "R-\(seed)-\(n)", version: 1 + Int(rng.next() % 3)),
+                     reportedAt: time, receivedAt: time, itemCode: rng.next() % 4 == 0 ? nil : "SR-00\(1 + rng.next() % 9)",
+                     description: text(&rng), location: location(), urgent: rng.next() % 3 == 0, resolvedOnSite: false,
+                     withdrawn: rng.next() % 4 == 0)
+        }
+        var c = Case(caseId: "C-\(seed)", openedBy: incident(0), at: time)
+        for n in 1..<(1 + Int(rng.next() % 4)) {
+            let evidence = MergeEvidence(distanceMeters: rng.next() % 3 == 0 ? nil : double(&rng, in: 0...5_000), timeGapSeconds: double(&rng, in: 0...400_000),
+                                         itemRelation: pick(MergeEvidence.ItemRelation.allCases), textScore: double(&rng, in: 0...1))
+            c.merge(incident(n), match: evidence, at: time.addingTimeInterval(Double(n) * 61.25))
+        }
+        if rng.next() % 3 != 0 {
+            try? c.apply(.dispatch(department: "urban-mgmt", level: pick(Level.allCases), dispatchId: "D-\(seed)", dueAt: time.addingTimeInterval(86_400.5)), at: time)
+            try? c.apply(.accept(dispatchId: "D-\(seed)"), at: time.addingTimeInterval(0.001))
+            if rng.next() % 2 == 0 { try? c.apply(.resolve(dispatchId: "D-\(seed)", note: text(&rng)), at: time.addingTimeInterval(7_200)) }
+        }
+        c.location = location()
+        return c
+    }
+
+    @Test("a case written directly is byte for byte what JSONEncoder writes, for 2 000 random cases")
+    func caseMatchesEncoder() throws {
+        let encoder = GridHubJSON.encoder()
+        var withdrawn = 0, escaped = 0
+        for seed in 0..<2_000 as Range<UInt64> {
+            let c = Self.randomCase(seed)
+            let expected = Array(try encoder.encode(c))
+            let actual = c.jsonBytes()
+            if actual != expected {
+                Issue.record("seed \(seed):\n\(String(decoding: actual, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+                return
+            }
+            if c.reports.contains(where: { $0.withdrawnAt != nil }) { withdrawn += 1 }
+            if expected.contains(UInt8(ascii: "\\")) { escaped += 1 }
+        }
+        // The random cases did exercise the hard parts.
+        #expect(withdrawn > 100 && escaped > 500, "withdrawn \(withdrawn), escaped \(escaped)")
+    }
+
+    @Test("a status record written directly is byte for byte what JSONEncoder writes")
+    func statusMatchesEncoder() throws {
+        let encoder = GridHubJSON.encoder()
+        for seed in 0..<500 as Range<UInt64> {
+            var rng = SplitMix64(seed: seed)
+            let c = Self.randomCase(seed)
+            let report = c.reports[Int(rng.next() % UInt64(c.reports.count))]
+            let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: c.caseId, caseVersion: c.version, status: c.status,
+                                      department: c.department, note: rng.next() % 3 == 0 ? nil : Self.text(&rng), at: c.updatedAt)
+            let expected = Array(try encoder.encode(status))
+            #expect(status.jsonBytes() == expected, "\(String(decoding: status.jsonBytes(), as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+        }
+    }
+}
