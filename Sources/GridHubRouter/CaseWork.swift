@@ -492,8 +492,13 @@ final class CaseWork {
         counts.dispatched[route.department, default: 0] += 1
         let time = now, record = work, disclose = env.rules.disclosesPersonalData(to: route.department)
         pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in
-            try CloudEvent(id: DeterministicID(namespace: .event, parts: ["dispatch", id]).uuidString, source: CloudEvent.routerSource, type: .dispatch,
-                           time: time, subject: record.caseId, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
+            let eventId = DeterministicID(namespace: .event, parts: ["dispatch", id]).uuidString
+            // Written directly unless it carries personal data, which the encoders mask or reveal.
+            if let data = record.jsonBytesWithoutPersonalData() {
+                return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId, data: data)
+            }
+            return try CloudEvent(id: eventId, source: CloudEvent.routerSource, type: .dispatch,
+                                  time: time, subject: record.caseId, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
         })
     }
 

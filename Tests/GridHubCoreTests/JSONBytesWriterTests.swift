@@ -86,4 +86,27 @@ struct JSONBytesWriterTests {
             #expect(status.jsonBytes() == expected, "\(String(decoding: status.jsonBytes(), as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
         }
     }
+
+    @Test("a dispatch without personal data written directly is byte for byte what JSONEncoder writes; one with contacts or parties is left to the encoder")
+    func dispatchMatchesEncoder() throws {
+        let encoder = GridHubJSON.encoder()
+        for seed in 0..<500 as Range<UInt64> {
+            var rng = SplitMix64(seed: seed)
+            let c = Self.randomCase(seed)
+            let attachments = (0..<Int(rng.next() % 3)).map { _ in Self.text(&rng) }
+            var d = Dispatch(dispatchId: "D-\(seed)", caseId: c.caseId, attempt: 1 + Int(rng.next() % 3), reason: Dispatch.Reason.allCases[Int(rng.next() % 4)],
+                             department: "urban-mgmt", level: Level.allCases[Int(rng.next() % 3)], itemCode: c.itemCode, gridCode: c.gridCode,
+                             dueAt: c.updatedAt.addingTimeInterval(3_600.25), issuedAt: c.updatedAt, urgent: c.urgent,
+                             title: rng.next() % 2 == 0 ? nil : Self.text(&rng), description: c.description, location: c.location,
+                             reports: c.reports.map(ReportRef.init), attachments: attachments)
+            let expected = Array(try encoder.encode(d))
+            #expect(d.jsonBytesWithoutPersonalData() == expected, "\(String(decoding: d.jsonBytesWithoutPersonalData() ?? [], as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+            if seed % 2 == 0 {
+                d.contacts = [Reporter(kind: .citizen, name: PersonName("张三"), phone: PhoneNumber("13812345678"))]
+            } else {
+                d.parties = [PersonName("李四")]
+            }
+            #expect(d.jsonBytesWithoutPersonalData() == nil)
+        }
+    }
 }

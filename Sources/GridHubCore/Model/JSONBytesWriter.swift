@@ -174,3 +174,43 @@ extension StatusUpdate {
         return w.bytes
     }
 }
+
+extension Dispatch {
+    /// This dispatch as ``GridHubJSON`` encodes it, written directly, when it carries no personal data
+    /// (no contacts, no parties); `nil` otherwise, for the encoder to mask or reveal.
+    public func jsonBytesWithoutPersonalData() -> [UInt8]? {
+        guard contacts.isEmpty, parties.isEmpty else { return nil }
+        var w = JSONBytesWriter(capacity: 1_024)
+        w.beginObject()
+        w.key("attachments"); w.beginArray()
+        for a in attachments { w.string(a) }
+        w.endArray()
+        w.key("attempt"); w.int(attempt)
+        w.key("caseId"); w.string(caseId)
+        w.key("contacts"); w.beginArray(); w.endArray()
+        w.key("department"); w.string(department)
+        w.key("description"); w.string(description)
+        w.key("dispatchId"); w.string(dispatchId)
+        w.key("dueAt"); w.date(dueAt)
+        w.key("gridCode"); w.string(gridCode)
+        w.key("issuedAt"); w.date(issuedAt)
+        w.key("itemCode"); w.string(itemCode)
+        w.key("level"); w.string(level.rawValue)
+        w.key("location"); location.write(to: &w)
+        w.key("parties"); w.beginArray(); w.endArray()
+        w.key("reason"); w.string(reason.rawValue)
+        w.key("reports"); w.beginArray()
+        for r in reports {
+            w.beginObject()
+            w.key("incidentId"); w.string(r.incidentId)
+            w.key("recordId"); w.string(r.recordId)
+            w.key("system"); w.string(r.system.rawValue)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("title"); w.string(title)
+        w.key("urgent"); w.bool(urgent)
+        w.endObject()
+        return w.bytes
+    }
+}
