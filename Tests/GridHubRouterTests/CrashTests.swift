@@ -70,7 +70,8 @@ struct CrashTests {
         let corpus = IncidentCorpus(reference: Fixtures.reference, problems: 250, seed: 99)
         let incidents = corpus.entries.map(\.incident)
         // About a twentieth of the stream arrives with each life.
-        let chunks = stride(from: 0, to: incidents.count, by: 30).map { Array(incidents[$0..<min($0 + 30, incidents.count)]) }
+        let chunk = 30
+        let chunks = stride(from: 0, to: incidents.count, by: chunk).map { Array(incidents[$0..<min($0 + chunk, incidents.count)]) }
         // (No table yet before the first router has migrated the database.)
         func reports() async -> Int { Int((try? await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM reports"))?.first?.first ?? "0") ?? 0 }
         var sent = 0
@@ -87,7 +88,7 @@ struct CrashTests {
             // or at a random moment of its start when it has nothing to do.
             let deadline = ContinuousClock.now + .seconds(20)
             var working = false
-            if before < sent * 30 {
+            if before < min(sent * chunk, incidents.count) {
                 while ContinuousClock.now < deadline {
                     if await reports() > before { working = true; break }
                     try await Task.sleep(for: .milliseconds(20))

@@ -65,8 +65,7 @@ public struct Case: Sendable, Hashable, Codable {
     public mutating func merge(_ incident: Incident, match: MergeEvidence, at time: Date) {
         if let index = reports.firstIndex(where: { $0.incidentId == incident.incidentId }) {
             if incident.source.version > reports[index].version {
-                if incident.withdrawn, reports[index].withdrawnAt == nil { reports[index].withdrawnAt = time }
-                if !incident.withdrawn { reports[index].withdrawnAt = nil }
+                reports[index].withdrawnAt = incident.withdrawn ? (reports[index].withdrawnAt ?? time) : nil
             }
             reports[index].version = max(reports[index].version, incident.source.version)
         } else {

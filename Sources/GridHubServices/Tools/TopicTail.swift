@@ -111,12 +111,8 @@ public struct TopicTail: Service {
         var lastPositions: [Int32: Int64] = [:]
         while !remaining.isEmpty {
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
-            let batch = try await consumer.poll(timeout: .milliseconds(200))
-            show(batch)
-            if !batch.isEmpty { lastProgress = clock.now }
-            for record in batch where record.offset + 1 >= remaining[record.partition] ?? .max {
-                remaining[record.partition] = nil
-            }
+            show(try await consumer.poll(timeout: .milliseconds(200)))
+            // A partition's position is the offset after the last record read (or marker skipped).
             let partitions = remaining.keys.sorted().map { TopicPartition(topic: options.topic, partition: $0) }
             for position in try consumer.positions(partitions) where position.offset >= 0 {
                 if position.offset >= remaining[position.partition] ?? .max { remaining[position.partition] = nil }
