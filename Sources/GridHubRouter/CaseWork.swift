@@ -576,6 +576,7 @@ final class CaseWork {
         metrics?.spent("tx: flush: encode records (both cores)", since: encoding)
         var docs: [String: [UInt8]] = [:]
         for (id, index) in docRecord { docs[id] = outbox[index].value }
+        var t = ContinuousClock.now
         if !factsChanged.isEmpty {
             // One order for every instance, so two transactions never wait on each other's rows.
             let codes = factsChanged.sorted()
@@ -585,6 +586,8 @@ final class CaseWork {
                 """, logger: logger)
             for try await (code, version) in rows.decode((String, Int64).self) { bumped[code] = version }
         }
+        metrics?.spent("tx: flush: bump grid versions", since: t)
+        t = ContinuousClock.now
         if !changed.isEmpty {
             var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
             var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
@@ -609,6 +612,8 @@ final class CaseWork {
                     level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
                 """, logger: logger)
         }
+        metrics?.spent("tx: flush: write cases", since: t)
+        t = ContinuousClock.now
         if !reportRows.isEmpty {
             var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
             var personalData: [ByteBuffer] = []
@@ -624,6 +629,8 @@ final class CaseWork {
                 ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version, personal = EXCLUDED.personal
                 """, logger: logger)
         }
+        metrics?.spent("tx: flush: write reports", since: t)
+        t = ContinuousClock.now
         if !dispatchRows.isEmpty {
             let r = dispatchRows
             try await conn.query("""
@@ -632,16 +639,13 @@ final class CaseWork {
                                      \(r.map(\.department))::text[], \(r.map(\.level.rawValue))::text[], \(r.map(\.reason.rawValue))::text[], \(r.map(\.issuedMs))::int8[])
                 """, logger: logger)
         }
+        metrics?.spent("tx: flush: write dispatches", since: t)
+        t = ContinuousClock.now
         if !outbox.isEmpty {
-            let topics = outbox.map(\.topic)
-            let keys = outbox.map { ByteBuffer(bytes: $0.key ?? []) }
-            let values = outbox.map { ByteBuffer(bytes: $0.value) }
-            let headers = outbox.map { ByteBuffer(bytes: OutboxRecord.encode($0.headers)) }
-            try await conn.query("""
-                INSERT INTO outbox (topic, key, value, headers)
-                SELECT t, NULLIF(k, ''::bytea), v, h FROM unnest(\(topics)::text[], \(keys)::bytea[], \(values)::bytea[], \(headers)::bytea[]) WITH ORDINALITY AS u(t, k, v, h, n) ORDER BY n
-                """, logger: logger)
+            let body = OutboxRecord.body(outbox)
+            try await conn.query("INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(body))", logger: logger)
         }
+        metrics?.spent("tx: flush: write outbox", since: t)
     }
 }
 

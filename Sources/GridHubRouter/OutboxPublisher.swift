@@ -5,7 +5,7 @@ import PostgresNIO
 import ServiceLifecycle
 
 /// Publishes the outbox with the idempotent producer, in outbox order, and deletes rows only after
-/// their delivery reports. One instance publishes at a time (a session advisory lock held on one
+/// their delivery reports (the outbox holds one body of records per transaction; a body is deleted once all its records are delivered). One instance publishes at a time (a session advisory lock held on one
 /// connection); after a crash the rows not yet deleted are sent again, byte for byte the same.
 public final class OutboxPublisher: Service, Sendable {
     private let producer: KafkaProducer
@@ -51,40 +51,64 @@ public final class OutboxPublisher: Service, Sendable {
         var idle = Duration.milliseconds(2)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var t = ContinuousClock.now
-            var ids: [Int64] = []
-            var records: [ProducerRecord] = []
-            let rows = try await conn.query("SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT \(batchSize)", logger: logger)
-            for try await (id, topic, key, value, headers) in rows.decode((Int64, String, ByteBuffer?, ByteBuffer, ByteBuffer).self) {
-                ids.append(id)
-                records.append(ProducerRecord(topic: topic, key: key?.allBytes, value: value.allBytes, headers: OutboxRecord.decode(headers.allBytes)))
+            // The oldest bodies, as many as make up a round (at least one).
+            var waiting: [(id: Int64, left: Int)] = []
+            var lag = 0
+            let heads = try await conn.query("SELECT id, records - delivered FROM outbox ORDER BY id LIMIT 100", logger: logger)
+            for try await (id, left) in heads.decode((Int64, Int32).self) {
+                if waiting.isEmpty || lag + Int(left) <= batchSize { waiting.append((id, Int(left))) }
+                lag += Int(left)
             }
-            metrics.outboxLag.set(Int64(ids.count))
-            guard !records.isEmpty else {
+            metrics.outboxLag.set(Int64(lag))
+            guard !waiting.isEmpty else {
                 try? await Task.sleep(for: idle)
                 idle = min(idle * 2, .milliseconds(50))
                 continue
             }
-            metrics.spent("outbox: read rows", since: t)
             idle = .milliseconds(2)
+            var bodies: [(id: Int64, delivered: Int, records: [OutboxRecord])] = []
+            let rows = try await conn.query("SELECT id, delivered, body FROM outbox WHERE id = ANY(\(waiting.map(\.id))::int8[]) ORDER BY id", logger: logger)
+            for try await (id, delivered, body) in rows.decode((Int64, Int32, ByteBuffer).self) {
+                bodies.append((id, Int(delivered), Array(try OutboxRecord.records(in: body).dropFirst(Int(delivered)))))
+            }
+            metrics.spent("outbox: read rows", since: t)
             t = ContinuousClock.now
-            let results = await producer.send(records)
+            let results = await producer.send(bodies.flatMap { $0.records.map { ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) } })
             metrics.spent("outbox: produce and await delivery", since: t)
             t = ContinuousClock.now
-            var delivered: [Int64] = []
+            // A body is deleted when all its records are delivered; otherwise its delivered prefix is
+            // remembered and the rest is sent again next round (byte for byte the same).
+            var done: [Int64] = [], partial: [(id: Int64, delivered: Int)] = []
             var failure: String? = nil
-            for (id, result) in zip(ids, results) {
-                switch result {
-                case .success: delivered.append(id)
-                case .failure(let error): failure = failure ?? error.message
+            var delivered = 0
+            var remaining = results[...]
+            for body in bodies {
+                let mine = remaining.prefix(body.records.count)
+                remaining = remaining.dropFirst(body.records.count)
+                let firstFailure = mine.firstIndex { if case .failure = $0 { true } else { false } }
+                if let firstFailure {
+                    if case .failure(let error) = mine[firstFailure] { failure = failure ?? error.message }
+                    let prefix = firstFailure - mine.startIndex
+                    if prefix > 0 { partial.append((body.id, body.delivered + prefix)) }
+                    delivered += prefix
+                } else {
+                    done.append(body.id)
+                    delivered += body.records.count
                 }
             }
-            if !delivered.isEmpty {
-                try await conn.query("DELETE FROM outbox WHERE id = ANY(\(delivered)::int8[])", logger: logger)
-                metrics.delivered(delivered.count)
+            if !done.isEmpty {
+                try await conn.query("DELETE FROM outbox WHERE id = ANY(\(done)::int8[])", logger: logger)
             }
+            if !partial.isEmpty {
+                try await conn.query("""
+                    UPDATE outbox o SET delivered = u.d FROM unnest(\(partial.map(\.id))::int8[], \(partial.map { Int32($0.delivered) })::int4[]) AS u(i, d)
+                    WHERE o.id = u.i
+                    """, logger: logger)
+            }
+            metrics.delivered(delivered)
             metrics.spent("outbox: delete delivered rows", since: t)
             if let failure {
-                logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(failure), RouterLogKeys.count: .stringConvertible(ids.count - delivered.count)])
+                logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(failure), RouterLogKeys.count: .stringConvertible(results.count - delivered)])
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }

@@ -178,6 +178,7 @@ public final class RouterConsumer: Service, Sendable {
     /// One transaction: lock the offsets, skip what is done, apply the rest, write state, outbox, offsets.
     func process(_ decoded: DecodedBatch) async throws {
         let batch = decoded.records
+        let ending = Mutex<ContinuousClock.Instant?>(nil)
         let (counts, update) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update) in
             var t = ContinuousClock.now
             var next: [TopicPartition: Int64] = [:]
@@ -214,8 +215,10 @@ public final class RouterConsumer: Service, Sendable {
                     """, logger: logger)
             }
             metrics.spent("tx: store offsets", since: t)
+            ending.withLock { $0 = ContinuousClock.now }
             return (work.counts, work.cacheUpdate)
         }
+        if let ended = ending.withLock({ $0 }) { metrics.spent("tx: commit", since: ended) }
         cache.apply(update, now: env.now().millisecondsSince1970)
         metrics.candidatesCached.set(Double(cache.candidateCount))
         counts.apply(to: metrics)

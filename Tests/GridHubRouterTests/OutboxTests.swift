@@ -1,0 +1,70 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+@testable import GridHubRouter
+import GridHubTesting
+import Testing
+
+/// The outbox holds one body of records per transaction; the publisher must get back exactly the
+/// records the transaction wrote, and a database left by the version with one row per record must
+/// still be published after the upgrade.
+@Suite("Outbox bodies", .timeLimit(.minutes(3)))
+struct OutboxTests {
+    @Test("a body gives back its records byte for byte: no key and empty key kept apart, headers in order, any bytes")
+    func bodyRoundTrip() throws {
+        var rng = SplitMix64(seed: 20_261_128)
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        for _ in 0..<300 {
+            let records = (0..<Int(rng.next() % 6)).map { i in
+                OutboxRecord(
+                    topic: ["gridhub.cases.v1", "gridhub.status.hotline12345.v1", "gridhub.dispatch.城管局.v1"][i % 3],
+                    key: [nil, [], bytes(Int(rng.next() % 40))][Int(rng.next() % 3)],
+                    value: bytes(Int(rng.next() % 3000)),
+                    headers: (0..<Int(rng.next() % 5)).map { _ in KafkaHeader(key: "ce_\(rng.next() % 100)", value: bytes(Int(rng.next() % 30))) })
+            }
+            #expect(try OutboxRecord.records(in: OutboxRecord.body(records)) == records)
+        }
+    }
+
+    @Test("a body cut short is refused with the reason, not read as fewer records")
+    func truncatedBody() throws {
+        let record = OutboxRecord(topic: "gridhub.cases.v1", key: Array("k".utf8), value: Array("{}".utf8), headers: [KafkaHeader(key: "ce_id", value: Array("1".utf8))])
+        let whole = OutboxRecord.body([record, record]).allBytes
+        #expect(try OutboxRecord.records(in: .init(bytes: whole)) == [record, record])
+        #expect(throws: RouterError.self) { try OutboxRecord.records(in: .init(bytes: Array(whole.dropLast(3)))) }
+    }
+
+    @Test("records left in the previous version's outbox (one row each) are published, in order and unchanged, after the upgrade")
+    func upgradeFromRowPerRecord() async throws {
+        let world = try await RouterWorld()
+        // The schema as the previous version left it (migration steps 0–9), with three records pending.
+        let previous = Array(RouterStore.migrations.prefix(10))
+        #expect(previous.last == "ALTER TABLE reports ADD COLUMN personal bytea", "steps 0–9 are the previous version's schema")
+        var sql = "BEGIN; CREATE TABLE router_schema (step integer PRIMARY KEY);"
+        for (i, step) in previous.enumerated() { sql += step + "; INSERT INTO router_schema VALUES (\(i));" }
+        let topic = Topics.status(source: SourceSystem.hotline12345.rawValue)
+        sql += """
+            INSERT INTO outbox (topic, key, value, headers) VALUES
+              ('\(topic)', convert_to('JY-1', 'UTF8'), convert_to('{"n":1}', 'UTF8'), '\\x0000000563655f6964000000026131'::bytea),
+              ('\(topic)', NULL, convert_to('{"n":2,"t":"路灯不亮"}', 'UTF8'), ''::bytea),
+              ('\(topic)', convert_to('JY-1', 'UTF8'), convert_to('{"n":3}', 'UTF8'), '\\x0000000563655f6964000000026133'::bytea);
+            COMMIT;
+            """
+        _ = try await TestPostgres.query(world.databaseURL, sql)
+        try await world.withRouter { _ in
+            let records = try await TestKafka.readAll(topic, partitions: world.partitions, count: 3, cluster: world.cluster)
+            let byValue = records.sorted { $0.offset < $1.offset }.filter { $0.key != nil }
+            #expect(Set(records.map { String(decoding: $0.value, as: UTF8.self) }) == ["{\"n\":1}", "{\"n\":2,\"t\":\"路灯不亮\"}", "{\"n\":3}"])
+            #expect(records.first { $0.key == nil }.map { String(decoding: $0.value, as: UTF8.self) } == "{\"n\":2,\"t\":\"路灯不亮\"}", "the record without a key kept none")
+            #expect(byValue.map { String(decoding: $0.value, as: UTF8.self) } == ["{\"n\":1}", "{\"n\":3}"], "one key's records stay in order")
+            #expect(byValue.map { $0.headers.map(\.key) } == [["ce_id"], ["ce_id"]])
+            #expect(byValue.map { $0.headers.first.map { String(decoding: $0.value, as: UTF8.self) } } == ["a1", "a3"])
+            // Delivered, so the outbox is empty.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM outbox").first?.first != "0", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM outbox").first?.first == "0")
+        }
+    }
+}
