@@ -89,10 +89,18 @@ public struct DuplicateMatcher: Sendable {
     public func decide(_ incident: Incident, text: TextFeatures, position: Coordinate?, uncertaintyMeters: Double,
                        candidates: [DedupCandidate], better: DedupDecision? = nil) -> DedupDecision? {
         var best = better
-        for i in candidates.indices {
-            guard let decision = score(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: candidates[i]) else { continue }
-            if best == nil || decision.rank < best!.rank || (decision.rank == best!.rank && decision.caseId < best!.caseId) {
-                best = decision
+        guard let p = position else { return best }
+        candidates.withUnsafeBufferPointer { candidates in
+            for i in candidates.indices {
+                // The place test of ``score`` first, on two fields read in place: most candidates fail it,
+                // and taking the whole candidate would copy (retain) its strings and text features.
+                guard let q = candidates[i].position else { continue }
+                let limit = policy.baseDistance + uncertaintyMeters + candidates[i].uncertaintyMeters
+                guard abs(p.lat - q.lat) * 110_500 <= limit, p.distance(to: q) <= limit,
+                      let decision = score(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: candidates[i]) else { continue }
+                if best == nil || decision.rank < best!.rank || (decision.rank == best!.rank && decision.caseId < best!.caseId) {
+                    best = decision
+                }
             }
         }
         return best
