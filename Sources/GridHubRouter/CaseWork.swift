@@ -559,9 +559,8 @@ final class CaseWork {
 
     // MARK: - Writing
 
-    /// Encodes the pending records, in two halves at once when there are many.
-    private func encodePending() async throws -> [OutboxRecord] {
-        let records = pending
+    /// Encodes `records`, in two halves at once when there are many.
+    private static func encode(_ records: [PendingRecord]) async throws -> [OutboxRecord] {
         guard records.count >= 64 else { return try PendingRecord.encode(records[...]) }
         let half = records.count / 2
         async let first = PendingRecord.encode(records[..<half])
@@ -571,11 +570,11 @@ final class CaseWork {
 
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
     func flush(metrics: RouterMetrics? = nil) async throws {
+        // The records are encoded (on both cores) while the rows that do not need them are written;
+        // case rows carry their case record's bytes, so they are written after.
         let encoding = ContinuousClock.now
-        let outbox = try await encodePending()
-        metrics?.spent("tx: flush: encode records (both cores)", since: encoding)
-        var docs: [String: [UInt8]] = [:]
-        for (id, index) in docRecord { docs[id] = outbox[index].value }
+        let records = pending
+        async let encoded = Self.encode(records)
         var t = ContinuousClock.now
         if !factsChanged.isEmpty {
             // One order for every instance, so two transactions never wait on each other's rows.
@@ -587,32 +586,6 @@ final class CaseWork {
             for try await (code, version) in rows.decode((String, Int64).self) { bumped[code] = version }
         }
         metrics?.spent("tx: flush: bump grid versions", since: t)
-        t = ContinuousClock.now
-        if !changed.isEmpty {
-            var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
-            var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
-            var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], doc: [ByteBuffer] = []
-            let encoder = GridHubJSON.encoder()
-            for id in changed {
-                guard let e = cases[id] else { continue }
-                ids.append(id); status.append(e.value.status.rawValue); item.append(e.value.itemCode ?? ""); grid.append(e.value.gridCode ?? "")
-                lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
-                first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
-                department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
-                doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
-            }
-            try await conn.query("""
-                INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
-                SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), doc
-                FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
-                            \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
-                     AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
-                ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
-                    first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
-                    level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
-                """, logger: logger)
-        }
-        metrics?.spent("tx: flush: write cases", since: t)
         t = ContinuousClock.now
         if !reportRows.isEmpty {
             var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
@@ -640,6 +613,37 @@ final class CaseWork {
                 """, logger: logger)
         }
         metrics?.spent("tx: flush: write dispatches", since: t)
+        t = ContinuousClock.now
+        let outbox = try await encoded
+        metrics?.spent("tx: flush: encode records (both cores, while grids, reports, dispatches are written)", since: encoding)
+        t = ContinuousClock.now
+        var docs: [String: [UInt8]] = [:]
+        for (id, index) in docRecord { docs[id] = outbox[index].value }
+        if !changed.isEmpty {
+            var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
+            var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
+            var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], doc: [ByteBuffer] = []
+            let encoder = GridHubJSON.encoder()
+            for id in changed {
+                guard let e = cases[id] else { continue }
+                ids.append(id); status.append(e.value.status.rawValue); item.append(e.value.itemCode ?? ""); grid.append(e.value.gridCode ?? "")
+                lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
+                first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
+                department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
+                doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
+            }
+            try await conn.query("""
+                INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
+                SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), doc
+                FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
+                            \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
+                     AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
+                ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
+                    first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
+                    level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
+                """, logger: logger)
+        }
+        metrics?.spent("tx: flush: write cases", since: t)
         t = ContinuousClock.now
         if !outbox.isEmpty {
             let body = OutboxRecord.body(outbox)
