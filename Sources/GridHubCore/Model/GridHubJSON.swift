@@ -208,13 +208,13 @@ extension Decoder {
     /// Throws `DecodingError.dataCorrupted` when the current JSON object has a key that `Keys` does not
     /// name: the hub's content model is closed, as in its JSON Schemas (`additionalProperties: false`).
     func rejectUnknownKeys<Keys: CodingKey>(_ keys: Keys.Type) throws {
-        let container = try self.container(keyedBy: AnyCodingKey.self)
-        let unknown = container.allKeys.map(\.stringValue).filter { Keys(stringValue: $0) == nil }.sorted()
-        guard unknown.isEmpty else {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: codingPath,
-                debugDescription: "unknown field\(unknown.count == 1 ? "" : "s") \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (the schema is closed)"))
-        }
+        let present = try self.container(keyedBy: AnyCodingKey.self).allKeys
+        // The common case, every key known, without building lists.
+        guard present.contains(where: { Keys(stringValue: $0.stringValue) == nil }) else { return }
+        let unknown = present.map(\.stringValue).filter { Keys(stringValue: $0) == nil }.sorted()
+        throw DecodingError.dataCorrupted(DecodingError.Context(
+            codingPath: codingPath,
+            debugDescription: "unknown field\(unknown.count == 1 ? "" : "s") \(unknown.map { "'\($0)'" }.joined(separator: ", ")) (the schema is closed)"))
     }
 }
 
