@@ -98,6 +98,15 @@ struct ModelRoundTripTests {
         #expect(RFC3339.format(ModelFixtures.time(0.25)) == "2026-11-27T09:15:32.250+08:00")
         #expect(RFC3339.format(Date(millisecondsSince1970: 0)) == "1970-01-01T08:00:00+08:00")
         #expect(RFC3339.format(millisecondsSince1970: -1, offsetSeconds: 0) == "1969-12-31T23:59:59.999Z")
+        #expect(RFC3339.format(millisecondsSince1970: 1_795_736_132_007, offsetSeconds: -19_800) == "2026-11-26T18:05:32.007-05:30")
+        #expect(RFC3339.format(millisecondsSince1970: 253_402_300_800_000, offsetSeconds: 0) == "10000-01-01T00:00:00Z")
+        // Every format reads back as the same instant.
+        var rng = SplitMix64(seed: 3339)
+        for _ in 0..<2_000 {
+            let ms = Int64(bitPattern: rng.next() % 8_000_000_000_000) - 1_000_000_000_000
+            let offset = (Int(rng.next() % 57) - 28) * 1_800
+            #expect(RFC3339.parseMilliseconds(RFC3339.format(millisecondsSince1970: ms, offsetSeconds: offset)) == ms)
+        }
         #expect(RFC3339.parse("2026-11-27T01:15:32Z") == ModelFixtures.time())
         #expect(RFC3339.parse("2026-11-26T20:15:32-05:00") == ModelFixtures.time())
         #expect(RFC3339.parse("2026-11-27T09:15:32.250123+08:00") == ModelFixtures.time(0.25))
