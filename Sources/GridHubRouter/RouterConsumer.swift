@@ -249,7 +249,8 @@ public final class RouterConsumer: Service, Sendable {
             switch record.topic {
             case configuration.incidentsTopic:
                 guard event.eventType == .incident else { throw RouterError("ce_type '\(event.type)' on the incidents topic, expected \(EventType.incident.rawValue)") }
-                return .incident(try decoder.decode(Incident.self, from: Data(record.value)))
+                // Directly where it is plainly valid; JSONDecoder otherwise, which decides and says why.
+                return .incident(try Incident.decodedDirectly(from: record.value) ?? decoder.decode(Incident.self, from: Data(record.value)))
             case configuration.feedbackTopic:
                 guard event.eventType == .feedback else { throw RouterError("ce_type '\(event.type)' on the feedback topic, expected \(EventType.feedback.rawValue)") }
                 return .feedback(try decoder.decode(Feedback.self, from: Data(record.value)))

@@ -1,0 +1,94 @@
+import Foundation
+
+extension Incident {
+    /// The incident in `json`, read without `JSONDecoder`'s generic machinery (most of the router's
+    /// decoding time), with the same strictness: closed objects, the same field checks, the id derived
+    /// from the source. nil when anything is not plainly valid; the caller then decodes with
+    /// ``GridHubJSON/decoder()``, which decides and says why. `IncidentDirectDecodingTests` holds the
+    /// two to the same answers.
+    public static func decodedDirectly(from json: [UInt8]) -> Incident? {
+        guard let f = JSONFields(JSONReader.read(json), known: Keys.incident),
+              let source = SourceRef(direct: f["source"]),
+              let incidentId = f.string("incidentId"),
+              let reportedAt = f.string("reportedAt").flatMap(RFC3339.parse),
+              let receivedAt = f.string("receivedAt").flatMap(RFC3339.parse),
+              let itemCode = f.optionalString("itemCode"), itemCode.map(FieldCheck.isItemCode) ?? true,
+              let title = f.optionalString("title"),
+              let description = f.string("description"),
+              let location = Location(direct: f["location"]),
+              let urgent = f.bool("urgent"), let resolvedOnSite = f.bool("resolvedOnSite"), let withdrawn = f.bool("withdrawn"),
+              let resolution = f.optionalString("resolution"),
+              let reporter = Reporter.optional(direct: f["reporter"]),
+              let parties = f.strings("parties"),
+              let attachments = f.strings("attachments") else { return nil }
+        let incident = Incident(source: source, reportedAt: reportedAt, receivedAt: receivedAt, itemCode: itemCode, title: title,
+                                description: description, location: location, urgent: urgent, resolvedOnSite: resolvedOnSite,
+                                resolution: resolution, withdrawn: withdrawn, reporter: reporter, parties: parties.map(PersonName.init),
+                                attachments: attachments)
+        return incident.incidentId == incidentId ? incident : nil
+    }
+
+    /// The keys of each object, as their `CodingKeys` name them.
+    private enum Keys {
+        static let incident: Set<String> = ["incidentId", "source", "reportedAt", "receivedAt", "itemCode", "title", "description", "location",
+                                            "urgent", "resolvedOnSite", "resolution", "withdrawn", "reporter", "parties", "attachments"]
+    }
+}
+
+extension SourceRef {
+    init?(direct tree: JSONTree) {
+        guard let f = JSONFields(tree, known: ["system", "recordId", "version", "category"]),
+              let system = f.string("system").flatMap(SourceSystem.init(rawValue:)),
+              let recordId = f.string("recordId"), FieldCheck.isRecordId(recordId),
+              let version = f.int("version"), version >= 1,
+              let category = f.optionalString("category") else { return nil }
+        self.init(system: system, recordId: recordId, version: version, category: category)
+    }
+}
+
+extension Location {
+    init?(direct tree: JSONTree) {
+        guard let f = JSONFields(tree, known: ["lat", "lon", "gridCode", "address", "positioning"]),
+              let lat = f.optionalDouble("lat"), lat.map({ (-90...90).contains($0) }) ?? true,
+              let lon = f.optionalDouble("lon"), lon.map({ (-180...180).contains($0) }) ?? true,
+              (lat == nil) == (lon == nil),
+              let gridCode = f.optionalString("gridCode"), gridCode.map(FieldCheck.isGridCode) ?? true,
+              let address = f.optionalString("address"),
+              let positioning = Positioning(direct: f["positioning"]) else { return nil }
+        self.init(lat: lat, lon: lon, gridCode: gridCode, address: address, positioning: positioning)
+    }
+}
+
+extension Positioning {
+    init?(direct tree: JSONTree) {
+        guard let f = JSONFields(tree, known: ["method", "precision", "confidence", "reportedCoordinateSystem"]),
+              let method = f.string("method").flatMap(Method.init(rawValue:)),
+              let precision = f.optionalEnum("precision", Precision.self),
+              let confidence = f.optionalDouble("confidence"), confidence.map({ (0...1).contains($0) }) ?? true,
+              let system = f.optionalEnum("reportedCoordinateSystem", CoordinateSystem.self) else { return nil }
+        self.init(method: method, precision: precision, confidence: confidence, reportedCoordinateSystem: system)
+    }
+}
+
+extension Reporter {
+    /// `.some(nil)` for null or absent, nil when not a valid reporter.
+    static func optional(direct tree: JSONTree) -> Reporter?? {
+        if case .null = tree { return .some(nil) }
+        guard let f = JSONFields(tree, known: ["kind", "id", "name", "phone", "anonymous"]),
+              let kind = f.string("kind").flatMap(Kind.init(rawValue:)),
+              let id = f.optionalString("id"),
+              let name = f.optionalString("name"),
+              let phone = f.optionalString("phone"),
+              let anonymous = f.bool("anonymous") else { return nil }
+        return .some(Reporter(kind: kind, id: id, name: name.map(PersonName.init), phone: phone.map(PhoneNumber.init), anonymous: anonymous))
+    }
+}
+
+extension JSONFields {
+    /// An optional enumeration value: `.some(nil)` when absent or null, nil when not one of its values.
+    func optionalEnum<E: RawRepresentable>(_ key: String, _ type: E.Type) -> E?? where E.RawValue == String {
+        guard let text = optionalString(key) else { return nil }
+        guard let text else { return .some(nil) }
+        return E(rawValue: text).map { .some($0) }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+@testable import GridHubCore
+
+/// The router reads incidents with ``Incident/decodedDirectly(from:)`` and falls back to `JSONDecoder`
+/// when it gives nil. So the direct reader must never accept what `JSONDecoder` rejects, never read a
+/// value differently, and must accept what the adapters write (else it is no faster).
+@Suite("Incidents decoded directly agree with JSONDecoder")
+struct IncidentDirectDecodingTests {
+    static let incidents = ModelFixtures.incidents(count: 120)
+
+    /// What the reference decoder makes of `bytes` (nil: it rejects them).
+    static func reference(_ bytes: [UInt8]) -> Incident? {
+        try? GridHubJSON.decoder().decode(Incident.self, from: Data(bytes))
+    }
+
+    @Test("what the adapters write, masked or revealed, pretty-printed or re-serialised with escaped slashes, is read directly as JSONDecoder reads it")
+    func validIncidents() throws {
+        for incident in Self.incidents {
+            for disclosure in [PersonalDataDisclosure.mask, .reveal] {
+                let encoder = GridHubJSON.encoder(disclosingPersonalData: disclosure)
+                let compact = Array(try encoder.encode(incident))
+                encoder.outputFormatting.insert(.prettyPrinted)
+                let pretty = Array(try encoder.encode(incident))
+                let reserialised = Array(try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: Data(compact))))
+                for bytes in [compact, pretty, reserialised] {
+                    let expected = try #require(Self.reference(bytes))
+                    #expect(Incident.decodedDirectly(from: bytes) == expected, "\(String(decoding: bytes, as: UTF8.self))")
+                }
+            }
+        }
+    }
+
+    @Test("escapes: \\u sequences, surrogate pairs and every short escape read as JSONDecoder reads them; lone surrogates and raw control characters are not accepted")
+    func escapes() throws {
+        let base = String(decoding: try GridHubJSON.encoder().encode(Self.incidents[1]), as: UTF8.self)
+        let description = try #require(base.range(of: #""description":""#))
+        for (escaped, accepted) in [(#"\u8def\u706f\/\b\f\n\r\t\"\\"#, true), (#"\ud83d\ude92 fire"#, true), (#"\u00E9"#, true),
+                                    (#"\ud83d alone"#, false), (#"\ude92"#, false), (#"\x41"#, false), ("\u{01}", false), (#"\u12"#, false)] {
+            var text = base
+            text.insert(contentsOf: escaped, at: description.upperBound)
+            let bytes = Array(text.utf8)
+            let direct = Incident.decodedDirectly(from: bytes)
+            if accepted {
+                #expect(direct != nil && direct == Self.reference(bytes), "\(escaped)")
+            } else {
+                #expect(direct == nil, "\(escaped)")
+            }
+        }
+    }
+
+    @Test("fields changed to wrong, missing, extra, duplicated or out-of-range values: whatever the direct reader accepts, JSONDecoder reads the same")
+    func changedFields() throws {
+        var rng = SplitMix64(seed: 20_261_128)
+        let odd: [Any] = [NSNull(), 0, -1, 1, 2.5, 91, -181, 1.5, "", "x", "SR-1234", "SR-013", "2026-11-27T09:15:32", "2026-11-27T09:15:32Z",
+                          "123456789012345", "12345", "gps", "poi", "citizen", true, false, [Any](), ["a"], [String: Any](), ["k": 1]]
+        var accepted = 0, rejected = 0
+        for incident in Self.incidents {
+            let object = try #require(try JSONSerialization.jsonObject(with: GridHubJSON.encoder(disclosingPersonalData: .reveal).encode(incident)) as? [String: Any])
+            for _ in 0..<25 {
+                let paths = Self.paths(object)
+                let path = paths[Int(rng.next() % UInt64(paths.count))]
+                let mutated: Any
+                switch rng.next() % 4 {
+                case 0: mutated = Self.set(object, path, nil)
+                case 1: mutated = Self.set(object, Array(path.dropLast()) + ["extra"], 1)
+                default: mutated = Self.set(object, path, odd[Int(rng.next() % UInt64(odd.count))])
+                }
+                let bytes = Array(try JSONSerialization.data(withJSONObject: mutated))
+                let expected = Self.reference(bytes)
+                let direct = Incident.decodedDirectly(from: bytes)
+                if direct != nil { accepted += 1 } else { rejected += 1 }
+                #expect(direct == nil || direct == expected, "\(path): \(String(decoding: bytes, as: UTF8.self))")
+                if expected != nil, direct == nil { Issue.record("valid, but not read directly: \(path): \(String(decoding: bytes, as: UTF8.self))") }
+            }
+        }
+        #expect(accepted > 100 && rejected > 100, "the changes should make some incidents invalid and leave others valid: \(accepted) accepted, \(rejected) rejected")
+    }
+
+    @Test("bytes dropped, inserted or replaced: whatever the direct reader accepts, JSONDecoder reads the same")
+    func changedBytes() throws {
+        var rng = SplitMix64(seed: 8_259)
+        let alphabet = Array("{}[],:\"\\ \t\n0123456789-+.eEtrufalsn/uA".utf8) + [0x01, 0x7f, 0xc3, 0xff, 0xe8]
+        var accepted = 0
+        for incident in Self.incidents {
+            let valid = Array(try GridHubJSON.encoder(disclosingPersonalData: .reveal).encode(incident))
+            for _ in 0..<40 {
+                var bytes = valid
+                for _ in 0..<(1 + Int(rng.next() % 2)) {
+                    let at = Int(rng.next() % UInt64(bytes.count))
+                    let byte = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                    switch rng.next() % 3 {
+                    case 0: bytes.remove(at: at)
+                    case 1: bytes.insert(byte, at: at)
+                    default: bytes[at] = byte
+                    }
+                }
+                let direct = Incident.decodedDirectly(from: bytes)
+                if direct != nil { accepted += 1 }
+                #expect(direct == nil || direct == Self.reference(bytes), "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        #expect(accepted > 50, "some changes (white space, text inside strings) leave a valid incident: \(accepted)")
+    }
+
+    @Test("numbers: JSON grammar only; out-of-range, overflowing and underflowing numbers are not accepted")
+    func numbers() throws {
+        let base = String(decoding: try GridHubJSON.encoder().encode(Self.incidents[1]), as: UTF8.self)
+        let lat = try #require(base.firstMatch(of: /"lat":[0-9.]+/))
+        for (text, accepted) in [("31", true), ("31.5", true), ("3.15e1", true), ("315E-1", true), ("-0", true), ("0.0", true),
+                                 ("031", false), ("31.", false), (".5", false), ("+31", false), ("1e400", false), ("1e-400", false),
+                                 ("90.0000001", false), ("NaN", false), ("0x1F", false), ("31e", false)] {
+            let bytes = Array(base.replacingCharacters(in: lat.range, with: "\"lat\":\(text)").utf8)
+            let direct = Incident.decodedDirectly(from: bytes)
+            #expect((direct != nil) == accepted, "\(text)")
+            #expect(direct == nil || direct == Self.reference(bytes), "\(text)")
+        }
+    }
+
+    /// Every key path of `object` (into nested objects, not arrays).
+    static func paths(_ object: [String: Any], prefix: [String] = []) -> [[String]] {
+        object.flatMap { key, value -> [[String]] in
+            [prefix + [key]] + ((value as? [String: Any]).map { paths($0, prefix: prefix + [key]) } ?? [])
+        }.sorted { $0.joined(separator: ".") < $1.joined(separator: ".") }
+    }
+
+    /// `object` with the value at `path` replaced (nil: removed); a path through a non-object is left alone.
+    static func set(_ object: Any, _ path: [String], _ value: Any?) -> Any {
+        guard var dictionary = object as? [String: Any], let key = path.first else { return object }
+        if path.count == 1 {
+            dictionary[key] = value
+        } else if let inner = dictionary[key] {
+            dictionary[key] = set(inner, Array(path.dropFirst()), value)
+        }
+        return dictionary
+    }
+}
