@@ -12,6 +12,8 @@ public struct RouterEnvironment: Sendable {
     /// The router's clock: wall time in production; tests move it.
     public var now: @Sendable () -> Date
     let departmentNames: [String: String]
+    /// Each grid's code with the codes of the grids around it: where a report's duplicates may lie.
+    let areas: [String: [String]]
 
     public init(reference: ReferenceData, rules: RoutingRules, policy: DedupPolicy = DedupPolicy(), now: @escaping @Sendable () -> Date = { Date() }) {
         self.reference = reference
@@ -19,6 +21,8 @@ public struct RouterEnvironment: Sendable {
         matcher = DuplicateMatcher(items: reference.items, policy: policy)
         self.now = now
         departmentNames = Dictionary(reference.departments.map { ($0.code, $0.nameZh) }, uniquingKeysWith: { a, _ in a })
+        areas = Dictionary(reference.grids.map { ($0.gridCode, [$0.gridCode] + reference.neighbours(of: $0.gridCode).map(\.gridCode)) },
+                           uniquingKeysWith: { a, _ in a })
     }
 }
 
@@ -125,8 +129,7 @@ final class CaseWork {
             let t = incident.reportedAt.millisecondsSince1970
             newestReportMs = max(newestReportMs, t)
             guard reportCase[incident.incidentId] == nil, !incident.resolvedOnSite, let grid = gridCode(of: incident) else { continue }
-            needed[grid] = min(needed[grid] ?? .max, t)
-            for n in env.reference.neighbours(of: grid) { needed[n.gridCode] = min(needed[n.gridCode] ?? .max, t) }
+            for g in env.areas[grid] ?? [grid] { needed[g] = min(needed[g] ?? .max, t) }
         }
         guard !needed.isEmpty else { return }
         // Advisory locks on every grid involved, in ascending order: two instances that could open a case
@@ -181,7 +184,7 @@ final class CaseWork {
     private func bestMatch(_ incident: Incident, grid: String, position: Coordinate, radius: Double) -> DedupDecision? {
         let text = textFeatures(of: incident)
         var best: DedupDecision? = nil
-        for g in [grid] + env.reference.neighbours(of: grid).map(\.gridCode) {
+        for g in env.areas[grid] ?? [grid] {
             guard let cases = grids[g]?.cases, !cases.isEmpty else { continue }
             best = env.matcher.decide(incident, text: text, position: position, uncertaintyMeters: radius, candidates: cases, better: best)
         }
