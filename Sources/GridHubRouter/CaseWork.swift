@@ -573,86 +573,99 @@ final class CaseWork {
 
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
     func flush(metrics: RouterMetrics? = nil) async throws {
-        // The records are encoded (on both cores) while the rows that do not need them are written;
-        // case rows carry their case record's bytes, so they are written after.
-        let encoding = ContinuousClock.now
+        // The statements are pipelined on the connection: each is sent as soon as it is built, so the
+        // database executes one while the next is built. Their order does not matter (one transaction,
+        // and the rows two instances could both touch are locked earlier, in one order). The records
+        // are encoded on both cores meanwhile; case rows carry their case record's bytes, so they wait.
+        let conn = self.conn, logger = self.logger
         let records = pending
         async let encoded = Self.encode(records)
-        var t = ContinuousClock.now
-        if !factsChanged.isEmpty {
-            // One order for every instance, so two transactions never wait on each other's rows.
-            let codes = factsChanged.sorted()
+        let codes = factsChanged.sorted()
+        async let versions: [(String, Int64)] = {
+            guard !codes.isEmpty else { return [] }
+            var out: [(String, Int64)] = []
             let rows = try await conn.query("""
                 INSERT INTO grid_state (grid_code, version) SELECT g, 1 FROM unnest(\(codes)::text[]) WITH ORDINALITY AS u(g, n) ORDER BY n
                 ON CONFLICT (grid_code) DO UPDATE SET version = grid_state.version + 1 RETURNING grid_code, version
                 """, logger: logger)
-            for try await (code, version) in rows.decode((String, Int64).self) { bumped[code] = version }
-        }
-        metrics?.spent("tx: flush: bump grid versions", since: t)
-        t = ContinuousClock.now
-        if !reportRows.isEmpty {
-            var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
-            var personalData: [ByteBuffer] = []
-            let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
-            for (k, v) in reportRows {
-                ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
-                personalData.append(ByteBuffer(bytes: try (personal[k] ?? nil).map { Array(try revealing.encode($0)) } ?? []))
-            }
-            try await conn.query("""
-                INSERT INTO reports (incident_id, case_id, system, record_id, version, personal)
-                SELECT i, c, s, r, v, NULLIF(p, ''::bytea)
-                FROM unnest(\(ids)::text[], \(caseIds)::text[], \(systems)::text[], \(records)::text[], \(versions)::int4[], \(personalData)::bytea[]) AS u(i, c, s, r, v, p)
-                ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version, personal = EXCLUDED.personal
-                """, logger: logger)
-        }
-        metrics?.spent("tx: flush: write reports", since: t)
-        t = ContinuousClock.now
-        if !dispatchRows.isEmpty {
-            let r = dispatchRows
-            try await conn.query("""
-                INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
-                SELECT * FROM unnest(\(r.map(\.id))::text[], \(r.map(\.caseId))::text[], \(r.map { Int32($0.attempt) })::int4[],
-                                     \(r.map(\.department))::text[], \(r.map(\.level.rawValue))::text[], \(r.map(\.reason.rawValue))::text[], \(r.map(\.issuedMs))::int8[])
-                """, logger: logger)
-        }
-        metrics?.spent("tx: flush: write dispatches", since: t)
-        t = ContinuousClock.now
+            for try await row in rows.decode((String, Int64).self) { out.append(row) }
+            return out
+        }()
+        let reportQuery = try reportsStatement()
+        async let reportsWritten: Void = Self.execute(reportQuery, on: conn, logger: logger)
+        let dispatchQuery = dispatchesStatement()
+        async let dispatchesWritten: Void = Self.execute(dispatchQuery, on: conn, logger: logger)
+        let encoding = ContinuousClock.now
         let outbox = try await encoded
-        metrics?.spent("tx: flush: encode records (both cores, while grids, reports, dispatches are written)", since: encoding)
-        t = ContinuousClock.now
+        metrics?.spent("tx: flush: wait for the records' encoding", since: encoding)
         var docs: [String: [UInt8]] = [:]
         for (id, index) in docRecord { docs[id] = outbox[index].value }
-        if !changed.isEmpty {
-            var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
-            var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
-            var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], doc: [ByteBuffer] = []
-            let encoder = GridHubJSON.encoder()
-            for id in changed {
-                guard let e = cases[id] else { continue }
-                ids.append(id); status.append(e.value.status.rawValue); item.append(e.value.itemCode ?? ""); grid.append(e.value.gridCode ?? "")
-                lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
-                first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
-                department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
-                doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
-            }
-            try await conn.query("""
-                INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
-                SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), doc
-                FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
-                            \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
-                     AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
-                ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
-                    first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
-                    level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
-                """, logger: logger)
+        let caseQuery = try casesStatement(docs: docs)
+        async let casesWritten: Void = Self.execute(caseQuery, on: conn, logger: logger)
+        let outboxQuery: PostgresQuery? = outbox.isEmpty ? nil : "INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(OutboxRecord.body(outbox)))"
+        async let outboxWritten: Void = Self.execute(outboxQuery, on: conn, logger: logger)
+        let waiting = ContinuousClock.now
+        for (code, version) in try await versions { bumped[code] = version }
+        _ = try await (reportsWritten, dispatchesWritten, casesWritten, outboxWritten)
+        metrics?.spent("tx: flush: wait for the statements", since: waiting)
+    }
+
+    private static func execute(_ query: PostgresQuery?, on conn: PostgresConnection, logger: Logger) async throws {
+        if let query { try await conn.query(query, logger: logger) }
+    }
+
+    private func reportsStatement() throws -> PostgresQuery? {
+        guard !reportRows.isEmpty else { return nil }
+        var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
+        var personalData: [ByteBuffer] = []
+        let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
+        for (k, v) in reportRows {
+            ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
+            personalData.append(ByteBuffer(bytes: try (personal[k] ?? nil).map { Array(try revealing.encode($0)) } ?? []))
         }
-        metrics?.spent("tx: flush: write cases", since: t)
-        t = ContinuousClock.now
-        if !outbox.isEmpty {
-            let body = OutboxRecord.body(outbox)
-            try await conn.query("INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(body))", logger: logger)
+        return """
+            INSERT INTO reports (incident_id, case_id, system, record_id, version, personal)
+            SELECT i, c, s, r, v, NULLIF(p, ''::bytea)
+            FROM unnest(\(ids)::text[], \(caseIds)::text[], \(systems)::text[], \(records)::text[], \(versions)::int4[], \(personalData)::bytea[]) AS u(i, c, s, r, v, p)
+            ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version, personal = EXCLUDED.personal
+            """
+    }
+
+    private func dispatchesStatement() -> PostgresQuery? {
+        guard !dispatchRows.isEmpty else { return nil }
+        let r = dispatchRows
+        return """
+            INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
+            SELECT * FROM unnest(\(r.map(\.id))::text[], \(r.map(\.caseId))::text[], \(r.map { Int32($0.attempt) })::int4[],
+                                 \(r.map(\.department))::text[], \(r.map(\.level.rawValue))::text[], \(r.map(\.reason.rawValue))::text[], \(r.map(\.issuedMs))::int8[])
+            """
+    }
+
+    /// The changed cases' rows; `docs`: the documents already encoded for their records.
+    private func casesStatement(docs: [String: [UInt8]]) throws -> PostgresQuery? {
+        guard !changed.isEmpty else { return nil }
+        var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
+        var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
+        var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], doc: [ByteBuffer] = []
+        let encoder = GridHubJSON.encoder()
+        for id in changed {
+            guard let e = cases[id] else { continue }
+            ids.append(id); status.append(e.value.status.rawValue); item.append(e.value.itemCode ?? ""); grid.append(e.value.gridCode ?? "")
+            lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
+            first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
+            department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
+            doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
         }
-        metrics?.spent("tx: flush: write outbox", since: t)
+        return """
+            INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
+            SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), doc
+            FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
+                        \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
+                 AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
+            ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
+                first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
+                level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
+            """
     }
 }
 
