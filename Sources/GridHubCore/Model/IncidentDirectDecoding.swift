@@ -7,7 +7,7 @@ extension Incident {
     /// ``GridHubJSON/decoder()``, which decides and says why. `IncidentDirectDecodingTests` holds the
     /// two to the same answers.
     public static func decodedDirectly(from json: [UInt8]) -> Incident? {
-        guard let f = JSONFields(JSONReader.read(json), known: Keys.incident),
+        guard let f = JSONFields(try? JSONReader.read(json), known: Keys.incident),
               let source = SourceRef(direct: f["source"]),
               let incidentId = f.string("incidentId"),
               let reportedAt = f.string("reportedAt").flatMap(RFC3339.parse),

@@ -7,117 +7,166 @@ enum JSONTree: Sendable {
     case string(String)
     case array([JSONTree])
     case object([(key: String, value: JSONTree)])
+
+    /// The member `key` of an object.
+    subscript(key: String) -> JSONTree? {
+        if case .object(let members) = self { return members.first { $0.key == key }?.value }
+        return nil
+    }
+    var string: String? { if case .string(let s) = self { return s }; return nil }
+    var array: [JSONTree]? { if case .array(let a) = self { return a }; return nil }
+    /// A number as the nearest double (as `Double(_:)` reads it); nil for anything else.
+    var number: Double? { if case .number(let text) = self { return JSONReader.double(text) }; return nil }
 }
 
-/// A strict JSON reader for the hub's fast decoding paths (RFC 8259: no comments, no trailing commas,
-/// no leading zeros, no raw control characters in strings, valid UTF-8, no lone surrogates). It gives
-/// nil for anything it would have to guess about, duplicate keys included; the caller then falls back
-/// to `JSONDecoder`, which decides and says why.
+/// A JSON syntax error at a 1-based line.
+struct JSONSyntaxError: Error, Sendable {
+    var line: Int
+    var message: String
+}
+
+/// The one JSON reader of the core, strict RFC 8259: no comments, no trailing commas, no leading zeros,
+/// no raw control characters in strings, valid UTF-8, no lone surrogates, no duplicate keys. It reads
+/// the grids' GeoJSON (errors name the line) and incidents on the router's fast path (where anything
+/// it refuses is left to `JSONDecoder`, which decides and says why).
 enum JSONReader {
-    /// The value of `bytes`, nil when they are not plainly one JSON value.
-    static func read(_ bytes: [UInt8]) -> JSONTree? {
-        bytes.withUnsafeBufferPointer { buffer in
+    /// The value of `bytes`.
+    static func read(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONTree {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> JSONTree in
             var parser = Parser(b: buffer)
-            guard let value = parser.value(depth: 0) else { return nil }
+            let value = try parser.value(depth: 0)
             parser.skipSpace()
-            return parser.i == buffer.count ? value : nil
+            guard parser.i == buffer.count else { throw parser.fail("unexpected text after the JSON value") }
+            return value
         }
     }
+
+    /// `text` (a number in JSON's grammar) as the nearest double: plain decimals of up to 15 digits
+    /// directly (an integer below 2^53 divided by an exact power of ten is correctly rounded, as
+    /// `Double(_:)` rounds), anything else through `Double(_:)`.
+    static func double(_ text: String) -> Double? {
+        var mantissa: UInt64 = 0
+        var digits = 0, fraction = 0
+        var seenDot = false, negative = false
+        for (k, c) in text.utf8.enumerated() {
+            if c >= 0x30 && c <= 0x39 {
+                mantissa = mantissa &* 10 &+ UInt64(c - 0x30)
+                digits += 1
+                if seenDot { fraction += 1 }
+            } else if c == UInt8(ascii: "."), !seenDot {
+                seenDot = true
+            } else if c == UInt8(ascii: "-"), k == 0 {
+                negative = true
+            } else {
+                return Double(text)
+            }
+        }
+        guard digits > 0, digits <= 15 else { return Double(text) }
+        let v = Double(mantissa) / powersOfTen[fraction]
+        return negative ? -v : v
+    }
+
+    private static let powersOfTen: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
 
     private struct Parser {
         let b: UnsafeBufferPointer<UInt8>
         var i = 0
 
+        func fail(_ message: String) -> JSONSyntaxError {
+            var line = 1
+            for k in 0..<min(i, b.count) where b[k] == 0x0A { line += 1 }
+            return JSONSyntaxError(line: line, message: message)
+        }
+
         mutating func skipSpace() {
             while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
         }
 
-        mutating func literal(_ text: StaticString) -> Bool {
+        mutating func literal(_ text: StaticString) throws(JSONSyntaxError) {
             let n = text.utf8CodeUnitCount
-            guard i + n <= b.count else { return false }
-            for k in 0..<n where b[i + k] != text.utf8Start[k] { return false }
+            guard i + n <= b.count else { throw fail("unexpected end of the text") }
+            for k in 0..<n where b[i + k] != text.utf8Start[k] { throw fail("invalid literal") }
             i += n
-            return true
         }
 
-        mutating func value(depth: Int) -> JSONTree? {
-            guard depth < 64 else { return nil }
+        mutating func value(depth: Int) throws(JSONSyntaxError) -> JSONTree {
+            guard depth < 64 else { throw fail("nested more than 64 deep") }
             skipSpace()
-            guard i < b.count else { return nil }
+            guard i < b.count else { throw fail("unexpected end of the text") }
             switch b[i] {
-            case UInt8(ascii: "{"): return object(depth: depth)
-            case UInt8(ascii: "["): return array(depth: depth)
-            case UInt8(ascii: "\""): return string().map(JSONTree.string)
-            case UInt8(ascii: "t"): return literal("true") ? .bool(true) : nil
-            case UInt8(ascii: "f"): return literal("false") ? .bool(false) : nil
-            case UInt8(ascii: "n"): return literal("null") ? .null : nil
-            default: return number()
+            case UInt8(ascii: "{"): return try object(depth: depth)
+            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            default: return try number()
             }
         }
 
-        mutating func object(depth: Int) -> JSONTree? {
+        mutating func object(depth: Int) throws(JSONSyntaxError) -> JSONTree {
             i += 1
             var members: [(key: String, value: JSONTree)] = []
             skipSpace()
             if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
             while true {
                 skipSpace()
-                guard i < b.count, b[i] == UInt8(ascii: "\""), let key = string() else { return nil }
-                guard !members.contains(where: { $0.key == key }) else { return nil }
+                guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                let key = try string()
+                guard !members.contains(where: { $0.key == key }) else { throw fail("key '\(key)' appears twice") }
                 skipSpace()
-                guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+                guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
-                guard let v = value(depth: depth + 1) else { return nil }
-                members.append((key, v))
+                members.append((key, try value(depth: depth + 1)))
                 skipSpace()
-                guard i < b.count else { return nil }
+                guard i < b.count else { throw fail("unexpected end of the text in an object") }
                 if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                guard b[i] == UInt8(ascii: "}") else { return nil }
+                guard b[i] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
                 i += 1
                 return .object(members)
             }
         }
 
-        mutating func array(depth: Int) -> JSONTree? {
+        mutating func array(depth: Int) throws(JSONSyntaxError) -> JSONTree {
             i += 1
             var elements: [JSONTree] = []
             skipSpace()
             if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(elements) }
             while true {
-                guard let v = value(depth: depth + 1) else { return nil }
-                elements.append(v)
+                elements.append(try value(depth: depth + 1))
                 skipSpace()
-                guard i < b.count else { return nil }
+                guard i < b.count else { throw fail("unexpected end of the text in an array") }
                 if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                guard b[i] == UInt8(ascii: "]") else { return nil }
+                guard b[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
                 i += 1
                 return .array(elements)
             }
         }
 
         /// A string at `i` (which is its opening quote).
-        mutating func string() -> String? {
+        mutating func string() throws(JSONSyntaxError) -> String {
             i += 1
             let start = i
             // The common case: no escapes, taken as is once its UTF-8 is validated.
             while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { i += 1 }
-            guard i < b.count else { return nil }
+            guard i < b.count else { throw fail("a string is not closed") }
             if b[i] == UInt8(ascii: "\"") {
-                defer { i += 1 }
-                return String(validating: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+                guard let s = String(validating: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+                i += 1
+                return s
             }
-            guard b[i] == UInt8(ascii: "\\") else { return nil }
             var out = Array(b[start..<i])
             while i < b.count {
                 let c = b[i]
                 if c == UInt8(ascii: "\"") {
+                    guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
                     i += 1
-                    return String(validating: out, as: UTF8.self)
+                    return s
                 }
-                guard c >= 0x20 else { return nil }
+                guard c >= 0x20 else { throw fail("control character in a string") }
                 guard c == UInt8(ascii: "\\") else { out.append(c); i += 1; continue }
                 i += 1
-                guard i < b.count else { return nil }
+                guard i < b.count else { break }
                 let e = b[i]
                 i += 1
                 switch e {
@@ -128,23 +177,24 @@ enum JSONReader {
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
-                    guard var scalar = hex4() else { return nil }
+                    var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar) {
-                        guard literal("\\u"), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                        guard i + 2 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw fail("a lone surrogate in a \\u escape") }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("a lone surrogate in a \\u escape") }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        return nil
                     }
-                    guard let u = Unicode.Scalar(scalar) else { return nil }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("a lone surrogate in a \\u escape") }
                     out.append(contentsOf: UTF8.encode(u)!)
-                default: return nil
+                default: throw fail("invalid escape in a string")
                 }
             }
-            return nil
+            throw fail("a string is not closed")
         }
 
-        mutating func hex4() -> UInt32? {
-            guard i + 4 <= b.count else { return nil }
+        mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
+            guard i + 4 <= b.count else { throw fail("invalid \\u escape") }
             var v: UInt32 = 0
             for _ in 0..<4 {
                 let c = b[i]
@@ -153,7 +203,7 @@ enum JSONReader {
                 case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
                 case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
                 case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
-                default: return nil
+                default: throw fail("invalid \\u escape")
                 }
                 v = v << 4 | UInt32(d)
                 i += 1
@@ -162,7 +212,7 @@ enum JSONReader {
         }
 
         /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-        mutating func number() -> JSONTree? {
+        mutating func number() throws(JSONSyntaxError) -> JSONTree {
             let start = i
             func digits() -> Int {
                 let from = i
@@ -170,16 +220,16 @@ enum JSONReader {
                 return i - from
             }
             if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
-            guard i < b.count else { return nil }
-            if b[i] == UInt8(ascii: "0") { i += 1 } else if digits() == 0 { return nil }
+            guard i < b.count else { throw fail("invalid number") }
+            if b[i] == UInt8(ascii: "0") { i += 1 } else if digits() == 0 { throw fail("invalid value") }
             if i < b.count, b[i] == UInt8(ascii: ".") {
                 i += 1
-                guard digits() > 0 else { return nil }
+                guard digits() > 0 else { throw fail("invalid number") }
             }
             if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
                 i += 1
                 if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-                guard digits() > 0 else { return nil }
+                guard digits() > 0 else { throw fail("invalid number") }
             }
             return .number(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
         }
@@ -225,7 +275,7 @@ struct JSONFields {
         case .null: return .some(nil)
         case .number(let text):
             // Overflow and underflow are left to JSONDecoder.
-            guard let v = Double(text), v.isFinite else { return nil }
+            guard let v = JSONReader.double(text), v.isFinite else { return nil }
             if v == 0, text.prefix(while: { $0 != "e" && $0 != "E" }).contains(where: { ("1"..."9").contains($0) }) { return nil }
             return .some(v)
         default: return nil

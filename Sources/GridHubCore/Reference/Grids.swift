@@ -88,9 +88,8 @@ public struct Grid: Sendable, Hashable, Codable, Identifiable {
     /// Parses the `grids.geojson` FeatureCollection (Polygon features; holes are refused).
     public static func parse(geoJSON data: Data) throws(ReferenceDataError) -> [Grid] {
         let file = "grids.geojson"
-        var reader = MiniJSONReader(data)
-        let root: JSONValue
-        do { root = try reader.parseDocument() } catch {
+        let root: JSONTree
+        do { root = try JSONReader.read([UInt8](data)) } catch {
             throw ReferenceDataError(file: file, line: error.line, message: error.message)
         }
         guard root["type"]?.string == "FeatureCollection", let features = root["features"]?.array else {
