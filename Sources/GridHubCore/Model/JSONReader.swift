@@ -14,6 +14,7 @@ enum JSONTree: Sendable {
         return nil
     }
     var string: String? { if case .string(let s) = self { return s }; return nil }
+    var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
     var array: [JSONTree]? { if case .array(let a) = self { return a }; return nil }
     /// A number as the nearest double (as `Double(_:)` reads it); nil for anything else.
     var number: Double? { if case .number(let text) = self { return JSONReader.double(text) }; return nil }
@@ -250,10 +251,7 @@ struct JSONFields {
     subscript(key: String) -> JSONTree { members.first { $0.key == key }?.value ?? .null }
 
     /// A required string.
-    func string(_ key: String) -> String? {
-        if case .string(let s) = self[key] { return s }
-        return nil
-    }
+    func string(_ key: String) -> String? { self[key].string }
 
     /// An optional string: `.some(nil)` when absent or null, nil when another type.
     func optionalString(_ key: String) -> String?? {
@@ -264,10 +262,7 @@ struct JSONFields {
         }
     }
 
-    func bool(_ key: String) -> Bool? {
-        if case .bool(let v) = self[key] { return v }
-        return nil
-    }
+    func bool(_ key: String) -> Bool? { self[key].bool }
 
     /// An optional finite number: `.some(nil)` when absent or null.
     func optionalDouble(_ key: String) -> Double?? {
