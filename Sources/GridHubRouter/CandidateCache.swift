@@ -51,10 +51,11 @@ final class CandidateCache: Sendable {
 
         /// Keeps only the candidates `keep` says yes to.
         mutating func retain(where keep: (DedupCandidate) -> Bool) {
-            let kept = cases.filter(keep)
-            guard kept.count != cases.count else { return }
-            cases = kept
-            index = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1.caseId, $0) })
+            // In place: kept candidates are moved, not copied (this runs for every grid of every batch).
+            let before = cases.count
+            cases.removeAll { !keep($0) }
+            guard cases.count != before else { return }
+            index = Dictionary(uniqueKeysWithValues: cases.enumerated().map { ($1.caseId, $0) })
         }
     }
 

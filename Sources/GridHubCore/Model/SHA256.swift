@@ -41,6 +41,8 @@ public struct SHA256: Sendable {
 
     /// Feeds more message bytes.
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        // Contiguous bytes: whole blocks compressed where they lie, only the rest buffered.
+        if bytes.withContiguousStorageIfAvailable({ update(contiguous: UnsafeRawBufferPointer($0)) }) != nil { return }
         for byte in bytes {
             buffer.append(byte)
             if buffer.count == Self.blockByteCount {
@@ -48,6 +50,22 @@ public struct SHA256: Sendable {
                 buffer.removeAll(keepingCapacity: true)
             }
         }
+    }
+
+    private mutating func update(contiguous input: UnsafeRawBufferPointer) {
+        var offset = 0
+        if !buffer.isEmpty {
+            offset = min(Self.blockByteCount - buffer.count, input.count)
+            buffer.append(contentsOf: input[0..<offset])
+            guard buffer.count == Self.blockByteCount else { return }
+            compress(buffer)
+            buffer.removeAll(keepingCapacity: true)
+        }
+        while input.count - offset >= Self.blockByteCount {
+            compress(input[offset..<(offset + Self.blockByteCount)])
+            offset += Self.blockByteCount
+        }
+        buffer.append(contentsOf: input[offset...])
     }
 
     /// Pads the message, returns the 32-byte digest; the hasher is consumed.
