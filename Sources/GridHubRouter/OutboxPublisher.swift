@@ -53,13 +53,15 @@ public final class OutboxPublisher: Service, Sendable {
             var t = ContinuousClock.now
             // The oldest bodies, as many as make up a round (at least one).
             var waiting: [(id: Int64, left: Int)] = []
-            var lag = 0
-            let heads = try await conn.query("SELECT id, records - delivered FROM outbox ORDER BY id LIMIT 100", logger: logger)
-            for try await (id, left) in heads.decode((Int64, Int32).self) {
-                if waiting.isEmpty || lag + Int(left) <= batchSize { waiting.append((id, Int(left))) }
-                lag += Int(left)
+            var taken = 0, lag: Int64 = 0
+            // Each row also carries the whole outbox's count of undelivered records, for the lag gauge.
+            let heads = try await conn.query("SELECT id, records - delivered, sum(records - delivered) OVER ()::int8 FROM outbox ORDER BY id LIMIT 100", logger: logger)
+            for try await (id, left, total) in heads.decode((Int64, Int32, Int64).self) {
+                if waiting.isEmpty || taken + Int(left) <= batchSize { waiting.append((id, Int(left))) }
+                taken += Int(left)
+                lag = total
             }
-            metrics.outboxLag.set(Int64(lag))
+            metrics.outboxLag.set(lag)
             guard !waiting.isEmpty else {
                 try? await Task.sleep(for: idle)
                 idle = min(idle * 2, .milliseconds(50))

@@ -2,7 +2,9 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 @testable import GridHubRouter
+import GridHubServices
 import GridHubTesting
+import ServiceLifecycle
 import Testing
 
 /// The outbox holds one body of records per transaction; the publisher must get back exactly the
@@ -65,6 +67,44 @@ struct OutboxTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(try await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM outbox").first?.first == "0")
+        }
+    }
+
+    @Test("the outbox lag gauge counts every record not yet delivered, over all bodies, while Kafka is unreachable")
+    func lagGauge() async throws {
+        let world = try await RouterWorld()
+        // The schema, then bodies waiting: 3 records, 2 of which 1 is delivered, and 120 of 1 record (more
+        // bodies than the publisher looks at in one round).
+        try await world.withRouter { _ in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while (try? await TestPostgres.query(world.databaseURL, "SELECT delivered FROM outbox LIMIT 0")) == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let record = OutboxRecord(topic: Topics.cases, key: Array("C-1".utf8), value: Array("{}".utf8), headers: [])
+        func hex(_ records: [OutboxRecord]) -> String { OutboxRecord.body(records).allBytes.map { String(format: "%02x", $0) }.joined() }
+        _ = try await TestPostgres.query(world.databaseURL, """
+            INSERT INTO outbox (records, delivered, body) VALUES (3, 0, '\\x\(hex([record, record, record]))'::bytea), (2, 1, '\\x\(hex([record, record]))'::bytea);
+            INSERT INTO outbox (records, body) SELECT 1, '\\x\(hex([record]))'::bytea FROM generate_series(1, 120);
+            """)
+        // A router whose Kafka does not answer: nothing can be delivered, and the gauge says how much waits.
+        let metrics = DaemonMetrics()
+        var config = RouterDaemon.Configuration(databaseURL: world.databaseURL, kafka: KafkaClientConfiguration(bootstrapServers: "127.0.0.1:9", properties: ["message.timeout.ms": "2000"]))
+        config.consumer.groupID = "lag"
+        let daemon = try RouterDaemon(configuration: config, environment: world.environment(), metrics: metrics, logger: TestKafka.quietLogger)
+        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: TestKafka.quietLogger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            var line: String? = nil
+            while ContinuousClock.now < deadline {
+                line = metrics.render().split(separator: "\n").map(String.init).first { $0.hasPrefix("gridhub_router_outbox_lag") }
+                if line == "gridhub_router_outbox_lag_records 124.0" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(line == "gridhub_router_outbox_lag_records 124.0")
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
     }
 }
