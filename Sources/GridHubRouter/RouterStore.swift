@@ -103,13 +103,6 @@ public struct RouterStore: Sendable {
             }
         }
     }
-
-    /// Records waiting in the outbox.
-    public func outboxCount() async throws -> Int {
-        var n = 0
-        for try await c in try await client.query("SELECT coalesce(sum(records - delivered), 0)::int8 FROM outbox", logger: logger).decode(Int.self) { n = c }
-        return n
-    }
 }
 
 /// A record waiting in the outbox: everything the producer needs, byte for byte.

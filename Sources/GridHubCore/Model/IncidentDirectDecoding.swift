@@ -7,7 +7,7 @@ extension Incident {
     /// ``GridHubJSON/decoder()``, which decides and says why. `IncidentDirectDecodingTests` holds the
     /// two to the same answers.
     public static func decodedDirectly(from json: [UInt8]) -> Incident? {
-        guard let f = JSONFields(try? JSONReader.read(json), known: Keys.incident),
+        guard let f = JSONFields(try? JSONReader.read(json), keys: CodingKeys.self),
               let source = SourceRef(direct: f["source"]),
               let incidentId = f.string("incidentId"),
               let reportedAt = f.string("reportedAt").flatMap(RFC3339.parse),
@@ -27,17 +27,11 @@ extension Incident {
                                 attachments: attachments)
         return incident.incidentId == incidentId ? incident : nil
     }
-
-    /// The keys of each object, as their `CodingKeys` name them.
-    private enum Keys {
-        static let incident: Set<String> = ["incidentId", "source", "reportedAt", "receivedAt", "itemCode", "title", "description", "location",
-                                            "urgent", "resolvedOnSite", "resolution", "withdrawn", "reporter", "parties", "attachments"]
-    }
 }
 
 extension SourceRef {
     init?(direct tree: JSONTree) {
-        guard let f = JSONFields(tree, known: ["system", "recordId", "version", "category"]),
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
               let system = f.string("system").flatMap(SourceSystem.init(rawValue:)),
               let recordId = f.string("recordId"), FieldCheck.isRecordId(recordId),
               let version = f.int("version"), version >= 1,
@@ -48,7 +42,7 @@ extension SourceRef {
 
 extension Location {
     init?(direct tree: JSONTree) {
-        guard let f = JSONFields(tree, known: ["lat", "lon", "gridCode", "address", "positioning"]),
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
               let lat = f.optionalDouble("lat"), lat.map({ (-90...90).contains($0) }) ?? true,
               let lon = f.optionalDouble("lon"), lon.map({ (-180...180).contains($0) }) ?? true,
               (lat == nil) == (lon == nil),
@@ -61,7 +55,7 @@ extension Location {
 
 extension Positioning {
     init?(direct tree: JSONTree) {
-        guard let f = JSONFields(tree, known: ["method", "precision", "confidence", "reportedCoordinateSystem"]),
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
               let method = f.string("method").flatMap(Method.init(rawValue:)),
               let precision = f.optionalEnum("precision", Precision.self),
               let confidence = f.optionalDouble("confidence"), confidence.map({ (0...1).contains($0) }) ?? true,
@@ -74,7 +68,7 @@ extension Reporter {
     /// `.some(nil)` for null or absent, nil when not a valid reporter.
     static func optional(direct tree: JSONTree) -> Reporter?? {
         if case .null = tree { return .some(nil) }
-        guard let f = JSONFields(tree, known: ["kind", "id", "name", "phone", "anonymous"]),
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
               let kind = f.string("kind").flatMap(Kind.init(rawValue:)),
               let id = f.optionalString("id"),
               let name = f.optionalString("name"),

@@ -241,9 +241,10 @@ enum JSONReader {
 struct JSONFields {
     private let members: [(key: String, value: JSONTree)]
 
-    /// The members of `tree` when it is an object whose keys are all in `known`.
-    init?(_ tree: JSONTree?, known: Set<String>) {
-        guard case .object(let members)? = tree, members.allSatisfy({ known.contains($0.key) }) else { return nil }
+    /// The members of `tree` when it is an object whose keys are all among `keys` (the type's own
+    /// `CodingKeys`, as strict decoding checks them: the closed schema is written once).
+    init?<Keys: CodingKey>(_ tree: JSONTree?, keys: Keys.Type) {
+        guard case .object(let members)? = tree, members.allSatisfy({ Keys(stringValue: $0.key) != nil }) else { return nil }
         self.members = members
     }
 
