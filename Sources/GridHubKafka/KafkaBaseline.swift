@@ -29,7 +29,12 @@ public enum KafkaBaseline {
 
     /// Reads `count` records from `source` and produces each value to `target`, waiting for all
     /// delivery reports: the consume→produce passthrough.
-    public static func passthrough(bootstrap: String, source: String, partitions: Int, target: String, count: Int) throws(KafkaError) {
+    ///
+    /// With `fanOut` and `value`, each record read is answered with `fanOut` records (on average; a
+    /// running total is rounded) of `value` under the record's key instead: the raw cost of a service
+    /// that turns each record it reads into that many records of that size.
+    public static func passthrough(bootstrap: String, source: String, partitions: Int, target: String, count: Int,
+                                   fanOut: Double = 1, value: [UInt8]? = nil) throws(KafkaError) {
         let consumer = try rawConsumer(bootstrap: bootstrap)
         defer { consumer.destroy() }
         let producer = try rawProducer(bootstrap: bootstrap)
@@ -40,15 +45,29 @@ public enum KafkaBaseline {
         }
         defer { rd_kafka_topic_destroy(rkt) }
         var produceError: rd_kafka_resp_err_t = RD_KAFKA_RESP_ERR_NO_ERROR
+        var read = 0, written = 0
         try consumeLoop(consumer, until: count) { m in
-            var err: rd_kafka_resp_err_t
-            repeat {
-                err = rd_kafka_produce(
-                    rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                    m.pointee.payload, m.pointee.len, m.pointee.key, m.pointee.key_len, nil) == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
-                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
-            } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR { produceError = err }
+            read += 1
+            let due = value == nil ? read : Int((Double(read) * fanOut).rounded())
+            while written < due {
+                var err: rd_kafka_resp_err_t
+                repeat {
+                    let accepted: Int32
+                    if let value {
+                        accepted = value.withUnsafeBytes { v in
+                            rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
+                                             m.pointee.key, m.pointee.key_len, nil)
+                        }
+                    } else {
+                        accepted = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, m.pointee.payload, m.pointee.len,
+                                                    m.pointee.key, m.pointee.key_len, nil)
+                    }
+                    err = accepted == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+                    if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
+                } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { produceError = err }
+                written += 1
+            }
             rd_kafka_poll(producer.pointer, 0)
         }
         if produceError != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(produceError, code: .produce, context: "baseline passthrough") }

@@ -82,7 +82,7 @@ public final class OutboxPublisher: Service, Sendable {
             // remembered and the rest is sent again next round (byte for byte the same).
             var done: [Int64] = [], partial: [(id: Int64, delivered: Int)] = []
             var failure: String? = nil
-            var delivered = 0
+            var delivered = 0, deliveredBytes = 0
             var remaining = results[...]
             for body in bodies {
                 let mine = remaining.prefix(body.records.count)
@@ -93,9 +93,11 @@ public final class OutboxPublisher: Service, Sendable {
                     let prefix = firstFailure - mine.startIndex
                     if prefix > 0 { partial.append((body.id, body.delivered + prefix)) }
                     delivered += prefix
+                    deliveredBytes += body.records.prefix(prefix).reduce(0) { $0 + $1.byteCount }
                 } else {
                     done.append(body.id)
                     delivered += body.records.count
+                    deliveredBytes += body.records.reduce(0) { $0 + $1.byteCount }
                 }
             }
             if !done.isEmpty {
@@ -107,7 +109,7 @@ public final class OutboxPublisher: Service, Sendable {
                     WHERE o.id = u.i
                     """, logger: logger)
             }
-            metrics.delivered(delivered)
+            metrics.delivered(delivered, bytes: deliveredBytes)
             metrics.spent("outbox: delete delivered rows", since: t)
             if let failure {
                 logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(failure), RouterLogKeys.count: .stringConvertible(results.count - delivered)])

@@ -62,6 +62,8 @@ public enum RouterBenchmark {
         /// Transactions (batches) the consume loop committed and records the outbox delivered.
         public var transactions: Int
         public var published: Int
+        /// Bytes of the records published (key, value and headers).
+        public var publishedBytes: Int
         /// Size of the case tables (cases, reports, dispatches with indexes and TOAST) after the load.
         public var caseTableBytesLoaded: Int
         /// Resident memory of this process before and after the router ran.
@@ -90,6 +92,15 @@ public enum RouterBenchmark {
         public var recordBytes: Int
         public var passthroughSeconds: Double
         public var passthroughRate: Double { Double(incidents) / passthroughSeconds }
+        /// The same passthrough with the router's record mix (measured after the phases, with the first
+        /// phase's records out per incident and their average size): what librdkafka alone allows.
+        public var mix: RecordMix?
+
+        public struct RecordMix: Sendable {
+            public var recordsPerIncident: Double
+            public var recordBytes: Int
+            public var seconds: Double
+        }
         /// Case-table bytes with no case loaded (empty tables).
         public var emptyCaseTableBytes: Int
         public var phases: [Phase]
@@ -103,9 +114,12 @@ public enum RouterBenchmark {
             lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB; \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
             lines.append("")
             lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records): \(Self.rate(passthroughRate)) records/s")
+            if let mix {
+                lines.append("raw librdkafka with the router's record mix (each \(recordBytes) B record read → \(fixed(mix.recordsPerIncident, 2)) records of \(mix.recordBytes) B produced): \(Self.rate(Double(incidents) / mix.seconds)) incidents/s, the most Kafka alone allows on this machine")
+            }
             lines.append("")
-            lines.append("open cases | load   | incidents/s (steady) | ratio to raw | incidents/s (incl. start) | tx    | published | new cases | DB bytes/case | RSS before → after")
-            lines.append("-----------|--------|----------------------|--------------|---------------------------|-------|-----------|-----------|---------------|-------------------")
+            lines.append("open cases | load   | incidents/s (steady) | ratio to raw | ratio to mix | incidents/s (incl. start) | tx    | published | new cases | DB bytes/case | RSS before → after")
+            lines.append("-----------|--------|----------------------|--------------|--------------|---------------------------|-------|-----------|-----------|---------------|-------------------")
             for p in phases {
                 let perCase = p.openCases > 0 ? fixed(Double(p.caseTableBytesLoaded - emptyCaseTableBytes) / Double(p.openCases), 0) : "–"
                 lines.append([
@@ -113,6 +127,7 @@ public enum RouterBenchmark {
                     Self.pad(fixed(p.loadSeconds, 1) + " s", 6),
                     Self.pad(Self.rate(p.steadyRate), 20),
                     Self.pad(fixed(p.steadyRate / passthroughRate, 3), 12),
+                    Self.pad(mix.map { fixed(p.steadyRate * $0.seconds / Double(incidents), 3) } ?? "–", 12),
                     Self.pad(Self.rate(p.totalRate), 25),
                     Self.pad(String(p.transactions), 5),
                     Self.pad(String(p.published), 9),
@@ -249,8 +264,19 @@ public enum RouterBenchmark {
                 phases.append(phase)
                 logger.info("router phase done", metadata: ["bench.open_cases": .stringConvertible(open), "bench.rate": .stringConvertible(Int(phase.steadyRate))])
             }
+            // The raw ceiling for what the router does to Kafka: read each incident, produce its outgoing records.
+            var mix: Report.RecordMix? = nil
+            if let first = phases.first, first.published > 0 {
+                let perIncident = Double(first.published) / Double(n)
+                let bytes = first.publishedBytes / first.published
+                try cluster.createTopic("bench.raw.mix", partitions: partitions, replicationFactor: 1)
+                let mixStart = ContinuousClock.now
+                try KafkaBaseline.passthrough(bootstrap: bootstrap, source: "bench.raw.in", partitions: partitions, target: "bench.raw.mix", count: n,
+                                              fanOut: perIncident, value: [UInt8](repeating: UInt8(ascii: "x"), count: bytes))
+                mix = .init(recordsPerIncident: perIncident, recordBytes: bytes, seconds: (ContinuousClock.now - mixStart).seconds)
+            }
             return Report(options: options, incidents: n, partitions: partitions, recordBytes: recordBytes, passthroughSeconds: passthroughSeconds,
-                          emptyCaseTableBytes: emptyBytes, phases: phases, postgresVersion: version, settings: settings)
+                          mix: mix, emptyCaseTableBytes: emptyBytes, phases: phases, postgresVersion: version, settings: settings)
         }
     }
 
@@ -284,6 +310,7 @@ public enum RouterBenchmark {
             let finished = ContinuousClock.now
             let transactions = daemons.reduce(0) { $0 + $1.metrics.batchesCommitted }
             let published = daemons.reduce(0) { $0 + $1.metrics.recordsPublished }
+            let publishedBytes = daemons.reduce(0) { $0 + $1.metrics.bytesPublished }
             let stages = daemons.reduce(into: [String: Duration]()) { all, d in all.merge(d.metrics.stageTimes, uniquingKeysWith: +) }
             let tallies = daemons.reduce(into: [String: Int]()) { all, d in all.merge(d.metrics.stageCounts, uniquingKeysWith: +) }
             let cached = daemons.reduce(0) { $0 + $1.consumer.candidatesCached }
@@ -293,7 +320,7 @@ public enum RouterBenchmark {
             let firstSeen = first ?? started
             return Phase(openCases: 0, loadSeconds: 0, incidents: n, totalSeconds: (finished - started).seconds,
                          steadySeconds: (finished - firstSeen).seconds, casesAfter: 0, casesOpened: 0, transactions: transactions,
-                         published: published, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0,
+                         published: published, publishedBytes: publishedBytes, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0,
                          consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: stages, tallies: tallies, backlogDays: 0,
                          candidatesCached: cached)
         }

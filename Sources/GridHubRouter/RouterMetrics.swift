@@ -38,11 +38,14 @@ public final class RouterMetrics: Sendable {
     private let dispatchedOther: Counter
     private let batchCount = Atomic<Int>(0)
     private let publishedCount = Atomic<Int>(0)
+    private let publishedByteCount = Atomic<Int>(0)
 
     /// Consumed batches committed so far (each one database transaction).
     public var batchesCommitted: Int { batchCount.load(ordering: .relaxed) }
     /// Outbox records delivered so far.
     public var recordsPublished: Int { publishedCount.load(ordering: .relaxed) }
+    /// Bytes of the outbox records delivered so far (key, value and headers).
+    public var bytesPublished: Int { publishedByteCount.load(ordering: .relaxed) }
 
     private let timing = Mutex<[String: Duration]>([:])
 
@@ -62,8 +65,9 @@ public final class RouterMetrics: Sendable {
     func tally(_ name: String, _ n: Int) { tallies.withLock { $0[name, default: 0] += n } }
 
     func batchCommitted() { batchCount.add(1, ordering: .relaxed) }
-    func delivered(_ n: Int) {
+    func delivered(_ n: Int, bytes: Int) {
         publishedCount.add(n, ordering: .relaxed)
+        publishedByteCount.add(bytes, ordering: .relaxed)
         published.increment(by: Int64(n))
     }
 

@@ -33,6 +33,9 @@ public struct RouterStore: Sendable {
             database: database.isEmpty ? nil : database, tls: .disable)
         config.options.maximumConnections = maximumConnections
         config.options.minimumConnections = 1
+        // The router's statements are short and run thousands of times; PostgreSQL's JIT, on by default,
+        // compiles the plans of its larger batches with LLVM at every execution, which costs more than it saves.
+        config.options.additionalStartupParameters = [("jit", "off")]
         return config
     }
 
@@ -111,6 +114,9 @@ struct OutboxRecord: Sendable, Hashable {
     var key: [UInt8]?
     var value: [UInt8]
     var headers: [KafkaHeader]
+
+    /// Bytes of the record as Kafka carries them: key, value, header keys and values.
+    var byteCount: Int { (key?.count ?? 0) + value.count + headers.reduce(0) { $0 + $1.key.utf8.count + $1.value.count } }
 
     /// One transaction's records as one `outbox` body: per record the topic, the key (length -1: none),
     /// the value and the header block, each after its 4-byte big-endian length; the header block holds

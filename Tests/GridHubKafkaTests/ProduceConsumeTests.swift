@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GridHubKafka
 import GridHubTesting
 import Testing
@@ -93,6 +94,28 @@ struct ProduceConsumeTests {
             (error as? KafkaError)?.code == .shutDown
         }
     }
+
+    @Test("the raw baseline passes records through, or answers each with a given number of records of a given size")
+    func baselinePassthroughAndFanOut() async throws {
+        let source = try TestKafka.makeTopic(partitions: 2)
+        try KafkaBaseline.produce(bootstrap: TestKafka.bootstrap, topic: source, count: 40, value: Array("incident".utf8))
+
+        let copy = try TestKafka.makeTopic(partitions: 2)
+        try KafkaBaseline.passthrough(bootstrap: TestKafka.bootstrap, source: source, partitions: 2, target: copy, count: 40)
+        let copied = try await TestKafka.readAll(copy, partitions: 2, count: 40, settle: .milliseconds(300))
+        #expect(copied.count == 40)
+        #expect(Set(copied.compactMap(\.keyString)) == Set((0..<40).map { "k\($0)" }))
+        #expect(copied.allSatisfy { $0.value == Array("incident".utf8) })
+
+        // 40 records read, 2.5 records of 300 bytes produced for each: 100 in all, under the keys read.
+        let fanned = try TestKafka.makeTopic(partitions: 2)
+        try KafkaBaseline.passthrough(bootstrap: TestKafka.bootstrap, source: source, partitions: 2, target: fanned, count: 40,
+                                      fanOut: 2.5, value: [UInt8](repeating: 7, count: 300))
+        let out = try await TestKafka.readAll(fanned, partitions: 2, count: 100, settle: .milliseconds(300))
+        #expect(out.count == 100)
+        #expect(out.allSatisfy { $0.value == [UInt8](repeating: 7, count: 300) })
+        #expect(Set(out.compactMap(\.keyString)) == Set((0..<40).map { "k\($0)" }))
+    }
 }
 
 /// A thread-safe counter for delivery callbacks.
@@ -101,5 +124,3 @@ final class Counter: Sendable {
     func increment() { lock.withLock { $0 += 1 } }
     var value: Int { lock.withLock { $0 } }
 }
-
-import Synchronization
