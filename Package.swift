@@ -162,7 +162,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubRouterTests",
-            dependencies: ["gridhub", "GridHubRouter", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["gridhub", "GridHubRouter", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

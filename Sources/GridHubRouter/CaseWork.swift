@@ -102,6 +102,8 @@ final class CaseWork {
     private var personal: [String: ReportPersonalData] = [:]
     private var personalKnown: Set<String> = []
     private var features: [String: TextFeatures] = [:]
+    /// The outbox body ``flush()`` wrote: its row id and records (for ``OutboxMemory`` once committed).
+    private(set) var outboxBody: (id: Int64, records: [OutboxRecord])? = nil
 
     init(conn: PostgresConnection, env: RouterEnvironment, cache: CandidateCache? = nil, logger: Logger) {
         self.conn = conn
@@ -602,11 +604,17 @@ final class CaseWork {
         for (id, index) in docRecord { docs[id] = outbox[index].value }
         let caseQuery = try casesStatement(docs: docs)
         async let casesWritten: Void = Self.execute(caseQuery, on: conn, logger: logger)
-        let outboxQuery: PostgresQuery? = outbox.isEmpty ? nil : "INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(OutboxRecord.body(outbox)))"
-        async let outboxWritten: Void = Self.execute(outboxQuery, on: conn, logger: logger)
+        async let outboxId: Int64? = {
+            guard !outbox.isEmpty else { return nil }
+            let rows = try await conn.query("INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(OutboxRecord.body(outbox))) RETURNING id", logger: logger)
+            var id: Int64? = nil
+            for try await row in rows.decode(Int64.self) { id = row }
+            return id
+        }()
         let waiting = ContinuousClock.now
         for (code, version) in try await versions { bumped[code] = version }
-        _ = try await (reportsWritten, dispatchesWritten, casesWritten, outboxWritten)
+        _ = try await (reportsWritten, dispatchesWritten, casesWritten)
+        if let id = try await outboxId { outboxBody = (id, outbox) }
         metrics?.spent("tx: flush: wait for the statements", since: waiting)
     }
 

@@ -13,8 +13,16 @@ public final class OutboxPublisher: Service, Sendable {
     private let metrics: RouterMetrics
     private let logger: Logger
     private let batchSize: Int
+    private let memory: OutboxMemory?
 
-    public init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int = 5_000) throws {
+    public convenience init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int = 5_000) throws {
+        try self.init(kafka: kafka, store: store, metrics: metrics, logger: logger, batchSize: batchSize, memory: nil)
+    }
+
+    /// A publisher that takes the bodies this process's consumer committed from `memory` rather than
+    /// reading them back from the table.
+    init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int, memory: OutboxMemory?) throws {
+        self.memory = memory
         var config = KafkaProducerConfiguration(client: kafka)
         config.idempotence = true
         config.acks = "all"
@@ -30,6 +38,7 @@ public final class OutboxPublisher: Service, Sendable {
             do {
                 try await store.migrate()
                 try await store.client.withConnection { conn in
+                    defer { self.memory?.accept(false) }
                     try await self.publish(on: conn)
                 }
             } catch {
@@ -48,31 +57,48 @@ public final class OutboxPublisher: Service, Sendable {
             if got { break }
             try? await Task.sleep(for: .milliseconds(500))
         }
+        memory?.accept(true)
         var idle = Duration.milliseconds(2)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var t = ContinuousClock.now
             // The oldest bodies, as many as make up a round (at least one).
-            var waiting: [(id: Int64, left: Int)] = []
+            var waiting: [(id: Int64, delivered: Int, left: Int)] = []
             var taken = 0, lag: Int64 = 0
             // Each row also carries the whole outbox's count of undelivered records, for the lag gauge.
-            let heads = try await conn.query("SELECT id, records - delivered, sum(records - delivered) OVER ()::int8 FROM outbox ORDER BY id LIMIT 100", logger: logger)
-            for try await (id, left, total) in heads.decode((Int64, Int32, Int64).self) {
-                if waiting.isEmpty || taken + Int(left) <= batchSize { waiting.append((id, Int(left))) }
+            let heads = try await conn.query("SELECT id, delivered, records - delivered, sum(records - delivered) OVER ()::int8 FROM outbox ORDER BY id LIMIT 100", logger: logger)
+            for try await (id, delivered, left, total) in heads.decode((Int64, Int32, Int32, Int64).self) {
+                if waiting.isEmpty || taken + Int(left) <= batchSize { waiting.append((id, Int(delivered), Int(left))) }
                 taken += Int(left)
                 lag = total
             }
             metrics.outboxLag.set(lag)
-            guard !waiting.isEmpty else {
+            guard let oldest = waiting.first?.id else {
                 try? await Task.sleep(for: idle)
                 idle = min(idle * 2, .milliseconds(50))
                 continue
             }
             idle = .milliseconds(2)
-            var bodies: [(id: Int64, delivered: Int, records: [OutboxRecord])] = []
-            let rows = try await conn.query("SELECT id, delivered, body FROM outbox WHERE id = ANY(\(waiting.map(\.id))::int8[]) ORDER BY id", logger: logger)
-            for try await (id, delivered, body) in rows.decode((Int64, Int32, ByteBuffer).self) {
-                bodies.append((id, Int(delivered), Array(try OutboxRecord.records(in: body).dropFirst(Int(delivered)))))
+            // Bodies this process committed come from memory; the others are read from the table.
+            memory?.forget(below: oldest)
+            let held = memory?.take(waiting.map(\.id)) ?? [:]
+            var read: [Int64: (delivered: Int, records: [OutboxRecord])] = [:]
+            let unheld = waiting.filter { held[$0.id] == nil }.map(\.id)
+            if !unheld.isEmpty {
+                let rows = try await conn.query("SELECT id, delivered, body FROM outbox WHERE id = ANY(\(unheld)::int8[])", logger: logger)
+                for try await (id, delivered, body) in rows.decode((Int64, Int32, ByteBuffer).self) {
+                    read[id] = (Int(delivered), try OutboxRecord.records(in: body))
+                }
             }
+            var bodies: [(id: Int64, delivered: Int, records: [OutboxRecord])] = []
+            for head in waiting {
+                if let records = held[head.id] {
+                    bodies.append((head.id, head.delivered, Array(records.dropFirst(head.delivered))))
+                } else if let row = read[head.id] {
+                    bodies.append((head.id, row.delivered, Array(row.records.dropFirst(row.delivered))))
+                }
+            }
+            metrics.tally("outbox bodies taken from memory", held.count)
+            metrics.tally("outbox bodies read from the table", read.count)
             metrics.spent("outbox: read rows", since: t)
             t = ContinuousClock.now
             let results = await producer.send(bodies.flatMap { $0.records.map { ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) } })

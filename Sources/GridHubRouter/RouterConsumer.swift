@@ -36,9 +36,17 @@ public final class RouterConsumer: Service, Sendable {
     private let logger: Logger
     private let state = Mutex<(running: Bool, lastError: String?)>((false, "not started"))
     private let cache: CandidateCache
+    private let outboxMemory: OutboxMemory?
 
-    public init(configuration: Configuration, kafka: KafkaClientConfiguration, store: RouterStore, environment: RouterEnvironment,
-                metrics: RouterMetrics, logger: Logger) {
+    public convenience init(configuration: Configuration, kafka: KafkaClientConfiguration, store: RouterStore, environment: RouterEnvironment,
+                            metrics: RouterMetrics, logger: Logger) {
+        self.init(configuration: configuration, kafka: kafka, store: store, environment: environment, metrics: metrics, logger: logger, outboxMemory: nil)
+    }
+
+    /// A consumer that hands the outbox bodies it commits to `outboxMemory`, for this process's publisher.
+    init(configuration: Configuration, kafka: KafkaClientConfiguration, store: RouterStore, environment: RouterEnvironment,
+         metrics: RouterMetrics, logger: Logger, outboxMemory: OutboxMemory?) {
+        self.outboxMemory = outboxMemory
         self.configuration = configuration
         self.kafka = kafka
         self.store = store
@@ -179,7 +187,7 @@ public final class RouterConsumer: Service, Sendable {
     func process(_ decoded: DecodedBatch) async throws {
         let batch = decoded.records
         let ending = Mutex<ContinuousClock.Instant?>(nil)
-        let (counts, update) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update) in
+        let (counts, update, body) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update, (id: Int64, records: [OutboxRecord])?) in
             var t = ContinuousClock.now
             var next: [TopicPartition: Int64] = [:]
             for r in batch {
@@ -216,9 +224,10 @@ public final class RouterConsumer: Service, Sendable {
             }
             metrics.spent("tx: store offsets", since: t)
             ending.withLock { $0 = ContinuousClock.now }
-            return (work.counts, work.cacheUpdate)
+            return (work.counts, work.cacheUpdate, work.outboxBody)
         }
         if let ended = ending.withLock({ $0 }) { metrics.spent("tx: commit", since: ended) }
+        if let body { outboxMemory?.keep(id: body.id, records: body.records) }
         cache.apply(update, now: env.now().millisecondsSince1970)
         metrics.candidatesCached.set(Double(cache.candidateCount))
         counts.apply(to: metrics)

@@ -42,9 +42,12 @@ public struct RouterDaemon: Sendable {
                                 backgroundLogger: logger)
         store = RouterStore(client: client, logger: logger)
         metrics = RouterMetrics(metrics: daemonMetrics, departments: environment.reference.departments.map(\.code))
+        // The consumer hands the bodies it commits to the publisher in memory; the table stays the durable copy.
+        let outboxMemory = OutboxMemory()
         consumer = RouterConsumer(configuration: configuration.consumer, kafka: configuration.kafka, store: store, environment: environment,
-                                  metrics: metrics, logger: logger)
-        publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger, batchSize: configuration.outboxBatch)
+                                  metrics: metrics, logger: logger, outboxMemory: outboxMemory)
+        publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger, batchSize: configuration.outboxBatch,
+                                        memory: outboxMemory)
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
     }
 

@@ -4,6 +4,7 @@ import GridHubKafka
 @testable import GridHubRouter
 import GridHubServices
 import GridHubTesting
+import PostgresNIO
 import ServiceLifecycle
 import Testing
 
@@ -103,6 +104,64 @@ struct OutboxTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(line == "gridhub_router_outbox_lag_records 124.0")
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test("memory holds committed bodies only while the publisher takes them, within its budget, and gives each back once")
+    func memoryRules() {
+        let record = OutboxRecord(topic: Topics.cases, key: Array("C-1".utf8), value: [UInt8](repeating: 1, count: 100), headers: [])
+        let memory = OutboxMemory(limitBytes: 1_000)
+        memory.keep(id: 1, records: [record])
+        #expect(memory.take([1]).isEmpty, "nothing is held while no publisher here holds the lock")
+        memory.accept(true)
+        memory.keep(id: 2, records: [record, record])
+        memory.keep(id: 3, records: [record])
+        memory.keep(id: 4, records: Array(repeating: record, count: 8))
+        #expect(memory.held.bodies == 2 && memory.held.bytes == 3 * 103, "body 4 would pass the budget: left to the table")
+        #expect(memory.take([3, 4, 9]) == [3: [record]])
+        #expect(memory.take([3]).isEmpty, "a body is given back once")
+        memory.keep(id: 5, records: [record])
+        memory.forget(below: 5)
+        #expect(memory.take([2]).isEmpty, "bodies older than the oldest in the table are gone from it")
+        memory.accept(false)
+        #expect(memory.take([5]).isEmpty && memory.held.bytes == 0, "losing the lock drops everything")
+    }
+
+    @Test("the publisher sends bodies held in memory and bodies read from the table, in table order, each from where its delivery stopped")
+    func memoryAndTable() async throws {
+        let world = try await RouterWorld()
+        try await world.withRouter { _ in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while (try? await TestPostgres.query(world.databaseURL, "SELECT delivered FROM outbox LIMIT 0")) == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let topic = Topics.status(source: SourceSystem.elink.rawValue)
+        func record(_ n: Int) -> OutboxRecord { OutboxRecord(topic: topic, key: Array("E-1".utf8), value: Array("{\"n\":\(n)}".utf8), headers: []) }
+        func hex(_ records: [OutboxRecord]) -> String { OutboxRecord.body(records).allBytes.map { String(format: "%02x", $0) }.joined() }
+        let first = [record(1), record(2), record(3)], second = [record(4), record(5)]
+        let ids = try await TestPostgres.query(world.databaseURL, """
+            INSERT INTO outbox (records, delivered, body) VALUES (3, 1, '\\x\(hex(first))'::bytea), (2, 0, '\\x\(hex(second))'::bytea) RETURNING id
+            """).compactMap { $0.first.flatMap { Int64($0) } }
+        #expect(ids.count == 2)
+        // The first body as its transaction's consumer would have handed it over; the second only in the table.
+        let memory = OutboxMemory()
+        memory.accept(true)
+        memory.keep(id: ids[0], records: first)
+        let metrics = RouterMetrics(metrics: DaemonMetrics(), departments: [])
+        let store = RouterStore(client: PostgresClient(configuration: try RouterStore.configuration(url: world.databaseURL), backgroundLogger: TestKafka.quietLogger),
+                                logger: TestKafka.quietLogger)
+        let publisher = try OutboxPublisher(kafka: TestKafka.client(world.cluster), store: store, metrics: metrics, logger: TestKafka.quietLogger,
+                                            batchSize: 100, memory: memory)
+        let services = ServiceGroup(configuration: .init(services: [.init(service: store.client), .init(service: publisher)], logger: TestKafka.quietLogger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            let records = try await TestKafka.readAll(topic, partitions: world.partitions, count: 4, cluster: world.cluster, settle: .milliseconds(500))
+            #expect(records.sorted { $0.offset < $1.offset }.map { String(decoding: $0.value, as: UTF8.self) } == ["{\"n\":2}", "{\"n\":3}", "{\"n\":4}", "{\"n\":5}"])
+            #expect(metrics.stageCounts["outbox bodies taken from memory"] == 1)
+            #expect(metrics.stageCounts["outbox bodies read from the table"] == 1)
             await services.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
