@@ -80,7 +80,7 @@ public struct IncidentCorpus: Sendable {
                 let time = t0.addingTimeInterval(k == 0 ? 0 : rng.unit() * 6 * 3600)
                 entries.append(Entry(incident: report(system, label: label, item: item, at: place, time: time, keywordIndex: k), label: label, department: item.department))
             }
-            // Hard negatives, one in three problems.
+            // Hard negatives, four problems in nine.
             let kind = rng.next() % 9
             if kind == 0 {
                 // The same item 400-900 m away, the same day.
@@ -96,6 +96,13 @@ public struct IncidentCorpus: Sendable {
                 if let other = items.filter({ $0.groupZh != item.groupZh }).randomElement(using: &rng) {
                     label += 1
                     entries.append(Entry(incident: report(.hotline12345, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 1),
+                                         label: label, department: other.department))
+                }
+            } else if kind == 3 {
+                // Another item of the same group at the same door: a neighbouring problem, not this one.
+                if let other = reference.relatedItems(of: item.code).randomElement(using: &rng) {
+                    label += 1
+                    entries.append(Entry(incident: report(.woodpecker, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0),
                                          label: label, department: other.department))
                 }
             } else if kind == 2 {

@@ -71,4 +71,32 @@ struct RoutingAndDedupTests {
         closedLongAgo.closedAt = incident.reportedAt.addingTimeInterval(-2 * 86_400)
         #expect(matcher.decide(incident, position: p, uncertaintyMeters: 40, candidates: [closedLongAgo]) == nil)
     }
+
+    @Test("item words decide between problems at one address: a report naming the case's item joins it, a neighbouring problem phrased alike does not")
+    func namedItems() {
+        let matcher = DuplicateMatcher(items: Fixtures.reference.items)
+        let p = Make.place(3000).coordinate
+        func candidate(_ item: String?, _ text: String) -> DedupCandidate {
+            DedupCandidate(caseId: "c1", itemCode: item, position: p.offset(metres: 20, bearing: 80), uncertaintyMeters: 40, text: text,
+                           firstReportedAt: Make.base, lastReportedAt: Make.base.addingTimeInterval(600), closedAt: nil)
+        }
+        // Unclassified, few words in common, but it names the case's item (散坟乱葬: 乱埋乱葬).
+        let unclassified = Make.incident(.elink, "EL-1", item: nil, at: p, text: "乱埋乱葬！！在华士路这边，希望有关部门来看看")
+        let grave = candidate("SR-128", "反映华士路附近散坟的问题，请尽快处理")
+        #expect(DuplicateMatcher.textSimilarity(unclassified.description, "反映华士路附近散坟的问题，请尽快处理") < 0.3)
+        #expect(matcher.decide(unclassified, position: p, uncertaintyMeters: 40, candidates: [grave])?.evidence.itemRelation == .namedItem)
+        // The same when the case is the unclassified one and the report names the case's words' item.
+        let classified = Make.incident(.hotline12345, "HL-1", item: "SR-128", at: p, text: "市民来电：华士路一带私建坟墓")
+        #expect(matcher.decide(classified, position: p, uncertaintyMeters: 40, candidates: [candidate(nil, "乱埋乱葬！！在华士路这边")])?.evidence.itemRelation == .namedItem)
+        #expect(matcher.decide(classified, position: p, uncertaintyMeters: 40, candidates: [candidate(nil, "华士路这边有人吵架")]) == nil)
+
+        // A related item whose text names the case's item: classified next to it, the same problem.
+        let misfiled = Make.incident(.woodpecker, "WP-1", item: "SR-005", at: p, text: "乱堆物料，地点在黄家庄路27号门口")
+        #expect(matcher.decide(misfiled, position: p, uncertaintyMeters: 40, candidates: [candidate("SR-003", "巡查发现黄家庄路杂物堆放")])?.evidence.itemRelation == .sameGroup)
+        // Another item of the group at the same door, phrased alike: the words that differ name two problems.
+        let bikes = Make.incident(.woodpecker, "WP-2", item: "SR-016", at: p, text: "共享单车！！在新郁四巷这边，希望有关部门来看看")
+        let stalls = candidate("SR-013", "占道经营！！在新郁四巷这边，希望有关部门来看看")
+        #expect(DuplicateMatcher.textSimilarity(bikes.description, "占道经营！！在新郁四巷这边，希望有关部门来看看") > 0.5)
+        #expect(matcher.decide(bikes, position: p, uncertaintyMeters: 40, candidates: [stalls]) == nil)
+    }
 }

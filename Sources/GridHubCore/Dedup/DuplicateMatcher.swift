@@ -47,8 +47,6 @@ public struct DedupPolicy: Sendable, Hashable {
     public var coarseUncertainty: Double = 300
     /// Text score the same item needs when positions are coarse.
     public var coarseTextScore: Double = 0.12
-    /// Text score items of one group need (with a tighter distance).
-    public var relatedTextScore: Double = 0.2
     /// Text score an unclassified report needs (with a tighter distance).
     public var unclassifiedTextScore: Double = 0.3
 
@@ -72,11 +70,22 @@ public struct DuplicateMatcher: Sendable {
     /// The thresholds.
     public var policy: DedupPolicy
     private let groupOfItem: [String: String]
+    /// Each item's name and catalogue keywords, as bigrams (those of two characters or more).
+    private let wordsOfItem: [String: [TextFeatures]]
 
-    /// A matcher that knows which items belong to one group of the catalogue.
+    /// A matcher that knows which items belong to one group of the catalogue, and the words that name each.
     public init(items: [CatalogueItem], policy: DedupPolicy = DedupPolicy()) {
         self.policy = policy
         groupOfItem = Dictionary(items.map { ($0.code, $0.groupZh) }, uniquingKeysWith: { a, _ in a })
+        wordsOfItem = Dictionary(items.map { item in
+            (item.code, ([item.nameZh] + item.keywordsZh).map(TextFeatures.init).filter { !$0.bigrams.isEmpty })
+        }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Whether `text` names `item`: holds every bigram of its name or of one of its catalogue keywords.
+    func names(_ text: TextFeatures, item: String?) -> Bool {
+        guard let item, let words = wordsOfItem[item] else { return false }
+        return words.contains { text.contains($0) }
     }
 
     /// The best case among `candidates` for `incident`, or `nil` when none is close enough on every count.
@@ -137,10 +146,23 @@ public struct DuplicateMatcher: Sendable {
             relation = .sameItem
             if uncertainty > policy.coarseUncertainty && text < policy.coarseTextScore { return nil }
         case let (a?, b?):
-            guard let ga = groupOfItem[a], ga == groupOfItem[b] else { return nil }
+            guard let ga = groupOfItem[a], ga == groupOfItem[b], tight else { return nil }
+            // Related items: one report was classified next to the other only if its text names the other's
+            // item. Words in common are no evidence here: reports of neighbouring problems at one address
+            // share the address and the phrasing, and differ only in the words that name the problem.
+            guard names(features, item: b) || names(c.text, item: a) else { return nil }
             relation = .sameGroup
-            guard tight && text >= policy.relatedTextScore else { return nil }
-        default:
+        case (nil, let b?):
+            guard tight else { return nil }
+            if text >= policy.unclassifiedTextScore { relation = .unclassified }
+            else if names(features, item: b) { relation = .namedItem }
+            else { return nil }
+        case (let a?, nil):
+            guard tight else { return nil }
+            if text >= policy.unclassifiedTextScore { relation = .unclassified }
+            else if names(c.text, item: a) { relation = .namedItem }
+            else { return nil }
+        case (nil, nil):
             relation = .unclassified
             guard tight && text >= policy.unclassifiedTextScore else { return nil }
         }
@@ -209,6 +231,18 @@ public struct TextFeatures: Sendable, Hashable {
         unique.reserveCapacity(all.count)
         for b in all where unique.last != b { unique.append(b) }
         bigrams = unique
+    }
+
+    /// Whether every bigram of `other` is one of this text's too.
+    public func contains(_ other: TextFeatures) -> Bool {
+        let x = bigrams, y = other.bigrams
+        var i = 0
+        for b in y {
+            while i < x.count && x[i] < b { i += 1 }
+            guard i < x.count && x[i] == b else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Jaccard similarity of the two bigram sets, 0…1 (0 when either text has no bigram).

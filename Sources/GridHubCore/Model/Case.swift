@@ -408,10 +408,13 @@ public struct MergeEvidence: Sendable, Hashable, Codable {
     public enum ItemRelation: String, Sendable, Hashable, Codable, CaseIterable {
         /// The same item code.
         case sameItem
-        /// Different items of the same group of the catalogue.
+        /// Different items of the same group of the catalogue, and one report's text names the other's
+        /// item (its catalogue name or one of its keywords).
         case sameGroup
-        /// At least one report is unclassified; the text decided.
+        /// At least one report is unclassified; the texts have enough words in common.
         case unclassified
+        /// One report is unclassified and its text names the other's item.
+        case namedItem
     }
 
     /// Distance in metres between the two positions, or `nil` when one has no position (same grid or address).
