@@ -35,6 +35,15 @@ public struct ConfigFile: Sendable {
         return ConfigFile(values: values, path: path)
     }
 
+    /// Refuses keys that are not among `flags` (the command's long flag names): a misspelt key would
+    /// otherwise be ignored without a word, and the daemon would run on a default nobody chose.
+    public func checkKeys(allowed flags: Set<String>) throws {
+        let unknown = values.keys.filter { !flags.contains($0) }.sorted()
+        guard !unknown.isEmpty else { return }
+        let keys = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
+        throw ConfigFileError(message: "configuration file \(path ?? "-"): unknown key\(unknown.count == 1 ? "" : "s") \(keys); this command takes \(flags.sorted().joined(separator: ", "))")
+    }
+
     /// The flag's value: the command line's when given, else the file's.
     public func value(_ flag: String, commandLine: String?) -> String? { commandLine ?? values[flag] }
 

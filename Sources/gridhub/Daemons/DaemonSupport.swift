@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import GridHubAdapters
 import GridHubCore
@@ -7,13 +8,45 @@ import Logging
 /// What the adapter commands share: the daemon context (config file + Kafka environment), state
 /// directory, reference data, and the secrets read from the environment.
 enum DaemonSupport {
-    /// The context, or a clear failure (a daemon without `GRIDHUB_BOOTSTRAP` refuses to start).
-    static func context(configPath: String?, label: String) throws -> DaemonContext {
+    /// The context, or a clear failure (a daemon without `GRIDHUB_BOOTSTRAP` refuses to start, and a
+    /// configuration file with a key that is not one of `command`'s flags is refused).
+    static func context(configPath: String?, label: String, command: some ParsableArguments) throws -> DaemonContext {
         do {
-            return try DaemonContext.fromEnvironment(configPath: configPath, label: label)
+            let context = try DaemonContext.fromEnvironment(configPath: configPath, label: label)
+            try context.config.checkKeys(allowed: configKeys(of: command))
+            return context
         } catch let error as ConfigFileError {
             throw CommandFailure(error.message)
         }
+    }
+
+    /// The keys a configuration file may hold for `command`: its long option names (``ArgumentParser``'s
+    /// names from the properties, `adminListen` → `admin-listen`, `hotlineURL` → `hotline-url`), but
+    /// not `config` itself.
+    static func configKeys(of command: some ParsableArguments) -> Set<String> {
+        var keys: Set<String> = []
+        for child in Mirror(reflecting: command).children {
+            guard var name = child.label else { continue }
+            if name.hasPrefix("_") { name.removeFirst() }
+            keys.insert(kebabCase(name))
+        }
+        keys.remove("config")
+        return keys
+    }
+
+    /// `adminListen` → `admin-listen`; a run of capitals is one word (`hotlineURL` → `hotline-url`).
+    static func kebabCase(_ name: String) -> String {
+        let chars = Array(name)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase, i > 0 {
+                let previousLower = chars[i - 1].isLowercase || chars[i - 1].isNumber
+                let nextLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if previousLower || (chars[i - 1].isUppercase && nextLower) { out.append("-") }
+            }
+            out.append(Character(c.lowercased()))
+        }
+        return out
     }
 
     /// A value from the configuration, the command line winning.

@@ -22,7 +22,7 @@ struct ElinkCommand: AsyncParsableCommand {
 
     func run() async throws {
         Runtime.bootstrapLogging()
-        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.elink")
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.elink", command: self)
         let address = try DaemonSupport.address(context, "listen", listen)
         let key = try DaemonSupport.secret("GRIDHUB_ELINK_API_KEY")
         let reference = try DaemonSupport.reference(context, referenceDir)

@@ -24,7 +24,7 @@ struct EnforcementCommand: AsyncParsableCommand {
 
     func run() async throws {
         Runtime.bootstrapLogging()
-        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.enforcement")
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.enforcement", command: self)
         let inboxDir = URL(fileURLWithPath: try DaemonSupport.require(context, "inbox", inbox))
         let outboxDir = URL(fileURLWithPath: try DaemonSupport.require(context, "outbox", outbox))
         let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")

@@ -22,7 +22,7 @@ struct Hotline12345Command: AsyncParsableCommand {
 
     func run() async throws {
         Runtime.bootstrapLogging()
-        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.hotline12345")
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.hotline12345", command: self)
         let address = try DaemonSupport.address(context, "listen", listen)
         let hotline = try DaemonSupport.require(context, "hotline-url", hotlineURL)
         let secret = try DaemonSupport.secret("GRIDHUB_HOTLINE_SECRET")

@@ -25,10 +25,7 @@ struct RouterCommand: AsyncParsableCommand {
         guard let url = environment["GRIDHUB_DATABASE_URL"], !url.isEmpty else {
             throw CommandFailure("GRIDHUB_DATABASE_URL is not set: the router keeps its cases in PostgreSQL (postgres://user:pass@host:port/db)")
         }
-        let context: DaemonContext
-        do { context = try DaemonContext.fromEnvironment(configPath: config, label: "gridhub.router") } catch {
-            throw CommandFailure("\(error)")
-        }
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.router", command: self)
         let file = context.config
         let directory = try ReferenceLocation.directory(explicit: file.value("reference-dir", commandLine: referenceDir))
         let reference = try ReferenceLocation.load(from: directory)

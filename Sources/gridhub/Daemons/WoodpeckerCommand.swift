@@ -22,7 +22,7 @@ struct WoodpeckerCommand: AsyncParsableCommand {
 
     func run() async throws {
         Runtime.bootstrapLogging()
-        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.woodpecker")
+        let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.woodpecker", command: self)
         let apiURL = try DaemonSupport.require(context, "api", api)
         let token = try DaemonSupport.secret("GRIDHUB_WOODPECKER_TOKEN")
         let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")

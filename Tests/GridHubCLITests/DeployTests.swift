@@ -1,0 +1,68 @@
+import Foundation
+@testable import gridhub
+import GridHubServices
+import GridHubTesting
+import Testing
+
+/// `Deploy/` is what ops install: systemd units, configuration files, environment files. They must
+/// start commands that exist with keys those commands take.
+@Suite("Deployment files", .timeLimit(.minutes(2)))
+struct DeployTests {
+    static let deploy = GridHubPaths.packageRoot.appendingPathComponent("Deploy")
+
+    /// The unit's `ExecStart` arguments (after the binary), `EnvironmentFile`s and `StateDirectory`.
+    static func unit(_ name: String) throws -> (arguments: [String], environmentFiles: [String]) {
+        let text = try String(contentsOf: deploy.appendingPathComponent("systemd/\(name)"), encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        let exec = try #require(lines.first { $0.hasPrefix("ExecStart=") })
+        var arguments = exec.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+        #expect(arguments.removeFirst() == "/usr/local/bin/gridhub")
+        let files = lines.filter { $0.hasPrefix("EnvironmentFile=") }.map { String($0.dropFirst("EnvironmentFile=".count)) }
+        return (arguments, files)
+    }
+
+    @Test("each systemd unit runs a gridhub command that parses, with a configuration file whose every key is a flag of that command")
+    func units() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.deploy.appendingPathComponent("systemd").path).filter { $0.hasSuffix(".service") }.sorted()
+        #expect(names == ["gridhub-elink.service", "gridhub-enforcement.service", "gridhub-hotline12345.service", "gridhub-router.service", "gridhub-woodpecker.service"])
+        for name in names {
+            let (arguments, environmentFiles) = try Self.unit(name)
+            // The installed paths map onto this folder: /etc/gridhub/X.json → Deploy/config/X.json, X.env → Deploy/env/X.env.
+            let local = arguments.map { $0.hasPrefix("/etc/gridhub/") ? Self.deploy.appendingPathComponent("config/" + $0.dropFirst("/etc/gridhub/".count)).path : $0 }
+            let command = try GridHub.parseAsRoot(local)
+            let configPath = try #require(local.firstIndex(of: "--config").map { local[$0 + 1] })
+            let file = try ConfigFile.load(path: configPath, environment: [:])
+            #expect(!file.values.isEmpty)
+            #expect(throws: Never.self, "\(name)") { try file.checkKeys(allowed: DaemonSupport.configKeys(of: command)) }
+            #expect(environmentFiles.first == "/etc/gridhub/gridhub.env", "\(name): Kafka and logging for every daemon")
+            for path in environmentFiles {
+                #expect(FileManager.default.fileExists(atPath: Self.deploy.appendingPathComponent("env/" + path.dropFirst("/etc/gridhub/".count)).path), "\(name): \(path)")
+            }
+        }
+    }
+
+    @Test("the keys a configuration file may hold are the command's long flag names, not --config itself")
+    func configKeys() {
+        #expect(DaemonSupport.configKeys(of: RouterCommand()) == ["admin-listen", "reference-dir", "routing-rules", "group"])
+        #expect(DaemonSupport.configKeys(of: Hotline12345Command()) == ["listen", "hotline-url", "state-dir", "reference-dir"])
+        #expect(DaemonSupport.kebabCase("adminListen") == "admin-listen")
+        #expect(DaemonSupport.kebabCase("hotlineURL") == "hotline-url")
+        #expect(DaemonSupport.kebabCase("urlPath") == "url-path")
+        #expect(DaemonSupport.kebabCase("HTTPServer") == "http-server")
+    }
+
+    @Test("a daemon refuses a configuration file with a key that is not one of its flags, naming the key")
+    func unknownKey() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-config-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("router.json").path
+        try Data(#"{"admin-listen": "127.0.0.1:0", "grop": "gridhub-router"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        let result = try await runCommand(GridHubPaths.executable, ["router", "--config", path],
+                                          environment: ["GRIDHUB_BOOTSTRAP": "127.0.0.1:9", "GRIDHUB_DATABASE_URL": "postgres://gridhub@127.0.0.1:9/gridhub"],
+                                          timeout: .seconds(30))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("unknown key \"grop\""), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("admin-listen, group, reference-dir, routing-rules"), "stderr: \(result.stderr)")
+    }
+}
