@@ -39,6 +39,9 @@ public enum RouterBenchmark {
         /// ...unless a fixed span is given: e.g. 30 days crowds a million open cases into a month, a
         /// stress test of the duplicate window rather than of the number of open cases.
         public var backlogDays: Double? = nil
+        /// The PostgreSQL server's settings (`Deploy/postgresql/gridhub.conf`, what the city's server is
+        /// told to set); the benchmark's own cluster starts with them.
+        public var postgresSettings: [String: String] = ["shared_buffers": "1GB", "max_wal_size": "8GB"]
         /// Longest wait for one phase to finish.
         public var phaseTimeout: Duration = .seconds(600)
         public init() {}
@@ -64,6 +67,10 @@ public enum RouterBenchmark {
         public var published: Int
         /// Bytes of the records published (key, value and headers).
         public var publishedBytes: Int
+        /// Write-ahead log PostgreSQL wrote during the phase (full-page images included).
+        public var walBytes: Int = 0
+        /// Full-page images among it (the first change of a page after a checkpoint logs the whole page).
+        public var walPageImages: Int = 0
         /// Size of the case tables (cases, reports, dispatches with indexes and TOAST) after the load.
         public var caseTableBytesLoaded: Int
         /// Resident memory of this process before and after the router ran.
@@ -111,7 +118,7 @@ public enum RouterBenchmark {
         public var table: String {
             var lines: [String] = []
             lines.append("Router benchmark — \(incidents) incidents (\(recordBytes) B avg), \(partitions) partitions, embedded broker, PostgreSQL \(postgresVersion)")
-            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB; \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
+            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB, checkpoint_timeout=\(settings["checkpoint_timeout"] ?? "?") s, wal_compression=\(settings["wal_compression"] ?? "?"); every phase starts after a CHECKPOINT; \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
             lines.append("")
             lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records): \(Self.rate(passthroughRate)) records/s")
             if let mix {
@@ -138,7 +145,7 @@ public enum RouterBenchmark {
             }
             for p in phases {
                 lines.append("")
-                lines.append("where the time goes with \(Self.count(p.openCases)) open cases, last reported over the \(fixed(p.backlogDays, 0)) days before (\(p.transactions) transactions; all incidents stored after \(fixed(p.consumedSeconds, 1)) s, outbox empty after \(fixed(p.steadySeconds, 1)) s; \(p.candidatesCached) duplicate candidates in memory at the end):")
+                lines.append("where the time goes with \(Self.count(p.openCases)) open cases, last reported over the \(fixed(p.backlogDays, 0)) days before (\(p.transactions) transactions; all incidents stored after \(fixed(p.consumedSeconds, 1)) s, outbox empty after \(fixed(p.steadySeconds, 1)) s; \(p.candidatesCached) duplicate candidates in memory at the end; write-ahead log \(p.walBytes / 1_048_576) MiB, \(p.walBytes / max(1, p.incidents)) B per incident, \(p.walPageImages) full-page images):")
                 for (stage, d) in p.stages.sorted(by: { $0.key < $1.key }) {
                     let perTx = p.transactions > 0 && stage.hasPrefix("tx") || stage.hasPrefix("consumer") ? "  \(fixed(d.seconds * 1000 / Double(max(1, p.transactions)), 1)) ms/transaction" : ""
                     lines.append("  \(stage.padding(toLength: 58, withPad: " ", startingAt: 0)) \(Self.pad(fixed(d.seconds, 2), 7)) s\(perTx)")
@@ -175,9 +182,7 @@ public enum RouterBenchmark {
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-router-\(UUID().uuidString.prefix(8))")
         var settings = PostgresInstance.Configuration(dataDirectory: directory.appendingPathComponent("postgres"), port: try freeLoopbackPort())
-        // What a production server of a city's data centre would set: room for the case tables' hot
-        // index pages, and checkpoints not forced by WAL volume in the middle of a phase.
-        settings.settings = ["shared_buffers": "1GB", "max_wal_size": "8GB"]
+        settings.settings = options.postgresSettings
         let postgres = try PostgresInstance(configuration: settings, logger: logger)
         try await postgres.start()
         let cluster: EmbeddedKafkaCluster
@@ -250,7 +255,12 @@ public enum RouterBenchmark {
                 try await db.load(openCases: open, before: earliest, days: days)
                 let loadSeconds = (ContinuousClock.now - loadStart).seconds
                 let loadedBytes = try await db.caseTableBytes()
+                // Every phase starts just after a checkpoint, so each pays the full-page images of the
+                // pages it touches first (the worst moment of a checkpoint cycle, the same for every phase).
+                _ = try await db.scalarText("CHECKPOINT")
                 let rssBefore = residentBytes()
+                let walBefore = try await db.scalarText("SELECT pg_current_wal_lsn()::text")
+                let imagesBefore = try await db.scalarInt("SELECT wal_fpi FROM pg_stat_wal")
                 var phase = try await runRouter(group: "bench-router-\(index)", options: options, databaseURL: databaseURL, kafka: kafka,
                                                 incidents: n, db: db, environment: environment, logger: logger)
                 phase.openCases = open
@@ -259,6 +269,8 @@ public enum RouterBenchmark {
                 phase.caseTableBytesLoaded = loadedBytes
                 phase.rssBefore = rssBefore
                 phase.rssAfter = residentBytes()
+                phase.walBytes = try await db.scalarInt("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '\(walBefore)')::int8")
+                phase.walPageImages = try await db.scalarInt("SELECT wal_fpi FROM pg_stat_wal") - imagesBefore
                 phase.casesAfter = try await db.scalarInt("SELECT count(*) FROM cases")
                 phase.casesOpened = phase.casesAfter - open
                 phases.append(phase)
@@ -403,7 +415,7 @@ struct BenchDatabase: Sendable {
 
     func settings() async throws -> [String: String] {
         var out: [String: String] = [:]
-        let rows = try await client.query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers', 'max_wal_size')", logger: logger)
+        let rows = try await client.query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression')", logger: logger)
         for try await (name, setting) in rows.decode((String, String).self) { out[name] = setting }
         return out
     }

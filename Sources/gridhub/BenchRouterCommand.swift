@@ -43,6 +43,11 @@ extension BenchCommand {
             guard backlogRate > 0, (backlogDays ?? 1) > 0 else { throw CommandFailure("--backlog-rate and --backlog-days must be positive") }
             options.backlogArrivalsPerDay = backlogRate
             options.backlogDays = backlogDays
+            // The server settings ops are told to use, when Deploy/postgresql/ lies beside the reference folder.
+            let settingsFile = directory.deletingLastPathComponent().appendingPathComponent("postgresql/gridhub.conf").path
+            if FileManager.default.fileExists(atPath: settingsFile) {
+                options.postgresSettings = try PostgresInstance.settings(fromConfigurationFile: settingsFile)
+            }
             // About 2.2 reports per problem; the corpus is sorted by report time.
             let corpus = IncidentCorpus(reference: reference, problems: incidents / 2 + 1, seed: 20_260_101)
             let chosen = corpus.entries.prefix(incidents).map(\.incident)

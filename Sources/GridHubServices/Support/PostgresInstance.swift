@@ -41,6 +41,28 @@ public final class PostgresInstance: Sendable {
     }
 
     /// `postgres://user@127.0.0.1:port/database`, the form `GRIDHUB_DATABASE_URL` takes.
+    /// The `name = value` settings of a `postgresql.conf`-style file (`Deploy/postgresql/gridhub.conf`):
+    /// comments after `#`, blank lines skipped; quoted values lose their quotes.
+    public static func settings(fromConfigurationFile path: String) throws -> [String: String] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw PostgresInstanceError(message: "cannot read PostgreSQL settings \(path): \(error.localizedDescription)")
+        }
+        var settings: [String: String] = [:]
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingCharacters(in: .whitespaces)
+            guard !content.isEmpty else { continue }
+            let parts = content.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw PostgresInstanceError(message: "\(path):\(number + 1): expected name = value, not \(content)")
+            }
+            var value = parts[1]
+            if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") { value = String(value.dropFirst().dropLast()) }
+            settings[parts[0]] = value
+        }
+        return settings
+    }
+
     public var url: String { "postgres://\(configuration.user)@127.0.0.1:\(configuration.port)/\(configuration.database)" }
 
     /// Creates the cluster if needed, starts the server, and creates the database if needed.
