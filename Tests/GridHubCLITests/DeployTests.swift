@@ -65,4 +65,28 @@ struct DeployTests {
         #expect(result.stderr.contains("unknown key \"grop\""), "stderr: \(result.stderr)")
         #expect(result.stderr.contains("admin-listen, group, reference-dir, routing-rules"), "stderr: \(result.stderr)")
     }
+
+    @Test("gridhub router --check validates the configuration, reference data and routing rules without Kafka or a database")
+    func routerCheck() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-check-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reference = Self.deploy.appendingPathComponent("reference").path
+        let good = Self.deploy.appendingPathComponent("routing.json").path
+        let clean = ["GRIDHUB_BOOTSTRAP", "GRIDHUB_DATABASE_URL", "GRIDHUB_CONFIG"]
+        let ok = try await runCommand(GridHubPaths.executable, ["router", "--check", "--reference-dir", reference, "--routing-rules", good], removing: clean)
+        #expect(ok.status == 0, "stderr: \(ok.stderr)")
+        #expect(ok.stdout.hasPrefix("ok: "), "stdout: \(ok.stdout)")
+        #expect(ok.stdout.contains("150 items") && ok.stdout.contains("1558 grids"), "stdout: \(ok.stdout)")
+
+        // One department code misspelt in an otherwise good file: the error names it and its line.
+        var lines = try String(contentsOfFile: good, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let line = try #require(lines.firstIndex { $0.contains("\"urban-mgmt\"") })
+        lines[line] = lines[line].replacingOccurrences(of: "\"urban-mgmt\"", with: "\"urban-mgnt\"")
+        let bad = dir.appendingPathComponent("routing.json").path
+        try lines.joined(separator: "\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try await runCommand(GridHubPaths.executable, ["router", "--check", "--reference-dir", reference, "--routing-rules", bad], removing: clean)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("urban-mgnt") && refused.stderr.contains("line \(line + 1):"), "stderr: \(refused.stderr)")
+    }
 }

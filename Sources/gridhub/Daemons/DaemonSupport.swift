@@ -26,7 +26,8 @@ enum DaemonSupport {
     static func configKeys(of command: some ParsableArguments) -> Set<String> {
         var keys: Set<String> = []
         for child in Mirror(reflecting: command).children {
-            guard var name = child.label else { continue }
+            // Options only: a flag such as `--check` is an action, not configuration.
+            guard var name = child.label, String(describing: type(of: child.value)).hasPrefix("Option<") else { continue }
             if name.hasPrefix("_") { name.removeFirst() }
             keys.insert(kebabCase(name))
         }

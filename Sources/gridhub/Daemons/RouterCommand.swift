@@ -18,9 +18,12 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Folder of the reference data (default: Deploy/reference, or GRIDHUB_REFERENCE_DIR).") var referenceDir: String?
     @Option(help: "Routing rules file (default: routing.json beside the reference folder, i.e. Deploy/routing.json).") var routingRules: String?
     @Option(help: "Consumer group of the router instances.") var group: String?
+    @Flag(help: "Check the configuration file, the reference data and the routing rules, say what is wrong, and exit (nothing is started; no Kafka or database needed).")
+    var check = false
 
     func run() async throws {
         Runtime.bootstrapLogging()
+        if check { return try checkOnly() }
         let environment = ProcessInfo.processInfo.environment
         guard let url = environment["GRIDHUB_DATABASE_URL"], !url.isEmpty else {
             throw CommandFailure("GRIDHUB_DATABASE_URL is not set: the router keeps its cases in PostgreSQL (postgres://user:pass@host:port/db)")
@@ -51,5 +54,22 @@ struct RouterCommand: AsyncParsableCommand {
         }
         context.logger.info("router starting", metadata: ["gridhub.rules": .string(rulesPath)])
         try await context.run(services)
+    }
+
+    /// `--check`: what the router validates at start, without starting.
+    private func checkOnly() throws {
+        let file: ConfigFile
+        do {
+            file = try ConfigFile.load(path: config)
+            try file.checkKeys(allowed: DaemonSupport.configKeys(of: self))
+        } catch let error as ConfigFileError { throw CommandFailure(error.message) }
+        if let text = file.value("admin-listen", commandLine: adminListen), ListenAddress(text) == nil {
+            throw CommandFailure("--admin-listen must be HOST:PORT, not \(text)")
+        }
+        let directory = try ReferenceLocation.directory(explicit: file.value("reference-dir", commandLine: referenceDir))
+        let reference = try ReferenceLocation.load(from: directory)
+        let rulesPath = file.value("routing-rules", commandLine: routingRules) ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory)
+        do { _ = try RouterDaemon.loadRules(path: rulesPath, reference: reference) } catch { throw CommandFailure("\(error)") }
+        StandardOutput.writeLine("ok: \(file.path ?? "no configuration file"), reference data \(directory.path) (\(reference.items.count) items, \(reference.grids.count) grids), routing rules \(rulesPath)")
     }
 }
