@@ -13,6 +13,18 @@ import Testing
 /// still be published after the upgrade.
 @Suite("Outbox bodies", .timeLimit(.minutes(3)))
 struct OutboxTests {
+    /// A world whose database has the router's current schema: a router ran until it had migrated it.
+    static func migratedWorld() async throws -> RouterWorld {
+        let world = try await RouterWorld()
+        try await world.withRouter { _ in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while (try? await TestPostgres.query(world.databaseURL, "SELECT delivered FROM outbox LIMIT 0")) == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return world
+    }
+
     @Test("a body gives back its records byte for byte: no key and empty key kept apart, headers in order, any bytes")
     func bodyRoundTrip() throws {
         var rng = SplitMix64(seed: 20_261_128)
@@ -73,15 +85,9 @@ struct OutboxTests {
 
     @Test("the outbox lag gauge counts every record not yet delivered, over all bodies, while Kafka is unreachable")
     func lagGauge() async throws {
-        let world = try await RouterWorld()
         // The schema, then bodies waiting: 3 records, 2 of which 1 is delivered, and 120 of 1 record (more
         // bodies than the publisher looks at in one round).
-        try await world.withRouter { _ in
-            let deadline = ContinuousClock.now + .seconds(20)
-            while (try? await TestPostgres.query(world.databaseURL, "SELECT delivered FROM outbox LIMIT 0")) == nil, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
+        let world = try await Self.migratedWorld()
         let record = OutboxRecord(topic: Topics.cases, key: Array("C-1".utf8), value: Array("{}".utf8), headers: [])
         func hex(_ records: [OutboxRecord]) -> String { OutboxRecord.body(records).allBytes.map { String(format: "%02x", $0) }.joined() }
         _ = try await TestPostgres.query(world.databaseURL, """
@@ -131,13 +137,7 @@ struct OutboxTests {
 
     @Test("the publisher sends bodies held in memory and bodies read from the table, in table order, each from where its delivery stopped")
     func memoryAndTable() async throws {
-        let world = try await RouterWorld()
-        try await world.withRouter { _ in
-            let deadline = ContinuousClock.now + .seconds(20)
-            while (try? await TestPostgres.query(world.databaseURL, "SELECT delivered FROM outbox LIMIT 0")) == nil, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
+        let world = try await Self.migratedWorld()
         let topic = Topics.status(source: SourceSystem.elink.rawValue)
         func record(_ n: Int) -> OutboxRecord { OutboxRecord(topic: topic, key: Array("E-1".utf8), value: Array("{\"n\":\(n)}".utf8), headers: []) }
         func hex(_ records: [OutboxRecord]) -> String { OutboxRecord.body(records).allBytes.map { String(format: "%02x", $0) }.joined() }
