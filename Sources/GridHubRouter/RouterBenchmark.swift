@@ -255,9 +255,6 @@ public enum RouterBenchmark {
                 try await db.load(openCases: open, before: earliest, days: days)
                 let loadSeconds = (ContinuousClock.now - loadStart).seconds
                 let loadedBytes = try await db.caseTableBytes()
-                // Every phase starts just after a checkpoint, so each pays the full-page images of the
-                // pages it touches first (the worst moment of a checkpoint cycle, the same for every phase).
-                _ = try await db.scalarText("CHECKPOINT")
                 let rssBefore = residentBytes()
                 let walBefore = try await db.scalarText("SELECT pg_current_wal_lsn()::text")
                 let imagesBefore = try await db.scalarInt("SELECT wal_fpi FROM pg_stat_wal")
@@ -458,6 +455,9 @@ struct BenchDatabase: Sendable {
     /// Loads `count` open (dispatched, not yet due) cases with one report and one dispatch each, spread
     /// uniformly over the city's grids and items, positioned around their grid's centre, last reported
     /// in the `days` days before `before`: the backlog a city would have when the measured incidents come.
+    /// A checkpoint follows, so every phase starts at the same moment of a checkpoint cycle: the worst,
+    /// when the first change of each page logs the whole page. (Without it the phase would share the
+    /// disk with the load's writes still being flushed.)
     func load(openCases count: Int, before: Date, days: Double) async throws {
         guard count > 0 else { return }
         let grids = try await scalarInt("SELECT count(*) FROM bench_grids")
