@@ -3,6 +3,7 @@ import GridHubKafka
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// Publishes the outbox with the idempotent producer, in outbox order, and deletes rows only after
 /// their delivery reports (the outbox holds one body of records per transaction; a body is deleted once all its records are delivered). One instance publishes at a time (a session advisory lock held on one
@@ -36,12 +37,15 @@ public final class OutboxPublisher: Service, Sendable {
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await store.migrate()
+                // Cancelled on shutdown while the database does not answer (the pool would wait a minute);
+                // once it answered, the publishing loop below stops by itself at shutdown.
+                try await cancelWhenGracefulShutdown { try await self.store.migrate() }
                 try await store.client.withConnection { conn in
                     defer { self.memory?.accept(false) }
                     try await self.publish(on: conn)
                 }
             } catch {
+                if Task.isShuttingDownGracefully { break }
                 logger.warning("outbox publishing interrupted", metadata: [RouterLogKeys.reason: .string(String(String(reflecting: error).prefix(400)))])
                 try? await Task.sleep(for: .milliseconds(500))
             }
@@ -154,6 +158,10 @@ public final class DeadlineScheduler: Service, Sendable {
     private let metrics: RouterMetrics
     private let logger: Logger
     private let interval: Duration
+    /// The last check's failure (nil: it reached the database), and since when a check has been waiting.
+    private let health = Mutex<(error: String?, waitingSince: ContinuousClock.Instant?)>(("not checked yet", nil))
+    /// A check waiting longer than this makes the database count as not answering.
+    static let answerWithin: Duration = .seconds(10)
 
     public init(store: RouterStore, environment: RouterEnvironment, metrics: RouterMetrics, logger: Logger, interval: Duration = .seconds(1)) {
         self.store = store
@@ -167,12 +175,35 @@ public final class DeadlineScheduler: Service, Sendable {
         var migrated = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                if !migrated { try await store.migrate(); migrated = true }
-                while try await escalateDue() > 0 {}
+                health.withLock { $0.waitingSince = .now }
+                // Cancelled on shutdown: with the database gone the pool would wait for a connection for
+                // a minute, and an escalation cut short is rolled back and done again at the next start.
+                let migrate = !migrated
+                try await cancelWhenGracefulShutdown {
+                    if migrate { try await self.store.migrate() }
+                    while try await self.escalateDue() > 0 { self.health.withLock { $0.waitingSince = .now } }
+                }
+                migrated = true
+                health.withLock { $0 = (nil, nil) }
             } catch {
-                logger.warning("deadline check failed", metadata: [RouterLogKeys.reason: .string(String(String(reflecting: error).prefix(400)))])
+                let reason = String(String(reflecting: error).prefix(400))
+                health.withLock { $0 = (reason, nil) }
+                logger.warning("deadline check failed", metadata: [RouterLogKeys.reason: .string(reason)])
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// nil when the last deadline check reached the database, else why not (for `/readyz`: the check
+    /// runs every `interval`, so it also tells when the database is gone while no incidents come). A
+    /// check still waiting after ``answerWithin`` counts as no answer: the pool waits for a connection
+    /// as long as the database is unreachable.
+    public func problem() -> String? {
+        health.withLock { h in
+            if let since = h.waitingSince, ContinuousClock.now - since > Self.answerWithin {
+                return "no answer from PostgreSQL for \(Int((ContinuousClock.now - since).components.seconds)) s"
+            }
+            return h.error
         }
     }
 

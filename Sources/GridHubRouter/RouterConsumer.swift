@@ -65,15 +65,18 @@ public final class RouterConsumer: Service, Sendable {
     }
 
     public func run() async throws {
-        await retrying("migrate") { try await self.store.migrate() }
-        await retrying("read duplicate candidates") {
+        // The start-up steps are cancelled on shutdown: with the database gone the pool would wait a
+        // minute for a connection (both are transactions; cut short they are simply done again).
+        guard await retrying("migrate", { try await cancelWhenGracefulShutdown { try await self.store.migrate() } }) else { return }
+        let started = await retrying("read duplicate candidates") { try await cancelWhenGracefulShutdown {
             let started = ContinuousClock.now
             let n = try await self.cache.warm(self.store.client, grids: self.env.reference.grids.map(\.gridCode),
                                               now: self.env.now().millisecondsSince1970, logger: self.logger)
             self.metrics.candidatesCached.set(Double(n))
             self.logger.info("duplicate candidates read", metadata: [
                 RouterLogKeys.count: .stringConvertible(n), "gridhub.duration_ms": .stringConvertible(Int((ContinuousClock.now - started) / .milliseconds(1)))])
-        }
+        } }
+        guard started else { return }
         var config = KafkaConsumerConfiguration(client: kafka, groupID: configuration.groupID)
         config.maxBatchRecords = configuration.maxBatchRecords
         config.sessionTimeoutMilliseconds = 6_000
@@ -150,7 +153,7 @@ public final class RouterConsumer: Service, Sendable {
                 let reason = String(reflecting: error)
                 state.withLock { $0.lastError = "\(what) failed: \(reason.prefix(300))" }
                 logger.warning("router transaction failed", metadata: [RouterLogKeys.reason: .string(String(reason.prefix(500))), RouterLogKeys.attempt: .stringConvertible(attempt)])
-                if Task.isShuttingDownGracefully && attempt > 3 { return false }
+                if Task.isShuttingDownGracefully && (attempt > 3 || error is CancellationError) { return false }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }

@@ -36,6 +36,8 @@ public struct RouterDaemon: Sendable {
     public let publisher: OutboxPublisher
     public let scheduler: DeadlineScheduler
     public let metrics: RouterMetrics
+    /// Probes the Kafka cluster every second, for `/readyz`.
+    public let kafkaReachability: KafkaReachability
 
     public init(configuration: Configuration, environment: RouterEnvironment, metrics daemonMetrics: DaemonMetrics, logger: Logger) throws {
         client = PostgresClient(configuration: try RouterStore.configuration(url: configuration.databaseURL, maximumConnections: configuration.maximumConnections),
@@ -49,14 +51,19 @@ public struct RouterDaemon: Sendable {
         publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger, batchSize: configuration.outboxBatch,
                                         memory: outboxMemory)
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
+        kafkaReachability = try KafkaReachability(client: configuration.kafka, interval: .seconds(1), logger: logger)
     }
 
     /// Every service, the pool first (it must run before the others can use it).
-    public var services: [any Service] { [client, consumer, publisher, scheduler] }
+    public var services: [any Service] { [client, kafkaReachability, consumer, publisher, scheduler] }
 
-    /// Adds the router's readiness checks: consuming with working transactions.
+    /// Adds the router's readiness checks: Kafka answers, the database answers (the deadline check
+    /// reaches it every interval), and the consume loop runs with working transactions.
     public func register(in readiness: Readiness) {
-        readiness.add("router") { self.consumer.problem() }
+        let kafka = kafkaReachability, scheduler = scheduler, consumer = consumer
+        readiness.add("kafka") { kafka.problem() }
+        readiness.add("database") { scheduler.problem() }
+        readiness.add("router") { consumer.problem() }
     }
 
     /// Loads and validates the routing rules file; the error says which line is wrong.
