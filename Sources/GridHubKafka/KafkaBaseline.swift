@@ -52,16 +52,11 @@ public enum KafkaBaseline {
             while written < due {
                 var err: rd_kafka_resp_err_t
                 repeat {
-                    let accepted: Int32
-                    if let value {
-                        accepted = value.withUnsafeBytes { v in
-                            rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
-                                             m.pointee.key, m.pointee.key_len, nil)
-                        }
-                    } else {
-                        accepted = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, m.pointee.payload, m.pointee.len,
-                                                    m.pointee.key, m.pointee.key_len, nil)
+                    func produce(_ payload: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
+                        rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, payload, length, m.pointee.key, m.pointee.key_len, nil)
                     }
+                    let accepted = value.map { v in v.withUnsafeBytes { produce(UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) } }
+                        ?? produce(m.pointee.payload, m.pointee.len)
                     err = accepted == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
                     if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
                 } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL

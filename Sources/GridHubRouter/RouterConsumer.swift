@@ -68,7 +68,7 @@ public final class RouterConsumer: Service, Sendable {
         // The start-up steps are cancelled on shutdown: with the database gone the pool would wait a
         // minute for a connection (both are transactions; cut short they are simply done again).
         guard await retrying("migrate", { try await cancelWhenGracefulShutdown { try await self.store.migrate() } }) else { return }
-        let started = await retrying("read duplicate candidates") { try await cancelWhenGracefulShutdown {
+        let warmed = await retrying("read duplicate candidates") { try await cancelWhenGracefulShutdown {
             let started = ContinuousClock.now
             let n = try await self.cache.warm(self.store.client, grids: self.env.reference.grids.map(\.gridCode),
                                               now: self.env.now().millisecondsSince1970, logger: self.logger)
@@ -76,7 +76,7 @@ public final class RouterConsumer: Service, Sendable {
             self.logger.info("duplicate candidates read", metadata: [
                 RouterLogKeys.count: .stringConvertible(n), "gridhub.duration_ms": .stringConvertible(Int((ContinuousClock.now - started) / .milliseconds(1)))])
         } }
-        guard started else { return }
+        guard warmed else { return }
         var config = KafkaConsumerConfiguration(client: kafka, groupID: configuration.groupID)
         config.maxBatchRecords = configuration.maxBatchRecords
         config.sessionTimeoutMilliseconds = 6_000

@@ -141,6 +141,8 @@ public struct DuplicateMatcher: Sendable {
         let text = features.similarity(to: c.text)
         let relation: MergeEvidence.ItemRelation
         let tight = distance <= policy.baseDistance * 0.6 + uncertainty / 2
+        // Whether one report's text names the other's item (false for a side without an item).
+        var namesTheOther: Bool { names(features, item: c.itemCode) || names(c.text, item: incident.itemCode) }
         switch (incident.itemCode, c.itemCode) {
         case let (a?, b?) where a == b:
             relation = .sameItem
@@ -150,17 +152,13 @@ public struct DuplicateMatcher: Sendable {
             // Related items: one report was classified next to the other only if its text names the other's
             // item. Words in common are no evidence here: reports of neighbouring problems at one address
             // share the address and the phrasing, and differ only in the words that name the problem.
-            guard names(features, item: b) || names(c.text, item: a) else { return nil }
+            guard namesTheOther else { return nil }
             relation = .sameGroup
-        case (nil, let b?):
+        case (nil, _?), (_?, nil):
+            // One side unclassified: enough words in common, or its text names the other's item.
             guard tight else { return nil }
             if text >= policy.unclassifiedTextScore { relation = .unclassified }
-            else if names(features, item: b) { relation = .namedItem }
-            else { return nil }
-        case (let a?, nil):
-            guard tight else { return nil }
-            if text >= policy.unclassifiedTextScore { relation = .unclassified }
-            else if names(c.text, item: a) { relation = .namedItem }
+            else if namesTheOther { relation = .namedItem }
             else { return nil }
         case (nil, nil):
             relation = .unclassified

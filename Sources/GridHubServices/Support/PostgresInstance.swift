@@ -40,7 +40,6 @@ public final class PostgresInstance: Sendable {
         binDirectory = bin
     }
 
-    /// `postgres://user@127.0.0.1:port/database`, the form `GRIDHUB_DATABASE_URL` takes.
     /// The `name = value` settings of a `postgresql.conf`-style file (`Deploy/postgresql/gridhub.conf`):
     /// comments after `#`, blank lines skipped; quoted values lose their quotes.
     public static func settings(fromConfigurationFile path: String) throws -> [String: String] {
@@ -63,6 +62,7 @@ public final class PostgresInstance: Sendable {
         return settings
     }
 
+    /// `postgres://user@127.0.0.1:port/database`, the form `GRIDHUB_DATABASE_URL` takes.
     public var url: String { "postgres://\(configuration.user)@127.0.0.1:\(configuration.port)/\(configuration.database)" }
 
     /// Creates the cluster if needed, starts the server, and creates the database if needed.

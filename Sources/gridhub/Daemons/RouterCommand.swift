@@ -23,20 +23,22 @@ struct RouterCommand: AsyncParsableCommand {
 
     func run() async throws {
         Runtime.bootstrapLogging()
-        if check { return try checkOnly() }
+        if check {
+            let file: ConfigFile
+            do { file = try ConfigFile.load(path: config) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
+            let checked = try validated(file)
+            StandardOutput.writeLine("ok: \(file.path ?? "no configuration file"), reference data \(checked.directory.path) (\(checked.reference.items.count) items, \(checked.reference.grids.count) grids), routing rules \(checked.rulesPath)")
+            return
+        }
         let environment = ProcessInfo.processInfo.environment
         guard let url = environment["GRIDHUB_DATABASE_URL"], !url.isEmpty else {
             throw CommandFailure("GRIDHUB_DATABASE_URL is not set: the router keeps its cases in PostgreSQL (postgres://user:pass@host:port/db)")
         }
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.router", command: self)
         let file = context.config
-        let directory = try ReferenceLocation.directory(explicit: file.value("reference-dir", commandLine: referenceDir))
-        let reference = try ReferenceLocation.load(from: directory)
-        let rulesPath = file.value("routing-rules", commandLine: routingRules) ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory)
-        let rules: RoutingRules
-        do { rules = try RouterDaemon.loadRules(path: rulesPath, reference: reference) } catch { throw CommandFailure("\(error)") }
+        let checked = try validated(file)
         let clockOffset = Double(environment["GRIDHUB_CLOCK_OFFSET_SECONDS"] ?? "") ?? 0
-        let routerEnvironment = RouterEnvironment(reference: reference, rules: rules, now: { Date().addingTimeInterval(clockOffset) })
+        let routerEnvironment = RouterEnvironment(reference: checked.reference, rules: checked.rules, now: { Date().addingTimeInterval(clockOffset) })
         var daemonConfig = RouterDaemon.Configuration(databaseURL: url, kafka: context.kafka)
         if let g = file.value("group", commandLine: group) { daemonConfig.consumer.groupID = g }
         let daemon: RouterDaemon
@@ -45,31 +47,30 @@ struct RouterCommand: AsyncParsableCommand {
         }
         daemon.register(in: context.readiness)
         var services = daemon.services
-        if let text = file.value("admin-listen", commandLine: adminListen) {
-            guard let address = ListenAddress(text) else { throw CommandFailure("--admin-listen must be HOST:PORT, not \(text)") }
+        if let address = checked.admin {
             let logger = context.logger
             services.append(AdminRoutes.application(address: address, readiness: context.readiness, metrics: context.metrics, logger: logger) { port in
                 logger.info("admin listening", metadata: ["http.port": .stringConvertible(port)])
             })
         }
-        context.logger.info("router starting", metadata: ["gridhub.rules": .string(rulesPath)])
+        context.logger.info("router starting", metadata: ["gridhub.rules": .string(checked.rulesPath)])
         try await context.run(services)
     }
 
-    /// `--check`: what the router validates at start, without starting.
-    private func checkOnly() throws {
-        let file: ConfigFile
-        do {
-            file = try ConfigFile.load(path: config)
-            try file.checkKeys(allowed: DaemonSupport.configKeys(of: self))
-        } catch let error as ConfigFileError { throw CommandFailure(error.message) }
-        if let text = file.value("admin-listen", commandLine: adminListen), ListenAddress(text) == nil {
-            throw CommandFailure("--admin-listen must be HOST:PORT, not \(text)")
+    /// What the router validates before it starts, and `--check` without starting: the configuration
+    /// file's keys, the admin address, the reference data and the routing rules.
+    private func validated(_ file: ConfigFile) throws -> (admin: ListenAddress?, directory: URL, reference: ReferenceData, rulesPath: String, rules: RoutingRules) {
+        do { try file.checkKeys(allowed: DaemonSupport.configKeys(of: self)) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
+        var admin: ListenAddress? = nil
+        if let text = file.value("admin-listen", commandLine: adminListen) {
+            guard let address = ListenAddress(text) else { throw CommandFailure("--admin-listen must be HOST:PORT, not \(text)") }
+            admin = address
         }
         let directory = try ReferenceLocation.directory(explicit: file.value("reference-dir", commandLine: referenceDir))
         let reference = try ReferenceLocation.load(from: directory)
         let rulesPath = file.value("routing-rules", commandLine: routingRules) ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory)
-        do { _ = try RouterDaemon.loadRules(path: rulesPath, reference: reference) } catch { throw CommandFailure("\(error)") }
-        StandardOutput.writeLine("ok: \(file.path ?? "no configuration file"), reference data \(directory.path) (\(reference.items.count) items, \(reference.grids.count) grids), routing rules \(rulesPath)")
+        let rules: RoutingRules
+        do { rules = try RouterDaemon.loadRules(path: rulesPath, reference: reference) } catch { throw CommandFailure("\(error)") }
+        return (admin, directory, reference, rulesPath, rules)
     }
 }
