@@ -137,6 +137,7 @@ let package = Package(
                 "GridHubKafka",
                 "GridHubServices",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

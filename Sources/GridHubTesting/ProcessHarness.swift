@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import GridHubServices
 import Synchronization
@@ -215,3 +216,10 @@ final class PipeReader: Sendable {
     }
 }
 
+
+/// GET a URL; the status and the body text.
+public func httpGet(_ url: String) async throws -> (Int, String) {
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    let body = try await response.body.collect(upTo: 1 << 20)
+    return (Int(response.status.code), String(decoding: body.readableBytesView, as: UTF8.self))
+}

@@ -143,9 +143,3 @@ struct PushAdapter {
     }
 }
 
-/// GET a path; status and body text.
-func httpGet(_ url: String) async throws -> (Int, String) {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
-    let body = try await response.body.collect(upTo: 1 << 20)
-    return (Int(response.status.code), String(decoding: body.readableBytesView, as: UTF8.self))
-}

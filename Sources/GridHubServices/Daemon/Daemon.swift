@@ -31,13 +31,19 @@ public struct DaemonContext: Sendable {
         return DaemonContext(config: config, kafka: kafka, logger: Logger(label: label))
     }
 
-    /// Runs `services` until SIGTERM or SIGINT, then shuts them down gracefully in reverse order.
-    /// A service that returns early ends the daemon (it is a failure).
+    /// How long a graceful shutdown may take before the services are cancelled: within the units'
+    /// `TimeoutStopSec=60s`, so the daemon ends on its own before systemd kills it.
+    public static let gracefulShutdownLimit: Duration = .seconds(30)
+
+    /// Runs `services` until SIGTERM or SIGINT, then shuts them down gracefully in reverse order
+    /// (cancelled after ``gracefulShutdownLimit``). A service that returns early ends the daemon (it is
+    /// a failure).
     public func run(_ services: [any Service]) async throws {
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        try await ServiceGroup(configuration: configuration).run()
     }
 }

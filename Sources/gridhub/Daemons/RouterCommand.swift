@@ -50,7 +50,7 @@ struct RouterCommand: AsyncParsableCommand {
         if let address = checked.admin {
             let logger = context.logger
             services.append(AdminRoutes.application(address: address, readiness: context.readiness, metrics: context.metrics, logger: logger) { port in
-                logger.info("admin listening", metadata: ["http.port": .stringConvertible(port)])
+                DaemonSupport.announce(address.host, port, logger: logger)
             })
         }
         context.logger.info("router starting", metadata: ["gridhub.rules": .string(checked.rulesPath)])
