@@ -49,6 +49,32 @@ public struct DeterministicID: Sendable, Hashable {
         self.init(namespace: namespace, name: parts.joined(separator: "\n"))
     }
 
+    /// The id of `parts` in `namespace` whose first 48 bits are `milliseconds` since 1970, big-endian, as
+    /// in a version 7 UUID (still version 8: the rest is the name's hash). Ids made in time order sort in
+    /// time order, so an index on them grows at its right edge instead of changing a random page per
+    /// insert; the time is a fact of the thing named (when it was reported), so the id stays deterministic.
+    public init(namespace: Namespace, parts: [String], orderedAt milliseconds: Int64) {
+        self.init(namespace: namespace, parts: parts, prefix: Self.timePrefix(milliseconds))
+    }
+
+    /// The id of `parts` in `namespace` sharing the first 48 bits of `id` (when `id` is UUID text), so
+    /// that things belonging to `id` sort next to it.
+    public init(namespace: Namespace, parts: [String], orderedLike id: String) {
+        self.init(namespace: namespace, parts: parts, prefix: Self.parseUUID(id).map { Array($0.prefix(6)) } ?? [])
+    }
+
+    private init(namespace: Namespace, parts: [String], prefix: [UInt8]) {
+        var bytes = DeterministicID(namespace: namespace, parts: parts).bytes
+        bytes.replaceSubrange(0..<prefix.count, with: prefix)
+        self.bytes = bytes
+    }
+
+    /// `milliseconds` (clamped to 0 ..< 2^48) as 6 big-endian bytes.
+    static func timePrefix(_ milliseconds: Int64) -> [UInt8] {
+        let ms = UInt64(min(max(milliseconds, 0), (1 << 48) - 1))
+        return (0..<6).map { UInt8(truncatingIfNeeded: ms >> (40 - 8 * UInt64($0))) }
+    }
+
     /// Lowercase UUID text, `8-4-4-4-12` hex digits.
     public var uuidString: String { Self.formatUUID(bytes) }
 
