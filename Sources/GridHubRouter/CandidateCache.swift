@@ -81,7 +81,10 @@ final class CandidateCache: Sendable {
     /// makes the grid be read again from the database.
     let lateness: Int64
 
-    init(policy: DedupPolicy, lateness: Duration = .seconds(24 * 3600)) {
+    /// The lateness allowed unless told otherwise.
+    static let defaultLateness: Duration = .seconds(24 * 3600)
+
+    init(policy: DedupPolicy, lateness: Duration = CandidateCache.defaultLateness) {
         self.policy = policy
         self.lateness = Int64(lateness.components.seconds * 1000)
     }

@@ -32,11 +32,16 @@ struct WorkCounts {
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
     var caseLoads = 0, candidates = 0, gridsCached = 0
+    /// Grids read from the database, by why the cache could not serve them.
+    var gridsNotCached = 0, gridsChanged = 0, gridsNotCovered = 0
 
     func apply(to m: RouterMetrics) {
         m.tally("cases read one by one", caseLoads)
         m.tally("dedup candidates read from the database", candidates)
         m.tally("grids whose candidates came from the cache", gridsCached)
+        m.tally("grids read from the database: not cached", gridsNotCached)
+        m.tally("grids read from the database: changed by another writer", gridsChanged)
+        m.tally("grids read from the database: a report older than the cache covers", gridsNotCovered)
         m.incidents.increment(by: Int64(incidents))
         m.exactDuplicates.increment(by: Int64(exactDuplicates))
         m.casesOpened.increment(by: Int64(opened))
@@ -153,6 +158,11 @@ final class CaseWork {
                 grids[code] = grid
                 counts.gridsCached += 1
             } else {
+                if let grid = cached[code] {
+                    if grid.version != version { counts.gridsChanged += 1 } else { counts.gridsNotCovered += 1 }
+                } else {
+                    counts.gridsNotCached += 1
+                }
                 let covered = min(from, horizon ?? from)
                 grids[code] = CandidateCache.Grid(version: version, coveredFromMs: covered)
                 stale.append(code)
@@ -263,7 +273,8 @@ final class CaseWork {
             }
         }
         // A new case.
-        let caseId = DeterministicID(namespace: .case, parts: [incident.incidentId]).uuidString
+        // Ordered by the report's time: new cases go to the right edge of the cases index.
+        let caseId = DeterministicID(namespace: .case, parts: [incident.incidentId], orderedAt: incident.reportedAt.millisecondsSince1970).uuidString
         var value = Case(caseId: caseId, openedBy: incident, at: now)
         if value.gridCode == nil { value.gridCode = grid }
         let t = incident.reportedAt.millisecondsSince1970
@@ -472,7 +483,8 @@ final class CaseWork {
 
     private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason) async throws {
         let attempt = entry.value.dispatchCount + 1
-        let id = DeterministicID(namespace: .dispatch, parts: [entry.value.caseId, String(attempt)]).uuidString
+        // Beside its case in the dispatches index (which so also grows at its right edge).
+        let id = DeterministicID(namespace: .dispatch, parts: [entry.value.caseId, String(attempt)], orderedLike: entry.value.caseId).uuidString
         let due = now.addingTimeInterval(route.timeLimit).wholeMilliseconds
         if reason == .escalated {
             try entry.value.apply(.escalate(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)

@@ -33,9 +33,12 @@ public enum RouterBenchmark {
         /// Router instances in this process, one consumer group (they share the partitions; one publishes the outbox).
         public var instances = 1
         /// How fast the backlog of open cases built up: their last reports are spread over
-        /// `count / backlogArrivalsPerDay` days (at least three) before the measured incidents, as a
-        /// city's backlog grows at its rate of new problems...
-        public var backlogArrivalsPerDay: Double = 5_000
+        /// `count / backlogArrivalsPerDay` days before the measured incidents, as a city's backlog grows
+        /// at its rate of new problems (at least over the duplicate window, the 72 h a report may follow
+        /// the last one plus the day a report may come late: 4 days). At 2 500 a day 10 k open cases
+        /// just fill the window, and every phase has the same cases in it: the phases differ only in
+        /// the older open cases, which is what flat cost is about...
+        public var backlogArrivalsPerDay: Double = 2_500
         /// ...unless a fixed span is given: e.g. 30 days crowds a million open cases into a month, a
         /// stress test of the duplicate window rather than of the number of open cases.
         public var backlogDays: Double? = nil
@@ -244,6 +247,8 @@ public enum RouterBenchmark {
             let settings = try await db.settings()
             let version = try await db.scalarText("SHOW server_version")
             let earliest = incidents.map(\.reportedAt).min() ?? Date()
+            // Days of reports a new report is compared with (see `backlogArrivalsPerDay`).
+            let window = (environment.matcher.policy.maxTimeGap + CandidateCache.defaultLateness.seconds) / 86_400
             try await db.prepareGenerator(environment: environment, template: try caseTemplate(environment: environment, at: earliest))
             try await db.truncate()
             let emptyBytes = try await db.caseTableBytes()
@@ -251,7 +256,7 @@ public enum RouterBenchmark {
             for (index, open) in options.openCases.enumerated() {
                 try await db.truncate()
                 let loadStart = ContinuousClock.now
-                let days = options.backlogDays ?? max(3, Double(open) / options.backlogArrivalsPerDay)
+                let days = options.backlogDays ?? max(window, Double(open) / options.backlogArrivalsPerDay)
                 try await db.load(openCases: open, before: earliest, days: days)
                 let loadSeconds = (ContinuousClock.now - loadStart).seconds
                 let loadedBytes = try await db.caseTableBytes()
@@ -470,16 +475,22 @@ struct BenchDatabase: Sendable {
         var from = 1
         while from <= count {
             let to = min(count, from + slice - 1)
+            // A 64-bit hash spreads the last reports over the whole span (`hashint8` gives 32 bits: 25 days
+            // at most). Case and dispatch ids as the router makes them: the first report's time in the
+            // first 48 bits (``DeterministicID/init(namespace:parts:orderedAt:)``), the dispatch beside its case.
+            func ordered(_ kind: String) -> String {
+                "substr(y.t, 1, 8) || '-' || substr(y.t, 9, 4) || '-8' || substr(md5('\(kind)' || y.s), 14, 3) || '-' || substr(md5('\(kind)' || y.s), 17, 4) || '-' || substr(md5('\(kind)' || y.s), 21, 12)"
+            }
             let series = """
-                SELECT s,
-                       md5('case' || s)::uuid::text AS case_id, md5('incident' || s)::uuid::text AS incident_id,
-                       md5('dispatch' || s)::uuid::text AS dispatch_id, 'BENCH-' || s AS record_id,
-                       1 + (hashint4(s) & 2147483647) % \(grids) AS gi, 1 + (hashint4(s + 1000000007) & 2147483647) % \(items) AS ii,
-                       \(endMs) - (hashint8(s::int8) & 9223372036854775807) % \(spanMs) AS last_ms,
-                       ((hashint4(s + 7) & 2147483647) % 86400000)::int8 AS dur,
-                       ((hashint4(s + 11) & 2147483647) % 2001 - 1000) * 0.000002 AS dy,
-                       ((hashint4(s + 13) & 2147483647) % 2001 - 1000) * 0.000002 AS dx
-                FROM generate_series(\(from), \(to)) AS s
+                SELECT y.*, \(ordered("case")) AS case_id, \(ordered("dispatch")) AS dispatch_id
+                FROM (SELECT z.*, lpad(to_hex(z.last_ms - z.dur), 12, '0') AS t FROM (
+                    SELECT s, md5('incident' || s)::uuid::text AS incident_id, 'BENCH-' || s AS record_id,
+                           1 + (hashint4(s) & 2147483647) % \(grids) AS gi, 1 + (hashint4(s + 1000000007) & 2147483647) % \(items) AS ii,
+                           \(endMs) - (hashint8extended(s::int8, 0) & 9223372036854775807) % \(spanMs) AS last_ms,
+                           ((hashint4(s + 7) & 2147483647) % 86400000)::int8 AS dur,
+                           ((hashint4(s + 11) & 2147483647) % 2001 - 1000) * 0.000002 AS dy,
+                           ((hashint4(s + 13) & 2147483647) % 2001 - 1000) * 0.000002 AS dx
+                    FROM generate_series(\(from), \(to)) AS s) z) y
                 """
             try await client.query(PostgresQuery(unsafeSQL: """
                 INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)

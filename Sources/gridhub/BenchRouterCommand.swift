@@ -19,7 +19,7 @@ extension BenchCommand {
         @Option(help: "Outbox rows per publish round.") var outboxBatch = 5_000
         @Option(help: "Router instances in one consumer group (in this process).") var instances = 1
         @Option(help: "Partitions per topic (default: enough for the embedded broker to keep every incident).") var partitions: Int?
-        @Option(help: "New problems per day the backlog of open cases built up at: their last reports spread over count / rate days (at least 3).") var backlogRate: Double = 5_000
+        @Option(help: "New problems per day the backlog of open cases built up at: their last reports spread over count / rate days (at least the 4-day duplicate window, which 10 k open cases fill at the default rate).") var backlogRate: Double = 2_500
         @Option(help: "Spread every phase's open cases over this many days instead (30 crowds 1 M open cases into a month: a stress test of the duplicate window).") var backlogDays: Double?
         @Option(help: "Folder of the reference data.") var referenceDir: String?
         @Option(help: "Routing rules file (default: routing.json beside the reference folder).") var routingRules: String?
