@@ -39,11 +39,16 @@ public struct DaemonContext: Sendable {
     /// (cancelled after ``gracefulShutdownLimit``). A service that returns early ends the daemon (it is
     /// a failure).
     public func run(_ services: [any Service]) async throws {
+        try await Self.serviceGroup(services, logger: logger).run()
+    }
+
+    /// The group ``run(_:)`` runs: graceful shutdown on SIGTERM or SIGINT, cancelled after `limit`.
+    public static func serviceGroup(_ services: [any Service], logger: Logger, gracefulShutdownLimit limit: Duration = gracefulShutdownLimit) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
-        try await ServiceGroup(configuration: configuration).run()
+        configuration.maximumGracefulShutdownDuration = limit
+        return ServiceGroup(configuration: configuration)
     }
 }
