@@ -477,12 +477,11 @@ struct BenchDatabase: Sendable {
             let to = min(count, from + slice - 1)
             // A 64-bit hash spreads the last reports over the whole span (`hashint8` gives 32 bits: 25 days
             // at most). Case and dispatch ids as the router makes them: the first report's time in the
-            // first 48 bits (``DeterministicID/init(namespace:parts:orderedAt:)``), the dispatch beside its case.
-            func ordered(_ kind: String) -> String {
-                "substr(y.t, 1, 8) || '-' || substr(y.t, 9, 4) || '-8' || substr(md5('\(kind)' || y.s), 14, 3) || '-' || substr(md5('\(kind)' || y.s), 17, 4) || '-' || substr(md5('\(kind)' || y.s), 21, 12)"
-            }
+            // first 48 bits (``DeterministicID/init(namespace:parts:orderedAt:)``), version 8, the rest a
+            // hash; the dispatch beside its case. (`uuid` reads 32 hex digits and writes them hyphenated.)
             let series = """
-                SELECT y.*, \(ordered("case")) AS case_id, \(ordered("dispatch")) AS dispatch_id
+                SELECT y.*, (y.t || '8' || right(md5('case' || y.s), 19))::uuid::text AS case_id,
+                       (y.t || '8' || right(md5('dispatch' || y.s), 19))::uuid::text AS dispatch_id
                 FROM (SELECT z.*, lpad(to_hex(z.last_ms - z.dur), 12, '0') AS t FROM (
                     SELECT s, md5('incident' || s)::uuid::text AS incident_id, 'BENCH-' || s AS record_id,
                            1 + (hashint4(s) & 2147483647) % \(grids) AS gi, 1 + (hashint4(s + 1000000007) & 2147483647) % \(items) AS ii,

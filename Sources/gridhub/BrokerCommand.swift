@@ -30,10 +30,6 @@ struct BrokerCommand: AsyncParsableCommand {
         let broker = BrokerService(configuration: config, logger: logger) { bootstrap in
             StandardOutput.writeLine("GRIDHUB_BOOTSTRAP=\(bootstrap)")
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: broker)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+        try await DaemonContext.serviceGroup([.init(service: broker)], logger: logger).run()
     }
 }

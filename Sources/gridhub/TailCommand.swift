@@ -43,10 +43,6 @@ struct TailCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "gridhub.tail")
         let tail = TopicTail(options: options, client: client, logger: logger, redact: Runtime.redact) { StandardOutput.writeLine($0) }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: tail, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+        try await DaemonContext.serviceGroup([.init(service: tail, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger).run()
     }
 }

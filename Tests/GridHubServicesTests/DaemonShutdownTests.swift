@@ -26,7 +26,7 @@ struct DaemonShutdownTests {
 
     /// Runs `service` in a daemon's group with `limit`, asks it to stop, and returns how long it took.
     static func stop(_ service: some Service, limit: Duration) async throws -> Duration {
-        let group = DaemonContext.serviceGroup([service], logger: TestKafka.quietLogger, gracefulShutdownLimit: limit)
+        let group = DaemonContext.serviceGroup([.init(service: service)], logger: TestKafka.quietLogger, gracefulShutdownLimit: limit)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await Task.sleep(for: .milliseconds(200))

@@ -39,13 +39,15 @@ public struct DaemonContext: Sendable {
     /// (cancelled after ``gracefulShutdownLimit``). A service that returns early ends the daemon (it is
     /// a failure).
     public func run(_ services: [any Service]) async throws {
-        try await Self.serviceGroup(services, logger: logger).run()
+        try await Self.serviceGroup(services.map { .init(service: $0) }, logger: logger).run()
     }
 
-    /// The group ``run(_:)`` runs: graceful shutdown on SIGTERM or SIGINT, cancelled after `limit`.
-    public static func serviceGroup(_ services: [any Service], logger: Logger, gracefulShutdownLimit limit: Duration = gracefulShutdownLimit) -> ServiceGroup {
+    /// The group every long-running command runs (``run(_:)``, `gridhub broker`, `gridhub tail`):
+    /// graceful shutdown on SIGTERM or SIGINT, cancelled after `limit`.
+    public static func serviceGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger,
+                                    gracefulShutdownLimit limit: Duration = gracefulShutdownLimit) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) },
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = limit
