@@ -284,7 +284,7 @@ public final class RouterConsumer: Service, Sendable {
         }
         var t = ContinuousClock.now
         let incidents = items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } }
-        try await work.prepare(incidents: incidents)
+        try await work.prepare(incidents: incidents, metrics: metrics)
         metrics.spent("tx: prepare (known reports, grid locks, candidates)", since: t)
         t = ContinuousClock.now
         try await work.prefetch(incidents: incidents, feedback: items.compactMap { if case .feedback(let f) = $0.1 { f } else { nil } },
