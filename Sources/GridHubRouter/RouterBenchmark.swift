@@ -47,6 +47,11 @@ public enum RouterBenchmark {
         public var postgresSettings: [String: String] = ["shared_buffers": "1GB", "max_wal_size": "8GB"]
         /// Longest wait for one phase to finish.
         public var phaseTimeout: Duration = .seconds(600)
+        /// Where to keep the benchmark server's log (nil: it goes with the server's directory).
+        public var postgresLogPath: String? = nil
+        /// Log the plans of statements slower than this (PostgreSQL's `auto_explain`, with times and
+        /// buffers): how a plan that grows with the open cases shows itself.
+        public var explainSlowerThan: Duration? = nil
         public init() {}
     }
 
@@ -186,6 +191,12 @@ public enum RouterBenchmark {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-router-\(UUID().uuidString.prefix(8))")
         var settings = PostgresInstance.Configuration(dataDirectory: directory.appendingPathComponent("postgres"), port: try freeLoopbackPort())
         settings.settings = options.postgresSettings
+        if let slow = options.explainSlowerThan {
+            settings.settings["session_preload_libraries"] = "auto_explain"
+            settings.settings["auto_explain.log_min_duration"] = "\(max(0, Int(slow / .milliseconds(1))))ms"
+            settings.settings["auto_explain.log_analyze"] = "on"
+            settings.settings["auto_explain.log_buffers"] = "on"
+        }
         let postgres = try PostgresInstance(configuration: settings, logger: logger)
         try await postgres.start()
         let cluster: EmbeddedKafkaCluster
@@ -195,6 +206,13 @@ public enum RouterBenchmark {
         }
         defer {
             cluster.shutdown()
+            if let path = options.postgresLogPath {
+                let kept = URL(fileURLWithPath: path)
+                try? FileManager.default.removeItem(at: kept)
+                do { try FileManager.default.copyItem(at: directory.appendingPathComponent("postgres/server.log"), to: kept) } catch {
+                    logger.warning("the benchmark server's log was not kept", metadata: ["gridhub.reason": .string("\(error)")])
+                }
+            }
             try? FileManager.default.removeItem(at: directory)
         }
         do {

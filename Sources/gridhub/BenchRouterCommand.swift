@@ -21,6 +21,8 @@ extension BenchCommand {
         @Option(help: "Partitions per topic (default: enough for the embedded broker to keep every incident).") var partitions: Int?
         @Option(help: "New problems per day the backlog of open cases built up at: their last reports spread over count / rate days (at least the 4-day duplicate window, which 10 k open cases fill at the default rate).") var backlogRate: Double = 2_500
         @Option(help: "Spread every phase's open cases over this many days instead (30 crowds 1 M open cases into a month: a stress test of the duplicate window).") var backlogDays: Double?
+        @Option(help: "Keep the benchmark PostgreSQL server's log at this path.") var postgresLog: String?
+        @Option(help: "Log the plan (with times and buffers) of every statement slower than this many milliseconds in the server's log (auto_explain; use with --postgres-log).") var explainSlowerThan: Int?
         @Option(help: "Folder of the reference data.") var referenceDir: String?
         @Option(help: "Routing rules file (default: routing.json beside the reference folder).") var routingRules: String?
 
@@ -43,6 +45,12 @@ extension BenchCommand {
             guard backlogRate > 0, (backlogDays ?? 1) > 0 else { throw CommandFailure("--backlog-rate and --backlog-days must be positive") }
             options.backlogArrivalsPerDay = backlogRate
             options.backlogDays = backlogDays
+            options.postgresLogPath = postgresLog
+            if let ms = explainSlowerThan {
+                guard ms >= 0 else { throw CommandFailure("--explain-slower-than must be milliseconds, 0 or more") }
+                guard postgresLog != nil else { throw CommandFailure("--explain-slower-than writes plans to the server's log: give --postgres-log too") }
+                options.explainSlowerThan = .milliseconds(ms)
+            }
             // The server settings ops are told to use, when Deploy/postgresql/ lies beside the reference folder.
             let settingsFile = directory.deletingLastPathComponent().appendingPathComponent("postgresql/gridhub.conf").path
             if FileManager.default.fileExists(atPath: settingsFile) {
