@@ -12,24 +12,14 @@ import Testing
 struct CandidateQueryTests {
     @Test("with 200 k open cases over 400 days, candidates and the newest report are read through cases_grid_time, never by scanning the table, and are the right rows")
     func indexOnlyAtScale() async throws {
-        let url = try await TestPostgres.makeDatabase(prefix: "candq")
-        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
-        let environment = RouterEnvironment(reference: Fixtures.reference, rules: Fixtures.rules)
-        let policy = environment.matcher.policy
+        let policy = RouterEnvironment(reference: Fixtures.reference, rules: Fixtures.rules).matcher.policy
         let before = Date(timeIntervalSince1970: 1_795_740_000)
         let beforeMs = before.millisecondsSince1970
         // A batch's worth of grids: a few hundred (the plan flipped to a table scan with 335).
         let grids = Fixtures.reference.grids.map(\.gridCode).sorted()
         let batchGrids = stride(from: 0, to: grids.count, by: 3).map { grids[$0] }
         let reportTimes = batchGrids.indices.map { beforeMs - Int64($0 % 48) * 3_600_000 }
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await client.run() }
-            defer { tasks.cancelAll() }
-            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
-            let db = BenchDatabase(client: client, logger: TestKafka.quietLogger)
-            try await db.prepareGenerator(environment: environment, template: try RouterBenchmark.caseTemplate(environment: environment, at: before))
-            try await db.load(openCases: 200_000, before: before, days: 400)
-
+        _ = try await BenchBacklog.load(prefix: "candq", openCases: 200_000, before: before, days: 400) { client in
             let queries: [(String, PostgresQuery)] = [
                 ("a batch's candidates", CaseWork.candidatesQuery(grids: batchGrids, from: reportTimes, policy: policy)),
                 ("every grid's candidates at start", CaseWork.candidatesQuery(grids: grids, from: Array(repeating: beforeMs, count: grids.count), policy: policy)),
