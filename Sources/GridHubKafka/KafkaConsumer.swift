@@ -152,6 +152,18 @@ public final class KafkaConsumer: @unchecked Sendable {
         try await commit(records.commitOffsets)
     }
 
+    /// Hands the offsets after `records` to librdkafka, which commits them in the background, in the
+    /// order given, without waiting for the broker or for a poll in progress. For consumers whose
+    /// committed offsets are only a hint (the router keeps the real ones with its state): a commit that
+    /// fails later is logged by librdkafka, not reported here.
+    public func commitInBackground(after records: [ConsumerRecord]) throws(KafkaError) {
+        let offsets = records.commitOffsets
+        guard !offsets.isEmpty else { return }
+        let list = TopicPartitionList(offsets)
+        let err = rd_kafka_commit(handle.pointer, list.pointer, 1)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .commit, context: "commit offsets in the background") }
+    }
+
     /// The group's committed offsets for `partitions` (``KafkaOffset/invalid`` when none).
     public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartitionOffset] {
         let handle = self.handle

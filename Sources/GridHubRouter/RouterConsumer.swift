@@ -124,9 +124,13 @@ public final class RouterConsumer: Service, Sendable {
                 metrics.batchLatency.record(ContinuousClock.now - start)
                 metrics.batchCommitted()
                 metrics.spent("consumer: transaction (total)", since: start)
+                // A hint for tools that read the group's offsets; the stored offsets are the truth, so
+                // the next batch does not wait for the broker to confirm it.
                 let committing = ContinuousClock.now
-                try? await consumer.commit(after: decoded.records)
-                metrics.spent("consumer: Kafka offset commit", since: committing)
+                do { try consumer.commitInBackground(after: decoded.records) } catch {
+                    logger.debug("Kafka offset commit not queued", metadata: [RouterLogKeys.reason: .string("\(error)")])
+                }
+                metrics.spent("consumer: Kafka offset commit (queued)", since: committing)
             }
         } onGracefulShutdown: {
             self.state.withLock { $0 = (false, "shutting down") }

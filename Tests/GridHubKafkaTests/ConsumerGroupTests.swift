@@ -90,4 +90,47 @@ struct ConsumerGroupTests {
         await c.close()
         await producer.shutdown()
     }
+
+    @Test("offsets committed in the background, batch after batch, reach the group in order; a new member starts after the last")
+    func backgroundCommit() async throws {
+        let topic = try TestKafka.makeTopic(partitions: 2)
+        let group = "group-\(UUID().uuidString.prefix(8))"
+        let producer = try TestKafka.producer()
+        for r in await producer.send((0..<100).map { ProducerRecord(topic: topic, partition: Int32($0 % 2), key: "k\($0)", value: Array("\($0)".utf8)) }) {
+            _ = try r.get()
+        }
+        let a = try TestKafka.consumer(group: group)
+        try a.subscribe(topics: [topic])
+        var read: [ConsumerRecord] = []
+        let deadline = ContinuousClock.now + .seconds(45)
+        while read.count < 100 && ContinuousClock.now < deadline {
+            let batch = try await a.poll(timeout: .milliseconds(100))
+            read += batch
+            // Returns at once: queued in librdkafka, in order, not confirmed.
+            try a.commitInBackground(after: batch)
+        }
+        #expect(read.count == 100)
+        let partitions = [TopicPartition(topic: topic, partition: 0), TopicPartition(topic: topic, partition: 1)]
+        // The last of the queued commits is what the group ends up with (50 records per partition).
+        var committed: [Int64] = []
+        let settled = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < settled {
+            committed = try await a.committed(partitions).sorted { $0.partition < $1.partition }.map(\.offset)
+            if committed == [50, 50] { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(committed == [50, 50])
+        await a.close()
+
+        // A new member of the group reads only what was produced after.
+        for r in await producer.send([ProducerRecord(topic: topic, partition: 0, key: "k", value: Array("100".utf8))]) { _ = try r.get() }
+        let b = try TestKafka.consumer(group: group)
+        try b.subscribe(topics: [topic])
+        var later: [ConsumerRecord] = []
+        let until = ContinuousClock.now + .seconds(30)
+        while later.isEmpty && ContinuousClock.now < until { later += try await b.poll(timeout: .milliseconds(200)) }
+        #expect(later.map { String(decoding: $0.value, as: UTF8.self) } == ["100"])
+        await b.close()
+        await producer.shutdown()
+    }
 }
