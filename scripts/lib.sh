@@ -15,7 +15,7 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 }
 
-# Packages the hub needs to build and run.
-RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql)
+# Packages the hub needs to build and run (libjemalloc2: the router's allocator, Deploy/systemd).
+RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql libjemalloc2)
 # Packages the tests need on top: clients we did not write, and a schema validator.
 TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema)

@@ -121,12 +121,14 @@ public enum RouterBenchmark {
         public var phases: [Phase]
         public var postgresVersion: String
         public var settings: [String: String]
+        /// The `malloc` the router ran on (``MemoryAllocator/current``).
+        public var allocator = MemoryAllocator.current
 
         /// A readable table.
         public var table: String {
             var lines: [String] = []
             lines.append("Router benchmark — \(incidents) incidents (\(recordBytes) B avg), \(partitions) partitions, embedded broker, PostgreSQL \(postgresVersion)")
-            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB, checkpoint_timeout=\(settings["checkpoint_timeout"] ?? "?") s, wal_compression=\(settings["wal_compression"] ?? "?"); every phase starts after a CHECKPOINT; \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
+            lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB, checkpoint_timeout=\(settings["checkpoint_timeout"] ?? "?") s, wal_compression=\(settings["wal_compression"] ?? "?"); every phase starts after a CHECKPOINT; router on \(allocator); \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
             lines.append("")
             lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records): \(Self.rate(passthroughRate)) records/s")
             if let mix {

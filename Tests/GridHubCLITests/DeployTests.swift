@@ -21,6 +21,35 @@ struct DeployTests {
         return (arguments, files)
     }
 
+    @Test("the router's unit runs it on jemalloc: the library it preloads is installed, and the router says at start that it runs on it")
+    func routerAllocator() async throws {
+        let text = try String(contentsOf: Self.deploy.appendingPathComponent("systemd/gridhub-router.service"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("Environment=LD_PRELOAD=") })
+        let preload = String(line.dropFirst("Environment=LD_PRELOAD=".count))
+        // Nothing to connect to: the allocator is said before any connection.
+        let closed = try freeLoopbackPort()
+        let router = try ChildProcess(GridHubPaths.executable, ["router", "--admin-listen", "127.0.0.1:0"], environment: [
+            "LD_PRELOAD": preload,
+            "GRIDHUB_BOOTSTRAP": "127.0.0.1:\(closed)",
+            "GRIDHUB_DATABASE_URL": "postgres://gridhub@127.0.0.1:\(closed)/gridhub",
+            "GRIDHUB_REFERENCE_DIR": Self.deploy.appendingPathComponent("reference").path,
+            "GRIDHUB_LOG_LEVEL": "info",
+        ])
+        defer { router.signal(SIGKILL) }
+        #expect(try await router.firstLine(timeout: .seconds(60)).hasPrefix("GRIDHUB_LISTEN="))
+        var starting: String? = nil
+        let deadline = ContinuousClock.now + .seconds(20)
+        while starting == nil && ContinuousClock.now < deadline {
+            starting = router.standardError.split(separator: "\n").first { $0.contains("router starting") }.map(String.init)
+            if starting == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let logged = try #require(starting, "\(router.standardError.suffix(2_000))")
+        #expect(logged.contains("gridhub.allocator") && logged.contains("jemalloc"), "\(logged)")
+        #expect(!router.standardError.contains("cannot be preloaded"), "\(router.standardError.suffix(2_000))")
+        router.signal(SIGTERM)
+        #expect(try await router.waitForExit(timeout: .seconds(60)) == 0)
+    }
+
     @Test("each systemd unit runs a gridhub command that parses, with a configuration file whose every key is a flag of that command")
     func units() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.deploy.appendingPathComponent("systemd").path).filter { $0.hasSuffix(".service") }.sorted()

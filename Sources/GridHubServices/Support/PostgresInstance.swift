@@ -113,7 +113,11 @@ public final class PostgresInstance: Sendable {
         let argv = asPostgres
             ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", executable] + arguments
             : [executable] + arguments
-        let result = try await Subprocess.run(argv, timeout: .seconds(120))
+        // The server is not ours to tune: an allocator preloaded into this process (LD_PRELOAD, see
+        // Deploy/README.md) stays out of it, as it would on the city's database server.
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "LD_PRELOAD")
+        let result = try await Subprocess.run(argv, environment: environment, timeout: .seconds(120))
         guard result.status == 0 else {
             throw PostgresInstanceError(message: "\((executable as NSString).lastPathComponent) failed (status \(result.status)): \((result.stdout + result.stderr).suffix(800))")
         }

@@ -53,7 +53,7 @@ struct RouterCommand: AsyncParsableCommand {
                 DaemonSupport.announce(address.host, port, logger: logger)
             })
         }
-        context.logger.info("router starting", metadata: ["gridhub.rules": .string(checked.rulesPath)])
+        context.logger.info("router starting", metadata: ["gridhub.rules": .string(checked.rulesPath), "gridhub.allocator": .string(MemoryAllocator.current)])
         try await context.run(services)
     }
 
