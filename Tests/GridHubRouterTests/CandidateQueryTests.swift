@@ -19,7 +19,24 @@ struct CandidateQueryTests {
         let grids = Fixtures.reference.grids.map(\.gridCode).sorted()
         let batchGrids = stride(from: 0, to: grids.count, by: 3).map { grids[$0] }
         let reportTimes = batchGrids.indices.map { beforeMs - Int64($0 % 48) * 3_600_000 }
-        _ = try await BenchBacklog.load(prefix: "candq", openCases: 200_000, before: before, days: 400) { client in
+        let url = try await TestPostgres.makeDatabase(prefix: "candq")
+        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await client.run() }
+            defer { tasks.cancelAll() }
+            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
+            // 200 000 cases over the 400 days before, in every grid; one in seven closed an hour after
+            // its last report, one in fifty solved on the spot. Small rows (the plans depend on the
+            // number of rows, not on the documents), and no checkpoint: other tests share this server.
+            let span: Int64 = 400 * 86_400_000
+            try await client.query("""
+                INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
+                SELECT 'case-' || s, 'dispatched', 'SR-001', (\(grids)::text[])[1 + s % \(Int32(grids.count))], 31.9, 120.3, 40, '路边垃圾成堆',
+                       l - 3600000, l, CASE WHEN s % 7 = 0 THEN l + 3600000 END, s % 50 = 0, 'urban-mgmt', 'town', NULL, '\\x00'::bytea
+                FROM generate_series(1, 200000) AS s, LATERAL (SELECT \(beforeMs) - (hashint8extended(s::int8, 0) & 9223372036854775807) % \(span) AS l) AS t
+                """, logger: TestKafka.quietLogger)
+            try await client.query("ANALYZE cases", logger: TestKafka.quietLogger)
+
             let queries: [(String, PostgresQuery)] = [
                 ("a batch's candidates", CaseWork.candidatesQuery(grids: batchGrids, from: reportTimes, policy: policy)),
                 ("every grid's candidates at start", CaseWork.candidatesQuery(grids: grids, from: Array(repeating: beforeMs, count: grids.count), policy: policy)),

@@ -109,7 +109,7 @@ final class RouterWorld: Sendable {
     }
 
     /// Waits until `condition` holds over the records of `topic`, decoding each as `T`.
-    func waitFor<T: Decodable & Sendable>(_ topic: String, as: T.Type, timeout: Duration = .seconds(30), _ condition: ([T]) -> Bool) async throws -> [T] {
+    func waitFor<T: Decodable & Sendable>(_ topic: String, as: T.Type, timeout: Duration = .seconds(60), _ condition: ([T]) -> Bool) async throws -> [T] {
         let consumer = try TestKafka.consumer(cluster)
         try consumer.assign((0..<Int32(partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
         var values: [T] = []
