@@ -216,7 +216,6 @@ final class PipeReader: Sendable {
     }
 }
 
-
 /// GET a URL; the status and the body text.
 public func httpGet(_ url: String) async throws -> (Int, String) {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))

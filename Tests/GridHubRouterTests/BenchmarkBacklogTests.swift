@@ -10,9 +10,19 @@ import Testing
 struct BenchmarkBacklogTests {
     @Test("the open cases are spread evenly over the days asked for, before the measured incidents, with ids shaped like the router's")
     func spreadAndIds() async throws {
+        let url = try await TestPostgres.makeDatabase(prefix: "backlog")
+        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
+        let environment = RouterEnvironment(reference: Fixtures.reference, rules: Fixtures.rules)
         let before = Date(timeIntervalSince1970: 1_795_740_000)
         let beforeMs = before.millisecondsSince1970, days: Int64 = 80
-        let url = try await BenchBacklog.load(prefix: "backlog", openCases: 20_000, before: before, days: Double(days)) { _ in }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await client.run() }
+            defer { tasks.cancelAll() }
+            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
+            let db = BenchDatabase(client: client, logger: TestKafka.quietLogger)
+            try await db.prepareGenerator(environment: environment, template: try RouterBenchmark.caseTemplate(environment: environment, at: before))
+            try await db.load(openCases: 20_000, before: before, days: Double(days))
+        }
         #expect(try await TestPostgres.query(url, "SELECT count(*), max(last_ms) <= \(beforeMs) FROM cases") == [["20000", "t"]])
         // Eight ten-day spans, 2 500 cases each give or take chance: none empty, none crowded (a 32-bit
         // hash once squeezed every backlog into its last 25 days).
@@ -30,26 +40,5 @@ struct BenchmarkBacklogTests {
         let routerId = DeterministicID(namespace: .case, parts: ["x"], orderedAt: beforeMs).uuidString
         let sqlPrefix = try await TestPostgres.query(url, "SELECT lpad(to_hex(\(beforeMs)::int8), 12, '0')")
         #expect(routerId.replacingOccurrences(of: "-", with: "").hasPrefix(sqlPrefix.first?.first ?? "?"))
-    }
-}
-
-/// A fresh database with the router's schema and open cases loaded as `gridhub bench router` loads them.
-enum BenchBacklog {
-    /// Loads `openCases` cases last reported over the `days` before `before`, runs `body` with a client
-    /// of the database, and returns the database's URL.
-    static func load(prefix: String, openCases: Int, before: Date, days: Double, _ body: (PostgresClient) async throws -> Void) async throws -> String {
-        let url = try await TestPostgres.makeDatabase(prefix: prefix)
-        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
-        let environment = RouterEnvironment(reference: Fixtures.reference, rules: Fixtures.rules)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await client.run() }
-            defer { tasks.cancelAll() }
-            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
-            let db = BenchDatabase(client: client, logger: TestKafka.quietLogger)
-            try await db.prepareGenerator(environment: environment, template: try RouterBenchmark.caseTemplate(environment: environment, at: before))
-            try await db.load(openCases: openCases, before: before, days: days)
-            try await body(client)
-        }
-        return url
     }
 }
