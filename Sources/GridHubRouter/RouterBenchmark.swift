@@ -342,14 +342,16 @@ public enum RouterBenchmark {
                 if stored >= n, try await db.outboxEmpty() { done = true; break }
             }
             let finished = ContinuousClock.now
+            // The counts once every service has stopped: the publisher counts a round's records after
+            // deleting its rows, so right when the outbox is seen empty the last round may be uncounted.
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
             let transactions = daemons.reduce(0) { $0 + $1.metrics.batchesCommitted }
             let published = daemons.reduce(0) { $0 + $1.metrics.recordsPublished }
             let publishedBytes = daemons.reduce(0) { $0 + $1.metrics.bytesPublished }
             let stages = daemons.reduce(into: [String: Duration]()) { all, d in all.merge(d.metrics.stageTimes, uniquingKeysWith: +) }
             let tallies = daemons.reduce(into: [String: Int]()) { all, d in all.merge(d.metrics.stageCounts, uniquingKeysWith: +) }
             let cached = daemons.reduce(0) { $0 + $1.consumer.candidatesCached }
-            await services.triggerGracefulShutdown()
-            try await tasks.waitForAll()
             guard done else { throw RouterError("the router did not finish \(n) incidents within \(options.phaseTimeout)") }
             let firstSeen = first ?? started
             return Phase(openCases: 0, loadSeconds: 0, incidents: n, totalSeconds: (finished - started).seconds,
