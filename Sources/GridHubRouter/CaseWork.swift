@@ -636,9 +636,13 @@ final class CaseWork {
         async let casesWritten: Void = Self.execute(caseQuery, on: conn, logger: logger)
         async let outboxId: Int64? = {
             guard !outbox.isEmpty else { return nil }
-            let rows = try await conn.query("INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(OutboxRecord.body(outbox))) RETURNING id", logger: logger)
+            // The NOTIFY (delivered at commit) wakes the outbox publisher.
+            let rows = try await conn.query("""
+                WITH written AS (INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(OutboxRecord.body(outbox))) RETURNING id)
+                SELECT id, pg_notify('\(unescaped: RouterStore.outboxChannel)', '')::text FROM written
+                """, logger: logger)
             var id: Int64? = nil
-            for try await row in rows.decode(Int64.self) { id = row }
+            for try await (row, _) in rows.decode((Int64, String).self) { id = row }
             return id
         }()
         let waiting = ContinuousClock.now

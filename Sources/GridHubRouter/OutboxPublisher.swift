@@ -1,5 +1,6 @@
 import Foundation
 import GridHubKafka
+import GridHubServices
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -39,13 +40,17 @@ public final class OutboxPublisher: Service, Sendable {
             do {
                 // Cancelled on shutdown while the database does not answer (the pool would wait a minute);
                 // once it answered, the publishing loop below stops by itself at shutdown.
-                try await cancelWhenGracefulShutdown { try await self.store.migrate() }
-                try await store.client.withConnection { conn in
-                    defer { self.memory?.accept(false) }
-                    try await self.publish(on: conn)
+                // Abandoned when cancelled: a pool that has already been shut down (every service is
+                // cancelled at once on a second Ctrl-C) would otherwise hold the lease forever.
+                try await abandoningOnCancel {
+                    try await cancelWhenGracefulShutdown { try await self.store.migrate() }
+                    try await self.store.client.withConnection { conn in
+                        defer { self.memory?.accept(false) }
+                        try await self.publish(on: conn)
+                    }
                 }
             } catch {
-                if Task.isShuttingDownGracefully { break }
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 logger.warning("outbox publishing interrupted", metadata: [RouterLogKeys.reason: .string(String(String(reflecting: error).prefix(400)))])
                 try? await Task.sleep(for: .milliseconds(500))
             }
@@ -62,7 +67,22 @@ public final class OutboxPublisher: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(500))
         }
         memory?.accept(true)
-        var idle = Duration.milliseconds(2)
+        // Woken by the NOTIFY that every transaction writing outbox rows sends at commit (RouterStore.outboxChannel);
+        // a poll each second besides, in case a notification is missed.
+        try await conn.listen(on: RouterStore.outboxChannel) { notifications in
+            let wakeup = Wakeup()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { for try await _ in notifications { wakeup.signal() } }
+                group.addTask { try await self.publishRounds(on: conn, wakeup: wakeup) }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        try await conn.query("SELECT pg_advisory_unlock(7261002)", logger: logger)
+    }
+
+    /// Publishes round after round until shutdown, sleeping while the outbox is empty.
+    private func publishRounds(on conn: PostgresConnection, wakeup: Wakeup) async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var t = ContinuousClock.now
             // The oldest bodies, as many as make up a round (at least one).
@@ -77,11 +97,9 @@ public final class OutboxPublisher: Service, Sendable {
             }
             metrics.outboxLag.set(lag)
             guard let oldest = waiting.first?.id else {
-                try? await Task.sleep(for: idle)
-                idle = min(idle * 2, .milliseconds(50))
+                await wakeup.wait(upTo: .seconds(1))
                 continue
             }
-            idle = .milliseconds(2)
             // Bodies this process committed come from memory; the others are read from the table.
             memory?.forget(below: oldest)
             let held = memory?.take(waiting.map(\.id)) ?? [:]
@@ -146,7 +164,6 @@ public final class OutboxPublisher: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
-        try await conn.query("SELECT pg_advisory_unlock(7261002)", logger: logger)
     }
 }
 

@@ -12,6 +12,9 @@ import PostgresNIO
 /// per grid, bumped whenever the grid's candidate cases change, which keeps ``CandidateCache`` honest). Deadlines are the
 /// `cases.due_ms` column with a partial index (`cases_due`).
 public struct RouterStore: Sendable {
+    /// The channel a transaction that writes outbox rows notifies (at commit), which the publisher listens on.
+    static let outboxChannel = "gridhub_outbox"
+
     /// The pool.
     public let client: PostgresClient
     let logger: Logger
