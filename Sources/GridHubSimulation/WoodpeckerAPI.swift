@@ -78,7 +78,11 @@ public final class WoodpeckerAPI: Sendable {
                 var start = 0
                 if let cursor {
                     guard let i = Self.index(cursor) else { return Self.json(.badRequest, ["code": 40000, "message": "bad cursor", "data": NSNull()]) }
-                    if i < s.faults.expireBelow { return Self.json(.ok, ["code": 40010, "message": "cursor expired", "data": NSNull()]) }
+                    // A cursor this API never issued (a consumer that kept one from an earlier run of the
+                    // double) is as unusable as one past the retention: the consumer starts over.
+                    if i < s.faults.expireBelow || i < 0 || i > s.changes.count {
+                        return Self.json(.ok, ["code": 40010, "message": "cursor expired", "data": NSNull()])
+                    }
                     // At-least-once: the page starts with the previous page's last item again.
                     start = max(0, i - 1)
                 }

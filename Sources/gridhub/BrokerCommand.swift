@@ -30,6 +30,6 @@ struct BrokerCommand: AsyncParsableCommand {
         let broker = BrokerService(configuration: config, logger: logger) { bootstrap in
             StandardOutput.writeLine("GRIDHUB_BOOTSTRAP=\(bootstrap)")
         }
-        try await DaemonContext.serviceGroup([.init(service: broker)], logger: logger).run()
+        try await DaemonContext.runUntilSignalled(DaemonContext.serviceGroup([.init(service: broker)], logger: logger), logger: logger)
     }
 }

@@ -15,14 +15,18 @@ struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
         abstract: "Run the whole hub with a simulated city: embedded broker, private PostgreSQL, adapters, router, source systems, departments, citizens, and a live summary.",
-        discussion: "The first stdout line is GRIDHUB_BOOTSTRAP=…; Ctrl-C stops everything cleanly. Logs go to <state-dir>/gridhub.log."
+        discussion: """
+            The first stdout line is GRIDHUB_BOOTSTRAP=…. Ctrl-C stops everything cleanly within 30 s; a second Ctrl-C stops at \
+            once. Each run starts from an empty state (the embedded broker starts empty, so the database and the adapters' \
+            memory of the previous run would not match it). Logs go to <state-dir>/gridhub.log (the previous run's to gridhub.log.1).
+            """
     )
 
     @Option(help: "Stop after this long (e.g. 30s, 5m); default: until Ctrl-C.") var duration: String?
     @Option(help: "Real problems reported per second (before the hours-of-the-day profile).") var rate: Double = 2
     @Option(help: "Simulated seconds per real second (department delays and deadlines run this much faster).") var speed: Double = 120
     @Option(help: "Brokers in the embedded cluster.") var brokers: Int = 1
-    @Option(help: "Folder for the private database, adapter state and logs.") var stateDir: String = "var/dev"
+    @Option(help: "Folder for the private database, adapter state and logs (emptied of the previous run's state at start).") var stateDir: String = "var/dev"
     @Option(help: "Folder of the reference data.") var referenceDir: String?
     @Flag(help: "Do not draw the live summary (print it once at the end).") var noSummary = false
 
@@ -43,6 +47,8 @@ struct DevCommand: AsyncParsableCommand {
         let state = URL(fileURLWithPath: stateDir).standardizedFileURL
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         let logPath = state.appendingPathComponent("gridhub.log").path
+        try? FileManager.default.removeItem(atPath: logPath + ".1")
+        try? FileManager.default.moveItem(atPath: logPath, toPath: logPath + ".1")
         Runtime.bootstrapLogging(toFile: logPath)
         let logger = Logger(label: "gridhub.dev")
 
@@ -64,6 +70,7 @@ struct DevCommand: AsyncParsableCommand {
             databaseURL = url
         } else {
             let instance = try PostgresInstance(configuration: .init(dataDirectory: state.appendingPathComponent("postgres"), port: try freeLoopbackPort()), logger: logger)
+            try await instance.discardCluster()
             try await instance.start()
             postgres = instance
             databaseURL = instance.url
@@ -78,7 +85,12 @@ struct DevCommand: AsyncParsableCommand {
         try? await postgres?.stop()
     }
 
+    /// The folders of a run's state under `--state-dir`, emptied at start: the embedded broker starts
+    /// empty, so offsets, ledgers and cursors of an earlier run would skip or refuse its records.
+    static let stateFolders = ["hotline12345", "elink", "woodpecker", "enforcement", "enforcement-inbox", "enforcement-outbox"]
+
     private func runHub(reference: ReferenceData, directory: URL, kafka: KafkaClientConfiguration, databaseURL: String, state: URL, logPath: String, logger: Logger) async throws {
+        for folder in Self.stateFolders { try? FileManager.default.removeItem(at: state.appendingPathComponent(folder)) }
         let metrics = DaemonMetrics()
         let readiness = Readiness()
         let hotlineSecret = Array("gridhub-dev-hotline-secret".utf8)
@@ -183,8 +195,7 @@ struct DevCommand: AsyncParsableCommand {
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await DaemonContext.runUntilSignalled(DaemonContext.serviceGroup(services, logger: logger), logger: logger)
 
         // The final summary, and the city's own account to compare it with.
         StandardOutput.writeLine("\n" + summary.render(title: title()))

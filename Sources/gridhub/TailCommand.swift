@@ -43,6 +43,6 @@ struct TailCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "gridhub.tail")
         let tail = TopicTail(options: options, client: client, logger: logger, redact: Runtime.redact) { StandardOutput.writeLine($0) }
-        try await DaemonContext.serviceGroup([.init(service: tail, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger).run()
+        try await DaemonContext.runUntilSignalled(DaemonContext.serviceGroup([.init(service: tail, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger), logger: logger)
     }
 }

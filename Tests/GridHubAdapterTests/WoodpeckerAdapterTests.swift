@@ -167,3 +167,34 @@ struct WoodpeckerRepliesTests {
         #expect(incidents.first?.location.positioning.method == .addressMatch)
     }
 }
+
+@Suite("Woodpecker double and a cursor from an earlier run", .timeLimit(.minutes(1)))
+struct WoodpeckerStaleCursorTests {
+    /// `gridhub dev` used to crash here (exit 132, a page slice with lowerBound > upperBound): the adapter
+    /// kept its cursor from a longer earlier run, and the new double had fewer reports than it pointed past.
+    @Test("a cursor past the double's history is answered 40010 (not a crash); the adapter starts over and stores every report")
+    func cursorFromEarlierRun() async throws {
+        let topics = try TestTopics.make()
+        let api = WoodpeckerAPI(token: "t")
+        let prefix = "WP\(UUID().uuidString.prefix(6))-"
+        for (report, _) in WoodpeckerAdapterTests.reports(prefix, count: 3) { api.publish(report) }
+        let state = Fixtures.tempDir("woodpecker-stale")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try Data(WoodpeckerAPI.cursorText(500).utf8).write(to: state.appendingPathComponent("cursor"))
+        let port = PortBox()
+        let runtime = try AdapterRuntime(system: .woodpecker, kafka: TestKafka.client(), stateDirectory: state, metrics: DaemonMetrics(),
+                                         readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest)
+        try await withServices([api.server(logger: TestKafka.quietLogger, onListening: port.callback)]) {
+            var config = WoodpeckerPoller.Configuration(apiURL: "http://127.0.0.1:\(await port.port())", token: "t")
+            config.idleInterval = .milliseconds(100)
+            let poller = WoodpeckerPoller(configuration: config, pipeline: runtime.pipeline, reference: Fixtures.reference, stateDirectory: state,
+                                          readiness: runtime.readiness, metrics: runtime.metrics, logger: TestKafka.quietLogger)
+            try await withServices(runtime.baseServices + [poller]) {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while poller.storedCursor != WoodpeckerAPI.cursorText(3) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            }
+        }
+        let incidents = try await topics.incidents(count: 3)
+        #expect(Set(incidents.map(\.source.recordId)) == Set((0..<3).map { "\(prefix)\($0)" }))
+    }
+}

@@ -104,4 +104,53 @@ struct DevCommandTests {
         let leftovers = try await runCommand("/usr/bin/pgrep", ["-f", state.path])
         #expect(leftovers.stdout.isEmpty, "processes left behind: \(leftovers.stdout)")
     }
+
+    /// Waits for a stdout line starting with `prefix`.
+    static func line(_ dev: ChildProcess, startingWith prefix: String, timeout: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = dev.outputLines.first(where: { $0.hasPrefix(prefix) }) { return line }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw HarnessError("no line \(prefix)… within \(timeout); stderr: \(dev.standardError.suffix(2_000))")
+    }
+
+    /// Whether a PostgreSQL server answers at `url` (postgres://user@host:port/db).
+    static func answers(_ url: String) async throws -> Bool {
+        try await runCommand("/usr/bin/psql", [url, "-tAc", "SELECT 1"], timeout: .seconds(20)).status == 0
+    }
+
+    @Test("in a folder only its owner may enter: kill -9 leaves no PostgreSQL behind, the next run starts, and a second Ctrl-C stops at once")
+    func crashAndPrivateFolder() async throws {
+        let owner = URL(fileURLWithPath: "/tmp/gridhub-dev-private-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: owner, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: owner) }
+        let state = owner.appendingPathComponent("state")
+        let arguments = ["dev", "--rate", "5", "--speed", "300", "--no-summary", "--state-dir", state.path]
+
+        let first = try ChildProcess(GridHubPaths.executable, arguments, removing: ["GRIDHUB_DATABASE_URL"])
+        let url = String(try await Self.line(first, startingWith: "GRIDHUB_DATABASE_URL=", timeout: .seconds(150)).dropFirst("GRIDHUB_DATABASE_URL=".count))
+        #expect(try await Self.answers(url))
+        first.signal(SIGKILL)
+        _ = try? await first.waitForExit(timeout: .seconds(10))
+        let deadline = ContinuousClock.now + .seconds(20)
+        var stillUp = true
+        while stillUp && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            stillUp = try await Self.answers(url)
+        }
+        #expect(!stillUp, "the private PostgreSQL of a killed gridhub dev still answers at \(url)")
+
+        let second = try ChildProcess(GridHubPaths.executable, arguments, removing: ["GRIDHUB_DATABASE_URL"])
+        let secondURL = String(try await Self.line(second, startingWith: "GRIDHUB_DATABASE_URL=", timeout: .seconds(150)).dropFirst("GRIDHUB_DATABASE_URL=".count))
+        try await Task.sleep(for: .seconds(3))
+        second.signal(SIGINT)
+        try await Task.sleep(for: .milliseconds(300))
+        second.signal(SIGINT)
+        let asked = ContinuousClock.now
+        let status = try await second.waitForExit(timeout: .seconds(60))
+        #expect(ContinuousClock.now - asked < .seconds(20), "a second Ctrl-C should stop it at once")
+        #expect(!second.wasSignalled, "it should end by itself, status \(status); stderr: \(second.standardError.suffix(2_000))")
+        #expect(try await !Self.answers(secondURL), "PostgreSQL left running after a clean stop")
+    }
 }

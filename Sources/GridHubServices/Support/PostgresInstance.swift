@@ -1,12 +1,21 @@
 import Dispatch
 import Foundation
+import GridHubCore
 import Logging
+import Synchronization
 
 /// A private PostgreSQL server in a data directory of its own, for `gridhub dev` and the tests:
 /// created with `initdb` on first use, started with `pg_ctl` on a loopback port, stopped on demand.
 ///
 /// Debian's PostgreSQL server refuses to run as root; when run as root, the server runs as the
-/// `postgres` OS user and the data directory is given to that user.
+/// `postgres` OS user and the data directory is given to that user. When that user cannot reach the
+/// configured data directory (it lies in a folder only its owner may enter, as `mktemp -d` makes),
+/// the cluster lives in `/var/tmp/gridhub-postgres-<hash>` instead and the configured path becomes a
+/// symbolic link to it.
+///
+/// A server is never left behind to block the next start: ``start()`` first stops a server still
+/// running on the data directory (a run that crashed), and a detached watcher stops the server when
+/// this process ends without ``stop()`` (a crash, `kill -9`).
 public final class PostgresInstance: Sendable {
     /// Settings of the instance.
     public struct Configuration: Sendable {
@@ -30,6 +39,8 @@ public final class PostgresInstance: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let binDirectory: URL
+    /// The watcher's process id while the server runs.
+    private let watcher = Mutex<pid_t?>(nil)
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -65,12 +76,39 @@ public final class PostgresInstance: Sendable {
     /// `postgres://user@127.0.0.1:port/database`, the form `GRIDHUB_DATABASE_URL` takes.
     public var url: String { "postgres://\(configuration.user)@127.0.0.1:\(configuration.port)/\(configuration.database)" }
 
+    /// The directory the cluster lives in: the configured one, or (as root, when the `postgres` user
+    /// cannot reach it) a directory under `/var/tmp` that the configured path links to.
+    public var dataDirectory: URL {
+        let configured = configuration.dataDirectory
+        guard getuid() == 0, !Self.postgresUserCanEnter(configured.deletingLastPathComponent()) else { return configured }
+        var hasher = SHA256()
+        hasher.update(Array(configured.path.utf8))
+        return URL(fileURLWithPath: "/var/tmp/gridhub-postgres-\(hasher.finalize().prefix(6).hexString)")
+    }
+
+    /// Whether the `postgres` OS user can enter `directory` (search permission on it and every parent).
+    static func postgresUserCanEnter(_ directory: URL) -> Bool {
+        let result = try? Subprocess.run(["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "/bin/sh", "-c", "cd -- \"$1\"", "sh", directory.path],
+                                         timeout: .seconds(10))
+        return result?.status == 0
+    }
+
     /// Creates the cluster if needed, starts the server, and creates the database if needed.
     public func start() async throws {
-        let dir = configuration.dataDirectory
+        let dir = dataDirectory
         let asPostgres = getuid() == 0
+        if dir != configuration.dataDirectory {
+            logger.info("the postgres user cannot enter the state directory; the private cluster lives elsewhere",
+                        metadata: ["postgres.data": .string(dir.path), "postgres.link": .string(configuration.dataDirectory.path)])
+            try FileManager.default.createDirectory(at: configuration.dataDirectory.deletingLastPathComponent(), withIntermediateDirectories: true)
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: configuration.dataDirectory.path)) != dir.path {
+                try? FileManager.default.removeItem(at: configuration.dataDirectory)
+                try FileManager.default.createSymbolicLink(at: configuration.dataDirectory, withDestinationURL: dir)
+            }
+        }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         if asPostgres { try await run("/bin/chown", ["-R", "postgres:postgres", dir.path], asPostgres: false) }
+        try await stopLeftover(in: dir, asPostgres: asPostgres)
         if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("PG_VERSION").path) {
             logger.info("creating the private PostgreSQL cluster", metadata: ["postgres.data": .string(dir.path)])
             try await run(binDirectory.appendingPathComponent("initdb").path,
@@ -82,6 +120,7 @@ public final class PostgresInstance: Sendable {
                 + configuration.settings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined(),
             "start",
         ], asPostgres: asPostgres)
+        startWatcher(dataDirectory: dir)
         let exists = try await run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(configuration.port), "-U", configuration.user, "-d", "postgres", "-tAc",
                                                "SELECT 1 FROM pg_database WHERE datname = '\(configuration.database)'"], asPostgres: false)
         if !exists.contains("1") {
@@ -91,9 +130,58 @@ public final class PostgresInstance: Sendable {
         logger.info("private PostgreSQL running", metadata: ["postgres.port": .stringConvertible(configuration.port)])
     }
 
+    /// Stops a server still running on the data directory (an earlier run crashed) and deletes the
+    /// cluster, so that ``start()`` creates a new one.
+    public func discardCluster() async throws {
+        let dir = dataDirectory
+        try await stopLeftover(in: dir, asPostgres: getuid() == 0)
+        if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
+    }
+
     /// Stops the server (fast shutdown: open sessions are ended, committed data is kept).
     public func stop() async throws {
-        try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", configuration.dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
+        stopWatcher()
+        try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
+    }
+
+    /// The process id of the server running on `dir`, from its `postmaster.pid`, if that process lives.
+    static func runningServer(in dir: URL) -> pid_t? {
+        guard let text = try? String(contentsOf: dir.appendingPathComponent("postmaster.pid"), encoding: .utf8),
+              let first = text.split(separator: "\n").first, let pid = pid_t(first.trimmingCharacters(in: .whitespaces)), pid > 0,
+              kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        return pid
+    }
+
+    /// Stops a server that an earlier run left running on `dir` (it crashed before stopping it).
+    private func stopLeftover(in dir: URL, asPostgres: Bool) async throws {
+        guard let pid = Self.runningServer(in: dir) else { return }
+        logger.warning("stopping a PostgreSQL server left running on the data directory by an earlier run",
+                       metadata: ["postgres.data": .string(dir.path), "postgres.pid": .stringConvertible(pid)])
+        try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", dir.path, "-m", "fast", "-w", "-t", "60", "stop"], asPostgres: asPostgres)
+    }
+
+    /// Starts a detached watcher that stops the server (SIGINT: fast shutdown) once this process has
+    /// ended, unless ``stop()`` ended the watcher first. It checks `postmaster.pid` still names the
+    /// server it watches, so it never stops a server that a later run started on the same directory.
+    private func startWatcher(dataDirectory dir: URL) {
+        guard let server = Self.runningServer(in: dir) else { return }
+        // Alive means running, not a zombie its parent has not reaped yet (/proc/PID/stat's state field).
+        let script = "alive() { s=$(cat /proc/$1/stat 2>/dev/null) || return 1; s=${s##*) }; [ \"${s%% *}\" != Z ]; }; "
+            + "while alive \(getpid()); do sleep 1; done; "
+            + "[ \"$(head -n 1 \"$1/postmaster.pid\" 2>/dev/null)\" = \"\(server)\" ] && kill -INT \(server)"
+        do {
+            let pid = try Subprocess.spawnDetached(["/bin/sh", "-c", script, "gridhub-postgres-watcher", dir.path])
+            watcher.withLock { $0 = pid }
+        } catch {
+            logger.warning("no watcher for the private PostgreSQL: a crash would leave it running until the next start", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    private func stopWatcher() {
+        guard let pid = watcher.withLock({ w -> pid_t? in defer { w = nil }; return w }) else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
     }
 
     /// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`.

@@ -55,6 +55,27 @@ public enum Subprocess {
         return Result(status: code, stdout: read(outPath), stderr: read(errPath))
     }
 
+    /// Starts `argv` in a session of its own (no terminal's Ctrl-C reaches it), output discarded, and
+    /// returns its process id without waiting: for a watcher that must outlive this process.
+    public static func spawnDetached(_ argv: [String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+; not exported to Swift)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for a in cArguments { free(a) } }
+        var cEnvironment = ProcessInfo.processInfo.environment.filter { $0.key != "LD_PRELOAD" }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for e in cEnvironment { free(e) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, &cArguments, &cEnvironment)
+        guard spawned == 0 else { throw SubprocessError("cannot start \(argv[0]): \(String(cString: strerror(spawned)))") }
+        return pid
+    }
+
     /// ``run(_:environment:stdin:timeout:)`` on a dispatch queue, so async callers never block the
     /// cooperative thread pool.
     public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> Result {
