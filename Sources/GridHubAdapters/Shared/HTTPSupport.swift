@@ -31,45 +31,6 @@ struct LimitedBody: Sendable {
     }
 }
 
-/// Remembers the signatures seen within the replay window so that a replayed request is refused.
-/// Memory is bounded by the window: entries are indexed by second and dropped as they age.
-final class ReplayGuard: Sendable {
-    private struct Key: Hashable { var a: UInt64; var b: UInt64 }
-    private struct State {
-        var seen: Set<Key> = []
-        var bySecond: [Int64: [Key]] = [:]
-        var oldest: Int64 = .max
-    }
-    private let state = Mutex(State())
-    private let window: Int64
-
-    init(windowSeconds: Int64) { window = windowSeconds }
-
-    /// Records `signature` for a request stamped `timestamp`; false when it was seen before.
-    func firstUse(_ signature: [UInt8], timestamp: Int64, now: Int64) -> Bool {
-        var a: UInt64 = 0, b: UInt64 = 0
-        for (i, byte) in signature.prefix(16).enumerated() {
-            if i < 8 { a = a << 8 | UInt64(byte) } else { b = b << 8 | UInt64(byte) }
-        }
-        let key = Key(a: a, b: b)
-        return state.withLock { s in
-            // Forget what has left the window.
-            let horizon = now - window - 1
-            if s.oldest < horizon {
-                for second in s.bySecond.keys where second < horizon {
-                    for k in s.bySecond[second] ?? [] { s.seen.remove(k) }
-                    s.bySecond[second] = nil
-                }
-                s.oldest = s.bySecond.keys.min() ?? .max
-            }
-            guard s.seen.insert(key).inserted else { return false }
-            s.bySecond[timestamp, default: []].append(key)
-            s.oldest = min(s.oldest, timestamp)
-            return true
-        }
-    }
-}
-
 /// A response with a body and content type, echoing the request id.
 func response(_ status: HTTPResponse.Status, contentType: String, body: [UInt8], requestID: String) -> Response {
     var headers = HTTPFields()

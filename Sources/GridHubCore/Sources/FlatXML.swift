@@ -118,12 +118,26 @@ public enum FlatXML {
         mutating func document() throws(XMLError) -> FlatXMLElement {
             // A byte-order mark may precede the declaration.
             if i < s.count, s[i] == "\u{FEFF}" { i += 1 }
+            // XML 1.0 § 2.2: no control characters but tab, line feed and carriage return (a NUL inside
+            // a field is not XML, whatever the parser would make of it), and no U+FFFE/U+FFFF.
+            if let bad = s.firstIndex(where: { !Self.isXMLChar($0) }) {
+                i = bad
+                throw fail("character U+\(String(s[bad].value, radix: 16, uppercase: true).leftPadded(to: 4)) is not allowed in XML")
+            }
             try skipMisc()
             guard peek("<") else { throw fail("no root element") }
             let root = try element(depth: 0)
             try skipMisc()
             guard i == s.count else { throw fail("content after the root element") }
             return root
+        }
+
+        /// XML 1.0's `Char` production.
+        static func isXMLChar(_ c: Unicode.Scalar) -> Bool {
+            switch c.value {
+            case 0x9, 0xA, 0xD, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: return true
+            default: return false
+            }
         }
 
         static func isNameStart(_ c: Unicode.Scalar) -> Bool {
@@ -225,9 +239,14 @@ public enum FlatXML {
             default:
                 var value: UInt32?
                 if body.hasPrefix("#x") || body.hasPrefix("#X") { value = UInt32(body.dropFirst(2), radix: 16) } else if body.hasPrefix("#") { value = UInt32(body.dropFirst(), radix: 10) }
-                guard let value, let scalar = Unicode.Scalar(value), value != 0 else { throw fail("unknown entity &\(body);") }
+                guard let value, let scalar = Unicode.Scalar(value), Self.isXMLChar(scalar) else { throw fail("unknown entity &\(body);") }
                 return scalar
             }
         }
     }
+}
+
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
