@@ -69,6 +69,32 @@ struct ElinkAdapterTests {
     }
 }
 
+@Suite("综治e通 adapter and events that are not objects", .timeLimit(.minutes(1)))
+struct ElinkHostileBatchTests {
+    /// `{"batchId":"B1","events":[1]}` once ended the process (Foundation's JSON writer on a bare number).
+    @Test("a batch whose events are a number, a string, null and a list: each rejected and dead-lettered, the valid event stored, the adapter still serving")
+    func nonObjectEvents() async throws {
+        let topics = try TestTopics.make()
+        let adapter = try PushAdapter.elink(topics)
+        let id = "ZZ-\(UUID().uuidString.prefix(6))"
+        let valid = String(decoding: try JSONSerialization.data(withJSONObject: ElinkAdapterTests.event(id)), as: UTF8.self)
+        let body = Array("{\"batchId\":\"B1\",\"events\":[1,\"x\",null,[2],\(valid)]}".utf8)
+        try await adapter.run { (url: String) async throws -> Void in
+            let platform = ElinkPlatform(hubURL: url, apiKey: Fixtures.apiKey)
+            let answer = try await platform.push(body: body)
+            #expect(answer.httpStatus == 200 && answer.accepted == 1, "\(answer.body)")
+            #expect(answer.rejected.count == 4 && answer.rejected.allSatisfy { $0.reason.contains("not a JSON object") }, "\(answer.rejected)")
+            let minimal = try await platform.push(body: Array("{\"batchId\":\"B2\",\"events\":[1]}".utf8))
+            #expect(minimal.httpStatus == 200 && minimal.accepted == 0 && minimal.rejected.count == 1, "\(minimal.body)")
+            let again = try await platform.push(body: ElinkPlatform.body(batchId: "B3", events: [ElinkAdapterTests.event(id + "-2")]))
+            #expect(again.httpStatus == 200 && again.accepted == 1)
+        }
+        let letters = try await topics.deadLetters(count: 4)
+        #expect(Set(letters.map { String(decoding: $0.value, as: UTF8.self) }) == ["1", "\"x\"", "null", "[2]"])
+        #expect(try await topics.incidents(count: 2).map(\.source.recordId).sorted() == [id, id + "-2"])
+    }
+}
+
 @Suite("综治e通 reads its status topic with its own client", .timeLimit(.minutes(1)))
 struct ElinkStatusInteropTests {
     @Test("a status record keyed by sjbh is complete and readable by kcat: CloudEvents headers, JSON with status, department, note")

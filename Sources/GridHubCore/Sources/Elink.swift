@@ -149,7 +149,7 @@ public enum Elink {
         guard events.count <= maxEvents else { throw SourceRecordProblem("tooLarge", "the batch holds \(events.count) events, more than \(maxEvents)") }
         var out: [(sjbh: String?, json: [UInt8], event: Result<Event, SourceRecordProblem>)] = []
         for raw in events {
-            let json = (try? JSONSerialization.data(withJSONObject: raw, options: [.sortedKeys, .withoutEscapingSlashes])).map { Array($0) } ?? []
+            let json = SourceSupport.jsonBytes(of: raw)
             guard let eventObject = raw as? [String: Any] else {
                 out.append((nil, json, .failure(SourceRecordProblem("malformed", "an event is not a JSON object"))))
                 continue

@@ -2,6 +2,17 @@ import Foundation
 
 /// Helpers shared by the source translations: local times, address placement, validation problems.
 public enum SourceSupport {
+    /// The JSON text of one element of a parsed body (an event, an item) for its dead letter. Any
+    /// element a parser produced can be written, including a bare number or string (Foundation's
+    /// writer stops the process on a top-level value that is not an array or object unless fragments
+    /// are allowed, which is how `{"events":[1]}` once crashed the 综治e通 adapter).
+    public static func jsonBytes(of element: Any, sortedKeys: Bool = true) -> [UInt8] {
+        guard JSONSerialization.isValidJSONObject([element]) else { return Array("\(element)".utf8) }
+        var options: JSONSerialization.WritingOptions = [.fragmentsAllowed, .withoutEscapingSlashes]
+        if sortedKeys { options.insert(.sortedKeys) }
+        return (try? JSONSerialization.data(withJSONObject: element, options: options)).map { Array($0) } ?? []
+    }
+
     /// Parses the sources' local time `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai, no zone; no daylight saving).
     public static func parseLocalTime(_ text: String) -> Date? {
         let t = text.trimmingWhitespace()

@@ -124,7 +124,7 @@ public enum Woodpecker {
         guard let data = root["data"] as? [String: Any], let items = data["items"] as? [Any] else { throw .missing("data.items") }
         var out: [(json: [UInt8], report: Result<Report, SourceRecordProblem>)] = []
         for raw in items {
-            let json = (try? JSONSerialization.data(withJSONObject: raw, options: [.sortedKeys])).map { Array($0) } ?? []
+            let json = SourceSupport.jsonBytes(of: raw)
             guard let object = raw as? [String: Any] else { out.append((json, .failure(SourceRecordProblem("malformed", "an item is not an object")))); continue }
             do { out.append((json, .success(try Report(object: object)))) } catch { out.append((json, .failure(error))) }
         }
