@@ -269,7 +269,13 @@ public final class RouterConsumer: Service, Sendable {
                 return .incident(try Incident.decodedDirectly(from: record.value) ?? decoder.decode(Incident.self, from: Data(record.value)))
             case configuration.feedbackTopic:
                 guard event.eventType == .feedback else { throw RouterError("ce_type '\(event.type)' on the feedback topic, expected \(EventType.feedback.rawValue)") }
-                return .feedback(try decoder.decode(Feedback.self, from: Data(record.value)))
+                let feedback = try decoder.decode(Feedback.self, from: Data(record.value))
+                // A department answers only for itself: the producer's ce_source (which a real cluster's
+                // ACLs tie to its credentials, Deploy/README.md) must name the department in the body.
+                guard event.source == CloudEvent.departmentSource(feedback.department) else {
+                    throw RouterError("ce_source \(event.source) does not match the feedback's department \(feedback.department) (expected \(CloudEvent.departmentSource(feedback.department)))")
+                }
+                return .feedback(feedback)
             case configuration.surveysTopic:
                 guard event.eventType == .survey else { throw RouterError("ce_type '\(event.type)' on the surveys topic, expected \(EventType.survey.rawValue)") }
                 return .survey(try decoder.decode(Survey.self, from: Data(record.value)))

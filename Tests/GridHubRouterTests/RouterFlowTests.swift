@@ -136,19 +136,22 @@ struct RouterFlowTests {
             try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .accepted, note: nil, at: t))
             try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .inProgress, note: nil, at: t))
             try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .resolved, note: "已清理", at: t))
-            // Misfits: unknown dispatch, wrong department, impossible transition (accept after resolve).
+            // Misfits: unknown dispatch, wrong department, impossible transition (accept after resolve), and
+            // another department's system writing in the dispatch's department's name.
             try await world.publish(feedback: Feedback(dispatchId: "DSP-unknown", department: department, status: .accepted, note: nil, at: t))
             try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: "police", status: .accepted, note: nil, at: t))
             try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .returned, note: nil, at: t))
+            try await world.publish(feedback: Feedback(dispatchId: dispatchId, department: department, status: .returned, note: "冒名", at: t), source: "/department/police")
             let resolved = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == theCase.caseId && $0.status == .resolved } }
             #expect(resolved.contains { $0.caseId == theCase.caseId && $0.status == .resolved })
-            let dead = try await world.waitFor(Topics.deadLetter, as: Feedback.self) { $0.count >= 3 }
-            #expect(dead.count == 3)
+            let dead = try await world.waitFor(Topics.deadLetter, as: Feedback.self) { $0.count >= 4 }
+            #expect(dead.count == 4)
             let deadRecords = try await world.read(Topics.deadLetter)
             let reasons = deadRecords.compactMap { $0.headers.string(DeadLetterHeader.reason) }
             #expect(reasons.contains { $0.contains("unknown dispatch") })
             #expect(reasons.contains { $0.contains("went to \(department)") })
             #expect(reasons.contains { $0.contains("does not fit") })
+            #expect(reasons.contains { $0.contains("ce_source /department/police does not match") })
             #expect(deadRecords.allSatisfy { $0.headers.string(DeadLetterHeader.stage) == "router" && $0.headers.string(DeadLetterHeader.source)?.hasPrefix(Topics.feedback) == true })
 
             // Both sources got the resolution.

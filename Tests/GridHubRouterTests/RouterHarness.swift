@@ -87,8 +87,9 @@ final class RouterWorld: Sendable {
         await producer.shutdown()
     }
 
-    func publish(feedback: Feedback) async throws {
-        let event = try CloudEvent(id: UUID().uuidString, source: CloudEvent.departmentSource(feedback.department), type: .feedback, time: feedback.at, payload: feedback)
+    /// Publishes `feedback` as its department's system does (`ce_source` `/department/<code>`), or with `source`.
+    func publish(feedback: Feedback, source: String? = nil) async throws {
+        let event = try CloudEvent(id: UUID().uuidString, source: source ?? CloudEvent.departmentSource(feedback.department), type: .feedback, time: feedback.at, payload: feedback)
         try await send(ProducerRecord(topic: Topics.feedback, key: feedback.dispatchId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
     }
 
