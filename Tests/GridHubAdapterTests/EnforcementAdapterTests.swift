@@ -100,4 +100,91 @@ struct EnforcementAdapterTests {
         #expect(table.header == Enforcement.statusColumns)
         #expect(table.rows.first?.fields == ["", "ZF2026-CJ-004512", "已办结", "市城市综合管理局", "已拆除, \"违建\"", "2026-11-28 01:20:00"])
     }
+
+    @Test("a note with characters GBK lacks (an emoji, a rare name character) is written with [U+XXXX] in their place, and every row of the batch is written")
+    func outboxUnencodable() async throws {
+        let outbox = Fixtures.tempDir("outbox-gbk")
+        try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
+        let sink = EnforcementOutboxSink(outbox: outbox, reference: Fixtures.reference)
+        var items: [OutboundItem] = []
+        for (n, note) in ["已处理👍", "已联系𠮷先生", "已拆除"].enumerated() {
+            let status = StatusUpdate(system: .enforcement, recordId: "ZF2026-CJ-00\(n)", caseId: "c\(n)", caseVersion: 2, status: .resolved,
+                                      department: "urban-mgmt", note: note, at: Date(timeIntervalSince1970: 1_795_800_000))
+            let record = try statusRecord(status, topic: "t")
+            let consumed = ConsumerRecord(topic: "t", partition: 0, offset: Int64(n), key: record.key, value: record.value, headers: record.headers,
+                                          timestampMilliseconds: 1_795_800_000_000)
+            items.append(OutboundItem(record: consumed, payload: .status(try CloudEvent(headers: record.headers.map { (key: $0.key, value: $0.value) }, value: record.value).decode(StatusUpdate.self))))
+        }
+        #expect(try await sink.deliver(items) == [.delivered, .delivered, .delivered])
+        let csv = try #require(try FileManager.default.contentsOfDirectory(atPath: outbox.path).first { $0.hasSuffix(".csv") })
+        let text = try #require(TextEncoding.gbk.decode(Array(try Data(contentsOf: outbox.appendingPathComponent(csv)))))
+        #expect(try CSVTable(parsing: text).rows.map { $0.fields[4] } == ["已处理[U+1F44D]", "已联系[U+20BB7]先生", "已拆除"])
+    }
+}
+
+@Suite("Enforcement inbox entries that are not what they seem", .timeLimit(.minutes(2)))
+struct EnforcementHostileInboxTests {
+    static func row(_ id: String) -> String {
+        "\(id),1,违章搭建,江阴市澄江街道人民东路188号,,,,2026-11-27 10:00:00,巡查发现,,澄江中队,立案,,2026-11-27 10:00:00"
+    }
+
+    @Test("a symlink to /etc/passwd, a directory, a FIFO and a name that is not UTF-8 are dead-lettered unread and set aside; an overlong row and a large UTF-8 export do not stop the files after them")
+    func hostileEntries() async throws {
+        let topics = try TestTopics.make()
+        let state = Fixtures.tempDir("enforcement-hostile")
+        let inbox = state.appendingPathComponent("inbox")
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        let runtime = try AdapterRuntime(system: .enforcement, kafka: TestKafka.client(), stateDirectory: state, metrics: DaemonMetrics(),
+                                         readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest)
+        var config = EnforcementInbox.Configuration(inbox: inbox, stateDirectory: state)
+        config.pollInterval = .milliseconds(100)
+        config.maxRowBytes = 4_096
+        let reader = EnforcementInbox(configuration: config, pipeline: runtime.pipeline, reference: Fixtures.reference, metrics: runtime.metrics, logger: TestKafka.quietLogger)
+        let p = "ZF\(UUID().uuidString.prefix(6))"
+        func marker(_ name: String) throws { try Data().write(to: inbox.appendingPathComponent(name + ".ok")) }
+        // Named like exports, sorted before the good file, each with its marker.
+        try FileManager.default.createSymbolicLink(atPath: inbox.appendingPathComponent("ZFAJ_20261127130000.csv").path, withDestinationPath: "/etc/passwd")
+        try marker("ZFAJ_20261127130000.csv")
+        try FileManager.default.createDirectory(at: inbox.appendingPathComponent("ZFAJ_20261127130100.csv"), withIntermediateDirectories: false)
+        try marker("ZFAJ_20261127130100.csv")
+        #expect(mkfifo(inbox.appendingPathComponent("ZFAJ_20261127130200.csv").path, 0o644) == 0)
+        try marker("ZFAJ_20261127130200.csv")
+        let oddName = Array(inbox.path.utf8) + Array("/ZFAJ_".utf8) + [0xFF, 0xFE] + Array(".csv".utf8)
+        let fd = (oddName + [0]).withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644) }
+        #expect(fd >= 0)
+        close(fd)
+        // A 2.2 MB export in UTF-8 (its dead letter keeps the start), and a file with one overlong row among good ones.
+        let big = EnforcementAdapterTests.header + "\r\n" + String(repeating: Self.row("\(p)-u") + "\r\n", count: 20_000)
+        try EnforcementAdapterTests.write(big, to: inbox, name: "ZFAJ_20261127130300.csv", encoding: .utf8)
+        let long = Self.row("\(p)-long").replacingOccurrences(of: "违章搭建", with: String(repeating: "很", count: 5_000))
+        try EnforcementAdapterTests.write([EnforcementAdapterTests.header, Self.row("\(p)-1"), long, Self.row("\(p)-2")].joined(separator: "\r\n") + "\r\n",
+                                          to: inbox, name: "ZFAJ_20261127140000.csv")
+        try await withServices(runtime.baseServices + [reader]) {
+            let processed = state.appendingPathComponent("processed/ZFAJ_20261127140000.csv")
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !FileManager.default.fileExists(atPath: processed.path) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(FileManager.default.fileExists(atPath: processed.path), "the good file after the bad entries was not handled")
+            try await Task.sleep(for: .seconds(1))
+        }
+        let failed = try FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("failed").path)
+        for name in ["ZFAJ_20261127130000.csv", "ZFAJ_20261127130100.csv", "ZFAJ_20261127130200.csv", "ZFAJ_20261127130300.csv"] {
+            #expect(failed.contains(name), "\(name) not set aside: \(failed)")
+        }
+        let incidents = try await topics.incidents(count: 2)
+        #expect(Set(incidents.map(\.source.recordId)) == ["\(p)-1", "\(p)-2"])
+        // Exactly one dead letter each (the scan runs every 100 ms: nothing is reported twice).
+        let letters = try await topics.deadLetters(count: 6, settle: .seconds(2))
+        let reasons = letters.map { $0.headers.string(DeadLetterHeader.reason) ?? "" }
+        #expect(letters.count == 6, "\(reasons)")
+        #expect(reasons.contains { $0.contains("ZFAJ_20261127130000.csv is a symbolic link") })
+        #expect(reasons.contains { $0.contains("ZFAJ_20261127130100.csv is a directory") })
+        #expect(reasons.contains { $0.contains("ZFAJ_20261127130200.csv is a FIFO") })
+        #expect(reasons.contains { $0.contains("is not UTF-8") && $0.contains("fffe") })
+        #expect(reasons.contains { $0.contains("the file is UTF-8, not GBK") })
+        #expect(reasons.contains { $0.contains("line 3") && $0.contains("longer than 4096 bytes") })
+        // Nothing of /etc/passwd left the machine; the big export's letter is its start, not all 2.2 MB.
+        let passwd = Array(try Data(contentsOf: URL(fileURLWithPath: "/etc/passwd")).prefix(16))
+        #expect(!letters.contains { $0.value.count >= 16 && Array($0.value.prefix(16)) == passwd })
+        #expect(letters.allSatisfy { $0.value.count <= 4_096 }, "\(letters.map(\.value.count))")
+    }
 }

@@ -143,6 +143,9 @@ public final class IngestPipeline: Sendable {
         }
     }
 
+    /// The most bytes of an input a dead letter keeps.
+    public static let maxDeadLetterBytes = 512 * 1024
+
     /// Puts the original bytes of something unusable on the dead-letter topic with the reason.
     /// Returns `.accepted` once it is stored; `.busy` if it could not be (the source should retry).
     ///
@@ -163,8 +166,13 @@ public final class IngestPipeline: Sendable {
             if let onceKey, ledger.contains(onceKey, version: 1) { return .accepted(duplicate: true) }
         }
         if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
-        let all = DeadLetterHeader.headers(original: headers, stage: stage, reason: reason, source: origin ?? system.adapterEventSource, time: Date())
-        let record = ProducerRecord(topic: topics.deadLetter, key: key, value: original, headers: all.map { KafkaHeader(key: $0.key, value: $0.value) })
+        // A dead letter must fit in a Kafka record (1 MB by default): a larger input keeps its start.
+        var kept = headers
+        if original.count > Self.maxDeadLetterBytes {
+            kept.append(("gridhub.error.truncated", Array("kept the first \(Self.maxDeadLetterBytes) of \(original.count) bytes".utf8)))
+        }
+        let all = DeadLetterHeader.headers(original: kept, stage: stage, reason: reason, source: origin ?? system.adapterEventSource, time: Date())
+        let record = ProducerRecord(topic: topics.deadLetter, key: key, value: Array(original.prefix(Self.maxDeadLetterBytes)), headers: all.map { KafkaHeader(key: $0.key, value: $0.value) })
         do {
             try await producer.send(record)
             if let onceKey { try? await ledger.record([(onceKey, 1)]) }

@@ -23,6 +23,28 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         }
     }
 
+    /// Encodes `text`, writing each character that has no representation in this encoding as
+    /// `[U+XXXX]` (its code point in ASCII: an emoji or a rare name character in a department's note
+    /// stays legible and can be looked up, and the rest of the text is kept). Returns the bytes and
+    /// how many characters were replaced.
+    public func encodeReplacing(_ text: String) -> (bytes: [UInt8], replaced: Int) {
+        if let bytes = encode(text) { return (bytes, 0) }
+        var out: [UInt8] = []
+        var replaced = 0
+        for character in text {
+            if let bytes = encode(String(character)) {
+                out += bytes
+            } else {
+                for scalar in character.unicodeScalars {
+                    if let bytes = encode(String(scalar)) { out += bytes; continue }
+                    out += Array("[U+\(String(scalar.value, radix: 16, uppercase: true))]".utf8)
+                    replaced += 1
+                }
+            }
+        }
+        return (out, replaced)
+    }
+
     /// Encodes `text`; nil when a character has no representation in this encoding.
     public func encode(_ text: String) -> [UInt8]? {
         switch self {
