@@ -107,7 +107,8 @@ struct PushAdapter {
     var stateDirectory: URL
 
     static func hotline(_ topics: TestTopics, stateDirectory: URL = Fixtures.tempDir("hotline"), maxBody: Int = 64 * 1024,
-                        deliveryTimeout: Duration = .seconds(30), now: @escaping @Sendable () -> Date = { Date() }) throws -> PushAdapter {
+                        deliveryTimeout: Duration = .seconds(30), limits: HTTPLimits = HTTPLimits(),
+                        now: @escaping @Sendable () -> Date = { Date() }) throws -> PushAdapter {
         let runtime = try AdapterRuntime(system: .hotline12345, kafka: TestKafka.client(topics.cluster), stateDirectory: stateDirectory, metrics: DaemonMetrics(),
                                          readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest, deliveryTimeout: deliveryTimeout)
         var config = HotlineIngest.Configuration(secret: Fixtures.secret)
@@ -115,7 +116,7 @@ struct PushAdapter {
         config.now = now
         let ingest = HotlineIngest(configuration: config, pipeline: runtime.pipeline, reference: Fixtures.reference, logger: TestKafka.quietLogger)
         let port = PortBox()
-        let server = AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger,
+        let server = AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger, limits: limits,
                                                routes: { ingest.addRoutes(to: $0) }, onListening: port.callback)
         return PushAdapter(runtime: runtime, services: runtime.baseServices + [server], port: port, stateDirectory: stateDirectory)
     }

@@ -27,7 +27,7 @@ public enum AdminRoutes {
         let router = Router()
         add(to: router, readiness: readiness, metrics: metrics)
         return Application(
-            router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "gridhub"),
+            router: router, server: HTTPLimits().server(), configuration: .init(address: .hostname(address.host, port: address.port), serverName: "gridhub"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) }, logger: logger)
     }
 }
