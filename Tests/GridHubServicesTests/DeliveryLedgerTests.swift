@@ -33,3 +33,35 @@ struct DeliveryLedgerTests {
         #expect(try DeliveryLedger(directory: dir).version(of: "hotline12345/GD-500") == 2)
     }
 }
+
+@Suite("Delivery ledger compaction")
+struct DeliveryLedgerCompactionTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_795_000_000)
+    }
+
+    @Test("new versions of the same records keep the file near one line per record; keys unwritten for the retention are forgotten; what is kept survives a reopen")
+    func bounded() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-compact-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clock = Clock()
+        let ledger = try DeliveryLedger(directory: dir, now: { clock.now }, compactionMinimumLines: 100)
+        try await ledger.record((0..<50).map { ("old/\($0)", 1) })
+        clock.now += DeliveryLedger.retention + 3_600
+        // 20 records, 200 versions each: 4 000 lines written, one by one.
+        for version in 1...200 {
+            try await ledger.record((0..<20).map { ("woodpecker/WP-\($0)", version) })
+        }
+        let fileLines = try String(contentsOfFile: ledger.path, encoding: .utf8).split(separator: "\n").count
+        // 4 050 lines were written; the file stays below the compaction threshold (100 lines here).
+        #expect(fileLines <= 100, "\(fileLines) lines for 20 records")
+        #expect(ledger.lineCount == fileLines)
+        #expect(ledger.version(of: "old/3") == nil, "a key unwritten for the retention is forgotten")
+        #expect(ledger.version(of: "woodpecker/WP-7") == 200)
+        let reopened = try DeliveryLedger(directory: dir, now: { clock.now })
+        #expect(reopened.count == 20 && reopened.version(of: "woodpecker/WP-19") == 200)
+        // Writing goes on after a compaction (the file was replaced and reopened).
+        try await reopened.record([("woodpecker/WP-0", 201)])
+        #expect(try DeliveryLedger(directory: dir).version(of: "woodpecker/WP-0") == 201)
+    }
+}

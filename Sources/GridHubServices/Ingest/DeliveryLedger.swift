@@ -5,33 +5,66 @@ import Synchronization
 /// Which versions of which source records an adapter has put on Kafka: the memory that makes a
 /// retried or re-pushed record produce no second incident, across restarts.
 ///
-/// An append-only file of `key<TAB>version` lines in the adapter's state directory, read at start.
-/// ``record(_:)`` returns only after the lines are on disk (`fsync`); concurrent callers share one
-/// write and one `fsync` (group commit). A line torn by a crash is ignored on load.
+/// An append-only file of `key<TAB>version<TAB>unix-seconds` lines in the adapter's state directory,
+/// read at start. ``record(_:)`` returns only after the lines are on disk (`fsync`); concurrent
+/// callers share one write and one `fsync` (group commit). A line torn by a crash is ignored on load.
+///
+/// Bounded: once the file holds more than twice as many lines as it has keys (and at least
+/// ``compactionMinimumLines``), it is rewritten with one line per key (a new file, `fsync`, rename),
+/// dropping keys not written for ``retention``. A source re-pushes a record within days; one re-pushed
+/// after the retention would give the router an identical copy, which it recognises by its `ce_id`.
 public final class DeliveryLedger: Sendable {
+    /// How long a key is remembered after it was last written.
+    public static let retention: TimeInterval = 180 * 24 * 3600
+    /// The file is never compacted below this many lines.
+    public static let compactionMinimumLines = 10_000
+
     private let state: Mutex<State>
     private let queue = DispatchQueue(label: "gridhub.ingest.ledger")
-    private let fileDescriptor: Int32
+    /// The open file; used only on `queue` (and in deinit).
+    private let file: FileBox
+    private let now: @Sendable () -> Date
+    private let minimumLines: Int
     public let path: String
 
+    private final class FileBox: @unchecked Sendable {
+        var descriptor: Int32
+        init(_ descriptor: Int32) { self.descriptor = descriptor }
+    }
+
+    private struct Entry {
+        var version: Int
+        var written: Int64
+    }
+
     private struct State {
-        var versions: [String: Int] = [:]
+        var entries: [String: Entry] = [:]
+        var lines = 0
         var pending: [(entries: [(String, Int)], continuation: CheckedContinuation<Void, any Error>)] = []
         var flushScheduled = false
     }
 
     /// Opens (creating if needed) the ledger file `ledger.log` in `directory`.
-    public init(directory: URL) throws {
+    public init(directory: URL, now: @escaping @Sendable () -> Date = { Date() }, compactionMinimumLines: Int = DeliveryLedger.compactionMinimumLines) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("ledger.log")
         path = file.path
-        var versions: [String: Int] = [:]
+        self.now = now
+        minimumLines = compactionMinimumLines
+        let loadedAt = Int64(now().timeIntervalSince1970)
+        var entries: [String: Entry] = [:]
+        var lines = 0
         if let data = FileManager.default.contents(atPath: path) {
             for line in data.split(separator: UInt8(ascii: "\n")) {
-                guard let tab = line.lastIndex(of: UInt8(ascii: "\t")),
-                      let version = Int(String(decoding: line[line.index(after: tab)...], as: UTF8.self)) else { continue }
-                let key = String(decoding: line[..<tab], as: UTF8.self)
-                versions[key] = max(versions[key] ?? 0, version)
+                let parts = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+                guard parts.count == 2 || parts.count == 3, !parts[0].isEmpty,
+                      let version = Int(String(decoding: parts[1], as: UTF8.self)) else { continue }
+                // Lines of the earlier two-column format count as written now.
+                let written = parts.count == 3 ? Int64(String(decoding: parts[2], as: UTF8.self)) ?? loadedAt : loadedAt
+                let key = String(decoding: parts[0], as: UTF8.self)
+                let old = entries[key]
+                entries[key] = Entry(version: max(old?.version ?? 0, version), written: max(old?.written ?? 0, written))
+                lines += 1
             }
         }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -44,20 +77,23 @@ public final class DeliveryLedger: Sendable {
                 throw LedgerError(message: "cannot truncate the torn last line of \(path): errno \(errno)")
             }
         }
-        fileDescriptor = fd
-        state = Mutex(State(versions: versions))
+        self.file = FileBox(fd)
+        state = Mutex(State(entries: entries, lines: lines))
     }
 
-    deinit { close(fileDescriptor) }
+    deinit { close(file.descriptor) }
 
     /// The highest version recorded for `key`, if any.
-    public func version(of key: String) -> Int? { state.withLock { $0.versions[key] } }
+    public func version(of key: String) -> Int? { state.withLock { $0.entries[key]?.version } }
 
     /// Whether `version` of `key` (or a later one) has been recorded.
     public func contains(_ key: String, version: Int) -> Bool { (self.version(of: key) ?? Int.min) >= version }
 
     /// Number of records known.
-    public var count: Int { state.withLock { $0.versions.count } }
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    /// Lines in the file (for tests and the compaction rule).
+    public var lineCount: Int { state.withLock { $0.lines } }
 
     /// Records versions durably; returns once they are on disk.
     public func record(_ entries: [(key: String, version: Int)]) async throws {
@@ -81,32 +117,75 @@ public final class DeliveryLedger: Sendable {
             return b
         }
         guard !batch.isEmpty else { return }
+        let written = Int64(now().timeIntervalSince1970)
         var text = ""
+        var lines = 0
         for (entries, _) in batch {
-            for (key, version) in entries { text += "\(key)\t\(version)\n" }
+            for (key, version) in entries { text += "\(key)\t\(version)\t\(written)\n"; lines += 1 }
         }
         var error: (any Error)? = nil
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fileDescriptor, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                error = LedgerError(message: "cannot write \(path): errno \(errno)")
-                break
-            }
-            written += n
-        }
-        if error == nil && fsync(fileDescriptor) != 0 { error = LedgerError(message: "cannot fsync \(path): errno \(errno)") }
+        do { try writeAll(Array(text.utf8), to: file.descriptor) } catch let e { error = e }
+        if error == nil && fsync(file.descriptor) != 0 { error = LedgerError(message: "cannot fsync \(path): errno \(errno)") }
+        var compact = false
         if error == nil {
-            state.withLock { s in
+            compact = state.withLock { s -> Bool in
                 for (entries, _) in batch {
-                    for (key, version) in entries { s.versions[key] = max(s.versions[key] ?? 0, version) }
+                    for (key, version) in entries { s.entries[key] = Entry(version: max(s.entries[key]?.version ?? 0, version), written: written) }
                 }
+                s.lines += lines
+                return s.lines >= minimumLines && s.lines > 2 * s.entries.count
             }
         }
         for (_, continuation) in batch {
             if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
+        if compact { compactNow() }
+    }
+
+    /// Rewrites the file with one line per key still within the retention. A failure leaves the old
+    /// file in place (it only grows on).
+    private func compactNow() {
+        let horizon = Int64(now().timeIntervalSince1970 - Self.retention)
+        let kept = state.withLock { s -> [(String, Entry)] in s.entries.filter { $0.value.written >= horizon }.map { ($0.key, $0.value) } }
+        let temp = path + ".compact"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        var text = ""
+        text.reserveCapacity(kept.count * 40)
+        for (key, entry) in kept { text += "\(key)\t\(entry.version)\t\(entry.written)\n" }
+        do { try writeAll(Array(text.utf8), to: fd) } catch {
+            close(fd)
+            unlink(temp)
+            return
+        }
+        guard fsync(fd) == 0, rename(temp, path) == 0 else {
+            close(fd)
+            unlink(temp)
+            return
+        }
+        close(fd)
+        // The directory entry too, so the rename survives a crash.
+        let dir = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
+        let reopened = open(path, O_WRONLY | O_APPEND | O_CLOEXEC, 0o644)
+        guard reopened >= 0 else { return }
+        close(file.descriptor)
+        file.descriptor = reopened
+        state.withLock { s in
+            s.lines = kept.count
+            for (key, entry) in s.entries where entry.written < horizon { s.entries[key] = nil }
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: Int32) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LedgerError(message: "cannot write \(path): errno \(errno)")
+            }
+            done += n
         }
     }
 }
