@@ -181,3 +181,10 @@ let package = Package(
         ),
     ]
 )
+
+// The libFuzzer targets of the parsers of outside input (Fuzz/, run by scripts/fuzz): only when
+// GRIDHUB_FUZZ is set, since the binary has no main of its own (libFuzzer's is linked in).
+if Context.environment["GRIDHUB_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "GridHubFuzz", dependencies: ["GridHubCore"], path: "Fuzz/GridHubFuzz",
+                                                swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]))
+}
