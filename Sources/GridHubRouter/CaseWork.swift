@@ -555,7 +555,8 @@ final class CaseWork {
             CloudEvent(id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
                        type: EventType.case.rawValue, time: time, subject: id, data: c.jsonBytes())
         })
-        let text = note ?? statusNote(c)
+        // A department's or citizen's note goes to every source: phones written in it are masked.
+        let text = note.map(PersonalDataMasking.maskPhoneNumbers(in:)) ?? statusNote(c)
         for report in c.reports where report.isActive || report.incidentId == withdrawing {
             let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
                                       status: c.status, department: c.department, note: text, at: time)

@@ -262,11 +262,13 @@ struct CityModel: Sendable {
         let surname = ["张", "王", "李", "赵", "陈", "刘", "周", "吴"][Int(rng.next() % 8)]
         let phone = "1" + ["38", "39", "58", "86", "77"][Int(rng.next() % 5)] + String(format: "%08d", Int(rng.next() % 100_000_000))
         let day = CityModel.compactDate(now)
+        // Operators often write a number to call into the text: the caller's, or a landline on site.
+        let callBack = rng.chance(0.25) ? (rng.chance(0.7) ? "联系电话\(phone)" : "现场物业电话0510-86\(String(format: "%06d", Int(rng.next() % 1_000_000)))") : ""
         return Hotline12345.WorkOrder(
             id: "JY12345-\(day)-\(String(format: "%06d", sequence))", version: 1, calledAt: now,
             callerName: surname + (rng.chance(0.5) ? "先生" : "女士"), callerPhone: phone, anonymous: rng.chance(0.1),
             orderType: ["投诉", "求助", "举报"][Int(rng.next() % 3)], category: path, title: keyword,
-            content: "\(CityModel.spot(problem.place))\(keyword)，已经好几天了，请有关部门尽快处理。",
+            content: "\(CityModel.spot(problem.place))\(keyword)，已经好几天了，请有关部门尽快处理。\(callBack)",
             address: CityModel.typed(problem.place, rng: &rng), urgent: item.urgent, timeLimitDays: nil)
     }
 
@@ -280,10 +282,12 @@ struct CityModel: Sendable {
         let roll = Double.random(in: 0..<1, using: &rng)
         let (system, label): (CoordinateSystem, String) = roll < 0.8 ? (.gcj02, "gcj02") : roll < 0.93 ? (.bd09, "bd09") : (.wgs84, "wgs84")
         let shown = ChinaCoordinates.fromWGS84(fix, to: system)
+        let mobile = "139\(String(format: "%08d", Int(rng.next() % 100_000_000)))"
+        let callMe = rng.chance(0.2) ? "，有问题打我电话\(mobile)" : ""
         return Woodpecker.Report(
             id: "WP\(CityModel.compactDate(now))\(String(format: "%07d", sequence))", revision: 1, createdAt: now, updatedAt: now,
-            userId: "u_\(String(rng.next() % 0xFFFFFF, radix: 16))", nickname: "市民\(rng.next() % 1000)", mobile: "139\(String(format: "%08d", Int(rng.next() % 100_000_000)))",
-            typeName: type, content: "\(CityModel.spot(problem.place))\(keyword)", images: ["https://woodpecker.example/img/\(sequence).jpg"],
+            userId: "u_\(String(rng.next() % 0xFFFFFF, radix: 16))", nickname: "市民\(rng.next() % 1000)", mobile: mobile,
+            typeName: type, content: "\(CityModel.spot(problem.place))\(keyword)\(callMe)", images: ["https://woodpecker.example/img/\(sequence).jpg"],
             lng: shown.lon, lat: shown.lat, coordType: label, address: "江苏省无锡市江阴市\(problem.place.road)附近", state: "submitted")
     }
 

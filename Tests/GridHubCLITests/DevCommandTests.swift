@@ -52,6 +52,29 @@ struct DevCommandTests {
         #expect(validation.status == 0, "records that do not validate against Schemas/: \(validation.stdout.prefix(2_000))")
         #expect(written > 40)
 
+        // Personal data: phones written into reports' texts reach the incidents topic (the router needs
+        // the reports as given), but no case, status, log line or dispatch for a department that does
+        // not call citizens back holds one unmasked.
+        let phonePattern = try NSRegularExpression(pattern: "(?<![0-9])(1[3-9][0-9]{9}|0510-?[0-9]{8})(?![0-9])")
+        func clearPhones(_ text: String) -> [String] {
+            phonePattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { Range($0.range, in: text).map { String(text[$0]) } }
+        }
+        func everything(_ topic: String) async throws -> String {
+            try await runCommand(GridHubPaths.executable, ["tail", topic, "--from-beginning", "--no-follow", "--json"], environment: ["GRIDHUB_BOOTSTRAP": bootstrap],
+                                 timeout: .seconds(120)).stdout
+        }
+        let incidentsText = try await everything("gridhub.incidents.v1")
+        #expect(incidentsText.contains("联系电话") || incidentsText.contains("打我电话"), "the city wrote no phone into a report's text")
+        let routing = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: GridHubPaths.packageRoot.appendingPathComponent("Deploy/routing.json"))) as? [String: Any])
+        let disclosed = Set(routing["personalDataFor"] as? [String] ?? [])
+        let reference = try ReferenceLocation.load(from: GridHubPaths.packageRoot.appendingPathComponent("Deploy/reference"))
+        var masked: [String] = ["gridhub.cases.v1"] + Topics.sourceSystems.map { "gridhub.status.\($0).v1" }
+        masked += reference.departments.map(\.code).filter { !disclosed.contains($0) }.map(Topics.dispatch(department:))
+        for topic in masked {
+            let found = clearPhones(try await everything(topic))
+            #expect(found.isEmpty, "\(topic) holds unmasked phones: \(found.prefix(5))")
+        }
+
         // 35 s of the city once it runs (about 3 simulated hours), then Ctrl-C.
         try await Task.sleep(until: started + .seconds(35))
         dev.signal(SIGINT)
@@ -99,6 +122,9 @@ struct DevCommandTests {
         #expect(replies > 0, "the Woodpecker double received no replies")
         let outboxLines = Int(output.last { $0.hasPrefix("outbox") }?.split(separator: " ").dropFirst(1).first ?? "0") ?? 0
         #expect(outboxLines > 0, "the enforcement double imported no status lines")
+
+        let log = (try? String(contentsOf: state.appendingPathComponent("gridhub.log"), encoding: .utf8)) ?? ""
+        #expect(clearPhones(log).isEmpty, "the log holds unmasked phones: \(clearPhones(log).prefix(5))")
 
         // Nothing left running: the private PostgreSQL is stopped.
         let leftovers = try await runCommand("/usr/bin/pgrep", ["-f", state.path])

@@ -49,7 +49,9 @@ public struct Case: Sendable, Hashable, Codable {
         level = nil
         gridCode = incident.location.gridCode
         location = incident.location
-        description = incident.description
+        // A phone written into the text ("请联系138…") is masked: the case is everyone's record; the
+        // departments that need to call back get the reporters' numbers as contacts on their dispatch.
+        description = PersonalDataMasking.maskPhoneNumbers(in: incident.description)
         urgent = incident.urgent
         openedAt = time
         updatedAt = time
@@ -107,10 +109,10 @@ public struct Case: Sendable, Hashable, Codable {
             entry.dispatchId = dispatchId
         case .resolve(let dispatchId, let note), .return(let dispatchId, let note):
             entry.dispatchId = dispatchId
-            entry.note = note
+            entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
             if event.kind == .return { dueAt = nil }
         case .closeOnArrival(let note), .close(let note), .reopen(let note), .withdraw(let note):
-            entry.note = note
+            entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
             if next == .closed || next == .reopened { dueAt = nil }
         }
         status = next
