@@ -228,3 +228,73 @@ struct EnforcementKillTests {
         #expect(total - ceIDs.count <= rows, "repeats (same ce_id): \(total - ceIDs.count)")
     }
 }
+
+@Suite("Enforcement adapter memory", .timeLimit(.minutes(3)))
+struct EnforcementMemoryTests {
+    /// kB of a `/proc/PID/status` field (VmRSS, VmHWM).
+    static func kilobytes(_ field: String, of pid: Int32) -> Int? {
+        procFileText("/proc/\(pid)/status")?.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
+    }
+
+    @Test("a 50 MB export (one 48 MB row among 2 000 good ones) costs the adapter process memory in proportion to a row, not to the file")
+    func streamed() async throws {
+        let broker = try ChildProcess(GridHubPaths.executable, ["broker", "--brokers", "1", "--partitions", "3"])
+        let bootstrap = String(try await broker.firstLine().dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        defer { broker.signal(SIGKILL) }
+        let state = Fixtures.tempDir("enforcement-memory")
+        let inbox = state.appendingPathComponent("inbox"), outbox = state.appendingPathComponent("outbox")
+        for dir in [inbox, outbox] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        let adapter = try ChildProcess(GridHubPaths.executable, ["adapter", "enforcement", "--inbox", inbox.path, "--outbox", outbox.path,
+                                                                 "--state-dir", state.appendingPathComponent("state").path, "--admin-listen", "127.0.0.1:0"],
+                                       environment: ["GRIDHUB_BOOTSTRAP": bootstrap, "GRIDHUB_LOG_LEVEL": "warning"])
+        defer { adapter.signal(SIGKILL) }
+        let url = "http://" + (try await adapter.firstLine()).dropFirst("GRIDHUB_LISTEN=".count)
+        for _ in 0..<100 where try await httpGet(url + "/readyz").0 != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        try await Task.sleep(for: .seconds(1))
+        let before = try #require(Self.kilobytes("VmRSS", of: adapter.pid))
+
+        // Written in pieces, so the test itself stays small: good rows, a row whose quoted field never
+        // closes (48 MB, no line break), good rows again.
+        let p = "ZF\(UUID().uuidString.prefix(6))"
+        let name = "ZFAJ_20261127150000.csv"
+        let file = inbox.appendingPathComponent(name)
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: file)
+        func rows(_ range: Range<Int>) -> Data {
+            Data(TextEncoding.gbk.encode(range.map { EnforcementHostileInboxTests.row("\(p)-\($0)") + "\r\n" }.joined())!)
+        }
+        try handle.write(contentsOf: Data(TextEncoding.gbk.encode(EnforcementAdapterTests.header + "\r\n")!))
+        try handle.write(contentsOf: rows(0..<1_000))
+        try handle.write(contentsOf: Data("\(p)-big,1,违章搭建,\"".utf8))
+        let block = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
+        for _ in 0..<48 { try handle.write(contentsOf: block) }
+        try handle.write(contentsOf: Data("\r\n".utf8))
+        try handle.write(contentsOf: rows(1_000..<2_000))
+        try handle.close()
+        try Data().write(to: inbox.appendingPathComponent(name + ".ok"))
+
+        let processed = state.appendingPathComponent("state/processed/\(name)")
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !FileManager.default.fileExists(atPath: processed.path) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(FileManager.default.fileExists(atPath: processed.path), "the export was not handled in time")
+        let peak = try #require(Self.kilobytes("VmHWM", of: adapter.pid))
+        print("enforcement adapter memory: \(before / 1024) MiB resident before a 50 MB export, peak \(peak / 1024) MiB")
+        // Reading the whole file took 1.23 GB; a row is at most 256 KiB, a batch 500 rows.
+        #expect(peak - before < 64 * 1024, "peak \(peak / 1024) MiB against \(before / 1024) MiB before the export")
+        adapter.signal(SIGTERM)
+        #expect(try await adapter.waitForExit(timeout: .seconds(30)) == 0)
+
+        var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
+        client.clientID = "gridhub-test"
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
+        try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
+        var seen = Set<String>()
+        let readDeadline = ContinuousClock.now + .seconds(30)
+        while seen.count < 2_000 && ContinuousClock.now < readDeadline {
+            for r in try await consumer.poll(timeout: .milliseconds(200)) { seen.insert(TestTopics.incident(r).source.recordId) }
+        }
+        await consumer.close()
+        #expect(seen.count == 2_000, "every good row is an incident")
+    }
+}
