@@ -170,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubRouterTests",
-            dependencies: ["gridhub", "GridHubRouter", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+            dependencies: ["gridhub", "GridHubRouter", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
                            .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),

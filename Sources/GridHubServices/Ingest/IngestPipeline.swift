@@ -13,8 +13,10 @@ import Prometheus
 ///   drop and never unbounded buffering (the producer's in-flight bound applies).
 /// - A record version already delivered (a retry, a re-pushed batch) is answered "accepted" without a
 ///   second record on Kafka. Every record's `ce_id` is derived from (system, record id, version), so
-///   the one window the ledger cannot close — a crash after delivery, before the ledger write — yields
-///   a byte-identical copy that consumers recognise.
+///   the windows the ledger cannot close — a crash after delivery, before the ledger write; a delivery
+///   that timed out here (answered busy) yet reached the broker — yield a second copy of the same
+///   event (same `ce_id`, same incident but for `receivedAt`) when the source retries, which the
+///   router recognises (BrokerFaultTests).
 public final class IngestPipeline: Sendable {
     /// What happened to one submitted record.
     public enum Outcome: Sendable, Equatable {
