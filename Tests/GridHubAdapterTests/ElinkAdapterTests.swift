@@ -93,6 +93,26 @@ struct ElinkHostileBatchTests {
         #expect(Set(letters.map { String(decoding: $0.value, as: UTF8.self) }) == ["1", "\"x\"", "null", "[2]"])
         #expect(try await topics.incidents(count: 2).map(\.source.recordId).sorted() == [id, id + "-2"])
     }
+
+    @Test("nesting 100 000 levels deep, inside an event or as the whole body, is refused with 400 and a dead letter; the adapter still serves")
+    func deeplyNested() async throws {
+        let topics = try TestTopics.make()
+        let adapter = try PushAdapter.elink(topics)
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let inEvent = Array("{\"batchId\":\"B9\",\"events\":[{\"sjbh\":\"ZZ-deep\",\"zp\":\(deep)}]}".utf8)
+        let id = "ZZ-\(UUID().uuidString.prefix(6))"
+        try await adapter.run { (url: String) async throws -> Void in
+            let platform = ElinkPlatform(hubURL: url, apiKey: Fixtures.apiKey)
+            let whole = try await platform.push(body: Array(deep.utf8))
+            #expect(whole.httpStatus == 400, "\(whole.body.prefix(200))")
+            let nested = try await platform.push(body: inEvent)
+            #expect(nested.httpStatus == 400 || (nested.httpStatus == 200 && nested.accepted == 0), "\(nested.body.prefix(200))")
+            let after = try await platform.push(body: ElinkPlatform.body(batchId: "B10", events: [ElinkAdapterTests.event(id)]))
+            #expect(after.httpStatus == 200 && after.accepted == 1)
+        }
+        #expect(try await topics.deadLetters(count: 2).count == 2)
+        #expect(try await topics.incidents(count: 1).map(\.source.recordId) == [id])
+    }
 }
 
 @Suite("综治e通 reads its status topic with its own client", .timeLimit(.minutes(1)))

@@ -90,4 +90,24 @@ struct SlowClientTests {
         }
         #expect(try await topics.incidents(count: 1).count == 1)
     }
+
+    @Test("a body that never finishes is cut off after the body timeout; nothing is stored")
+    func bodyNeverFinishes() async throws {
+        let topics = try TestTopics.make()
+        var limits = HTTPLimits()
+        limits.bodyTimeout = .seconds(1)
+        let adapter = try PushAdapter.hotline(topics, limits: limits)
+        try await adapter.run { (url: String) async throws -> Void in
+            let port = Int(url.split(separator: ":").last!)!
+            let connection = try RawConnection(port: port)
+            let started = ContinuousClock.now
+            connection.send("POST /hotline12345/workorders HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml; charset=UTF-8\r\n"
+                            + "X-Hotline-Timestamp: \(Int(Date().timeIntervalSince1970))\r\nX-Hotline-Signature: \(String(repeating: "0", count: 64))\r\nContent-Length: 1000\r\n\r\n<GDXX>")
+            _ = connection.readToEnd(timeout: .seconds(10))
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(5), "the connection stayed open \(took)")
+            #expect(try await httpGet(url + "/healthz").0 == 200)
+        }
+        #expect(try await topics.quiet(topics.ingest.incidents).isEmpty)
+    }
 }
