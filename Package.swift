@@ -165,7 +165,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubAdapterTests",
-            dependencies: ["gridhub", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["gridhub", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,7 +14,9 @@ public final class EnforcementSystem: Sendable {
 
     private struct State {
         var fileSequence = 0
-        var imported: Set<String> = []
+        /// Status files imported (and deleted), with when: a batch the adapter writes again after a
+        /// crash (same name) is recognised for an hour.
+        var imported: [String: Date] = [:]
         var statusLines = 0
     }
 
@@ -65,15 +67,25 @@ public final class EnforcementSystem: Sendable {
         var lines = 0
         for marker in names where marker.hasSuffix(".csv.ok") {
             let name = String(marker.dropLast(3))
-            guard !state.withLock({ $0.imported.contains(name) }),
-                  let data = FileManager.default.contents(atPath: outbox.appendingPathComponent(name).path),
+            if state.withLock({ $0.imported[name] != nil }) {
+                // Written again after a crash of the adapter: already imported.
+                try? FileManager.default.removeItem(at: outbox.appendingPathComponent(name))
+                try? FileManager.default.removeItem(at: outbox.appendingPathComponent(marker))
+                continue
+            }
+            guard let data = FileManager.default.contents(atPath: outbox.appendingPathComponent(name).path),
                   let text = TextEncoding.gbk.decode(data), let table = try? CSVTable(parsing: text) else { continue }
             lines += table.rows.count
             state.withLock { s in
-                s.imported.insert(name)
+                s.imported[name] = Date()
                 s.statusLines += table.rows.count
             }
+            // Imported files are taken away, as the real system does, so the outbox does not fill up.
+            try? FileManager.default.removeItem(at: outbox.appendingPathComponent(name))
+            try? FileManager.default.removeItem(at: outbox.appendingPathComponent(marker))
         }
+        let horizon = Date().addingTimeInterval(-3_600)
+        state.withLock { s in s.imported = s.imported.filter { $0.value > horizon } }
         return lines
     }
 

@@ -22,7 +22,7 @@ public final class HotlinePlatform: Sendable {
     public let secret: [UInt8]
     public let hubURL: String
     private let client: HTTPClient
-    private let state = Mutex<(received: [Received], down: Bool, refusedWhileDown: Int)>(([], false, 0))
+    private let state = Mutex<(received: RecentList<Received>, down: Bool, refusedWhileDown: Int)>((RecentList(capacity: 10_000), false, 0))
 
     /// A platform that pushes to `hubURL` (e.g. `http://127.0.0.1:8080`) with `secret`.
     public init(hubURL: String, secret: [UInt8], client: HTTPClient = .shared) {
@@ -79,8 +79,11 @@ public final class HotlinePlatform: Sendable {
 
     // MARK: Receiving reports
 
-    /// Reports received so far, in arrival order.
-    public var received: [Received] { state.withLock { $0.received } }
+    /// The last 10 000 reports received, in arrival order.
+    public var received: [Received] { state.withLock { $0.received.elements } }
+
+    /// Reports received in all.
+    public var receivedCount: Int { state.withLock { $0.received.total } }
 
     /// Requests answered 503 while down.
     public var refusedWhileDown: Int { state.withLock { $0.refusedWhileDown } }

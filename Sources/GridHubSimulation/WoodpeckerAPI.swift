@@ -22,26 +22,46 @@ public final class WoodpeckerAPI: Sendable {
     }
 
     private struct State {
+        /// The retained changes; `changes[0]` is change number `dropped`.
         var changes: [Woodpecker.Report] = []
+        var dropped = 0
         var faults = Faults()
         var polls = 0
-        var replies: [(reportId: String, body: [String: String])] = []
+        var replies = RecentList<(reportId: String, body: [String: String])>(capacity: 10_000)
         var refusedTokens = 0
     }
 
     public let token: String
+    /// Changes kept (the real API keeps 30 days): older ones are dropped, and a cursor pointing before
+    /// them is expired (40010), as the spec says.
+    public let retainedChanges: Int
     private let state = Mutex(State())
 
-    public init(token: String) { self.token = token }
+    public init(token: String, retainedChanges: Int = 100_000) {
+        self.token = token
+        self.retainedChanges = retainedChanges
+    }
 
     /// Adds a report, or a new revision of one (an edit or a withdrawal): it appears after the cursor again.
-    public func publish(_ report: Woodpecker.Report) { state.withLock { $0.changes.append(report) } }
+    public func publish(_ report: Woodpecker.Report) {
+        state.withLock { s in
+            s.changes.append(report)
+            if s.changes.count > retainedChanges + retainedChanges / 10 {
+                let cut = s.changes.count - retainedChanges
+                s.changes.removeFirst(cut)
+                s.dropped += cut
+            }
+        }
+    }
 
     public func setFaults(_ faults: Faults) { state.withLock { $0.faults = faults } }
     public var polls: Int { state.withLock { $0.polls } }
     public var refusedTokens: Int { state.withLock { $0.refusedTokens } }
-    /// Replies received, in arrival order: report id and the reply's fields as text.
-    public var replies: [(reportId: String, body: [String: String])] { state.withLock { $0.replies } }
+    /// The last 10 000 replies received, in arrival order: report id and the reply's fields as text.
+    public var replies: [(reportId: String, body: [String: String])] { state.withLock { $0.replies.elements } }
+
+    /// Replies received in all.
+    public var repliesCount: Int { state.withLock { $0.replies.total } }
 
     /// The cursor after `index` changes (for tests).
     public static func cursorText(_ index: Int) -> String { cursor(index) }
@@ -80,15 +100,17 @@ public final class WoodpeckerAPI: Sendable {
                     guard let i = Self.index(cursor) else { return Self.json(.badRequest, ["code": 40000, "message": "bad cursor", "data": NSNull()]) }
                     // A cursor this API never issued (a consumer that kept one from an earlier run of the
                     // double) is as unusable as one past the retention: the consumer starts over.
-                    if i < s.faults.expireBelow || i < 0 || i > s.changes.count {
+                    if i < s.faults.expireBelow || i - 1 < s.dropped && i > 0 || i < 0 || i > s.dropped + s.changes.count {
                         return Self.json(.ok, ["code": 40010, "message": "cursor expired", "data": NSNull()])
                     }
                     // At-least-once: the page starts with the previous page's last item again.
                     start = max(0, i - 1)
                 }
-                let end = min(s.changes.count, start + limit)
-                let items = s.changes[start..<end].map(\.object)
-                let data: [String: Any] = ["items": items, "nextCursor": Self.cursor(end), "hasMore": end < s.changes.count]
+                start = max(start, s.dropped)
+                let count = s.dropped + s.changes.count
+                let end = min(count, start + limit)
+                let items = s.changes[(start - s.dropped)..<(end - s.dropped)].map(\.object)
+                let data: [String: Any] = ["items": items, "nextCursor": Self.cursor(end), "hasMore": end < count]
                 return Self.json(.ok, ["code": 0, "message": "ok", "data": data])
             }
         }
@@ -100,7 +122,7 @@ public final class WoodpeckerAPI: Sendable {
             let body = try await request.body.collect(upTo: 1 << 20)
             let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
             let fields = object.mapValues { "\($0)" }
-            let n = self.state.withLock { s -> Int in s.replies.append((id, fields)); return s.replies.count }
+            let n = self.state.withLock { s -> Int in s.replies.append((id, fields)); return s.replies.total }
             return Self.json(.ok, ["code": 0, "message": "ok", "data": ["replyId": "r_\(n)"]])
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "woodpecker-double"),

@@ -203,8 +203,8 @@ struct DevCommand: AsyncParsableCommand {
         StandardOutput.writeLine("city sent        " + sent)
         let desk = deskStatistics.snapshot.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
         StandardOutput.writeLine("desks            " + desk)
-        StandardOutput.writeLine("12345 results    \(hotlinePlatform.received.count) received by the hotline double, all signed: \(hotlinePlatform.received.allSatisfy(\.signatureValid))")
-        StandardOutput.writeLine("app replies      \(woodpeckerAPI.replies.count) received by the Woodpecker double")
+        StandardOutput.writeLine("12345 results    \(hotlinePlatform.receivedCount) received by the hotline double, all signed: \(hotlinePlatform.received.allSatisfy(\.signatureValid))")
+        StandardOutput.writeLine("app replies      \(woodpeckerAPI.repliesCount) received by the Woodpecker double")
         StandardOutput.writeLine("outbox           \(enforcementSystem.importStatus() + enforcementSystem.statusLinesImported) status lines imported by the enforcement double")
     }
 }

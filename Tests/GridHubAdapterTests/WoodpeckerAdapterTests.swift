@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import GridHubAdapters
 import GridHubCore
@@ -196,5 +197,32 @@ struct WoodpeckerStaleCursorTests {
         }
         let incidents = try await topics.incidents(count: 3)
         #expect(Set(incidents.map(\.source.recordId)) == Set((0..<3).map { "\(prefix)\($0)" }))
+    }
+}
+
+@Suite("Woodpecker double's retention", .timeLimit(.minutes(1)))
+struct WoodpeckerRetentionTests {
+    @Test("the double keeps its newest changes only (memory bounded in long gridhub dev runs): a cursor before them is expired (40010), a poll from the start begins at the oldest kept")
+    func retention() async throws {
+        let api = WoodpeckerAPI(token: "t", retainedChanges: 10)
+        for (report, _) in WoodpeckerAdapterTests.reports("WP-RET-", count: 30) { api.publish(report) }
+        let port = PortBox()
+        try await withServices([api.server(logger: TestKafka.quietLogger, onListening: port.callback)]) {
+            let base = "http://127.0.0.1:\(await port.port())/open/v2/reports?limit=200"
+            func page(_ cursor: String?) async throws -> [String: Any] {
+                var request = HTTPClientRequest(url: base + (cursor.map { "&cursor=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""))
+                request.headers.add(name: "Authorization", value: "Bearer t")
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                return try #require(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])
+            }
+            let old = try await page(WoodpeckerAPI.cursorText(2))
+            #expect((old["code"] as? Int) == 40010)
+            let fresh = try await page(nil)
+            let items = try #require((fresh["data"] as? [String: Any])?["items"] as? [[String: Any]])
+            #expect(items.count <= 11 && items.count >= 10, "\(items.count) items kept")
+            #expect(items.last?["reportId"] as? String == "WP-RET-29")
+            #expect((fresh["data"] as? [String: Any])?["nextCursor"] as? String == WoodpeckerAPI.cursorText(30))
+        }
     }
 }

@@ -32,14 +32,37 @@ public final class HubSummary: Sendable {
         }
     }
 
-    private struct CaseView { var status: String; var level: String; var dueAt: Date?; var reports: Int }
+    private struct CaseView { var status: String; var level: String; var dueAt: Date?; var reports: Int; var seenMs: Int64 }
 
+    /// Bounded for long runs: closed cases leave the map an hour after they closed (counted on),
+    /// incidents and dispatched cases are remembered for an hour, the latest 20 000 latencies are kept.
     private struct State {
         var snapshot = Snapshot()
         var cases: [String: CaseView] = [:]
         var receivedAt: [String: Int64] = [:]  // incidentId → Kafka timestamp (ms) of its first record
-        var dispatchedCases: Set<String> = []
+        var dispatchedCases: [String: Int64] = [:]  // caseId → Kafka timestamp (ms) of its first dispatch
         var latencies: [Double] = []
+        var nextLatency = 0
+        /// Cases dropped from the map after they closed, and the reports merged into them.
+        var forgottenCases = 0, forgottenMerged = 0
+        var newest: Int64 = 0, lastPrune: Int64 = 0
+    }
+
+    static let memory: Int64 = 3_600_000
+    static let keptLatencies = 20_000
+
+    /// Forgets what is older than ``memory`` (by the records' Kafka timestamps), at most once a minute.
+    private static func prune(_ s: inout State) {
+        guard s.newest - s.lastPrune > 60_000 else { return }
+        s.lastPrune = s.newest
+        let horizon = s.newest - memory
+        s.receivedAt = s.receivedAt.filter { $0.value >= horizon }
+        s.dispatchedCases = s.dispatchedCases.filter { $0.value >= horizon }
+        for (id, c) in s.cases where c.status == "closed" && c.seenMs < horizon {
+            s.forgottenCases += 1
+            s.forgottenMerged += max(0, c.reports - 1)
+            s.cases[id] = nil
+        }
     }
 
     private let state = Mutex(State())
@@ -57,6 +80,8 @@ public final class HubSummary: Sendable {
     public func observe(_ record: ConsumerRecord) {
         let object = (try? JSONSerialization.jsonObject(with: Data(record.value))) as? [String: Any]
         state.withLock { s in
+            if let at = record.timestampMilliseconds, at > s.newest { s.newest = at }
+            Self.prune(&s)
             switch record.topic {
             case Topics.incidents:
                 let source = (object?["source"] as? [String: Any])?["system"] as? String ?? "?"
@@ -68,7 +93,8 @@ public final class HubSummary: Sendable {
                 guard let object, let id = object["caseId"] as? String else { return }
                 let view = CaseView(
                     status: object["status"] as? String ?? "?", level: object["level"] as? String ?? "-",
-                    dueAt: (object["dueAt"] as? String).flatMap(RFC3339.parse), reports: (object["reports"] as? [Any])?.count ?? 1)
+                    dueAt: (object["dueAt"] as? String).flatMap(RFC3339.parse), reports: (object["reports"] as? [Any])?.count ?? 1,
+                    seenMs: record.timestampMilliseconds ?? s.newest)
                 s.cases[id] = view
             case Topics.feedback:
                 s.snapshot.feedbackByStatus[object?["status"] as? String ?? "?", default: 0] += 1
@@ -80,12 +106,18 @@ public final class HubSummary: Sendable {
             case let topic where topic.hasPrefix("gridhub.dispatch."):
                 let department = String(topic.dropFirst("gridhub.dispatch.".count).dropLast(".v1".count))
                 s.snapshot.dispatchesByDepartment[department, default: 0] += 1
-                if let caseId = object?["caseId"] as? String, !s.dispatchedCases.contains(caseId) {
-                    s.dispatchedCases.insert(caseId)
+                if let caseId = object?["caseId"] as? String, s.dispatchedCases[caseId] == nil {
+                    s.dispatchedCases[caseId] = record.timestampMilliseconds ?? s.newest
                     let reports = object?["reports"] as? [[String: Any]] ?? []
                     // Kafka timestamps (producer time): real time even when the hub's clock runs simulated.
                     let received = reports.compactMap { ($0["incidentId"] as? String).flatMap { s.receivedAt[$0] } }.min()
-                    if let received, let issued = record.timestampMilliseconds { s.latencies.append(max(0, Double(issued - received) / 1_000)) }
+                    if let received, let issued = record.timestampMilliseconds {
+                        let latency = max(0, Double(issued - received) / 1_000)
+                        if s.latencies.count < Self.keptLatencies { s.latencies.append(latency) } else {
+                            s.latencies[s.nextLatency] = latency
+                            s.nextLatency = (s.nextLatency + 1) % Self.keptLatencies
+                        }
+                    }
                 }
             case let topic where topic.hasPrefix("gridhub.status."):
                 let source = String(topic.dropFirst("gridhub.status.".count).dropLast(".v1".count))
@@ -100,11 +132,11 @@ public final class HubSummary: Sendable {
     public func snapshot(now: Date = Date()) -> Snapshot {
         state.withLock { s in
             var snap = s.snapshot
-            snap.casesOpened = s.cases.count
-            snap.reportsMerged = s.cases.values.reduce(0) { $0 + max(0, $1.reports - 1) }
+            snap.casesOpened = s.cases.count + s.forgottenCases
+            snap.reportsMerged = s.cases.values.reduce(s.forgottenMerged) { $0 + max(0, $1.reports - 1) }
             snap.openByLevel = [:]
             snap.overdueByLevel = [:]
-            snap.closedOrResolved = 0
+            snap.closedOrResolved = s.forgottenCases
             for c in s.cases.values {
                 if c.status == "resolved" || c.status == "closed" {
                     snap.closedOrResolved += 1
