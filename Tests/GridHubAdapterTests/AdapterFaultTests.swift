@@ -138,19 +138,9 @@ struct AdapterFaultTests {
         restarted.signal(SIGTERM)
         #expect(try await restarted.waitForExit(timeout: .seconds(20)) == 0)
 
-        var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
-        client.clientID = "gridhub-test"
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
-        try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
-        var seen: [String: Int] = [:]
-        let deadline = ContinuousClock.now + .seconds(20)
         let want = Set(accepted.value)
-        while ContinuousClock.now < deadline {
-            for r in try await consumer.poll(timeout: .milliseconds(200)) { seen[TestTopics.incident(r).source.recordId, default: 0] += 1 }
-            if want.isSubset(of: Set(seen.keys)) { break }
-        }
-        await consumer.close()
-        let missing = want.subtracting(seen.keys)
+        let seen = try await incidentRecordIDs(bootstrap: bootstrap, timeout: .seconds(20)) { want.isSubset(of: $0) }
+        let missing = want.subtracting(seen)
         #expect(missing.isEmpty, "accepted but not on Kafka: \(missing.sorted().prefix(5))")
     }
 
@@ -259,7 +249,7 @@ struct EnforcementMemoryTests {
         let p = "ZF\(UUID().uuidString.prefix(6))"
         let name = "ZFAJ_20261127150000.csv"
         let file = inbox.appendingPathComponent(name)
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: file.path, contents: nil))
         let handle = try FileHandle(forWritingTo: file)
         func rows(_ range: Range<Int>) -> Data {
             Data(TextEncoding.gbk.encode(range.map { EnforcementHostileInboxTests.row("\(p)-\($0)") + "\r\n" }.joined())!)
@@ -285,16 +275,23 @@ struct EnforcementMemoryTests {
         adapter.signal(SIGTERM)
         #expect(try await adapter.waitForExit(timeout: .seconds(30)) == 0)
 
-        var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
-        client.clientID = "gridhub-test"
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
-        try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
-        var seen = Set<String>()
-        let readDeadline = ContinuousClock.now + .seconds(30)
-        while seen.count < 2_000 && ContinuousClock.now < readDeadline {
-            for r in try await consumer.poll(timeout: .milliseconds(200)) { seen.insert(TestTopics.incident(r).source.recordId) }
-        }
-        await consumer.close()
+        let seen = try await incidentRecordIDs(bootstrap: bootstrap, timeout: .seconds(30)) { $0.count >= 2_000 }
         #expect(seen.count == 2_000, "every good row is an incident")
     }
+}
+
+/// The source record ids on the incidents topic of the broker at `bootstrap` (a `gridhub broker`
+/// process), read from the beginning until `enough` holds or `timeout` passes.
+func incidentRecordIDs(bootstrap: String, timeout: Duration, until enough: (Set<String>) -> Bool) async throws -> Set<String> {
+    var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
+    client.clientID = "gridhub-test"
+    let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
+    try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
+    var seen = Set<String>()
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline && !enough(seen) {
+        for r in try await consumer.poll(timeout: .milliseconds(200)) { seen.insert(TestTopics.incident(r).source.recordId) }
+    }
+    await consumer.close()
+    return seen
 }

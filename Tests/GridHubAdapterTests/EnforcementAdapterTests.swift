@@ -15,17 +15,25 @@ struct EnforcementAdapterTests {
         if marker { try Data().write(to: dir.appendingPathComponent(name + ".ok")) }
     }
 
-    @Test("GBK files with multi-line fields and broken rows; a file without marker waits; a stray UTF-8 file fails; a re-exported file adds no incident")
-    func inbox() async throws {
-        let topics = try TestTopics.make()
-        let state = Fixtures.tempDir("enforcement")
+    /// An inbox reader on the test's topics, scanning every 100 ms: its state folder, inbox, runtime and service.
+    static func inboxReader(_ topics: TestTopics, name: String, configure: (inout EnforcementInbox.Configuration) -> Void = { _ in })
+        throws -> (state: URL, inbox: URL, runtime: AdapterRuntime, reader: EnforcementInbox) {
+        let state = Fixtures.tempDir(name)
         let inbox = state.appendingPathComponent("inbox")
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
         let runtime = try AdapterRuntime(system: .enforcement, kafka: TestKafka.client(), stateDirectory: state, metrics: DaemonMetrics(),
                                          readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest)
         var config = EnforcementInbox.Configuration(inbox: inbox, stateDirectory: state)
         config.pollInterval = .milliseconds(100)
+        configure(&config)
         let reader = EnforcementInbox(configuration: config, pipeline: runtime.pipeline, reference: Fixtures.reference, metrics: runtime.metrics, logger: TestKafka.quietLogger)
+        return (state, inbox, runtime, reader)
+    }
+
+    @Test("GBK files with multi-line fields and broken rows; a file without marker waits; a stray UTF-8 file fails; a re-exported file adds no incident")
+    func inbox() async throws {
+        let topics = try TestTopics.make()
+        let (state, inbox, runtime, reader) = try Self.inboxReader(topics, name: "enforcement")
         let p = "ZF\(UUID().uuidString.prefix(6))"
         let file1 = [
             Self.header,
@@ -131,15 +139,7 @@ struct EnforcementHostileInboxTests {
     @Test("a symlink to /etc/passwd, a directory, a FIFO and a name that is not UTF-8 are dead-lettered unread and set aside; an overlong row and a large UTF-8 export do not stop the files after them")
     func hostileEntries() async throws {
         let topics = try TestTopics.make()
-        let state = Fixtures.tempDir("enforcement-hostile")
-        let inbox = state.appendingPathComponent("inbox")
-        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
-        let runtime = try AdapterRuntime(system: .enforcement, kafka: TestKafka.client(), stateDirectory: state, metrics: DaemonMetrics(),
-                                         readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest)
-        var config = EnforcementInbox.Configuration(inbox: inbox, stateDirectory: state)
-        config.pollInterval = .milliseconds(100)
-        config.maxRowBytes = 4_096
-        let reader = EnforcementInbox(configuration: config, pipeline: runtime.pipeline, reference: Fixtures.reference, metrics: runtime.metrics, logger: TestKafka.quietLogger)
+        let (state, inbox, runtime, reader) = try EnforcementAdapterTests.inboxReader(topics, name: "enforcement-hostile") { $0.maxRowBytes = 4_096 }
         let p = "ZF\(UUID().uuidString.prefix(6))"
         func marker(_ name: String) throws { try Data().write(to: inbox.appendingPathComponent(name + ".ok")) }
         // Named like exports, sorted before the good file, each with its marker.
