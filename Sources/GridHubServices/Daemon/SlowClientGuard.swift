@@ -7,8 +7,9 @@ import Synchronization
 /// The limits every HTTP server of the hub puts on its clients, so that slow or idle connections
 /// cannot hold it: a request head must arrive within `headTimeout` of the connection's start (or of
 /// the previous response), a body within `bodyTimeout` of its head, and at most `maxConnections` are
-/// open at once (a connection beyond that is answered 503 and closed). A client sending its headers
-/// a byte at a time is answered 408 and disconnected after `headTimeout`, not served a minute later.
+/// open at once (a connection beyond that is answered 503 and closed). A client sending its first
+/// request's headers a byte at a time is answered 408 and disconnected after `headTimeout`, not
+/// served a minute later; a kept-alive connection idle that long is closed quietly.
 public struct HTTPLimits: Sendable {
     public var headTimeout: TimeAmount = .seconds(10)
     public var bodyTimeout: TimeAmount = .seconds(60)
@@ -94,8 +95,9 @@ final class SlowClientGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             inRequest = false
-            // Keep-alive: the next request's head is due within the head timeout.
-            arm(context, after: limits.headTimeout, answering: true)
+            // Keep-alive: the next request's head is due within the head timeout; an idle kept-alive
+            // connection is closed quietly (a client may be about to reuse it: no unasked-for 408).
+            arm(context, after: limits.headTimeout, answering: false)
         }
         context.write(data, promise: promise)
     }
