@@ -37,7 +37,7 @@ public final class WoodpeckerAPI: Sendable {
     public let retainedChanges: Int
     private let state = Mutex(State())
 
-    public init(token: String, retainedChanges: Int = 100_000) {
+    public init(token: String, retainedChanges: Int = 10_000) {
         self.token = token
         self.retainedChanges = retainedChanges
     }

@@ -34,8 +34,9 @@ public final class HubSummary: Sendable {
 
     private struct CaseView { var status: String; var level: String; var dueAt: Date?; var reports: Int; var seenMs: Int64 }
 
-    /// Bounded for long runs: closed cases leave the map an hour after they closed (counted on),
-    /// incidents and dispatched cases are remembered for an hour, the latest 20 000 latencies are kept.
+    /// Bounded for long runs: resolved and closed cases leave the map ten minutes after their last
+    /// record (still counted; one that changes again is counted anew), incidents and dispatched cases
+    /// are remembered for ten minutes, the latest 20 000 latencies are kept.
     private struct State {
         var snapshot = Snapshot()
         var cases: [String: CaseView] = [:]
@@ -48,7 +49,7 @@ public final class HubSummary: Sendable {
         var newest: Int64 = 0, lastPrune: Int64 = 0
     }
 
-    static let memory: Int64 = 3_600_000
+    static let memory: Int64 = 600_000
     static let keptLatencies = 20_000
 
     /// Forgets what is older than ``memory`` (by the records' Kafka timestamps), at most once a minute.
@@ -58,7 +59,7 @@ public final class HubSummary: Sendable {
         let horizon = s.newest - memory
         s.receivedAt = s.receivedAt.filter { $0.value >= horizon }
         s.dispatchedCases = s.dispatchedCases.filter { $0.value >= horizon }
-        for (id, c) in s.cases where c.status == "closed" && c.seenMs < horizon {
+        for (id, c) in s.cases where (c.status == "closed" || c.status == "resolved") && c.seenMs < horizon {
             s.forgottenCases += 1
             s.forgottenMerged += max(0, c.reports - 1)
             s.cases[id] = nil
