@@ -45,6 +45,7 @@ public final class PostgresInstance: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        dataDirectory = Self.resolveDataDirectory(configuration.dataDirectory)
         guard let bin = PostgresInstance.findBinDirectory() else {
             throw PostgresInstanceError(message: "PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install postgresql")
         }
@@ -77,20 +78,23 @@ public final class PostgresInstance: Sendable {
     public var url: String { "postgres://\(configuration.user)@127.0.0.1:\(configuration.port)/\(configuration.database)" }
 
     /// The directory the cluster lives in: the configured one, or (as root, when the `postgres` user
-    /// cannot reach it) a directory under `/var/tmp` that the configured path links to.
-    public var dataDirectory: URL {
-        let configured = configuration.dataDirectory
-        guard getuid() == 0, !Self.postgresUserCanEnter(configured.deletingLastPathComponent()) else { return configured }
+    /// cannot reach it) a directory under `/var/tmp` that the configured path links to. Decided once.
+    public let dataDirectory: URL
+
+    /// Where the cluster of `configured` lives (see ``dataDirectory``).
+    static func resolveDataDirectory(_ configured: URL) -> URL {
+        guard getuid() == 0, !postgresUserCanEnter(configured.deletingLastPathComponent()) else { return configured }
         var hasher = SHA256()
         hasher.update(Array(configured.path.utf8))
         return URL(fileURLWithPath: "/var/tmp/gridhub-postgres-\(hasher.finalize().prefix(6).hexString)")
     }
 
     /// Whether the `postgres` OS user can enter `directory` (search permission on it and every parent).
+    /// A check that could not run (a busy machine) counts as yes: only a refused `cd` moves the cluster.
     static func postgresUserCanEnter(_ directory: URL) -> Bool {
-        let result = try? Subprocess.run(["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "/bin/sh", "-c", "cd -- \"$1\"", "sh", directory.path],
-                                         timeout: .seconds(10))
-        return result?.status == 0
+        guard let result = try? Subprocess.run(["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "/bin/sh", "-c", "cd -- \"$1\"", "sh", directory.path],
+                                               timeout: .seconds(60)) else { return true }
+        return result.status == 0
     }
 
     /// Creates the cluster if needed, starts the server, and creates the database if needed.
@@ -101,9 +105,13 @@ public final class PostgresInstance: Sendable {
             logger.info("the postgres user cannot enter the state directory; the private cluster lives elsewhere",
                         metadata: ["postgres.data": .string(dir.path), "postgres.link": .string(configuration.dataDirectory.path)])
             try FileManager.default.createDirectory(at: configuration.dataDirectory.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if (try? FileManager.default.destinationOfSymbolicLink(atPath: configuration.dataDirectory.path)) != dir.path {
-                try? FileManager.default.removeItem(at: configuration.dataDirectory)
-                try FileManager.default.createSymbolicLink(at: configuration.dataDirectory, withDestinationURL: dir)
+            // Only a link (or nothing) is replaced: a real directory at the configured path is never deleted.
+            let link = try? FileManager.default.destinationOfSymbolicLink(atPath: configuration.dataDirectory.path)
+            if link != dir.path {
+                if link != nil { try FileManager.default.removeItem(at: configuration.dataDirectory) }
+                if !FileManager.default.fileExists(atPath: configuration.dataDirectory.path) {
+                    try FileManager.default.createSymbolicLink(at: configuration.dataDirectory, withDestinationURL: dir)
+                }
             }
         }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -114,12 +122,18 @@ public final class PostgresInstance: Sendable {
             try await run(binDirectory.appendingPathComponent("initdb").path,
                     ["-D", dir.path, "-U", configuration.user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], asPostgres: asPostgres)
         }
-        try await run(binDirectory.appendingPathComponent("pg_ctl").path, [
-            "-D", dir.path, "-l", dir.appendingPathComponent("server.log").path, "-w", "-t", "60",
-            "-o", "-p \(configuration.port) -k \(dir.path) -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100"
-                + configuration.settings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined(),
-            "start",
-        ], asPostgres: asPostgres)
+        do {
+            try await run(binDirectory.appendingPathComponent("pg_ctl").path, [
+                "-D", dir.path, "-l", dir.appendingPathComponent("server.log").path, "-w", "-t", "60",
+                "-o", "-p \(configuration.port) -k \(dir.path) -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100"
+                    + configuration.settings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined(),
+                "start",
+            ], asPostgres: asPostgres)
+        } catch {
+            // pg_ctl only says "Examine the log output": say what the server said.
+            let log = (try? String(contentsOf: dir.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
+            throw PostgresInstanceError(message: "\(error); the server's log ends: \(log.suffix(1_500))")
+        }
         startWatcher(dataDirectory: dir)
         let exists = try await run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(configuration.port), "-U", configuration.user, "-d", "postgres", "-tAc",
                                                "SELECT 1 FROM pg_database WHERE datname = '\(configuration.database)'"], asPostgres: false)
