@@ -150,8 +150,14 @@ struct DevCommandTests {
     func crashAndPrivateFolder() async throws {
         let owner = URL(fileURLWithPath: "/tmp/gridhub-dev-private-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: owner, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(at: owner) }
         let state = owner.appendingPathComponent("state")
+        defer {
+            // The cluster lives where the postgres user can enter (under /var/tmp), linked from the state folder.
+            if let cluster = try? FileManager.default.destinationOfSymbolicLink(atPath: state.appendingPathComponent("postgres").path) {
+                try? FileManager.default.removeItem(atPath: cluster)
+            }
+            try? FileManager.default.removeItem(at: owner)
+        }
         let arguments = ["dev", "--rate", "5", "--speed", "300", "--no-summary", "--state-dir", state.path]
 
         let first = try ChildProcess(GridHubPaths.executable, arguments, removing: ["GRIDHUB_DATABASE_URL"])

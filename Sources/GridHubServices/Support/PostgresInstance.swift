@@ -154,8 +154,9 @@ public final class PostgresInstance: Sendable {
 
     /// Stops the server (fast shutdown: open sessions are ended, committed data is kept).
     public func stop() async throws {
-        stopWatcher()
         try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
+        // Only once the server is down: if stopping failed, the watcher still stops it when this process ends.
+        stopWatcher()
     }
 
     /// The process id of the server running on `dir`, from its `postmaster.pid`, if that process lives.
