@@ -108,7 +108,7 @@ public final class EnforcementInbox: Service, Sendable {
     /// Handles one entry; whatever goes wrong stays with that entry.
     func handleEntry(_ entry: InboxEntry) async {
         guard let name = entry.name else {
-            let hex = entry.rawName.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            let hex = entry.rawName.hexString
             if await setAside(entry, reason: "the file name (hex \(hex)) is not UTF-8: not read", code: "name", move: false) { return }
             return
         }
