@@ -19,6 +19,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gridhub", targets: ["gridhub"]),
+        .executable(name: "gridhub-bench", targets: ["gridhub-bench"]),
         .library(name: "GridHubKafka", targets: ["GridHubKafka"]),
         .library(name: "GridHubCore", targets: ["GridHubCore"]),
     ],
@@ -121,6 +122,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The benchmarks (`gridhub bench …`): each against raw librdkafka on the same broker in the same run.
+        .target(
+            name: "GridHubBenchmarks",
+            dependencies: [
+                "GridHubRouter",
+                "GridHubAdapters",
+                "GridHubServices",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmarks' executable, which `gridhub bench` runs: kept out of the daemons' binary.
+        .executableTarget(
+            name: "gridhub-bench",
+            dependencies: [
+                "GridHubBenchmarks",
+                "GridHubRouter",
+                "GridHubAdapters",
+                "GridHubServices",
+                "GridHubSimulation",
+                "GridHubCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The one thin executable.
         .executableTarget(
             name: "gridhub",
@@ -171,13 +204,13 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubRouterTests",
-            dependencies: ["gridhub", "GridHubRouter", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+            dependencies: ["gridhub", "gridhub-bench", "GridHubBenchmarks", "GridHubRouter", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
                            .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GridHubCLITests",
-            dependencies: ["gridhub", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["gridhub", "gridhub-bench", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
             swiftSettings: swiftSettings
         ),
     ]

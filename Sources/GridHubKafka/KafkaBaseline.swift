@@ -3,7 +3,7 @@ import Dispatch
 
 /// Raw librdkafka loops with no Swift layer in between: the physical limit that the client's own
 /// throughput is reported against (`gridhub bench kafka`). Same settings as the client's defaults.
-public enum KafkaBaseline {
+package enum KafkaBaseline {
     /// librdkafka's version, e.g. `2.0.2`.
     public static var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }
 

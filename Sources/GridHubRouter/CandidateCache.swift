@@ -18,7 +18,7 @@ import Synchronization
 /// version is the one cached, so another router instance's change is never missed. A transaction takes
 /// its grids out of the cache and hands them back only after it committed; a grid whose bump shows
 /// someone else's change in between is dropped, to be read again.
-final class CandidateCache: Sendable {
+package final class CandidateCache: Sendable {
     /// One grid's candidates: all cases of the grid that could take a report made at `coveredFromMs` or later.
     struct Grid: Sendable {
         var version: Int64
@@ -82,7 +82,7 @@ final class CandidateCache: Sendable {
     let lateness: Int64
 
     /// The lateness allowed unless told otherwise.
-    static let defaultLateness: Duration = .seconds(24 * 3600)
+    package static let defaultLateness: Duration = .seconds(24 * 3600)
 
     init(policy: DedupPolicy, lateness: Duration = CandidateCache.defaultLateness) {
         self.policy = policy

@@ -1,44 +1,32 @@
 import ArgumentParser
-import GridHubServices
-import Logging
+import Foundation
+import Glibc
 
-/// `gridhub bench`: benchmarks, reported against raw librdkafka in the same run.
-struct BenchCommand: AsyncParsableCommand {
+/// `gridhub bench …` runs `gridhub-bench …`, the benchmarks' own executable built beside this one: the
+/// benchmarks stay out of the binary the daemons run.
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks (build with -c release for meaningful numbers).",
-        subcommands: [Kafka.self, Reference.self, Hotline.self, Router.self]
+        abstract: "Benchmarks against raw librdkafka in the same run: kafka, reference, hotline, router (runs gridhub-bench).",
+        helpNames: []
     )
 
-    struct Kafka: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Produce, consume and passthrough on the embedded broker: GridHub's client vs raw librdkafka.")
+    @Argument(parsing: .captureForPassthrough, help: "The benchmark and its options; `gridhub bench --help` lists them.")
+    var arguments: [String] = []
 
-        @Option(help: "Records per phase.") var records = 100_000
-        @Option(help: "Bytes per record.") var size = 400
-        @Option(help: "Partitions.") var partitions = 16
-
-        func run() async throws {
-            Runtime.bootstrapLogging()
-            var options = KafkaBenchmark.Options()
-            options.records = records
-            options.recordSize = size
-            options.partitions = partitions
-            let report = try await KafkaBenchmark.run(options: options, logger: Logger(label: "gridhub.bench"))
-            StandardOutput.writeLine(report.table)
-        }
+    /// `gridhub-bench` in the folder of the running executable.
+    static var executablePath: String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("gridhub-bench").path
     }
 
-    struct Reference: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Reference data: start-up load, point → grid and address → grid look-ups per second on one core.")
-
-        @Option(help: "Folder of the reference data.") var referenceDir: String?
-        @Option(help: "Point look-ups to time.") var points = 2_000_000
-        @Option(help: "Address look-ups to time.") var addresses = 200_000
-
-        func run() async throws {
-            let directory = try ReferenceLocation.directory(explicit: referenceDir)
-            let report = try ReferenceBenchmark.run(referenceDirectory: directory, pointLookups: points, addressLookups: addresses)
-            StandardOutput.writeLine(report.rendered)
+    func run() throws {
+        let path = Self.executablePath
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw CommandFailure("the benchmarks are a separate executable, not found at \(path): build it with `swift build -c release --product gridhub-bench`")
         }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        execv(path, argv)
+        throw CommandFailure("could not run \(path): \(String(cString: strerror(errno)))")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GridHubCore
+@testable import GridHubBenchmarks
 @testable import GridHubRouter
 import GridHubTesting
 import PostgresNIO

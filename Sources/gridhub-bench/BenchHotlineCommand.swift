@@ -1,4 +1,5 @@
 import ArgumentParser
+import GridHubBenchmarks
 import GridHubAdapters
 import GridHubServices
 import Logging

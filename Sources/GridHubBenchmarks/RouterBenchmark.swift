@@ -2,6 +2,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 import GridHubServices
+import GridHubRouter
 import Logging
 import PostgresNIO
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GridHubBenchmarks
 import Foundation
 import GridHubCore
 import GridHubRouter
@@ -30,9 +31,9 @@ extension BenchCommand {
             let counts = openCases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "") }
             let open = counts.compactMap(Int.init)
             guard open.count == counts.count, !open.isEmpty, open.allSatisfy({ $0 >= 0 }) else {
-                throw CommandFailure("--open-cases must be comma-separated counts, like 10000,1000000")
+                throw ValidationError("--open-cases must be comma-separated counts, like 10000,1000000")
             }
-            guard incidents > 0 else { throw CommandFailure("--incidents must be positive") }
+            guard incidents > 0 else { throw ValidationError("--incidents must be positive") }
             let directory = try ReferenceLocation.directory(explicit: referenceDir)
             let reference = try ReferenceLocation.load(from: directory)
             let rules = try RouterDaemon.loadRules(path: routingRules ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory), reference: reference)
@@ -42,13 +43,13 @@ extension BenchCommand {
             options.outboxBatch = outboxBatch
             options.instances = instances
             options.partitions = partitions
-            guard backlogRate > 0, (backlogDays ?? 1) > 0 else { throw CommandFailure("--backlog-rate and --backlog-days must be positive") }
+            guard backlogRate > 0, (backlogDays ?? 1) > 0 else { throw ValidationError("--backlog-rate and --backlog-days must be positive") }
             options.backlogArrivalsPerDay = backlogRate
             options.backlogDays = backlogDays
             options.postgresLogPath = postgresLog
             if let ms = explainSlowerThan {
-                guard ms >= 0 else { throw CommandFailure("--explain-slower-than must be milliseconds, 0 or more") }
-                guard postgresLog != nil else { throw CommandFailure("--explain-slower-than writes plans to the server's log: give --postgres-log too") }
+                guard ms >= 0 else { throw ValidationError("--explain-slower-than must be milliseconds, 0 or more") }
+                guard postgresLog != nil else { throw ValidationError("--explain-slower-than writes plans to the server's log: give --postgres-log too") }
                 options.explainSlowerThan = .milliseconds(ms)
             }
             // The server settings ops are told to use, when Deploy/postgresql/ lies beside the reference folder.

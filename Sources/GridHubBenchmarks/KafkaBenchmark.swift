@@ -156,11 +156,3 @@ final class FailureCount: Sendable {
         if let e = first.withLock({ $0 }) { throw e }
     }
 }
-
-extension Duration {
-    /// The duration in seconds as a `Double`.
-    public var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
-    }
-}

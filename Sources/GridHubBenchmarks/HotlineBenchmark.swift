@@ -3,6 +3,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 import GridHubServices
+import GridHubAdapters
 import Logging
 import NIOCore
 import ServiceLifecycle
