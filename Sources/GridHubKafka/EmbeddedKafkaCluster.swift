@@ -57,7 +57,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     }
 
     /// A Kafka protocol request type whose responses can be made to fail.
-    public enum RequestKind: Int16, Sendable {
+    package enum RequestKind: Int16, Sendable {
         case produce = 0
         case fetch = 1
         case listOffsets = 2
@@ -72,7 +72,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     }
 
     /// A protocol error the cluster can answer with.
-    public enum InjectedError: Int32, Sendable {
+    package enum InjectedError: Int32, Sendable {
         case leaderNotAvailable = 5
         case notLeaderForPartition = 6
         case requestTimedOut = 7
@@ -86,7 +86,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     }
 
     /// Makes the next `errors.count` requests of `kind` fail with these errors, in order.
-    public func injectErrors(_ errors: [InjectedError], on kind: RequestKind) {
+    package func injectErrors(_ errors: [InjectedError], on kind: RequestKind) {
         let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
         codes.withUnsafeBufferPointer { buf in
             rd_kafka_mock_push_request_errors_array(cluster, kind.rawValue, buf.count, buf.baseAddress)
@@ -94,7 +94,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     }
 
     /// Clears errors not yet served for `kind`.
-    public func clearInjectedErrors(on kind: RequestKind) {
+    package func clearInjectedErrors(on kind: RequestKind) {
         rd_kafka_mock_clear_request_errors(cluster, kind.rawValue)
     }
 
