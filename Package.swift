@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // The C library. Only GridHubKafka imports it.
@@ -55,7 +56,10 @@ let package = Package(
         // The pure core: canonical model, reference data, places, classification. No I/O but reading files at start.
         .target(
             name: "GridHubCore",
-            dependencies: [],
+            dependencies: [
+                // SHA-256 (deterministic ids) and HMAC-SHA256 (12345 signatures): the well-tested implementation.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The shared runtime of every daemon and tool that does I/O: configuration, health, readiness,

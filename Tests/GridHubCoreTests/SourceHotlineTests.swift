@@ -35,17 +35,30 @@ struct SourceHotlineTests {
         }
     }
 
-    @Test("signature is HMAC-SHA256 over timestamp LF body, lowercase hex (RFC 4231 vector for the MAC)")
-    func signature() {
-        let key = [UInt8](repeating: 0x0b, count: 20)
-        #expect(Hotline12345.hex(HMACSHA256.authenticationCode(key: key, message: Array("Hi There".utf8)))
-            == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        var mac = HMACSHA256.Incremental(key: key)
-        mac.update(Array("Hi ".utf8))
-        mac.update(Array("There".utf8))
-        #expect(Hotline12345.hex(mac.finalize()) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        let s = Hotline12345.signature(secret: Array("k".utf8), timestamp: "1795740932", body: Array("<A/>".utf8))
-        #expect(s == Hotline12345.hex(HMACSHA256.authenticationCode(key: Array("k".utf8), message: Array("1795740932\n<A/>".utf8))))
+    @Test("signature is HMAC-SHA256 over timestamp LF body in lowercase hex, fed in any chunks; only the exact signature matches")
+    func signature() throws {
+        // Computed independently: Python's hmac.new(b"k", b"1795740932\n<A/>", hashlib.sha256).hexdigest()
+        let expected = "a56dbbb3c91102ffb20db04ea74f1e7f0df92b52d5a7b8abb79b130e6b70e707"
+        #expect(Hotline12345.signature(secret: Array("k".utf8), timestamp: "1795740932", body: Array("<A/>".utf8)) == expected)
+        var fed = Hotline12345.Signature(secret: Array("k".utf8), timestamp: "1795740932")
+        fed.update(Array("<A".utf8))
+        fed.update([])
+        fed.update(Array("/>".utf8))
+        #expect(fed.hex == expected)
+        let raw = try #require(Hotline12345.unhex(expected))
+        #expect(fed.matches(raw))
+        #expect(!fed.matches(Array(raw.dropLast()) + [raw.last! ^ 1]))
+        #expect(!fed.matches(Array(raw.dropLast())))
+        #expect(!Hotline12345.Signature(secret: Array("K".utf8), timestamp: "1795740932").matches(raw))
+    }
+
+    @Test("the 综治e通 API key is compared whole: a prefix, a longer key or one differing byte is refused")
+    func apiKey() {
+        let key = Array("elink-key-2026".utf8)
+        #expect(Elink.isAPIKey(key, key))
+        #expect(!Elink.isAPIKey(Array(key.dropLast()), key))
+        #expect(!Elink.isAPIKey(key + [0x31], key))
+        #expect(!Elink.isAPIKey(Array("elink-key-2027".utf8), key))
     }
 
     @Test("status → FKXX: CLZT mapping, CLJG present for 办结, local time")

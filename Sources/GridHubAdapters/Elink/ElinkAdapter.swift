@@ -49,14 +49,13 @@ public final class ElinkIngest: Sendable {
 
     private func process(_ request: Request, requestID rid: String, logger: Logger) async -> (HTTPResponse.Status, [UInt8]) {
         let given = Array((request.headers[.apiKey] ?? "").utf8)
-        guard !given.isEmpty, HMACSHA256.constantTimeEquals(given, Array(configuration.apiKey.utf8)) else {
+        guard !given.isEmpty, Elink.isAPIKey(given, Array(configuration.apiKey.utf8)) else {
             pipeline.countRejected(reason: "apiKey")
             return (.unauthorized, Elink.errorAnswer(code: 401, message: "invalid api key"))
         }
-        var noMac: HMACSHA256.Incremental? = nil
         let body: LimitedBody
         do {
-            body = try await LimitedBody.read(request.body, limit: configuration.maxBodyBytes, hardCap: configuration.maxBodyBytes + 1, mac: &noMac)
+            body = try await LimitedBody.read(request.body, limit: configuration.maxBodyBytes, hardCap: configuration.maxBodyBytes + 1)
         } catch {
             return (.internalServerError, Elink.errorAnswer(code: 500, message: "cannot read the request"))
         }

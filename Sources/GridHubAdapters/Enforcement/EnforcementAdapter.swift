@@ -292,9 +292,7 @@ public struct EnforcementOutboxSink: OutboundSink {
         let bytes = TextEncoding.gbk.encodeReplacing(Enforcement.statusCSV(lines)).bytes
         let stamp = SourceSupport.formatLocalTime(Date(timeIntervalSince1970: Double(first.timestampMilliseconds ?? 0) / 1000))
             .replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "").replacingOccurrences(of: " ", with: "")
-        var hasher = SHA256()
-        hasher.update(Array("\(first.topic)/\(first.partition)/\(first.offset)".utf8))
-        let seq = hasher.finalize().prefix(4).hexString
+        let seq = ContentDigest.sha256(Array("\(first.topic)/\(first.partition)/\(first.offset)".utf8)).prefix(4).hexString
         let name = "GRIDHUB_\(stamp)_\(seq).csv"
         let outbox = self.outbox
         // A full disk or a missing mount is transient: retry until it works (or the daemon stops).

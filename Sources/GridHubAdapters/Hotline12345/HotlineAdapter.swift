@@ -78,12 +78,10 @@ public final class HotlineIngest: Sendable {
         guard let signatureText = request.headers[.hotlineSignature], let signature = Hotline12345.unhex(signatureText.trimmingCharacters(in: .whitespaces)), signature.count == 32 else {
             return refuse("signature", "缺少或无效的签名")
         }
-        var mac: HMACSHA256.Incremental? = HMACSHA256.Incremental(key: configuration.secret)
-        mac?.update(Array(tsText.utf8))
-        mac?.update([0x0A])
+        var computed = Hotline12345.Signature(secret: configuration.secret, timestamp: tsText)
         let body: LimitedBody
         do {
-            body = try await LimitedBody.read(request.body, limit: configuration.maxBodyBytes, hardCap: configuration.hardCapBytes, mac: &mac)
+            body = try await LimitedBody.read(request.body, limit: configuration.maxBodyBytes, hardCap: configuration.hardCapBytes) { computed.update($0) }
         } catch {
             return Answer(code: .internalError, message: "读取请求失败")
         }
@@ -91,7 +89,7 @@ public final class HotlineIngest: Sendable {
             pipeline.countRejected(reason: "tooLarge")
             return Answer(code: .invalid, message: "请求体过大")
         }
-        guard let mac, HMACSHA256.constantTimeEquals(mac.finalize(), signature) else { return refuse("signature", "签名错误") }
+        guard computed.matches(signature) else { return refuse("signature", "签名错误") }
         // A request signed correctly within the window is processed even if it was seen before: the
         // platform retries a 429 or an unanswered request with the very same signed bytes, and the spec
         // wants the retry stored (or answered 0 again). Processing is idempotent (the delivery ledger

@@ -16,14 +16,16 @@ struct LimitedBody: Sendable {
     /// The body was larger than the hard cap: reading stopped early.
     var truncatedRead: Bool
 
-    static func read(_ body: RequestBody, limit: Int, hardCap: Int, mac: inout HMACSHA256.Incremental?) async throws -> LimitedBody {
+    /// Reads `body`, keeping up to `limit` bytes and stopping past `hardCap`; `each` sees every chunk read
+    /// (the 12345 signature is computed over the whole body as it arrives).
+    static func read(_ body: RequestBody, limit: Int, hardCap: Int, each: ([UInt8]) -> Void = { _ in }) async throws -> LimitedBody {
         var kept: [UInt8] = []
         var total = 0
         for try await buffer in body {
             let chunk = Array(buffer.readableBytesView)
             total += chunk.count
             if kept.count < limit { kept.append(contentsOf: chunk.prefix(limit - kept.count + 1)) }
-            mac?.update(chunk)
+            each(chunk)
             if total > hardCap { return LimitedBody(bytes: Array(kept.prefix(limit)), total: total, oversized: true, truncatedRead: true) }
         }
         let oversized = total > limit

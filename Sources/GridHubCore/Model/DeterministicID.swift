@@ -34,10 +34,7 @@ public struct DeterministicID: Sendable, Hashable {
 
     /// The id of `name` in `namespace`.
     public init(namespace: Namespace, name: String) {
-        var hasher = SHA256()
-        hasher.update(namespace.bytes)
-        hasher.update(Array(name.utf8))
-        var bytes = Array(hasher.finalize().prefix(16))
+        var bytes = Array(ContentDigest.sha256(namespace.bytes, Array(name.utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0f) | 0x80
         bytes[8] = (bytes[8] & 0x3f) | 0x80
         self.bytes = bytes
@@ -85,7 +82,7 @@ public struct DeterministicID: Sendable, Hashable {
 
     /// 16 bytes for a namespace of the hub's own, derived from a label so nothing is hand-typed.
     static func namespaceBytes(_ label: String) -> [UInt8] {
-        var bytes = Array(SHA256.hash(utf8: "gridhub.namespace\n" + label).prefix(16))
+        var bytes = Array(ContentDigest.sha256(Array(("gridhub.namespace\n" + label).utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0f) | 0x80
         bytes[8] = (bytes[8] & 0x3f) | 0x80
         return bytes

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// 综治e通's event batches (`../shared/sources/elink.md`) and their translation.
@@ -6,6 +7,12 @@ public enum Elink {
     public static let maxEvents = 500
     /// The largest body accepted, in bytes (5 MiB).
     public static let maxBodyBytes = 5 * 1024 * 1024
+
+    /// Whether `given` is the API key: their SHA-256 digests compared in constant time (swift-crypto),
+    /// so neither where they differ nor the key's length shows in the time taken.
+    public static func isAPIKey(_ given: [UInt8], _ key: [UInt8]) -> Bool {
+        SHA256.hash(data: given) == SHA256.hash(data: key)
+    }
 
     /// One event of a batch, validated.
     public struct Event: Sendable, Hashable {

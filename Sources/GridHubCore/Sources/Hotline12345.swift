@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The 12345 hotline's documents (`../shared/sources/hotline12345.md`): work orders (`GDXX`),
@@ -212,23 +213,31 @@ public enum Hotline12345 {
 
     /// The hex signature: HMAC-SHA256(secret, timestamp + "\n" + body).
     public static func signature(secret: [UInt8], timestamp: String, body: [UInt8]) -> String {
-        var mac = HMACSHA256.Incremental(key: secret)
-        mac.update(Array(timestamp.utf8))
-        mac.update([0x0A])
-        mac.update(body)
-        return hex(mac.finalize())
+        var signature = Signature(secret: secret, timestamp: timestamp)
+        signature.update(body)
+        return signature.hex
     }
 
-    /// Lowercase hex.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
+    /// The signature of a request, computed as its body arrives: HMAC-SHA256 (swift-crypto) keyed with
+    /// the shared secret over `timestamp LF body`.
+    public struct Signature {
+        private var mac: HMAC<SHA256>
+
+        public init(secret: [UInt8], timestamp: String) {
+            mac = HMAC(key: SymmetricKey(data: secret))
+            mac.update(data: Array(timestamp.utf8))
+            mac.update(data: [0x0A])
         }
-        return String(decoding: out, as: UTF8.self)
+
+        /// Adds the next bytes of the body.
+        public mutating func update(_ bytes: [UInt8]) { mac.update(data: bytes) }
+
+        /// Whether `given` (the raw bytes of the request's hex signature) is this signature, compared
+        /// in time that does not depend on where they differ.
+        public func matches(_ given: [UInt8]) -> Bool { mac.finalize() == given }
+
+        /// Lowercase hex, as the request header carries it.
+        public var hex: String { mac.finalize().hexString }
     }
 
     /// Parses lowercase (or uppercase) hex; nil if malformed.

@@ -161,10 +161,7 @@ public final class IngestPipeline: Sendable {
                            origin: String? = nil, reasonCode: String = "invalid", once: Bool = false) async -> Outcome {
         var onceKey: String? = nil
         if once {
-            var hasher = SHA256()
-            hasher.update(original)
-            hasher.update(Array(("\n" + reason).utf8))
-            onceKey = "deadletter/\(system.rawValue)/\(hasher.finalize().hexString)"
+            onceKey = "deadletter/\(system.rawValue)/\(ContentDigest.sha256(original, Array(("\n" + reason).utf8)).hexString)"
             if let onceKey, ledger.contains(onceKey, version: 1) { return .accepted(duplicate: true) }
         }
         if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }

@@ -84,9 +84,7 @@ public final class PostgresInstance: Sendable {
     /// Where the cluster of `configured` lives (see ``dataDirectory``).
     static func resolveDataDirectory(_ configured: URL) -> URL {
         guard getuid() == 0, !postgresUserCanEnter(configured.deletingLastPathComponent()) else { return configured }
-        var hasher = SHA256()
-        hasher.update(Array(configured.path.utf8))
-        return URL(fileURLWithPath: "/var/tmp/gridhub-postgres-\(hasher.finalize().prefix(6).hexString)")
+        return URL(fileURLWithPath: "/var/tmp/gridhub-postgres-\(ContentDigest.sha256(Array(configured.path.utf8)).prefix(6).hexString)")
     }
 
     /// Whether the `postgres` OS user can enter `directory` (search permission on it and every parent).

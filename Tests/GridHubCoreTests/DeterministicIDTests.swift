@@ -1,53 +1,13 @@
 import Testing
 @testable import GridHubCore
 
-@Suite("SHA-256, HMAC and deterministic ids")
-struct SHA256Tests {
-    // FIPS 180-2 / NIST CSRC example vectors.
-    @Test("FIPS test vectors", arguments: [
-        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
-        ("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
-         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"),
-    ])
-    func vectors(message: String, digest: String) {
-        #expect(SHA256.hash(utf8: message).hexString == digest)
-    }
-
-    @Test("one million 'a'")
-    func millionA() {
-        var hasher = SHA256()
-        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
-        for _ in 0..<1000 { hasher.update(chunk) }
-        #expect(hasher.finalize().hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-    }
-
-    @Test("incremental updates equal one-shot hashing at every block boundary")
-    func incremental() {
-        let message = (0..<200).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        for split in [0, 1, 55, 56, 63, 64, 65, 127, 128, 199, 200] {
-            var hasher = SHA256()
-            hasher.update(message[..<split])
-            hasher.update(message[split...])
-            #expect(hasher.finalize() == SHA256.hash(message), "split at \(split)")
-        }
-    }
-
-    @Test("HMAC-SHA256, RFC 4231 test cases 1, 2 and 6")
-    func hmac() {
-        let key1 = [UInt8](repeating: 0x0b, count: 20)
-        #expect(HMACSHA256.authenticationCode(key: key1, message: Array("Hi There".utf8)).hexString
-                == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        #expect(HMACSHA256.authenticationCode(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)).hexString
-                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
-        let longKey = [UInt8](repeating: 0xaa, count: 131)
-        #expect(HMACSHA256.authenticationCode(key: longKey, message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)).hexString
-                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
-        #expect(HMACSHA256.constantTimeEquals([1, 2, 3], [1, 2, 3]))
-        #expect(!HMACSHA256.constantTimeEquals([1, 2, 3], [1, 2, 4]))
-        #expect(!HMACSHA256.constantTimeEquals([1, 2], [1, 2, 3]))
+@Suite("Deterministic ids and content digests")
+struct DeterministicIDTests {
+    @Test("content digests are SHA-256 of the chunks one after another (FIPS 180-2 vector)")
+    func contentDigest() {
+        #expect(ContentDigest.sha256(Array("abc".utf8)).hexString == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(ContentDigest.sha256(Array("a".utf8), Array("bc".utf8)) == ContentDigest.sha256(Array("abc".utf8)))
+        #expect(ContentDigest.sha256([]).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
     @Test("deterministic ids are UUID-shaped, version 8, variant 10, stable and namespaced")
