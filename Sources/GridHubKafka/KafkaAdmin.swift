@@ -58,7 +58,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// Every topic of the cluster (internal ones excluded) with its partition count.
     public func listTopics(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicDescription] {
         let handle = self.handle
-        let result: Result<[TopicDescription], KafkaError> = await run {
+        let result: Result<[TopicDescription], KafkaError> = await runBlocking(on: queue) {
             var md: UnsafePointer<rd_kafka_metadata>? = nil
             let err = rd_kafka_metadata(handle.pointer, 1, nil, &md, Int32(clamping: timeout.milliseconds))
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
@@ -80,7 +80,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// The brokers of the cluster as `host:port`.
     public func listBrokers(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String] {
         let handle = self.handle
-        let result: Result<[String], KafkaError> = await run {
+        let result: Result<[String], KafkaError> = await runBlocking(on: queue) {
             var md: UnsafePointer<rd_kafka_metadata>? = nil
             let err = rd_kafka_metadata(handle.pointer, 0, nil, &md, Int32(clamping: timeout.milliseconds))
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
@@ -103,7 +103,7 @@ public final class KafkaAdmin: @unchecked Sendable {
         let missing = topics.filter { !existing.contains($0.name) }
         guard !missing.isEmpty else { return [] }
         let handle = self.handle
-        let result: Result<[String], KafkaError> = await run {
+        let result: Result<[String], KafkaError> = await runBlocking(on: queue) {
             KafkaAdmin.createTopicsBlocking(handle: handle, topics: missing, timeout: timeout)
         }
         return try result.get()
@@ -112,7 +112,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// The low and high watermark (first offset, next offset) of a partition.
     public func watermarks(_ tp: TopicPartition, timeout: Duration = .seconds(10)) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let handle = self.handle
-        let result: Result<Watermarks, KafkaError> = await run {
+        let result: Result<Watermarks, KafkaError> = await runBlocking(on: queue) {
             var low: Int64 = 0
             var high: Int64 = 0
             let err = rd_kafka_query_watermark_offsets(handle.pointer, tp.topic, tp.partition, &low, &high, Int32(clamping: timeout.milliseconds))
@@ -153,11 +153,6 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     private struct Watermarks: Sendable { var low: Int64; var high: Int64 }
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: body()) }
-        }
-    }
 
     private static func createTopicsBlocking(handle: RDKafkaHandle, topics: [NewTopic], timeout: Duration) -> Result<[String], KafkaError> {
         var errstr = [CChar](repeating: 0, count: 512)

@@ -18,11 +18,18 @@ public final class KafkaProducer: @unchecked Sendable {
     private let permits: AsyncPermits
     private let logger: Logger
     private let blockingQueue = DispatchQueue(label: "gridhub.kafka.producer.blocking")
-    private let lifecycle = Mutex(Lifecycle.running)
+    private let lifecycle = Mutex(Lifecycle())
     private let pollThread: PollThread
     public let configuration: KafkaProducerConfiguration
 
-    private enum Lifecycle { case running, shuttingDown, shutDown }
+    /// Whether records are accepted, and how many senders are handing one to librdkafka right now:
+    /// shutdown waits for those before it flushes and purges, so a record is never enqueued after the
+    /// purge (where no delivery report would ever come and its sender would wait forever).
+    private struct Lifecycle {
+        enum Phase { case running, shuttingDown, shutDown }
+        var phase = Phase.running
+        var enqueuing = 0
+    }
 
     /// Creates the producer and starts its delivery-report thread.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
@@ -99,7 +106,7 @@ public final class KafkaProducer: @unchecked Sendable {
     public func flush(timeout: Duration) async throws(KafkaError) {
         let handle = self.handle
         let ms = Int32(clamping: timeout.milliseconds)
-        let err = await runBlockingNonThrowing { rd_kafka_flush(handle.pointer, ms) }
+        let err = await runBlocking(on: blockingQueue) { rd_kafka_flush(handle.pointer, ms) }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw KafkaError.rd(err, code: .timedOut, context: "flush did not finish within \(timeout)")
         }
@@ -109,11 +116,13 @@ public final class KafkaProducer: @unchecked Sendable {
     /// frees the handle. Calling it again does nothing.
     public func shutdown(timeout: Duration = .seconds(10)) async {
         let proceed = lifecycle.withLock { state -> Bool in
-            guard state == .running else { return false }
-            state = .shuttingDown
+            guard state.phase == .running else { return false }
+            state.phase = .shuttingDown
             return true
         }
         guard proceed else { return }
+        // Senders already past the check finish handing their record over (microseconds) first.
+        while lifecycle.withLock({ $0.enqueuing }) > 0 { await Task.yield() }
         do {
             try await flush(timeout: timeout)
         } catch {
@@ -121,13 +130,13 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         let handle = self.handle
         let pollThread = self.pollThread
-        await runBlockingNonThrowing {
+        await runBlocking(on: blockingQueue) {
             rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
             rd_kafka_poll(handle.pointer, 0)
             pollThread.stop()
             rd_kafka_poll(handle.pointer, 0)
         }
-        lifecycle.withLock { $0 = .shutDown }
+        lifecycle.withLock { $0.phase = .shutDown }
     }
 
     // MARK: Transactions (real clusters; the embedded broker accepts but does not enforce them)
@@ -174,23 +183,20 @@ public final class KafkaProducer: @unchecked Sendable {
             throw KafkaError(code: .transaction, message: "\(what): the producer has no transactional.id")
         }
         let handle = self.handle
-        let error: KafkaError? = await runBlockingNonThrowing {
+        let error: KafkaError? = await runBlocking(on: blockingQueue) {
             guard let error = call(handle.pointer) else { return nil }
             return KafkaError.consuming(error, code: .transaction, context: what)
         }
         if let error { throw error }
     }
 
-    private func runBlockingNonThrowing<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            blockingQueue.async { continuation.resume(returning: body()) }
-        }
-    }
 
     private func runningError() -> KafkaError? {
         if let fatal = handle.context.fatalError.withLock({ $0 }) { return fatal }
-        return lifecycle.withLock { $0 } == .running ? nil : KafkaError(code: .shutDown, message: "the producer is shut down")
+        return lifecycle.withLock { $0.phase } == .running ? nil : Self.shutDownError
     }
+
+    private static let shutDownError = KafkaError(code: .shutDown, message: "the producer is shut down")
 
     private func checkRunning() throws(KafkaError) {
         if let error = runningError() { throw error }
@@ -198,6 +204,14 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Hands one record to librdkafka. Returns an error if it was not enqueued (the slot is then unused).
     private func enqueue(_ record: ProducerRecord, slot: DeliverySlot) -> KafkaError? {
+        // A sender may have waited for a permit while the producer shut down.
+        let open = lifecycle.withLock { state -> Bool in
+            guard state.phase == .running else { return false }
+            state.enqueuing += 1
+            return true
+        }
+        guard open else { return Self.shutDownError }
+        defer { lifecycle.withLock { $0.enqueuing -= 1 } }
         let opaque = Unmanaged.passRetained(slot).toOpaque()
         var headers: OpaquePointer? = nil
         if !record.headers.isEmpty {

@@ -40,6 +40,38 @@ struct ProduceConsumeTests {
         }
     }
 
+    @Test("senders racing a shutdown each get an answer: every record reported delivered is on the topic, the rest fail as shut down, none waits forever")
+    func sendRacingShutdown() async throws {
+        let topic = try TestKafka.makeTopic(partitions: 3)
+        // Few slots, so that many senders are waiting for one when the shutdown comes.
+        let producer = try TestKafka.producer { $0.maxInFlightRecords = 8 }
+        struct Tally: Sendable { var delivered = 0, shutDown = 0 }
+        let outcomes = try await withThrowingTaskGroup(of: Tally.self) { group in
+            for sender in 0..<40 {
+                group.addTask { () async throws -> Tally in
+                    var tally = Tally()
+                    for i in 0..<200 {
+                        do {
+                            try await producer.send(ProducerRecord(topic: topic, key: "s\(sender)", value: Array("\(sender)/\(i)".utf8)))
+                            tally.delivered += 1
+                        } catch let error as KafkaError where error.code == .shutDown {
+                            tally.shutDown += 1
+                        }
+                    }
+                    return tally
+                }
+            }
+            try await Task.sleep(for: .milliseconds(150))
+            await producer.shutdown()
+            return try await group.reduce(into: [Tally]()) { $0.append($1) }
+        }
+        let delivered = outcomes.map(\.delivered).reduce(0, +), refused = outcomes.map(\.shutDown).reduce(0, +)
+        #expect(delivered + refused == 40 * 200)
+        #expect(delivered > 0 && refused > 0, "the shutdown came in the middle: \(delivered) delivered, \(refused) refused")
+        let records = try await TestKafka.readUntilQuiet(topic, partitions: 3)
+        #expect(Set(records.map { String(decoding: $0.value, as: UTF8.self) }).count == delivered)
+    }
+
     @Test("records with the same key land on the same partition")
     func keyedPartitioning() async throws {
         let topic = try TestKafka.makeTopic(partitions: 6)

@@ -1,19 +1,11 @@
 import Dispatch
 import Foundation
 import GridHubCore
+import GridHubKafka
 import GridHubServices
 import Logging
 import ServiceLifecycle
 import Synchronization
-
-/// Runs blocking file work on a dispatch queue, off the cooperative pool.
-func onFileQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global(qos: .utility).async {
-            do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
-        }
-    }
-}
 
 /// The enforcement adapter's inbound side: reads `inbox/ZFAJ_*.csv` once its `.ok` marker exists
 /// (GBK, RFC 4180), puts every row on Kafka (incidents; feedback for cases on the hub's dispatches),
@@ -94,7 +86,7 @@ public final class EnforcementInbox: Service, Sendable {
     func readyEntries() async throws -> [InboxEntry] {
         let inbox = configuration.inbox
         let ignored = self.ignored.withLock { $0 }
-        return try await onFileQueue {
+        return try await runBlocking {
             let entries = try InboxEntry.list(inbox)
             let names = Set(entries.compactMap(\.name))
             return entries.filter { entry in
@@ -136,7 +128,7 @@ public final class EnforcementInbox: Service, Sendable {
         rejectedEntries.increment()
         logger.warning("inbox entry set aside", metadata: ["gridhub.error.reason": .string(reason)])
         let failed = configuration.failed
-        let moved = move ? ((try? await onFileQueue { try InboxEntry.rename(entry.rawName, in: self.configuration.inbox, to: failed) }) ?? false) : false
+        let moved = move ? ((try? await runBlocking { try InboxEntry.rename(entry.rawName, in: self.configuration.inbox, to: failed) }) ?? false) : false
         if !moved { ignored.withLock { _ = $0.insert(entry.identity) } }
         return true
     }
@@ -154,7 +146,7 @@ public final class EnforcementInbox: Service, Sendable {
             if case .accepted = outcome { return true }
             return false
         }
-        guard let reader = try await onFileQueue({ try InboxEntry.Reader(file) }) else {
+        guard let reader = try await runBlocking({ try InboxEntry.Reader(file) }) else {
             logger.info("export file vanished before it was read", metadata: ["enforcement.file": .string(name)])
             return
         }
@@ -185,7 +177,7 @@ public final class EnforcementInbox: Service, Sendable {
         }
         var done = false
         while !done {
-            let chunk = try await onFileQueue { try reader.read() }
+            let chunk = try await runBlocking { try reader.read() }
             if fileStart.count < configuration.maxRowBytes { fileStart += chunk.prefix(configuration.maxRowBytes - fileStart.count) }
             var records = splitter.feed(chunk)
             if chunk.isEmpty {
@@ -253,11 +245,11 @@ public final class EnforcementInbox: Service, Sendable {
     /// Moves the CSV out of the inbox, then its marker (a crash in between leaves a marker without a CSV,
     /// which is ignored). A file that cannot be moved (the share refuses) is not read again by this process.
     private func move(_ file: URL, to dir: URL) async throws {
-        let moved = try await onFileQueue {
+        let moved = try await runBlocking {
             let name = Array(file.lastPathComponent.utf8)
             return try InboxEntry.rename(name, in: file.deletingLastPathComponent(), to: dir)
         }
-        if !moved, let entry = try? await onFileQueue({ try InboxEntry.list(file.deletingLastPathComponent()) })
+        if !moved, let entry = try? await runBlocking({ try InboxEntry.list(file.deletingLastPathComponent()) })
             .first(where: { $0.name == file.lastPathComponent }) {
             logger.error("export file handled but could not be moved out of the inbox; it will not be read again until the adapter restarts",
                          metadata: ["enforcement.file": .string(file.lastPathComponent)])
@@ -309,7 +301,7 @@ public struct EnforcementOutboxSink: OutboundSink {
     }
 
     static func writeFile(_ bytes: [UInt8], name: String, outbox: URL) async throws {
-        try await onFileQueue {
+        try await runBlocking {
             let final = outbox.appendingPathComponent(name)
             let marker = outbox.appendingPathComponent(name + ".ok")
             if FileManager.default.fileExists(atPath: marker.path) { return }

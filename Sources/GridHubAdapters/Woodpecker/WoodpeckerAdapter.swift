@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GridHubCore
+import GridHubKafka
 import GridHubServices
 import Logging
 import NIOCore
@@ -167,7 +168,7 @@ public final class WoodpeckerPoller: Service, Sendable {
     /// Writes the cursor atomically (temporary file, fsync, rename).
     func store(cursor: String) async throws {
         let file = cursorFile
-        try await onFileQueue {
+        try await runBlocking {
             let temp = file.appendingPathExtension("tmp")
             let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw OutboxError(message: "cannot write \(temp.path): errno \(errno)") }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import GridHubKafka
 
 /// Runs a command to completion with `posix_spawn` and `waitpid`, its output captured in files.
 ///
@@ -94,11 +95,7 @@ public enum Subprocess {
     /// ``run(_:environment:stdin:timeout:)`` on a dispatch queue, so async callers never block the
     /// cooperative thread pool.
     public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try run(argv, environment: environment, stdin: stdin, timeout: timeout) })
-            }
-        }
+        try await runBlocking { try run(argv, environment: environment, stdin: stdin, timeout: timeout) }
     }
 }
 
