@@ -28,12 +28,12 @@ struct HotlineOutboundTests {
         let port = PortBox()
         let hotlineServer = platform.server(logger: TestKafka.quietLogger, onListening: port.callback)
         let group = "hotline-test-\(UUID().uuidString.prefix(8))"
-        @Sendable func delivery(_ url: String, group: String) throws -> StatusDelivery {
+        @Sendable func delivery(_ url: String, group: String, metrics: DaemonMetrics = DaemonMetrics()) throws -> StatusDelivery {
             var sink = HotlineResultSink(hotlineURL: url, secret: Fixtures.secret, reference: Fixtures.reference, logger: TestKafka.quietLogger)
             sink.backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
             return try StatusDelivery(configuration: .init(topics: [topics.status], groupID: group, stage: "adapter.hotline12345.status"),
                                       kafka: TestKafka.client(), sink: sink, stateDirectory: state, pipeline: runtime.pipeline,
-                                      metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
+                                      metrics: metrics, logger: TestKafka.quietLogger)
         }
         let ids = (0..<3).map { "JY-O-\(UUID().uuidString.prefix(6))-\($0)" }
         let at = Date(timeIntervalSince1970: 1_795_800_000)
@@ -54,7 +54,8 @@ struct HotlineOutboundTests {
 
         try await withServices([hotlineServer]) {
             let url = "http://127.0.0.1:\(await port.port())"
-            try await withServices(runtime.baseServices + [try delivery(url, group: group)]) {
+            let first = DaemonMetrics()
+            try await withServices(runtime.baseServices + [try delivery(url, group: group, metrics: first)]) {
                 // The consumer group joins (≈3 s on the embedded broker), then the hotline refuses for a while.
                 let downUntil = ContinuousClock.now + .seconds(15)
                 while platform.refusedWhileDown < 5 && ContinuousClock.now < downUntil { try await Task.sleep(for: .milliseconds(100)) }
@@ -62,9 +63,11 @@ struct HotlineOutboundTests {
                 #expect(platform.received.isEmpty)
                 #expect(platform.refusedWhileDown > 0)
                 platform.setDown(false)
-                let deadline = ContinuousClock.now + .seconds(20)
-                while platform.received.count < 9 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-                try await Task.sleep(for: .seconds(1))
+                // Every one of the 15 records is delivered or skipped (open: nothing to tell; the stale re-sends).
+                let settled = try await waitUntil(timeout: .seconds(20)) {
+                    first.value(of: "gridhub_outbound_delivered_total") + first.value(of: "gridhub_outbound_skipped_total") >= 15
+                }
+                #expect(settled, "\(first.render())")
             }
             let received = platform.received
             #expect(received.count == 9)
@@ -80,10 +83,13 @@ struct HotlineOutboundTests {
             }
             // Restart with the same state, in a new consumer group (as if offsets were lost in a crash):
             // the delivered-ledger keeps the hotline from seeing anything twice.
-            try await withServices(runtime.baseServices + [try delivery(url, group: group + "-2")]) {
-                try await Task.sleep(for: .seconds(5))
+            let restarted = DaemonMetrics()
+            try await withServices(runtime.baseServices + [try delivery(url, group: group + "-2", metrics: restarted)]) {
+                let reread = try await waitUntil(timeout: .seconds(20)) { restarted.value(of: "gridhub_outbound_skipped_total") >= 15 }
+                #expect(reread, "the restarted delivery read all 15 records again and skipped them: \(restarted.render())")
             }
             #expect(platform.received.count == 9)
+            #expect(restarted.value(of: "gridhub_outbound_delivered_total") == 0)
         }
     }
 }

@@ -107,8 +107,14 @@ struct BrokerCommandTests {
         defer { broker.signal(SIGKILL) }
         let kcat = try #require(GridHubPaths.which("kcat"))
         let tail = try ChildProcess(GridHubPaths.executable, ["tail", "gridhub.feedback.v1"], environment: ["GRIDHUB_BOOTSTRAP": bootstrap])
-        try await Task.sleep(for: .seconds(2))
-        _ = try await runCommand(kcat, ["-b", bootstrap, "-P", "-t", "gridhub.feedback.v1", "-k", "dsp-1"], stdin: Data(#"{"dispatchId":"dsp-1","status":"accepted"}"#.utf8 + [10]))
+        // tail starts at the end of the topic: a record is sent until tail shows one (no guess at when it is ready).
+        let sending = Task {
+            while !Task.isCancelled {
+                _ = try? await runCommand(kcat, ["-b", bootstrap, "-P", "-t", "gridhub.feedback.v1", "-k", "dsp-1"], stdin: Data(#"{"dispatchId":"dsp-1","status":"accepted"}"#.utf8 + [10]))
+                try? await Task.sleep(for: .milliseconds(300))
+            }
+        }
+        defer { sending.cancel() }
         let line = try await tail.firstLine(timeout: .seconds(20))
         #expect(line.contains("dsp-1"))
         tail.signal(SIGINT)
