@@ -202,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "GridHubServicesTests",
             dependencies: ["GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,4 @@
-/// The topic names of the external contract (`CONTRACT.md`).
+/// The topic names of the external contract (`docs/contract.md`).
 public enum Topics {
     public static let incidents = "gridhub.incidents.v1"
     public static let cases = "gridhub.cases.v1"

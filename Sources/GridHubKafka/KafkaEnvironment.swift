@@ -6,7 +6,7 @@
 public enum KafkaEnvironment {
     /// The variable that names the cluster.
     public static let bootstrapVariable = "GRIDHUB_BOOTSTRAP"
-    static let propertyPrefix = "GRIDHUB_KAFKA_"
+    public static let propertyPrefix = "GRIDHUB_KAFKA_"
 
     /// The client configuration from `environment`, or an error naming the missing variable.
     public static func clientConfiguration(from environment: [String: String]) throws(KafkaError) -> KafkaClientConfiguration {

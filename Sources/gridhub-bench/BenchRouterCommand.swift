@@ -60,7 +60,7 @@ extension BenchCommand {
             // About 2.2 reports per problem; the corpus is sorted by report time.
             let corpus = IncidentCorpus(reference: reference, problems: incidents / 2 + 1, seed: 20_260_101)
             let chosen = corpus.entries.prefix(incidents).map(\.incident)
-            let level = ProcessInfo.processInfo.environment["GRIDHUB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            let level = ProcessLogging.logLevel(fallback: .warning)
             let logger = Logger(label: "gridhub.bench.router", factory: { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level

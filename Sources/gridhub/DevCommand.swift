@@ -66,7 +66,7 @@ struct DevCommand: AsyncParsableCommand {
         // PostgreSQL: the one named by GRIDHUB_DATABASE_URL, or a private one.
         var postgres: PostgresInstance? = nil
         let databaseURL: String
-        if let url = ProcessInfo.processInfo.environment["GRIDHUB_DATABASE_URL"], !url.isEmpty {
+        if let url = try DaemonSupport.optionalSecret(.databaseURL) {
             databaseURL = url
         } else {
             let instance = try PostgresInstance(configuration: .init(dataDirectory: state.appendingPathComponent("postgres"), port: try freeLoopbackPort()), logger: logger)
@@ -107,39 +107,31 @@ struct DevCommand: AsyncParsableCommand {
         let router = try RouterDaemon(configuration: .init(databaseURL: databaseURL, kafka: kafka), environment: environment, metrics: metrics, logger: Logger(label: "gridhub.router"))
         router.register(in: readiness)
 
-        // The adapters, exactly as their daemons build them.
-        let hotlineRuntime = try AdapterRuntime(system: .hotline12345, kafka: kafka, stateDirectory: state.appendingPathComponent("hotline12345"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.hotline12345"))
-        let hotlineIngest = HotlineIngest(configuration: .init(secret: hotlineSecret), pipeline: hotlineRuntime.pipeline, reference: reference, logger: Logger(label: "gridhub.adapter.hotline12345"))
-        let hotlineServer = AdapterServer.application(address: ListenAddress(host: host, port: hotlinePort), runtime: hotlineRuntime, logger: Logger(label: "gridhub.adapter.hotline12345"), routes: { hotlineIngest.addRoutes(to: $0) }) { _ in }
-        let hotlineOutbound = try HotlineOutbound.service(runtime: hotlineRuntime, hotlineURL: "http://\(host):\(platformPort)", secret: hotlineSecret, reference: reference,
-                                                          stateDir: hotlineRuntime.stateDirectory, logger: Logger(label: "gridhub.adapter.hotline12345"))
-        let elinkRuntime = try AdapterRuntime(system: .elink, kafka: kafka, stateDirectory: state.appendingPathComponent("elink"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.elink"))
-        let elinkIngest = ElinkIngest(configuration: .init(apiKey: elinkKey), pipeline: elinkRuntime.pipeline, reference: reference, logger: Logger(label: "gridhub.adapter.elink"))
-        let elinkServer = AdapterServer.application(address: ListenAddress(host: host, port: elinkPort), runtime: elinkRuntime, logger: Logger(label: "gridhub.adapter.elink"), routes: { elinkIngest.addRoutes(to: $0) }) { _ in }
-
-        // The pull adapters: City Woodpecker (polling the app's API double) and the enforcement files.
+        // The adapters, built by the same calls as their daemons (`gridhub adapter …`), their health
+        // and metrics served by the one admin endpoint below.
+        func runtime(_ system: SourceSystem, _ folder: String) throws -> AdapterRuntime {
+            try AdapterRuntime(system: system, kafka: kafka, stateDirectory: state.appendingPathComponent(folder), metrics: metrics, readiness: readiness,
+                               logger: Logger(label: "gridhub.adapter.\(system.rawValue)"))
+        }
+        let hotlineRuntime = try runtime(.hotline12345, "hotline12345")
+        let hotline = try AdapterDaemons.services(
+            AdapterDaemons.Hotline12345Settings(listen: ListenAddress(host: host, port: hotlinePort), hotlineURL: "http://\(host):\(platformPort)", secret: hotlineSecret),
+            runtime: hotlineRuntime, reference: reference, logger: hotlineRuntime.logger)
+        let elinkRuntime = try runtime(.elink, "elink")
+        let elink = AdapterDaemons.services(AdapterDaemons.ElinkSettings(listen: ListenAddress(host: host, port: elinkPort), apiKey: elinkKey),
+                                            runtime: elinkRuntime, reference: reference, logger: elinkRuntime.logger)
         let woodpeckerToken = "gridhub-dev-woodpecker-token"
         let woodpeckerPort = try freeLoopbackPort()
         let woodpeckerURL = "http://\(host):\(woodpeckerPort)"
-        let woodpeckerRuntime = try AdapterRuntime(system: .woodpecker, kafka: kafka, stateDirectory: state.appendingPathComponent("woodpecker"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.woodpecker"))
-        var pollerConfig = WoodpeckerPoller.Configuration(apiURL: woodpeckerURL, token: woodpeckerToken)
-        pollerConfig.idleInterval = .milliseconds(500)
-        let poller = WoodpeckerPoller(configuration: pollerConfig, pipeline: woodpeckerRuntime.pipeline, reference: reference,
-                                      stateDirectory: woodpeckerRuntime.stateDirectory, readiness: woodpeckerRuntime.readiness, metrics: woodpeckerRuntime.metrics, logger: Logger(label: "gridhub.adapter.woodpecker"))
-        let replies = try StatusDelivery(
-            configuration: .init(topics: [SourceSystem.woodpecker.statusTopic], groupID: "gridhub-adapter-woodpecker", stage: "adapter.woodpecker.status"),
-            kafka: kafka, sink: WoodpeckerReplySink(apiURL: woodpeckerURL, token: woodpeckerToken, reference: reference, logger: Logger(label: "gridhub.adapter.woodpecker")),
-            stateDirectory: woodpeckerRuntime.stateDirectory, pipeline: woodpeckerRuntime.pipeline, metrics: woodpeckerRuntime.metrics, logger: Logger(label: "gridhub.adapter.woodpecker"))
+        var woodpeckerSettings = AdapterDaemons.WoodpeckerSettings(apiURL: woodpeckerURL, token: woodpeckerToken, adminListen: nil)
+        woodpeckerSettings.idleInterval = .milliseconds(500)
+        let woodpeckerRuntime = try runtime(.woodpecker, "woodpecker")
+        let woodpecker = try AdapterDaemons.services(woodpeckerSettings, runtime: woodpeckerRuntime, reference: reference, logger: woodpeckerRuntime.logger)
         let inbox = state.appendingPathComponent("enforcement-inbox"), outbox = state.appendingPathComponent("enforcement-outbox")
         let enforcementSystem = try EnforcementSystem(inbox: inbox, outbox: outbox)
-        let enforcementRuntime = try AdapterRuntime(system: .enforcement, kafka: kafka, stateDirectory: state.appendingPathComponent("enforcement"), metrics: metrics, readiness: readiness, logger: Logger(label: "gridhub.adapter.enforcement"))
-        var inboxConfig = EnforcementInbox.Configuration(inbox: inbox, stateDirectory: enforcementRuntime.stateDirectory)
-        inboxConfig.department = "urban-mgmt"
-        let enforcementReader = EnforcementInbox(configuration: inboxConfig, pipeline: enforcementRuntime.pipeline, reference: reference, metrics: enforcementRuntime.metrics, logger: Logger(label: "gridhub.adapter.enforcement"))
-        let enforcementStatus = try StatusDelivery(
-            configuration: .init(topics: [SourceSystem.enforcement.statusTopic], groupID: "gridhub-adapter-enforcement", stage: "adapter.enforcement.status"),
-            kafka: kafka, sink: EnforcementOutboxSink(outbox: outbox, reference: reference), stateDirectory: enforcementRuntime.stateDirectory,
-            pipeline: enforcementRuntime.pipeline, metrics: enforcementRuntime.metrics, logger: Logger(label: "gridhub.adapter.enforcement"))
+        let enforcementRuntime = try runtime(.enforcement, "enforcement")
+        let enforcement = try AdapterDaemons.services(AdapterDaemons.EnforcementSettings(inbox: inbox, outbox: outbox, adminListen: nil),
+                                                      runtime: enforcementRuntime, reference: reference, logger: enforcementRuntime.logger)
 
         // The simulated city: source systems, citizens, grid workers, department desks.
         let woodpeckerAPI = WoodpeckerAPI(token: woodpeckerToken)
@@ -187,10 +179,7 @@ struct DevCommand: AsyncParsableCommand {
         // Shut down in reverse order: the city stops first, then the hub, and the summary last,
         // after it has read everything the others wrote.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: summaryService)]
-        for s in router.services + hotlineRuntime.baseServices + elinkRuntime.baseServices + woodpeckerRuntime.baseServices + enforcementRuntime.baseServices as [any Service] {
-            services.append(.init(service: s))
-        }
-        for s in [hotlineServer, elinkServer, poller, replies, enforcementReader, enforcementStatus] as [any Service] + hotlineOutbound { services.append(.init(service: s)) }
+        for s in router.services + hotline + elink + woodpecker + enforcement { services.append(.init(service: s)) }
         for s in [platformServer, woodpeckerServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `gridhub`: the one executable of GridHub. Commands follow `CONTRACT.md`.
+/// `gridhub`: the one executable of GridHub. Commands follow `docs/contract.md`.
 @main
 struct GridHub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -19,6 +19,28 @@ struct ReferenceDataTests {
         }
     }
 
+    @Test("docs/contract.md and docs/sources/ are byte-identical copies of ../shared/CONTRACT.md and ../shared/sources/", arguments: [
+        ("docs/contract.md", "shared/CONTRACT.md"),
+        ("docs/sources/hotline12345.md", "shared/sources/hotline12345.md"),
+        ("docs/sources/woodpecker.md", "shared/sources/woodpecker.md"),
+        ("docs/sources/elink.md", "shared/sources/elink.md"),
+        ("docs/sources/enforcement.md", "shared/sources/enforcement.md"),
+    ])
+    func contractCopyIsIdentical(ours: String, theirs: String) throws {
+        let root = ReferenceTestData.packageRoot
+        let copy = try Data(contentsOf: root.appendingPathComponent(ours))
+        let original = try Data(contentsOf: root.deletingLastPathComponent().appendingPathComponent(theirs))
+        #expect(copy == original, "\(ours) differs from ../\(theirs): copy it again")
+    }
+
+    @Test("docs/sources/ holds every source system's specification")
+    func everySpecification() throws {
+        let root = ReferenceTestData.packageRoot
+        let shared = try FileManager.default.contentsOfDirectory(atPath: root.deletingLastPathComponent().appendingPathComponent("shared/sources").path).sorted()
+        let ours = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs/sources").path).sorted()
+        #expect(ours == shared)
+    }
+
     @Test("every file loads with the sizes of the README")
     func sizes() {
         let data = ReferenceTestData.data

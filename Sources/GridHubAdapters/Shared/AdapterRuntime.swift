@@ -48,7 +48,7 @@ public struct AdapterRuntime: Sendable {
     /// The state directory: `--state-dir`, else `GRIDHUB_STATE_DIR/<adapter>`, else `./var/<adapter>`.
     public static func stateDirectory(flag: String?, adapter: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let flag, !flag.isEmpty { return URL(fileURLWithPath: flag) }
-        if let base = environment["GRIDHUB_STATE_DIR"], !base.isEmpty { return URL(fileURLWithPath: base).appendingPathComponent(adapter) }
+        if let base = environment[EnvironmentSetting.stateDirectory.name], !base.isEmpty { return URL(fileURLWithPath: base).appendingPathComponent(adapter) }
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("var").appendingPathComponent(adapter)
     }
 }

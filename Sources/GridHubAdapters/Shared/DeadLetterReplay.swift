@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GridHubCore
 import GridHubKafka
+import GridHubServices
 import NIOCore
 
 /// Sends a dead letter back through the hub after its cause is fixed (`gridhub deadletters replay`):
@@ -59,14 +60,14 @@ public enum DeadLetterReplay {
             request.headers.add(name: "Content-Type", value: contentType)
             var payload = body
             if path.hasPrefix("/hotline12345/") {
-                guard let secret = environment["GRIDHUB_HOTLINE_SECRET"], !secret.isEmpty else {
+                guard let secret = try EnvironmentSetting.hotlineSecret.value(in: environment) else {
                     throw ReplayError("GRIDHUB_HOTLINE_SECRET is not set: a replayed work order must be signed like the hotline signs it")
                 }
                 let timestamp = String(Int64(Date().timeIntervalSince1970))
                 request.headers.add(name: "X-Hotline-Timestamp", value: timestamp)
                 request.headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: Array(secret.utf8), timestamp: timestamp, body: payload))
             } else if path.hasPrefix("/elink/") {
-                guard let key = environment["GRIDHUB_ELINK_API_KEY"], !key.isEmpty else {
+                guard let key = try EnvironmentSetting.elinkAPIKey.value(in: environment) else {
                     throw ReplayError("GRIDHUB_ELINK_API_KEY is not set: the 综治e通 endpoint needs its key")
                 }
                 request.headers.add(name: "X-Api-Key", value: key)

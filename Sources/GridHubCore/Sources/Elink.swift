@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// 综治e通's event batches (`../shared/sources/elink.md`) and their translation.
+/// 综治e通's event batches (`docs/sources/elink.md`) and their translation.
 public enum Elink {
     /// The most events one batch may carry.
     public static let maxEvents = 500

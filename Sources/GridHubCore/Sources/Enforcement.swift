@@ -1,6 +1,6 @@
 import Foundation
 
-/// The enforcement case system's export rows and status files (`../shared/sources/enforcement.md`).
+/// The enforcement case system's export rows and status files (`docs/sources/enforcement.md`).
 public enum Enforcement {
     /// The export's header.
     public static let columns = ["案件编号", "版本", "案由", "违法地点", "经度", "纬度", "当事人", "立案时间", "案件来源", "关联派单号", "执法中队", "案件状态", "处理结果", "更新时间"]

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// The 12345 hotline's documents (`../shared/sources/hotline12345.md`): work orders (`GDXX`),
+/// The 12345 hotline's documents (`docs/sources/hotline12345.md`): work orders (`GDXX`),
 /// surveys (`HFXX`), answers (`FHXX`), result reports (`FKXX`), the signature, and their translation.
 public enum Hotline12345 {
     /// 工单类型 values.

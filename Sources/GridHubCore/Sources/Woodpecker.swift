@@ -1,6 +1,6 @@
 import Foundation
 
-/// City Woodpecker's open API documents (`../shared/sources/woodpecker.md`) and their translation.
+/// City Woodpecker's open API documents (`docs/sources/woodpecker.md`) and their translation.
 public enum Woodpecker {
     /// One report of a page.
     public struct Report: Sendable, Hashable {

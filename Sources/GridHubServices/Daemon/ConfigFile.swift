@@ -4,7 +4,7 @@ import Foundation
 /// (`"listen": "0.0.0.0:8080"`, `"hotline-url": "http://…"`). Every flag may come from it; flags on
 /// the command line win. Named by `--config FILE` or `GRIDHUB_CONFIG`.
 public struct ConfigFile: Sendable {
-    public static let environmentVariable = "GRIDHUB_CONFIG"
+    public static let environmentVariable = EnvironmentSetting.configFile.name
     /// The values by flag name, as text.
     public private(set) var values: [String: String]
     public let path: String?

@@ -25,7 +25,13 @@ public enum ProcessLogging {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, sink: sink, redact: redact) }
     }
 
-    static func logLevel(_ environment: [String: String]) -> Logger.Level {
-        environment["GRIDHUB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    /// `GRIDHUB_LOG_LEVEL`, or `fallback` when unset; a value that is not a level is said on stderr.
+    public static func logLevel(_ environment: [String: String] = ProcessInfo.processInfo.environment, fallback: Logger.Level = .info) -> Logger.Level {
+        guard let text = try? EnvironmentSetting.logLevel.value(in: environment) else { return fallback }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            FileHandle.standardError.write(Data("gridhub: \(EnvironmentSetting.logLevel.name)=\(text) is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")); logging at \(fallback.rawValue)\n".utf8))
+            return fallback
+        }
+        return level
     }
 }

@@ -7,7 +7,7 @@ import GridHubCore
 /// `Deploy/reference` in the working directory or any parent, then beside the executable or any
 /// of its parents (so a binary under `.build/` finds the checkout's copy).
 public enum ReferenceLocation {
-    public static let environmentVariable = "GRIDHUB_REFERENCE_DIR"
+    public static let environmentVariable = EnvironmentSetting.referenceDirectory.name
 
     /// The reference directory, or an error saying where it looked.
     public static func directory(explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {

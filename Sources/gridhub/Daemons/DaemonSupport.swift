@@ -63,12 +63,23 @@ enum DaemonSupport {
         do { return try context.config.address(flag, commandLine: commandLine) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
     }
 
-    /// A secret from the environment, or a clear failure naming the variable.
-    static func secret(_ variable: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
-            throw CommandFailure("\(variable) is not set: the adapter needs it to authenticate its source")
-        }
-        return value
+    /// A secret from the environment (or the file `<NAME>_FILE` names), or a clear failure naming the variable.
+    static func secret(_ setting: EnvironmentSetting) throws -> String {
+        do { return try setting.required() } catch { throw CommandFailure(error.description) }
+    }
+
+    /// A secret that may be absent (nil), or a clear failure naming the variable when it is unusable.
+    static func optionalSecret(_ setting: EnvironmentSetting) throws -> String? {
+        do { return try setting.value() } catch { throw CommandFailure(error.description) }
+    }
+
+    /// A number from the environment, nil when unset, or a clear failure naming the variable.
+    static func number(_ setting: EnvironmentSetting) throws -> Double? {
+        do throws(SettingError) {
+            guard let text = try setting.value() else { return nil }
+            guard let number = Double(text), number.isFinite else { throw SettingError(setting, "is \(text), not a number") }
+            return number
+        } catch { throw CommandFailure(error.description) }
     }
 
     static func reference(_ context: DaemonContext, _ commandLine: String?) throws -> ReferenceData {

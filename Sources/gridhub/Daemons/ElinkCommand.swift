@@ -23,15 +23,13 @@ struct ElinkCommand: AsyncParsableCommand {
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.elink", command: self)
-        let address = try DaemonSupport.address(context, "listen", listen)
-        let key = try DaemonSupport.secret("GRIDHUB_ELINK_API_KEY")
+        let settings = AdapterDaemons.ElinkSettings(listen: try DaemonSupport.address(context, "listen", listen),
+                                                    apiKey: try DaemonSupport.secret(.elinkAPIKey))
         let reference = try DaemonSupport.reference(context, referenceDir)
         let runtime = try DaemonSupport.runtime(context, system: .elink, stateDir: stateDir)
-        let ingest = ElinkIngest(configuration: .init(apiKey: key), pipeline: runtime.pipeline, reference: reference, logger: context.logger)
         let logger = context.logger
-        let server = AdapterServer.application(address: address, runtime: runtime, logger: logger, routes: { ingest.addRoutes(to: $0) }) { port in
-            DaemonSupport.announce(address.host, port, logger: logger)
-        }
-        try await context.run(runtime.baseServices + [server])
+        try await context.run(AdapterDaemons.services(settings, runtime: runtime, reference: reference, logger: logger) { port in
+            DaemonSupport.announce(settings.listen.host, port, logger: logger)
+        })
     }
 }

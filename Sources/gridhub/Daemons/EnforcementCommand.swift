@@ -25,25 +25,17 @@ struct EnforcementCommand: AsyncParsableCommand {
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.enforcement", command: self)
-        let inboxDir = URL(fileURLWithPath: try DaemonSupport.require(context, "inbox", inbox))
-        let outboxDir = URL(fileURLWithPath: try DaemonSupport.require(context, "outbox", outbox))
         let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")
-        let departmentCode = DaemonSupport.value(context, "department", department) ?? "urban-mgmt"
+        var settings = AdapterDaemons.EnforcementSettings(inbox: URL(fileURLWithPath: try DaemonSupport.require(context, "inbox", inbox)),
+                                                          outbox: URL(fileURLWithPath: try DaemonSupport.require(context, "outbox", outbox)),
+                                                          adminListen: address)
+        settings.department = DaemonSupport.value(context, "department", department) ?? settings.department
         let reference = try DaemonSupport.reference(context, referenceDir)
-        guard reference.department(code: departmentCode) != nil else { throw CommandFailure("--department \(departmentCode) is not in departments.csv") }
+        guard reference.department(code: settings.department) != nil else { throw CommandFailure("--department \(settings.department) is not in departments.csv") }
         let runtime = try DaemonSupport.runtime(context, system: .enforcement, stateDir: stateDir)
-        var inboxConfig = EnforcementInbox.Configuration(inbox: inboxDir, stateDirectory: runtime.stateDirectory)
-        inboxConfig.department = departmentCode
-        let reader = EnforcementInbox(configuration: inboxConfig, pipeline: runtime.pipeline, reference: reference, metrics: runtime.metrics, logger: context.logger)
-        let delivery = try StatusDelivery(
-            configuration: .init(topics: [SourceSystem.enforcement.statusTopic, Topics.dispatch(department: departmentCode)],
-                                 groupID: "gridhub-adapter-enforcement", stage: "adapter.enforcement.status"),
-            kafka: context.kafka, sink: EnforcementOutboxSink(outbox: outboxDir, reference: reference), stateDirectory: runtime.stateDirectory,
-            pipeline: runtime.pipeline, metrics: runtime.metrics, logger: context.logger)
         let logger = context.logger
-        let admin = AdminRoutes.application(address: address, readiness: runtime.readiness, metrics: runtime.metrics, logger: logger) { port in
+        try await context.run(try AdapterDaemons.services(settings, runtime: runtime, reference: reference, logger: logger) { port in
             DaemonSupport.announce(address.host, port, logger: logger)
-        }
-        try await context.run(runtime.baseServices + [admin, reader, delivery])
+        })
     }
 }

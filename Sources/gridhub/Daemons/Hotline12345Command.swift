@@ -23,18 +23,15 @@ struct Hotline12345Command: AsyncParsableCommand {
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.hotline12345", command: self)
-        let address = try DaemonSupport.address(context, "listen", listen)
-        let hotline = try DaemonSupport.require(context, "hotline-url", hotlineURL)
-        let secret = try DaemonSupport.secret("GRIDHUB_HOTLINE_SECRET")
+        let settings = AdapterDaemons.Hotline12345Settings(
+            listen: try DaemonSupport.address(context, "listen", listen),
+            hotlineURL: try DaemonSupport.require(context, "hotline-url", hotlineURL),
+            secret: Array(try DaemonSupport.secret(.hotlineSecret).utf8))
         let reference = try DaemonSupport.reference(context, referenceDir)
         let runtime = try DaemonSupport.runtime(context, system: .hotline12345, stateDir: stateDir)
-        let ingest = HotlineIngest(configuration: .init(secret: Array(secret.utf8)), pipeline: runtime.pipeline, reference: reference, logger: context.logger)
         let logger = context.logger
-        let server = AdapterServer.application(address: address, runtime: runtime, logger: logger, routes: { ingest.addRoutes(to: $0) }) { port in
-            DaemonSupport.announce(address.host, port, logger: logger)
-        }
-        let outbound = try HotlineOutbound.service(runtime: runtime, hotlineURL: hotline, secret: Array(secret.utf8), reference: reference,
-                                                   stateDir: runtime.stateDirectory, logger: logger)
-        try await context.run(runtime.baseServices + [server] + outbound)
+        try await context.run(try AdapterDaemons.services(settings, runtime: runtime, reference: reference, logger: logger) { port in
+            DaemonSupport.announce(settings.listen.host, port, logger: logger)
+        })
     }
 }

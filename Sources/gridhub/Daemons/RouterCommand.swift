@@ -30,14 +30,11 @@ struct RouterCommand: AsyncParsableCommand {
             StandardOutput.writeLine("ok: \(file.path ?? "no configuration file"), reference data \(checked.directory.path) (\(checked.reference.items.count) items, \(checked.reference.grids.count) grids), routing rules \(checked.rulesPath)")
             return
         }
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = environment["GRIDHUB_DATABASE_URL"], !url.isEmpty else {
-            throw CommandFailure("GRIDHUB_DATABASE_URL is not set: the router keeps its cases in PostgreSQL (postgres://user:pass@host:port/db)")
-        }
+        let url = try DaemonSupport.secret(.databaseURL)
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.router", command: self)
         let file = context.config
         let checked = try validated(file)
-        let clockOffset = Double(environment["GRIDHUB_CLOCK_OFFSET_SECONDS"] ?? "") ?? 0
+        let clockOffset = try DaemonSupport.number(.clockOffsetSeconds) ?? 0
         let routerEnvironment = RouterEnvironment(reference: checked.reference, rules: checked.rules, now: { Date().addingTimeInterval(clockOffset) })
         var daemonConfig = RouterDaemon.Configuration(databaseURL: url, kafka: context.kafka)
         if let g = file.value("group", commandLine: group) { daemonConfig.consumer.groupID = g }

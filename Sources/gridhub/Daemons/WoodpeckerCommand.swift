@@ -23,21 +23,14 @@ struct WoodpeckerCommand: AsyncParsableCommand {
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.woodpecker", command: self)
-        let apiURL = try DaemonSupport.require(context, "api", api)
-        let token = try DaemonSupport.secret("GRIDHUB_WOODPECKER_TOKEN")
         let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")
+        let settings = AdapterDaemons.WoodpeckerSettings(apiURL: try DaemonSupport.require(context, "api", api),
+                                                         token: try DaemonSupport.secret(.woodpeckerToken), adminListen: address)
         let reference = try DaemonSupport.reference(context, referenceDir)
         let runtime = try DaemonSupport.runtime(context, system: .woodpecker, stateDir: stateDir)
-        let poller = WoodpeckerPoller(configuration: .init(apiURL: apiURL, token: token), pipeline: runtime.pipeline, reference: reference,
-                                      stateDirectory: runtime.stateDirectory, readiness: runtime.readiness, metrics: runtime.metrics, logger: context.logger)
-        let delivery = try StatusDelivery(
-            configuration: .init(topics: [SourceSystem.woodpecker.statusTopic], groupID: "gridhub-adapter-woodpecker", stage: "adapter.woodpecker.status"),
-            kafka: context.kafka, sink: WoodpeckerReplySink(apiURL: apiURL, token: token, reference: reference, logger: context.logger),
-            stateDirectory: runtime.stateDirectory, pipeline: runtime.pipeline, metrics: runtime.metrics, logger: context.logger)
         let logger = context.logger
-        let admin = AdminRoutes.application(address: address, readiness: runtime.readiness, metrics: runtime.metrics, logger: logger) { port in
+        try await context.run(try AdapterDaemons.services(settings, runtime: runtime, reference: reference, logger: logger) { port in
             DaemonSupport.announce(address.host, port, logger: logger)
-        }
-        try await context.run(runtime.baseServices + [admin, poller, delivery])
+        })
     }
 }
