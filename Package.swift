@@ -96,6 +96,20 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // What operators and developers run beside the daemons: `gridhub tail`, the embedded broker
+        // (`gridhub broker`), the live summary of `gridhub dev`.
+        .target(
+            name: "GridHubTools",
+            dependencies: [
+                "GridHubServices",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -167,6 +181,7 @@ let package = Package(
             name: "gridhub",
             dependencies: [
                 "GridHubServices",
+                "GridHubTools",
                 "GridHubAdapters",
                 "GridHubRouter",
                 "GridHubSimulation",
@@ -203,6 +218,11 @@ let package = Package(
             name: "GridHubServicesTests",
             dependencies: ["GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GridHubToolsTests",
+            dependencies: ["GridHubTools", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

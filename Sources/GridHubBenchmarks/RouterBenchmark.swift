@@ -2,6 +2,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 import GridHubServices
+import GridHubAdapters
 import GridHubRouter
 import Logging
 import PostgresNIO

@@ -5,6 +5,7 @@ import GridHubCore
 import GridHubKafka
 import GridHubRouter
 import GridHubServices
+import GridHubTools
 import GridHubSimulation
 import Logging
 import ServiceLifecycle

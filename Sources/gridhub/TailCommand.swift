@@ -1,5 +1,6 @@
 import ArgumentParser
 import GridHubServices
+import GridHubTools
 import Logging
 import ServiceLifecycle
 

@@ -1,6 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
+import GridHubAdapters
 import GridHubServices
 import GridHubTesting
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
+import GridHubServices
 import Logging
 import Prometheus
 

@@ -1,4 +1,5 @@
 import Foundation
+import GridHubAdapters
 import GridHubServices
 import Testing
 

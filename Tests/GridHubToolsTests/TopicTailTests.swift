@@ -1,6 +1,7 @@
 import Foundation
 import GridHubKafka
 import GridHubServices
+import GridHubTools
 import GridHubTesting
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 import GridHubServices
+import GridHubTools
 import Testing
 
 @Suite("Live summary")
