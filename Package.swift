@@ -37,6 +37,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
+    // Layers, each using only those before it (docs/architecture.md):
+    //   1. CRdKafka → GridHubKafka (the only module that touches C)   1. GridHubCore (pure: no I/O)
+    //   2. GridHubRuntime (what every process shares)
+    //   3. GridHubAdapters, GridHubRouter, GridHubTools, GridHubSimulation (none uses another)
+    //   4. GridHubBenchmarks   5. the executables gridhub and gridhub-bench
+    //   GridHubTesting (test support) is not a product: only the test targets use it.
     targets: [
         // The C library. Only GridHubKafka imports it.
         .systemLibrary(
@@ -62,10 +68,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The shared runtime of every daemon and tool that does I/O: configuration, health, readiness,
-        // metrics, the ingest pipeline, text encodings, the embedded broker, tail, benchmarks.
+        // What every process shares: settings (environment, configuration files), logging, health and
+        // readiness, metrics, the HTTP edge's limits, signals and bounded shutdown, child processes, a
+        // private PostgreSQL, text encodings (GBK).
         .target(
-            name: "GridHubServices",
+            name: "GridHubRuntime",
             dependencies: [
                 "GridHubKafka",
                 "GridHubCore",
@@ -82,11 +89,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The four source adapters: 12345 hotline, 综治e通 (push), City Woodpecker, enforcement files (pull),
-        // and the status paths back to each source.
+        // the ingest pipeline with its delivery ledger, the status paths back to each source, and the one
+        // way each adapter daemon is built (AdapterDaemons).
         .target(
             name: "GridHubAdapters",
             dependencies: [
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -105,7 +113,7 @@ let package = Package(
         .target(
             name: "GridHubTools",
             dependencies: [
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +125,7 @@ let package = Package(
         .target(
             name: "GridHubRouter",
             dependencies: [
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -133,7 +141,7 @@ let package = Package(
         .target(
             name: "GridHubSimulation",
             dependencies: [
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -150,7 +158,7 @@ let package = Package(
             dependencies: [
                 "GridHubRouter",
                 "GridHubAdapters",
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubKafka",
                 "GridHubCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -168,7 +176,7 @@ let package = Package(
                 "GridHubBenchmarks",
                 "GridHubRouter",
                 "GridHubAdapters",
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubSimulation",
                 "GridHubCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -176,11 +184,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The one thin executable.
+        // The one thin executable of the product: commands that read settings and run services.
         .executableTarget(
             name: "gridhub",
             dependencies: [
-                "GridHubServices",
+                "GridHubRuntime",
                 "GridHubTools",
                 "GridHubAdapters",
                 "GridHubRouter",
@@ -198,7 +206,7 @@ let package = Package(
             name: "GridHubTesting",
             dependencies: [
                 "GridHubKafka",
-                "GridHubServices",
+                "GridHubRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -215,19 +223,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "GridHubServicesTests",
-            dependencies: ["GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+            name: "GridHubRuntimeTests",
+            dependencies: ["GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GridHubToolsTests",
-            dependencies: ["GridHubTools", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["GridHubTools", "GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GridHubAdapterTests",
-            dependencies: ["gridhub", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+            dependencies: ["gridhub", "GridHubAdapters", "GridHubSimulation", "GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
@@ -235,14 +243,14 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubRouterTests",
-            dependencies: ["gridhub", "gridhub-bench", "GridHubBenchmarks", "GridHubRouter", "GridHubAdapters", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting",
+            dependencies: ["gridhub", "gridhub-bench", "GridHubBenchmarks", "GridHubRouter", "GridHubAdapters", "GridHubSimulation", "GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting",
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GridHubCLITests",
-            dependencies: ["gridhub", "gridhub-bench", "GridHubSimulation", "GridHubServices", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["gridhub", "gridhub-bench", "GridHubSimulation", "GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting"],
             swiftSettings: swiftSettings
         ),
     ]

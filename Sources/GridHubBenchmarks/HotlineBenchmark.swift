@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import GridHubAdapters
 import Logging
 import NIOCore

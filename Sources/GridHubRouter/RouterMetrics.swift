@@ -1,5 +1,5 @@
 import GridHubCore
-import GridHubServices
+import GridHubRuntime
 import Prometheus
 import Synchronization
 

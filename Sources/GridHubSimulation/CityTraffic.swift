@@ -1,6 +1,6 @@
 import Foundation
 import GridHubCore
-import GridHubServices
+import GridHubRuntime
 import Logging
 import ServiceLifecycle
 import Synchronization

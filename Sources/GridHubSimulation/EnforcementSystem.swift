@@ -1,6 +1,6 @@
 import Foundation
 import GridHubCore
-import GridHubServices
+import GridHubRuntime
 import Synchronization
 
 /// A double of the enforcement case system, from its specification: it exports cases found on

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import GridHubServices
+import GridHubRuntime
 import Synchronization
 
 /// A child process for tests: started with arguments and environment, its stdout read line by

@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import GridHubServices
+import GridHubRuntime
 import Synchronization
 
 /// A throw-away PostgreSQL server for one test process: `initdb` into a temporary directory (as the

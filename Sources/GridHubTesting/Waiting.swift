@@ -1,4 +1,4 @@
-import GridHubServices
+import GridHubRuntime
 
 /// Waits until `condition` holds, checking every `every`, for at most `timeout`; returns whether it
 /// held. Tests wait for what they expect to see, never for a fixed time.

@@ -1,7 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import Logging
 import ServiceLifecycle
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import GridHubBenchmarks
-import GridHubServices
+import GridHubRuntime
 import Logging
 
 /// `gridhub bench` (this executable, `gridhub-bench`, which `gridhub bench` runs): benchmarks, reported

@@ -1,7 +1,7 @@
 import ArgumentParser
 import GridHubBenchmarks
 import GridHubAdapters
-import GridHubServices
+import GridHubRuntime
 import Logging
 
 extension BenchCommand {

@@ -3,7 +3,7 @@ import GridHubBenchmarks
 import Foundation
 import GridHubCore
 import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import GridHubSimulation
 import Logging
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import GridHubServices
+import GridHubRuntime
 import GridHubTools
 import Logging
 import ServiceLifecycle

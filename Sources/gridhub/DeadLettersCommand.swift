@@ -3,7 +3,7 @@ import Foundation
 import GridHubAdapters
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import Logging
 
 /// `gridhub deadletters`: see why records failed, and send them back through after a fix.

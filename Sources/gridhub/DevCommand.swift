@@ -4,7 +4,7 @@ import GridHubAdapters
 import GridHubCore
 import GridHubKafka
 import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import GridHubTools
 import GridHubSimulation
 import Logging

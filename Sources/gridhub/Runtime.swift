@@ -1,7 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import Logging
 
 /// Process-wide set-up shared by the commands: logging, environment, the personal-data masker.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import Logging
 
 /// `gridhub topics`: the contract's topics on a cluster.

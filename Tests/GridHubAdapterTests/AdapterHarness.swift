@@ -3,7 +3,7 @@ import Foundation
 import GridHubAdapters
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import Hummingbird
 import Logging

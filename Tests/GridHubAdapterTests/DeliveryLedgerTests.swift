@@ -1,6 +1,6 @@
 import Foundation
 import GridHubAdapters
-import GridHubServices
+import GridHubRuntime
 import Testing
 
 @Suite("Delivery ledger")

@@ -2,7 +2,7 @@ import Foundation
 import GridHubAdapters
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import GridHubSimulation
 import GridHubTesting
 import Testing

@@ -2,7 +2,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 import GridHubAdapters
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import Testing
 

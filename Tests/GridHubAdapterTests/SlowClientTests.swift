@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import GridHubAdapters
-import GridHubServices
+import GridHubRuntime
 import GridHubSimulation
 import GridHubTesting
 import NIOCore

@@ -1,6 +1,6 @@
 import Foundation
 @testable import gridhub
-import GridHubServices
+import GridHubRuntime
 import GridHubSimulation
 import GridHubTesting
 import Testing

@@ -1,6 +1,6 @@
 import Foundation
 @testable import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import PostgresNIO
 import Testing

@@ -2,7 +2,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 @testable import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import PostgresNIO
 import ServiceLifecycle

@@ -1,7 +1,7 @@
 import Foundation
 import GridHubKafka
 @testable import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import ServiceLifecycle
 import Testing

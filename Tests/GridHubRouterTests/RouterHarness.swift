@@ -2,7 +2,7 @@ import Foundation
 import GridHubCore
 import GridHubKafka
 import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import Logging
 import ServiceLifecycle

@@ -1,6 +1,6 @@
 import Foundation
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import GridHubTools
 import GridHubTesting
 import Testing

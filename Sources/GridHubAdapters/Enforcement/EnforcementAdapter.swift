@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import Logging
 import ServiceLifecycle
 import Synchronization

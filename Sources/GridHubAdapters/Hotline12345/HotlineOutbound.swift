@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GridHubCore
-import GridHubServices
+import GridHubRuntime
 import Logging
 import NIOCore
 import ServiceLifecycle

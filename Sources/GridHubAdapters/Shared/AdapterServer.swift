@@ -1,4 +1,4 @@
-import GridHubServices
+import GridHubRuntime
 import Hummingbird
 import Logging
 import ServiceLifecycle

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GridHubCore
 import GridHubKafka
-import GridHubServices
+import GridHubRuntime
 import NIOCore
 
 /// Sends a dead letter back through the hub after its cause is fixed (`gridhub deadletters replay`):

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GridHubAdapters
 import GridHubCore
-import GridHubServices
+import GridHubRuntime
 import Logging
 import ServiceLifecycle
 

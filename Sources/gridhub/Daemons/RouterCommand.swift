@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GridHubCore
 import GridHubRouter
-import GridHubServices
+import GridHubRuntime
 import Logging
 
 /// `gridhub router`: the router daemon. State in PostgreSQL (`GRIDHUB_DATABASE_URL`).

@@ -1,4 +1,4 @@
-import GridHubServices
+import GridHubRuntime
 import Testing
 
 @Suite("Text encodings")

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import GridHubServices
+import GridHubRuntime
 import Testing
 
 @Suite("Subprocess")

@@ -1,5 +1,5 @@
 import Foundation
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import Testing
 

@@ -1,4 +1,4 @@
-import GridHubServices
+import GridHubRuntime
 import GridHubTesting
 import ServiceLifecycle
 import Testing
