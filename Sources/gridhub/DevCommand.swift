@@ -93,6 +93,7 @@ struct DevCommand: AsyncParsableCommand {
     private func runHub(reference: ReferenceData, directory: URL, kafka: KafkaClientConfiguration, databaseURL: String, state: URL, logPath: String, logger: Logger) async throws {
         for folder in Self.stateFolders { try? FileManager.default.removeItem(at: state.appendingPathComponent(folder)) }
         let metrics = DaemonMetrics()
+        metrics.bootstrapMetricsSystem()
         let readiness = Readiness()
         let hotlineSecret = Array("gridhub-dev-hotline-secret".utf8)
         let elinkKey = "gridhub-dev-elink-key"

@@ -119,6 +119,11 @@ struct EnvironmentSettingTests {
         #expect(try await platform.push(body: batch, apiKey: "key-from-fil").httpStatus == 401)
         #expect(try await platform.push(body: batch, apiKey: "another").httpStatus == 401)
         #expect(try await platform.push(body: batch).httpStatus != 401)
+        // Every request is counted by route and status on /metrics (Hummingbird's middleware through swift-metrics).
+        let metrics = try await httpGet(url + "/metrics").1
+        let counted = metrics.split(separator: "\n").filter { $0.hasPrefix("http_server_request_duration_count{") && $0.contains("http_route=\"/elink/events\"") }
+        let requests: Double = counted.reduce(0) { sum, line in sum + (line.split(separator: " ").last.flatMap { Double($0) } ?? 0) }
+        #expect(requests == 3, "\(metrics)")
         let offset = try await runCommand(GridHubPaths.executable, ["router"],
                                           environment: ["GRIDHUB_BOOTSTRAP": "127.0.0.1:9", "GRIDHUB_DATABASE_URL": "postgres://a:b@127.0.0.1:9/x",
                                                         "GRIDHUB_CLOCK_OFFSET_SECONDS": "soon"], timeout: .seconds(30))

@@ -4,6 +4,10 @@ import Hummingbird
 /// `GET /metrics` (Prometheus text), added to a daemon's router.
 public enum AdminRoutes {
     public static func add<Context: RequestContext>(to router: Router<Context>, readiness: Readiness, metrics: DaemonMetrics) {
+        // Every request counted and timed (through swift-metrics into `metrics`, once bootstrapped),
+        // and logged at debug level.
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.debug))
         router.get("/healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }

@@ -30,7 +30,9 @@ public struct DaemonContext: Sendable {
         do { kafka = try KafkaEnvironment.clientConfiguration(from: environment) } catch {
             throw ConfigFileError(message: error.message)
         }
-        return DaemonContext(config: config, kafka: kafka, logger: Logger(label: label))
+        let context = DaemonContext(config: config, kafka: kafka, logger: Logger(label: label))
+        context.metrics.bootstrapMetricsSystem()
+        return context
     }
 
     /// How long a graceful shutdown may take before the services are cancelled: within the units'
