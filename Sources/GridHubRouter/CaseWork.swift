@@ -266,7 +266,10 @@ final class CaseWork {
                 }
             }
             setReport(incident, caseId: known.caseId)
-            store(entry, note: note, withdrawing: incident.withdrawn ? incident.incidentId : nil)
+            // Only the report that changed hears of it (the other sources' view of the case is the same),
+            // unless the case closed with it.
+            let audience: StatusAudience = entry.value.status == .closed ? .everyone : .only(incident.incidentId)
+            store(entry, note: note, withdrawing: incident.withdrawn ? incident.incidentId : nil, tell: audience)
             return
         }
         if incident.withdrawn { return }
@@ -286,7 +289,9 @@ final class CaseWork {
                 }
                 setReport(incident, caseId: decision.caseId)
                 counts.merged += 1
-                store(entry, note: "与同一问题的其他来源报告合并")
+                // The new report hears that it joined the case; the reports before it hear nothing new
+                // (telling all of them each time made n(n+1)/2 status records for n reports).
+                store(entry, note: "与同一问题的其他来源报告合并", tell: .only(incident.incidentId))
                 return
             }
         }
@@ -537,10 +542,24 @@ final class CaseWork {
         })
     }
 
+    /// Which reports of a case hear of a change: every active one (the case's status, department or
+    /// note changed for all), or only the report the change was about.
+    enum StatusAudience {
+        case everyone
+        case only(String)
+
+        func includes(_ incidentId: String) -> Bool {
+            switch self {
+            case .everyone: true
+            case .only(let id): id == incidentId
+            }
+        }
+    }
+
     /// Keeps the changed case and queues its record on the cases topic and a status record for every
-    /// report merged into it whose source has not withdrawn it (`withdrawing`: the report withdrawn by
-    /// this change, whose source gets this last status).
-    private func store(_ entry: Entry, note: String?, publish: Bool = true, withdrawing: String? = nil) {
+    /// report in `tell` whose source has not withdrawn it (`withdrawing`: the report withdrawn by this
+    /// change, whose source gets this last status).
+    private func store(_ entry: Entry, note: String?, publish: Bool = true, withdrawing: String? = nil, tell: StatusAudience = .everyone) {
         let id = entry.value.caseId
         cases[id] = entry
         if changedSet.insert(id).inserted { changed.append(id) }
@@ -557,7 +576,7 @@ final class CaseWork {
         })
         // A department's or citizen's note goes to every source: phones written in it are masked.
         let text = note.map(PersonalDataMasking.maskPhoneNumbers(in:)) ?? statusNote(c)
-        for report in c.reports where report.isActive || report.incidentId == withdrawing {
+        for report in c.reports where (report.isActive && tell.includes(report.incidentId)) || report.incidentId == withdrawing {
             let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
                                       status: c.status, department: c.department, note: text, at: time)
             pending.append(PendingRecord(topic: status.topic, key: Array(report.recordId.utf8)) { _ in

@@ -1,6 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
+import GridHubRuntime
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -24,6 +25,10 @@ public final class RouterConsumer: Service, Sendable {
         public var incidentsTopic = Topics.incidents
         public var feedbackTopic = Topics.feedback
         public var surveysTopic = Topics.surveys
+        /// Failures of a transaction while the database answers before the batch is taken apart record
+        /// by record, and before a record that fails alone is dead-lettered (a poison record). Failures
+        /// while the database does not answer (an outage) are not counted: they are waited out.
+        public var poisonAttempts = 5
 
         public init() {}
     }
@@ -67,7 +72,7 @@ public final class RouterConsumer: Service, Sendable {
     public func run() async throws {
         // The start-up steps are cancelled on shutdown: with the database gone the pool would wait a
         // minute for a connection (both are transactions; cut short they are simply done again).
-        guard await retrying("migrate", { try await cancelWhenGracefulShutdown { try await self.store.migrate() } }) else { return }
+        guard case .done = await retrying("migrate", { try await cancelWhenGracefulShutdown { try await self.store.migrate() } }) else { return }
         let warmed = await retrying("read duplicate candidates") { try await cancelWhenGracefulShutdown {
             let started = ContinuousClock.now
             let n = try await self.cache.warm(self.store.client, grids: self.env.reference.grids.map(\.gridCode),
@@ -76,7 +81,7 @@ public final class RouterConsumer: Service, Sendable {
             self.logger.info("duplicate candidates read", metadata: [
                 RouterLogKeys.count: .stringConvertible(n), "gridhub.duration_ms": .stringConvertible(Int((ContinuousClock.now - started) / .milliseconds(1)))])
         } }
-        guard warmed else { return }
+        guard case .done = warmed else { return }
         var config = KafkaConsumerConfiguration(client: kafka, groupID: configuration.groupID)
         config.maxBatchRecords = configuration.maxBatchRecords
         config.sessionTimeoutMilliseconds = 6_000
@@ -119,8 +124,7 @@ public final class RouterConsumer: Service, Sendable {
                 next = fetch()
                 guard !decoded.records.isEmpty else { continue }
                 let start = ContinuousClock.now
-                let committed = await retrying("batch") { try await self.process(decoded) }
-                guard committed else { break }
+                guard await processIsolatingPoison(decoded) else { break }
                 metrics.batchLatency.record(ContinuousClock.now - start)
                 metrics.batchCommitted()
                 metrics.spent("consumer: transaction (total)", since: start)
@@ -140,29 +144,77 @@ public final class RouterConsumer: Service, Sendable {
         await consumer.close()
     }
 
-    /// Runs `body` until it succeeds, backing off on errors (database down, deadlock between instances);
-    /// returns false when shutdown interrupted it.
-    @discardableResult
-    private func retrying(_ what: String, _ body: () async throws -> Void) async -> Bool {
+    /// Processes a batch. When its transaction keeps failing while the database answers, the batch is
+    /// taken apart and each record processed alone; a record that still fails goes to the dead-letter
+    /// topic with the reason (in a transaction that also moves its offset on), and the router moves on.
+    /// Returns false when shutdown interrupted it.
+    private func processIsolatingPoison(_ decoded: DecodedBatch) async -> Bool {
+        let limit = configuration.poisonAttempts
+        switch await retrying("batch", giveUpAfter: limit, { try await self.process(decoded) }) {
+        case .done: return true
+        case .stopped: return false
+        case .gaveUp: break
+        }
+        logger.warning("a batch keeps failing: processing its records one by one", metadata: [RouterLogKeys.count: .stringConvertible(decoded.records.count)])
+        for (record, item) in zip(decoded.records, decoded.items) {
+            let single = DecodedBatch(records: [record], items: [item], assignment: decoded.assignment)
+            switch await retrying("record", giveUpAfter: limit, { try await self.process(single) }) {
+            case .done: continue
+            case .stopped: return false
+            case .gaveUp(let error):
+                metrics.poisonRecords.increment()
+                let reason = "processing failed \(limit) times while the database answered: \(String(String(reflecting: error).prefix(500)))"
+                let deadLetter = DecodedBatch(records: [record], items: [.invalid(reason)], assignment: decoded.assignment)
+                guard case .done = await retrying("dead letter", { try await self.process(deadLetter) }) else { return false }
+            }
+        }
+        return true
+    }
+
+    enum Attempts { case done, stopped, gaveUp(any Error) }
+
+    /// Runs `body` until it succeeds, backing off on errors (database down, deadlock between instances).
+    /// With `giveUpAfter`, gives up after that many failures during which the database answered a probe
+    /// (the failure was the work's, not an outage's). `.stopped` when shutdown interrupted it.
+    private func retrying(_ what: String, giveUpAfter limit: Int? = nil, _ body: () async throws -> Void) async -> Attempts {
         var delay = Duration.milliseconds(50)
         var attempt = 0
+        var failuresWithDatabase = 0
         while !Task.isCancelled {
             do {
                 try await body()
                 if attempt > 0 { state.withLock { $0.lastError = nil } }
-                return true
+                return .done
             } catch {
                 attempt += 1
                 metrics.batchRetries.increment()
                 let reason = String(reflecting: error)
                 state.withLock { $0.lastError = "\(what) failed: \(reason.prefix(300))" }
                 logger.warning("router transaction failed", metadata: [RouterLogKeys.reason: .string(String(reason.prefix(500))), RouterLogKeys.attempt: .stringConvertible(attempt)])
-                if Task.isShuttingDownGracefully && (attempt > 3 || error is CancellationError) { return false }
+                if Task.isShuttingDownGracefully && (attempt > 3 || error is CancellationError) { return .stopped }
+                if let limit, !(error is CancellationError), await databaseAnswers() {
+                    failuresWithDatabase += 1
+                    if failuresWithDatabase >= limit { return .gaveUp(error) }
+                }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
         }
-        return false
+        return .stopped
+    }
+
+    /// Whether the database answers a trivial query within a few seconds.
+    private func databaseAnswers() async -> Bool {
+        let client = store.client, logger = self.logger
+        // Abandoned when the timer wins: a pool waiting for a connection to a server that is down may
+        // not react to cancellation at once.
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await abandoningOnCancel { _ = try await client.query("SELECT 1", logger: logger) }) != nil }
+            group.addTask { try? await Task.sleep(for: .seconds(3)); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 
     /// Moves newly assigned partitions to the offsets stored with the state. Best effort: records below

@@ -30,6 +30,7 @@ public final class RouterMetrics: Sendable {
     let reopened: Counter
     let deadLetters: Counter
     let batchRetries: Counter
+    let poisonRecords: Counter
     let published: Counter
     let outboxLag: Gauge
     let candidatesCached: Gauge
@@ -87,6 +88,7 @@ public final class RouterMetrics: Sendable {
         reopened = metrics.counter(s, "reopened", help: "Cases reopened by a dissatisfied survey.")
         deadLetters = metrics.counter(s, "dead_letters", help: "Records dead-lettered by the router.")
         batchRetries = metrics.counter(s, "batch_retries", help: "Batches retried after a database error (deadlock, lost connection).")
+        poisonRecords = metrics.counter(s, "poison_records", help: "Records that failed processing alone while the database answered, dead-lettered.")
         published = metrics.counter(s, "outbox_published", help: "Outbox records delivered to Kafka.")
         outboxLag = metrics.gauge(s, "outbox_lag", unit: "records", help: "Records committed to the outbox and not yet delivered.")
         candidatesCached = metrics.gauge(s, "dedup_candidates_cached", unit: "cases", help: "Cases kept in memory as duplicate candidates (those the time window still allows).")

@@ -66,6 +66,8 @@ public final class StatusDelivery: Service, Sendable {
         public var groupID: String
         public var stage: String
         public var maxBatch: Int = 500
+        /// Waits between attempts to write a dead letter while Kafka cannot take it.
+        public var deadLetterBackoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
         public init(topics: [String], groupID: String, stage: String) {
             self.topics = topics
             self.groupID = groupID
@@ -135,10 +137,7 @@ public final class StatusDelivery: Service, Sendable {
         for record in records {
             let item: OutboundItem
             do { item = try Self.decode(record) } catch {
-                let headers = record.headers.map { (key: $0.key, value: $0.value) }
-                _ = await pipeline.deadLetter(original: record.value, headers: headers, key: record.key, stage: configuration.stage,
-                                              reason: "not a GridHub status or dispatch event: \(error)", origin: "\(record.topic)/\(record.partition)/\(record.offset)",
-                                              reasonCode: "undecodable")
+                try await deadLetter(record, reason: "not a GridHub status or dispatch event: \(error)", reasonCode: "undecodable")
                 continue
             }
             let key = item.orderingKey
@@ -159,13 +158,27 @@ public final class StatusDelivery: Service, Sendable {
             case .skipped: skipped.increment()
             case .rejected(let reason):
                 rejected.increment()
-                let r = item.record
-                _ = await pipeline.deadLetter(original: r.value, headers: r.headers.map { (key: $0.key, value: $0.value) }, key: r.key,
-                                              stage: configuration.stage, reason: reason, origin: "\(r.topic)/\(r.partition)/\(r.offset)", reasonCode: "refusedBySource")
+                try await deadLetter(item.record, reason: reason, reasonCode: "refusedBySource")
             }
             done.append((item.orderingKey, item.version))
         }
         try await ledger.record(done)
+    }
+
+    /// Puts `record` on the dead-letter topic, waiting (with back-off) while Kafka cannot take it: the
+    /// batch's offsets are committed only after every dead letter of it is written, so none is lost.
+    /// Throws only when the daemon stops meanwhile (the batch is then read again after the restart).
+    private func deadLetter(_ record: ConsumerRecord, reason: String, reasonCode: String) async throws {
+        var attempt = 0
+        while true {
+            let outcome = await pipeline.deadLetter(original: record.value, headers: record.headers.map { (key: $0.key, value: $0.value) }, key: record.key,
+                                                    stage: configuration.stage, reason: reason, origin: "\(record.topic)/\(record.partition)/\(record.offset)",
+                                                    reasonCode: reasonCode)
+            guard case .busy(let why) = outcome else { return }
+            logger.warning("dead letter not written yet; the batch waits", metadata: ["reason": .string(why), "attempt": .stringConvertible(attempt)])
+            try await Task.sleep(for: configuration.deadLetterBackoff.delay(attempt: attempt))
+            attempt += 1
+        }
     }
 
     static func decode(_ record: ConsumerRecord) throws -> OutboundItem {
