@@ -29,7 +29,7 @@ public struct RouterEnvironment: Sendable {
 /// Counts of one unit of work, added to the metrics only after its transaction committed.
 struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
-    var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, surveys = 0, reopened = 0, deadLetters = 0
+    var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, feedbackSuperseded = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
     var caseLoads = 0, candidates = 0, gridsCached = 0
     /// Grids read from the database, by why the cache could not serve them.
@@ -51,6 +51,7 @@ struct WorkCounts {
         m.feedbackApplied.increment(by: Int64(feedbackApplied))
         m.feedbackRejected.increment(by: Int64(feedbackRejected))
         m.feedbackRepeated.increment(by: Int64(feedbackRepeated))
+        m.feedbackSuperseded.increment(by: Int64(feedbackSuperseded))
         m.surveys.increment(by: Int64(surveys))
         m.reopened.increment(by: Int64(reopened))
         m.deadLetters.increment(by: Int64(deadLetters))
@@ -348,10 +349,25 @@ final class CaseWork {
             return "feedback from department \(feedback.department) for dispatch \(feedback.dispatchId), which went to \(owner.department)"
         }
         var entry = try await load(owner.caseId)
+        // An answer to an earlier dispatch of this case (escalated or reopened since, or returned and
+        // sent elsewhere) is never a dead letter: the department acted on the case, not on a record.
+        var event = feedback.caseEvent
+        if let current = entry.value.currentDispatchId, current != feedback.dispatchId {
+            counts.feedbackSuperseded += 1
+            guard entry.value.department == feedback.department else {
+                // The case has gone to another department since: this answer changes nothing.
+                logger.info("feedback on a dispatch the case has moved on from", metadata: [
+                    RouterLogKeys.caseID: .string(owner.caseId), RouterLogKeys.dispatchID: .string(feedback.dispatchId),
+                    "gridhub.department": .string(feedback.department), "gridhub.department.current": .string(entry.value.department ?? "none")])
+                return nil
+            }
+            // Still the same department's work (at a higher level, or again): applied to the current dispatch.
+            event = .feedback(feedback.status, dispatchId: current, note: feedback.note)
+        }
         do {
-            try entry.value.apply(feedback.caseEvent, at: now)
+            try entry.value.apply(event, at: now)
         } catch {
-            if error.isRepeat && entry.value.currentDispatchId == feedback.dispatchId {
+            if error.isRepeat {
                 counts.feedbackRepeated += 1
                 return nil
             }

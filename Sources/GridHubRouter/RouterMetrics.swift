@@ -26,6 +26,7 @@ public final class RouterMetrics: Sendable {
     let feedbackApplied: Counter
     let feedbackRejected: Counter
     let feedbackRepeated: Counter
+    let feedbackSuperseded: Counter
     let surveys: Counter
     let reopened: Counter
     let deadLetters: Counter
@@ -84,6 +85,7 @@ public final class RouterMetrics: Sendable {
         feedbackApplied = metrics.counter(s, "feedback", help: "Department feedback applied.", labels: [("outcome", "applied")])
         feedbackRejected = metrics.counter(s, "feedback", help: "Department feedback applied.", labels: [("outcome", "rejected")])
         feedbackRepeated = metrics.counter(s, "feedback", help: "Department feedback applied.", labels: [("outcome", "repeated")])
+        feedbackSuperseded = metrics.counter(s, "feedback_superseded", help: "Department feedback on a dispatch the case has moved on from (applied to the current one when it is the same department's).")
         surveys = metrics.counter(s, "surveys", help: "Satisfaction surveys applied.")
         reopened = metrics.counter(s, "reopened", help: "Cases reopened by a dissatisfied survey.")
         deadLetters = metrics.counter(s, "dead_letters", help: "Records dead-lettered by the router.")

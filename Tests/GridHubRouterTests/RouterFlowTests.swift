@@ -261,6 +261,39 @@ struct RouterFlowTests {
             #expect(cases.last?.history.last?.event == .escalate)
             let statuses = try await world.waitFor(SourceSystem.woodpecker.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.note?.contains("升级") == true } }
             #expect(statuses.contains { $0.recordId == "WP-70" && $0.note?.contains("升级") == true })
+
+            // The department answers on the dispatch it had before the escalation: the same department's
+            // work, applied to the current dispatch, never a dead letter.
+            let old = try #require(first.currentDispatchId)
+            #expect(old != d.dispatchId)
+            try await world.publish(feedback: Feedback(dispatchId: old, department: first.department!, status: .resolved, note: "已清运", at: Date()))
+            let resolved = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == first.caseId && $0.status == .resolved } }
+            let done = try #require(resolved.last { $0.caseId == first.caseId && $0.status == .resolved })
+            #expect(done.history.last?.dispatchId == d.dispatchId && done.history.last?.note == "已清运")
+            #expect(try await world.read(Topics.deadLetter, quiet: .seconds(1)).isEmpty)
+        }
+    }
+
+    @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
+    func answerAfterReturn() async throws {
+        let world = try await RouterWorld()
+        let report = Make.incident(.elink, "ZZ-RT-1", item: "SR-003", at: Make.place(11000).coordinate, text: "路边杂物堆放")
+        try await world.withRouter { _ in
+            try await world.publish([report])
+            let opened = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched } }
+            let first = try #require(opened.last { $0.status == .dispatched })
+            let firstDispatch = try #require(first.currentDispatchId), firstDepartment = try #require(first.department)
+            try await world.publish(feedback: Feedback(dispatchId: firstDispatch, department: firstDepartment, status: .returned, note: "不属于我部门", at: Date()))
+            let moved = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.department != firstDepartment && $0.status == .dispatched } }
+            let second = try #require(moved.last { $0.department != firstDepartment && $0.status == .dispatched })
+            // Too late, the first department answers its old dispatch.
+            try await world.publish(feedback: Feedback(dispatchId: firstDispatch, department: firstDepartment, status: .resolved, note: "已处理", at: Date()))
+            // The new department's answer still applies, in order after it.
+            try await world.publish(feedback: Feedback(dispatchId: second.currentDispatchId!, department: second.department!, status: .accepted, note: nil, at: Date()))
+            let after = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.status == .accepted } }
+            #expect(!after.contains { $0.status == .resolved }, "the old department's answer changed the case")
+            #expect(after.last?.department == second.department)
+            #expect(try await world.read(Topics.deadLetter, quiet: .seconds(1)).isEmpty)
         }
     }
 }
