@@ -9,6 +9,8 @@ public struct RouterEnvironment: Sendable {
     public var reference: ReferenceData
     public var rules: RoutingRules
     public var matcher: DuplicateMatcher
+    /// The rules of a case's life (feedback, surveys, deadlines).
+    public var policy: CasePolicy
     /// The router's clock: wall time in production; tests move it.
     public var now: @Sendable () -> Date
     let departmentNames: [String: String]
@@ -19,6 +21,7 @@ public struct RouterEnvironment: Sendable {
         self.reference = reference
         self.rules = rules
         matcher = DuplicateMatcher(items: reference.items, policy: policy)
+        self.policy = CasePolicy(rules: rules)
         self.now = now
         departmentNames = Dictionary(reference.departments.map { ($0.code, $0.nameZh) }, uniquingKeysWith: { a, _ in a })
         areas = Dictionary(reference.grids.map { ($0.gridCode, [$0.gridCode] + reference.neighbours(of: $0.gridCode).map(\.gridCode)) },
@@ -269,7 +272,7 @@ final class CaseWork {
             setReport(incident, caseId: known.caseId)
             // Only the report that changed hears of it (the other sources' view of the case is the same),
             // unless the case closed with it.
-            let audience: StatusAudience = entry.value.status == .closed ? .everyone : .only(incident.incidentId)
+            let audience: CasePolicy.Audience = entry.value.status == .closed ? .everyone : .only(incident.incidentId)
             store(entry, note: note, withdrawing: incident.withdrawn ? incident.incidentId : nil, tell: audience)
             return
         }
@@ -349,45 +352,27 @@ final class CaseWork {
             return "feedback from department \(feedback.department) for dispatch \(feedback.dispatchId), which went to \(owner.department)"
         }
         var entry = try await load(owner.caseId)
-        // An answer to an earlier dispatch of this case (escalated or reopened since, or returned and
-        // sent elsewhere) is never a dead letter: the department acted on the case, not on a record.
-        var event = feedback.caseEvent
-        if let current = entry.value.currentDispatchId, current != feedback.dispatchId {
+        let plan = env.policy.feedback(feedback, on: entry.value, at: now)
+        switch plan.outcome {
+        case .refused(let reason):
+            counts.feedbackRejected += 1
+            return reason
+        case .repeated:
+            counts.feedbackRepeated += 1
+            return nil
+        case .superseded(let applied):
             counts.feedbackSuperseded += 1
-            guard entry.value.department == feedback.department else {
-                // The case has gone to another department since: this answer changes nothing.
+            if !applied {
                 logger.info("feedback on a dispatch the case has moved on from", metadata: [
                     RouterLogKeys.caseID: .string(owner.caseId), RouterLogKeys.dispatchID: .string(feedback.dispatchId),
                     "gridhub.department": .string(feedback.department), "gridhub.department.current": .string(entry.value.department ?? "none")])
                 return nil
             }
-            // Still the same department's work (at a higher level, or again): applied to the current dispatch.
-            event = .feedback(feedback.status, dispatchId: current, note: feedback.note)
-        }
-        do {
-            try entry.value.apply(event, at: now)
-        } catch {
-            if error.isRepeat {
-                counts.feedbackRepeated += 1
-                return nil
-            }
-            counts.feedbackRejected += 1
-            return "feedback '\(feedback.status.rawValue)' does not fit case \(owner.caseId): \(error.description)"
-        }
-        counts.feedbackApplied += 1
-        switch feedback.status {
-        case .resolved:
-            entry.dueMs = nil
-        case .returned:
-            var tried = Set(entry.value.history.compactMap(\.department))
-            tried.insert(feedback.department)
-            let route = env.rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: entry.value.itemCode,
-                                          gridCode: entry.value.gridCode, urgent: entry.value.urgent)
-            try await dispatch(&entry, route: route, reason: .returned)
-        case .accepted, .inProgress:
+        case .applied:
             break
         }
-        store(entry, note: feedback.note)
+        counts.feedbackApplied += 1
+        try await execute(plan, on: &entry)
         return nil
     }
 
@@ -400,28 +385,15 @@ final class CaseWork {
         }
         guard let caseId else { return "survey for \(survey.system.rawValue) record \(survey.recordId), which is in no case" }
         var entry = try await load(caseId)
-        do {
-            try entry.value.apply(survey.caseEvent, at: now)
-        } catch {
-            if error.isRepeat { return nil }
-            return "survey '\(survey.satisfaction.rawValue)' does not fit case \(caseId): \(error.description)"
+        let plan = env.policy.survey(survey, on: entry.value, at: now)
+        switch plan.outcome {
+        case .refused(let reason): return reason
+        case .repeated, .superseded: return nil
+        case .applied: break
         }
         counts.surveys += 1
-        if survey.satisfaction == .dissatisfied {
-            counts.reopened += 1
-            entry.closedMs = nil
-            updateCandidate(caseId: caseId, grid: entry.value.gridCode) { $0.closedAt = nil }
-            let base = env.rules.route(itemCode: entry.value.itemCode, gridCode: entry.value.gridCode, urgent: entry.value.urgent)
-            let route = RouteDecision(department: entry.value.department ?? base.department, level: entry.value.level ?? base.level,
-                                      timeLimit: base.timeLimit, triage: base.triage)
-            try await dispatch(&entry, route: route, reason: .reopened)
-        } else {
-            entry.closedMs = now.millisecondsSince1970
-            entry.dueMs = nil
-            let closed = now
-            updateCandidate(caseId: caseId, grid: entry.value.gridCode) { $0.closedAt = closed }
-        }
-        store(entry, note: survey.note)
+        if survey.satisfaction == .dissatisfied { counts.reopened += 1 }
+        try await execute(plan, on: &entry)
         return nil
     }
 
@@ -429,17 +401,35 @@ final class CaseWork {
     /// watching the deadline.
     func escalate(caseId: String) async throws {
         var entry = try await load(caseId)
-        guard let due = entry.dueMs, due <= now.millisecondsSince1970 else { return }
-        guard [.dispatched, .accepted, .inProgress].contains(entry.value.status),
-              let level = entry.value.level, let next = level.higher, let department = entry.value.department else {
+        guard let due = entry.dueMs else { return }
+        let plan = env.policy.deadline(Date(millisecondsSince1970: due), on: entry.value, now: now)
+        guard !plan.isEmpty else { return }
+        if plan.dispatch != nil { counts.escalations += 1 }
+        try await execute(plan, on: &entry)
+    }
+
+    /// Carries out a plan of ``CasePolicy`` on `entry`: its status events, its dispatch, the deadline and
+    /// closing kept beside the case, then stores the case and tells the sources (unless nothing changed).
+    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, tell audience: CasePolicy.Audience = .everyone) async throws {
+        for event in plan.events { try entry.value.apply(event, at: now) }
+        if let next = plan.dispatch { try await dispatch(&entry, route: next.route, reason: next.reason) }
+        let c = entry.value
+        switch c.status {
+        case .dispatched, .accepted, .inProgress:
+            if plan.stopWatchingDeadline { entry.dueMs = nil }
+        case .open, .resolved, .closed, .reopened:
             entry.dueMs = nil
-            store(entry, note: nil, publish: false)
-            return
         }
-        let route = RouteDecision(department: department, level: next, timeLimit: env.rules.escalationLimit(to: next), triage: false)
-        try await dispatch(&entry, route: route, reason: .escalated)
-        counts.escalations += 1
-        store(entry, note: "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级")
+        if c.status == .closed, entry.closedMs == nil {
+            entry.closedMs = now.millisecondsSince1970
+            let closed = now
+            updateCandidate(caseId: c.caseId, grid: c.gridCode) { $0.closedAt = closed }
+        } else if c.status != .closed, entry.closedMs != nil {
+            entry.closedMs = nil
+            updateCandidate(caseId: c.caseId, grid: c.gridCode) { $0.closedAt = nil }
+        }
+        let changed = !plan.events.isEmpty || plan.dispatch != nil
+        store(entry, note: plan.note, publish: changed, tell: audience)
     }
 
     // MARK: - Building blocks
@@ -558,24 +548,10 @@ final class CaseWork {
         })
     }
 
-    /// Which reports of a case hear of a change: every active one (the case's status, department or
-    /// note changed for all), or only the report the change was about.
-    enum StatusAudience {
-        case everyone
-        case only(String)
-
-        func includes(_ incidentId: String) -> Bool {
-            switch self {
-            case .everyone: true
-            case .only(let id): id == incidentId
-            }
-        }
-    }
-
     /// Keeps the changed case and queues its record on the cases topic and a status record for every
     /// report in `tell` whose source has not withdrawn it (`withdrawing`: the report withdrawn by this
     /// change, whose source gets this last status).
-    private func store(_ entry: Entry, note: String?, publish: Bool = true, withdrawing: String? = nil, tell: StatusAudience = .everyone) {
+    private func store(_ entry: Entry, note: String?, publish: Bool = true, withdrawing: String? = nil, tell: CasePolicy.Audience = .everyone) {
         let id = entry.value.caseId
         cases[id] = entry
         if changedSet.insert(id).inserted { changed.append(id) }

@@ -1,0 +1,140 @@
+import Foundation
+
+/// The closed loop's rules for one case, without storage: given a case and what happened to it (a
+/// department's feedback, a citizen's survey, a deadline), what must be done — which status events to
+/// apply, whether to dispatch again and why, who hears of it and with what note. The router
+/// (`CaseWork`) reads the case, carries the plan out, stores and publishes; every rule is here and
+/// tested without a broker or a database (`docs/architecture.md`: a case rule goes here).
+public struct CasePolicy: Sendable {
+    public let rules: RoutingRules
+
+    public init(rules: RoutingRules) {
+        self.rules = rules
+    }
+
+    /// Which reports of a case hear of a change.
+    public enum Audience: Sendable, Hashable {
+        /// Every report whose source has not withdrawn it: the case's status, department or note
+        /// changed for all of them.
+        case everyone
+        /// Only this report (by incident id): the change was about it alone (it joined the case, or its
+        /// source sent a new version). Telling every report of every merge made n(n+1)/2 statuses.
+        case only(String)
+
+        /// Whether the report `incidentId` hears of the change.
+        public func includes(_ incidentId: String) -> Bool {
+            switch self {
+            case .everyone: true
+            case .only(let id): id == incidentId
+            }
+        }
+    }
+
+    /// A dispatch the plan asks for: where to, and why.
+    public struct NextDispatch: Sendable, Hashable {
+        public var route: RouteDecision
+        public var reason: Dispatch.Reason
+    }
+
+    /// What to do about one event on a case.
+    public struct Plan: Sendable, Hashable {
+        /// How the event was taken.
+        public enum Outcome: Sendable, Hashable {
+            /// Carried out.
+            case applied
+            /// The same answer again (a redelivery): nothing to do.
+            case repeated
+            /// An answer to a dispatch the case has moved on from. `applied` when it was the same
+            /// department's earlier dispatch (escalated or reopened since): applied to the current one.
+            case superseded(applied: Bool)
+            /// Not possible in the case's state: the reason (the record is dead-lettered).
+            case refused(String)
+        }
+
+        public var outcome: Outcome
+        /// Status events to apply, in order.
+        public var events: [CaseEvent] = []
+        /// A dispatch to issue after them.
+        public var dispatch: NextDispatch? = nil
+        /// The note for the sources (nil: the words of the case's new status).
+        public var note: String? = nil
+        /// Stop watching the case's deadline (nothing more can be escalated).
+        public var stopWatchingDeadline = false
+
+        /// Nothing to do.
+        public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
+
+        static func nothing(_ outcome: Outcome) -> Plan { Plan(outcome: outcome) }
+    }
+
+    // MARK: - Departments' feedback
+
+    /// A department's answer on one of the case's dispatches (the router has checked that the answered
+    /// dispatch went to that department). An answer on a dispatch the case has moved on from is never
+    /// refused: the same department's (escalated or reopened since) applies to the current dispatch,
+    /// another department's (the case went elsewhere) changes nothing.
+    public func feedback(_ feedback: Feedback, on c: Case, at time: Date) -> Plan {
+        var event = feedback.caseEvent
+        var superseded = false
+        if let current = c.currentDispatchId, current != feedback.dispatchId {
+            // The department acted on the case, not on a record: never a dead letter.
+            guard c.department == feedback.department else { return .nothing(.superseded(applied: false)) }
+            event = .feedback(feedback.status, dispatchId: current, note: feedback.note)
+            superseded = true
+        }
+        var trial = c
+        do {
+            try trial.apply(event, at: time)
+        } catch {
+            if error.isRepeat { return .nothing(.repeated) }
+            return .nothing(.refused("feedback '\(feedback.status.rawValue)' does not fit case \(c.caseId): \(error.description)"))
+        }
+        var plan = Plan(outcome: superseded ? .superseded(applied: true) : .applied, events: [event], note: feedback.note)
+        if feedback.status == .returned {
+            var tried = Set(c.history.compactMap(\.department))
+            tried.insert(feedback.department)
+            let route = rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
+            plan.dispatch = NextDispatch(route: route, reason: .returned)
+        }
+        return plan
+    }
+
+    // MARK: - Citizens' surveys
+
+    /// A citizen's satisfaction survey: satisfied closes the case; dissatisfied reopens it and sends it
+    /// again to the department and level that last had it.
+    public func survey(_ survey: Survey, on c: Case, at time: Date) -> Plan {
+        var trial = c
+        do {
+            try trial.apply(survey.caseEvent, at: time)
+        } catch {
+            if error.isRepeat { return .nothing(.repeated) }
+            return .nothing(.refused("survey '\(survey.satisfaction.rawValue)' does not fit case \(c.caseId): \(error.description)"))
+        }
+        var plan = Plan(outcome: .applied, events: [survey.caseEvent], note: survey.note)
+        if survey.satisfaction == .dissatisfied {
+            let base = rules.route(itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
+            let route = RouteDecision(department: c.department ?? base.department, level: c.level ?? base.level,
+                                      timeLimit: base.timeLimit, triage: base.triage)
+            plan.dispatch = NextDispatch(route: route, reason: .reopened)
+        }
+        return plan
+    }
+
+    // MARK: - Deadlines
+
+    /// The case's deadline has passed (`due` ≤ `now`): escalate one level while it is being worked on
+    /// below city level; otherwise stop watching the deadline. Nothing when it is not due yet.
+    public func deadline(_ due: Date, on c: Case, now: Date) -> Plan {
+        guard due <= now else { return .nothing(.applied) }
+        guard [.dispatched, .accepted, .inProgress].contains(c.status),
+              let level = c.level, let next = level.higher, let department = c.department else {
+            var plan = Plan.nothing(.applied)
+            plan.stopWatchingDeadline = true
+            return plan
+        }
+        let route = RouteDecision(department: department, level: next, timeLimit: rules.escalationLimit(to: next), triage: false)
+        return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .escalated),
+                    note: "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级")
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+@testable import GridHubCore
+
+/// The closed loop's rules for one case (CasePolicy): what the router must do about each answer,
+/// survey and deadline, checked without a broker or a database.
+@Suite("Case policy")
+struct CasePolicyTests {
+    static let rules: RoutingRules = {
+        let text = (try? String(contentsOf: ReferenceTestData.packageRoot.appendingPathComponent("Deploy/routing.json"), encoding: .utf8)) ?? ""
+        return try! RoutingRules(text: text, reference: ReferenceTestData.data)
+    }()
+    let policy = CasePolicy(rules: CasePolicyTests.rules)
+
+    /// A case dispatched to urban management at village level as `D1`, then through `events`.
+    func dispatched(_ events: [CaseEvent] = []) throws -> Case {
+        let incident = try #require(ModelFixtures.incidents(count: 1).first)
+        var value = Case(caseId: "C-1", openedBy: incident, at: ModelFixtures.time())
+        try value.apply(ModelFixtures.dispatch(1), at: ModelFixtures.time(1))
+        for event in events { try value.apply(event, at: ModelFixtures.time(2)) }
+        return value
+    }
+
+    func answer(_ status: FeedbackStatus, on dispatchId: String = "D1", from department: String = "urban-mgmt", note: String? = nil) -> Feedback {
+        Feedback(dispatchId: dispatchId, department: department, status: status, note: note, at: ModelFixtures.time(5))
+    }
+
+    @Test("an answer on the current dispatch is applied as its status event, with the department's note for the sources")
+    func currentAnswer() throws {
+        for (status, event) in [(FeedbackStatus.accepted, CaseEvent.accept(dispatchId: "D1")), (.inProgress, .start(dispatchId: "D1")),
+                                (.resolved, .resolve(dispatchId: "D1", note: "已清理"))] {
+            let plan = policy.feedback(answer(status, note: status == .resolved ? "已清理" : nil), on: try dispatched(), at: ModelFixtures.time(5))
+            #expect(plan.outcome == .applied)
+            #expect(plan.events == [event])
+            #expect(plan.dispatch == nil)
+        }
+        let resolved = policy.feedback(answer(.resolved, note: "已清理"), on: try dispatched(), at: ModelFixtures.time(5))
+        #expect(resolved.note == "已清理")
+    }
+
+    @Test("a return is applied and the case goes to the first return candidate not tried yet (Deploy/routing.json: urban-mgmt → env)")
+    func returned() throws {
+        let plan = policy.feedback(answer(.returned, note: "不属于我部门"), on: try dispatched(), at: ModelFixtures.time(5))
+        #expect(plan.outcome == .applied)
+        #expect(plan.events == [.return(dispatchId: "D1", note: "不属于我部门")])
+        #expect(plan.dispatch?.reason == .returned)
+        #expect(plan.dispatch?.route.department == "env")
+    }
+
+    @Test("the same answer twice is a repeat (nothing to do); an answer that does not fit the case's state is refused with the reason")
+    func repeatedAndRefused() throws {
+        let accepted = try dispatched([.accept(dispatchId: "D1")])
+        #expect(policy.feedback(answer(.accepted), on: accepted, at: ModelFixtures.time(5)) == .init(outcome: .repeated))
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        let refused = policy.feedback(answer(.accepted), on: resolved, at: ModelFixtures.time(5))
+        guard case .refused(let reason) = refused.outcome else { Issue.record("\(refused)"); return }
+        #expect(reason.contains("does not fit case C-1"))
+        #expect(refused.isEmpty)
+    }
+
+    @Test("an answer on a dispatch the case has moved on from is never refused: the same department's applies to the current dispatch, another department's changes nothing")
+    func superseded() throws {
+        // Escalated to town level as D2: urban management answers on D1.
+        let escalated = try dispatched([.escalate(department: "urban-mgmt", level: .town, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        let plan = policy.feedback(answer(.resolved, note: "已清运"), on: escalated, at: ModelFixtures.time(5))
+        #expect(plan.outcome == .superseded(applied: true))
+        #expect(plan.events == [.resolve(dispatchId: "D2", note: "已清运")])
+        // Returned and sent to env as D2: urban management's late answer on D1 does nothing.
+        let moved = try dispatched([.return(dispatchId: "D1", note: nil),
+                                    .dispatch(department: "env", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        let late = policy.feedback(answer(.resolved), on: moved, at: ModelFixtures.time(5))
+        #expect(late.outcome == .superseded(applied: false))
+        #expect(late.isEmpty)
+    }
+
+    @Test("a satisfied survey closes a resolved case; a dissatisfied one reopens it to the department and level that had it; a survey on an open case is refused")
+    func surveys() throws {
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        func survey(_ satisfaction: Satisfaction) -> Survey {
+            Survey(system: .hotline12345, recordId: "JY-1", satisfaction: satisfaction, note: satisfaction == .dissatisfied ? "没有处理" : nil, at: ModelFixtures.time(9))
+        }
+        let satisfied = policy.survey(survey(.satisfied), on: resolved, at: ModelFixtures.time(9))
+        #expect(satisfied.outcome == .applied && satisfied.dispatch == nil)
+        var closed = resolved
+        for event in satisfied.events { try closed.apply(event, at: ModelFixtures.time(9)) }
+        #expect(closed.status == .closed)
+        let dissatisfied = policy.survey(survey(.dissatisfied), on: resolved, at: ModelFixtures.time(9))
+        #expect(dissatisfied.dispatch?.reason == .reopened)
+        #expect(dissatisfied.dispatch?.route.department == "urban-mgmt" && dissatisfied.dispatch?.route.level == .village)
+        #expect(dissatisfied.note == "没有处理")
+        guard case .refused = policy.survey(survey(.satisfied), on: try dispatched(), at: ModelFixtures.time(9)).outcome else {
+            Issue.record("a survey before the case was resolved was taken"); return
+        }
+    }
+
+    @Test("a passed deadline escalates village → town → city while the case is worked on; at city level, or once resolved, only the watching stops; not yet due: nothing")
+    func deadlines() throws {
+        let value = try dispatched()
+        let due = ModelFixtures.time(100)
+        #expect(policy.deadline(due, on: value, now: ModelFixtures.time(50)).isEmpty)
+        let village = policy.deadline(due, on: value, now: ModelFixtures.time(200))
+        #expect(village.dispatch?.reason == .escalated && village.dispatch?.route.level == .town)
+        #expect(village.dispatch?.route.timeLimit == Self.rules.escalationLimit(to: .town))
+        #expect(village.note?.contains("升级至镇（街道）级") == true)
+        let atCity = try dispatched([.escalate(department: "urban-mgmt", level: .city, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        let city = policy.deadline(due, on: atCity, now: ModelFixtures.time(200))
+        #expect(city.dispatch == nil && city.stopWatchingDeadline && city.events.isEmpty)
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        #expect(policy.deadline(due, on: resolved, now: ModelFixtures.time(200)).stopWatchingDeadline)
+    }
+
+    @Test("a change tells every active report, or only the one it was about")
+    func audience() {
+        #expect(CasePolicy.Audience.everyone.includes("a"))
+        #expect(CasePolicy.Audience.only("a").includes("a"))
+        #expect(!CasePolicy.Audience.only("a").includes("b"))
+    }
+}
