@@ -293,9 +293,9 @@ final class CaseWork {
                 }
                 setReport(incident, caseId: decision.caseId)
                 counts.merged += 1
-                // The new report hears that it joined the case; the reports before it hear nothing new
-                // (telling all of them each time made n(n+1)/2 status records for n reports).
-                store(entry, note: "与同一问题的其他来源报告合并", tell: .only(incident.incidentId))
+                let plan = env.policy.merged(incident, into: entry.value)
+                if plan.dispatch != nil { counts.reopened += 1 }
+                try await execute(plan, on: &entry, caseChanged: true)
                 return
             }
         }
@@ -410,7 +410,7 @@ final class CaseWork {
 
     /// Carries out a plan of ``CasePolicy`` on `entry`: its status events, its dispatch, the deadline and
     /// closing kept beside the case, then stores the case and tells the sources (unless nothing changed).
-    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, tell audience: CasePolicy.Audience = .everyone) async throws {
+    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false) async throws {
         for event in plan.events { try entry.value.apply(event, at: now) }
         if let next = plan.dispatch { try await dispatch(&entry, route: next.route, reason: next.reason) }
         let c = entry.value
@@ -428,8 +428,8 @@ final class CaseWork {
             entry.closedMs = nil
             updateCandidate(caseId: c.caseId, grid: c.gridCode) { $0.closedAt = nil }
         }
-        let changed = !plan.events.isEmpty || plan.dispatch != nil
-        store(entry, note: plan.note, publish: changed, tell: audience)
+        let changed = caseChanged || !plan.events.isEmpty || plan.dispatch != nil
+        store(entry, note: plan.note, publish: changed, tell: plan.audience)
     }
 
     // MARK: - Building blocks

@@ -109,6 +109,27 @@ struct CasePolicyTests {
         #expect(policy.deadline(due, on: resolved, now: ModelFixtures.time(200)).stopWatchingDeadline)
     }
 
+    @Test("a report joining a case is told so alone; one made after the case was resolved or closed reopens it to the same department for everyone; one made before (a late report) only joins")
+    func recurrence() throws {
+        var later = try #require(ModelFixtures.incidents(count: 2).last)
+        later.reportedAt = ModelFixtures.time(3_600)
+        let working = policy.merged(later, into: try dispatched())
+        #expect(working.events.isEmpty && working.dispatch == nil)
+        #expect(working.audience == .only(later.incidentId))
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])   // resolved at time(2)
+        let back = policy.merged(later, into: resolved)
+        #expect(back.events == [.reopen(note: CasePolicy.recurrenceNote)])
+        #expect(back.dispatch?.reason == .reopened && back.dispatch?.route.department == "urban-mgmt" && back.dispatch?.route.level == .village)
+        #expect(back.audience == .everyone && back.note == CasePolicy.recurrenceNote)
+        var closed = resolved
+        try closed.apply(.close(note: nil), at: ModelFixtures.time(3))
+        #expect(policy.merged(later, into: closed).dispatch?.reason == .reopened)
+        var late = later
+        late.reportedAt = ModelFixtures.time(1)   // made before the resolution, arrived after it
+        let joined = policy.merged(late, into: resolved)
+        #expect(joined.events.isEmpty && joined.dispatch == nil && joined.audience == .only(late.incidentId))
+    }
+
     @Test("a change tells every active report, or only the one it was about")
     func audience() {
         #expect(CasePolicy.Audience.everyone.includes("a"))

@@ -274,6 +274,32 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("the problem comes back: a report made after the case was resolved reopens it and sends it again to the same department; every source hears it")
+    func recurrence() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(13000).coordinate
+        let minutesNow = Date().timeIntervalSince(Make.base) / 60
+        let first = Make.incident(.woodpecker, "WP-RC-1", item: "SR-003", at: spot, minutes: minutesNow - 30, text: "路边乱堆物料，堆放建材占道")
+        try await world.withRouter { _ in
+            try await world.publish([first])
+            let opened = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched } }
+            let theCase = try #require(opened.last { $0.status == .dispatched })
+            try await world.publish(feedback: Feedback(dispatchId: theCase.currentDispatchId!, department: theCase.department!, status: .resolved, note: "已清理", at: Date()))
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.status == .resolved } }
+            // An hour later in the street, the same heap again, on the hotline.
+            let again = Make.incident(.hotline12345, "JY-RC-2", item: "SR-003", at: spot.offset(metres: 20, bearing: 0), method: .addressMatch,
+                                      minutes: minutesNow + 2, text: "路边又堆满了建材杂物")
+            try await world.publish([again])
+            let dispatches = try await world.waitFor(Topics.dispatch(department: theCase.department!), as: Dispatch.self) { ds in ds.contains { $0.reason == .reopened } }
+            let redispatch = try #require(dispatches.first { $0.reason == .reopened })
+            #expect(redispatch.caseId == theCase.caseId && redispatch.level == theCase.level && redispatch.attempt == 2)
+            for (system, id) in [(SourceSystem.woodpecker, "WP-RC-1"), (.hotline12345, "JY-RC-2")] {
+                let statuses = try await world.waitFor(system.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.recordId == id && $0.status == .dispatched && $0.note == CasePolicy.recurrenceNote } }
+                #expect(statuses.contains { $0.recordId == id && $0.note == CasePolicy.recurrenceNote }, "\(id)")
+            }
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -60,11 +60,37 @@ public struct CasePolicy: Sendable {
         public var note: String? = nil
         /// Stop watching the case's deadline (nothing more can be escalated).
         public var stopWatchingDeadline = false
+        /// Who hears of it.
+        public var audience: Audience = .everyone
 
         /// Nothing to do.
         public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
 
         static func nothing(_ outcome: Outcome) -> Plan { Plan(outcome: outcome) }
+    }
+
+    // MARK: - Reports
+
+    /// A report joins the case (it matched it in place, time and item). It is told so, and nobody else
+    /// hears of it; but a report made after the case was resolved or closed says the problem is back: the
+    /// case is reopened and sent again to the department and level that had it, and every source hears it.
+    public func merged(_ incident: Incident, into c: Case) -> Plan {
+        let settled = c.history.last { $0.to == .resolved || $0.to == .closed }?.at
+        if c.status == .resolved || c.status == .closed, let settled, incident.reportedAt > settled {
+            return Plan(outcome: .applied, events: [.reopen(note: Self.recurrenceNote)], dispatch: sameHandler(of: c, reason: .reopened),
+                        note: Self.recurrenceNote)
+        }
+        return Plan(outcome: .applied, note: "与同一问题的其他来源报告合并", audience: .only(incident.incidentId))
+    }
+
+    /// The note of a recurrence, for the sources and the case's history.
+    public static let recurrenceNote = "同一问题再次被报告，已重新办理"
+
+    /// A dispatch to the department and level that last had the case (the item's route when none did).
+    func sameHandler(of c: Case, reason: Dispatch.Reason) -> NextDispatch {
+        let base = rules.route(itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
+        return NextDispatch(route: RouteDecision(department: c.department ?? base.department, level: c.level ?? base.level,
+                                                 timeLimit: base.timeLimit, triage: base.triage), reason: reason)
     }
 
     // MARK: - Departments' feedback
@@ -112,12 +138,7 @@ public struct CasePolicy: Sendable {
             return .nothing(.refused("survey '\(survey.satisfaction.rawValue)' does not fit case \(c.caseId): \(error.description)"))
         }
         var plan = Plan(outcome: .applied, events: [survey.caseEvent], note: survey.note)
-        if survey.satisfaction == .dissatisfied {
-            let base = rules.route(itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
-            let route = RouteDecision(department: c.department ?? base.department, level: c.level ?? base.level,
-                                      timeLimit: base.timeLimit, triage: base.triage)
-            plan.dispatch = NextDispatch(route: route, reason: .reopened)
-        }
+        if survey.satisfaction == .dissatisfied { plan.dispatch = sameHandler(of: c, reason: .reopened) }
         return plan
     }
 
