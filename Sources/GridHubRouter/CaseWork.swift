@@ -414,12 +414,9 @@ final class CaseWork {
         for event in plan.events { try entry.value.apply(event, at: now) }
         if let next = plan.dispatch { try await dispatch(&entry, route: next.route, reason: next.reason) }
         let c = entry.value
-        switch c.status {
-        case .dispatched, .accepted, .inProgress:
-            if plan.stopWatchingDeadline { entry.dueMs = nil }
-        case .open, .resolved, .closed, .reopened:
-            entry.dueMs = nil
-        }
+        // The timer beside the case: the dispatch's deadline, or the end of a resolved case's quiet period.
+        let resolvedAt = c.status == .resolved ? (c.history.last { $0.to == .resolved }?.at ?? now) : nil
+        entry.dueMs = plan.stopWatchingDeadline ? nil : env.policy.timer(for: c, resolvedAt: resolvedAt)?.wholeMilliseconds.millisecondsSince1970
         if c.status == .closed, entry.closedMs == nil {
             entry.closedMs = now.millisecondsSince1970
             let closed = now

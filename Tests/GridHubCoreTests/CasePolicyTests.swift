@@ -105,8 +105,21 @@ struct CasePolicyTests {
         let atCity = try dispatched([.escalate(department: "urban-mgmt", level: .city, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
         let city = policy.deadline(due, on: atCity, now: ModelFixtures.time(200))
         #expect(city.dispatch == nil && city.stopWatchingDeadline && city.events.isEmpty)
+        // A resolved case's timer is its quiet period: when it is over, the case closes.
         let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
-        #expect(policy.deadline(due, on: resolved, now: ModelFixtures.time(200)).stopWatchingDeadline)
+        let quiet = policy.deadline(due, on: resolved, now: ModelFixtures.time(200))
+        #expect(quiet.events == [.close(note: CasePolicy.quietCloseNote)] && quiet.dispatch == nil)
+    }
+
+    @Test("the case's timer: the dispatch's deadline while it is worked on, the end of the quiet period once resolved, none when open or closed")
+    func timer() throws {
+        let value = try dispatched()
+        #expect(policy.timer(for: value, resolvedAt: nil) == value.dueAt)
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        #expect(policy.timer(for: resolved, resolvedAt: ModelFixtures.time(2)) == ModelFixtures.time(2 + 7 * 86_400))
+        var closed = resolved
+        try closed.apply(.close(note: nil), at: ModelFixtures.time(3))
+        #expect(policy.timer(for: closed, resolvedAt: nil) == nil)
     }
 
     @Test("a report joining a case is told so alone; one made after the case was resolved or closed reopens it to the same department for everyone; one made before (a late report) only joins")

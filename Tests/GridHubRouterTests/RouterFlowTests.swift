@@ -300,6 +300,29 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("a resolved case nobody complains about closes by itself after its quiet period (7 days), every source told; a dissatisfied survey after that still reopens it")
+    func quietClose() async throws {
+        let world = try await RouterWorld()
+        let report = Make.incident(.elink, "ZZ-Q-1", item: "SR-001", at: Make.place(17000).coordinate, text: "垃圾成堆")
+        let hotline = Make.incident(.hotline12345, "JY-Q-1", item: "SR-001", at: Make.place(17000).coordinate, method: .addressMatch, minutes: 10, text: "垃圾成堆没人清理")
+        try await world.withRouter { _ in
+            try await world.publish([report, hotline])
+            let opened = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched && $0.reports.count == 2 } }
+            let theCase = try #require(opened.last { $0.status == .dispatched })
+            try await world.publish(feedback: Feedback(dispatchId: theCase.currentDispatchId!, department: theCase.department!, status: .resolved, note: "已清运", at: Date()))
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.status == .resolved } }
+            world.advanceClock(by: 7 * 86_400 + 60)
+            let closed = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.status == .closed } }
+            #expect(closed.last?.history.last?.event == .close)
+            let statuses = try await world.waitFor(SourceSystem.elink.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.status == .closed } }
+            #expect(statuses.contains { $0.recordId == "ZZ-Q-1" && $0.status == .closed && $0.note == CasePolicy.quietCloseNote })
+            // The hotline's caller is dissatisfied after all: reopened and sent again.
+            try await world.publish(survey: Survey(system: .hotline12345, recordId: "JY-Q-1", satisfaction: .dissatisfied, note: "又堆起来了", at: world.now))
+            let again = try await world.waitFor(Topics.dispatch(department: theCase.department!), as: Dispatch.self) { ds in ds.contains { $0.reason == .reopened } }
+            #expect(again.contains { $0.caseId == theCase.caseId && $0.reason == .reopened })
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -7,9 +7,26 @@ import Foundation
 /// tested without a broker or a database (`docs/architecture.md`: a case rule goes here).
 public struct CasePolicy: Sendable {
     public let rules: RoutingRules
+    /// How long a resolved case waits for a complaint (a dissatisfied survey, the problem reported
+    /// again) before it closes by itself. Sources without surveys (the app, 综治e通, enforcement) would
+    /// otherwise leave it resolved for ever; a dissatisfied survey after closing still reopens it.
+    public var quietPeriod: TimeInterval = 7 * 86_400
 
     public init(rules: RoutingRules) {
         self.rules = rules
+    }
+
+    /// The note of a case closed after its quiet period.
+    public static let quietCloseNote = "办结后无异议，自动结案"
+
+    /// When the case's timer should next fire: the deadline of the dispatch being worked on, the end of
+    /// the quiet period of a resolved case (from `resolvedAt`), or never.
+    public func timer(for c: Case, resolvedAt: Date?) -> Date? {
+        switch c.status {
+        case .dispatched, .accepted, .inProgress: c.dueAt
+        case .resolved: resolvedAt.map { $0.addingTimeInterval(quietPeriod) }
+        case .open, .closed, .reopened: nil
+        }
     }
 
     /// Which reports of a case hear of a change.
@@ -144,10 +161,14 @@ public struct CasePolicy: Sendable {
 
     // MARK: - Deadlines
 
-    /// The case's deadline has passed (`due` ≤ `now`): escalate one level while it is being worked on
-    /// below city level; otherwise stop watching the deadline. Nothing when it is not due yet.
+    /// The case's timer has fired (`due` ≤ `now`): a resolved case whose quiet period is over closes; a
+    /// case being worked on below city level is escalated one level; otherwise the timer stops.
+    /// Nothing when it is not due yet.
     public func deadline(_ due: Date, on c: Case, now: Date) -> Plan {
         guard due <= now else { return .nothing(.applied) }
+        if c.status == .resolved {
+            return Plan(outcome: .applied, events: [.close(note: Self.quietCloseNote)], note: Self.quietCloseNote)
+        }
         guard [.dispatched, .accepted, .inProgress].contains(c.status),
               let level = c.level, let next = level.higher, let department = c.department else {
             var plan = Plan.nothing(.applied)
