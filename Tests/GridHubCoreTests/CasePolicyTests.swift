@@ -47,6 +47,27 @@ struct CasePolicyTests {
         #expect(plan.dispatch?.route.department == "env")
     }
 
+    @Test("the third return in a case goes to the command centre's triage instead of a fourth department, and the sources are told why")
+    func returnLimit() throws {
+        var value = try dispatched()
+        var departments: [String] = []
+        for attempt in 1...3 {
+            let department = value.department!
+            departments.append(department)
+            let plan = policy.feedback(answer(.returned, on: "D\(attempt)", from: department, note: "不属于我部门"), on: value, at: ModelFixtures.time(5))
+            let next = try #require(plan.dispatch)
+            for event in plan.events { try value.apply(event, at: ModelFixtures.time(Double(10 * attempt))) }
+            try value.apply(.dispatch(department: next.route.department, level: next.route.level, dispatchId: "D\(attempt + 1)", dueAt: ModelFixtures.time(9_000)),
+                            at: ModelFixtures.time(Double(10 * attempt + 1)))
+            if attempt < 3 {
+                #expect(!next.route.triage && !departments.contains(next.route.department), "return \(attempt) went to \(next.route.department)")
+            } else {
+                #expect(next.route.triage && next.route.department == "command-center")
+                #expect(plan.note == "已被退回3次，交指挥中心裁定（不属于我部门）")
+            }
+        }
+    }
+
     @Test("the same answer twice is a repeat (nothing to do); an answer that does not fit the case's state is refused with the reason")
     func repeatedAndRefused() throws {
         let accepted = try dispatched([.accept(dispatchId: "D1")])

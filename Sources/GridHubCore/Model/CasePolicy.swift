@@ -11,6 +11,9 @@ public struct CasePolicy: Sendable {
     /// again) before it closes by itself. Sources without surveys (the app, 综治e通, enforcement) would
     /// otherwise leave it resolved for ever; a dissatisfied survey after closing still reopens it.
     public var quietPeriod: TimeInterval = 7 * 86_400
+    /// Returns ("not ours") a case may take before the command centre's triage decides who handles it,
+    /// instead of the next return candidate: no ping-pong between departments.
+    public var maxReturns = 3
 
     public init(rules: RoutingRules) {
         self.rules = rules
@@ -136,8 +139,14 @@ public struct CasePolicy: Sendable {
         if feedback.status == .returned {
             var tried = Set(c.history.compactMap(\.department))
             tried.insert(feedback.department)
-            let route = rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
+            let returns = c.history.filter { $0.event == .return }.count + 1
+            let route = returns >= maxReturns
+                ? rules.route(itemCode: nil, gridCode: nil, urgent: c.urgent)   // triage: the command centre decides
+                : rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
             plan.dispatch = NextDispatch(route: route, reason: .returned)
+            if route.triage && returns >= maxReturns {
+                plan.note = "已被退回\(returns)次，交指挥中心裁定" + (feedback.note.map { "（\($0)）" } ?? "")
+            }
         }
         return plan
     }
