@@ -254,6 +254,12 @@ final class CaseWork {
             guard incident.source.version > known.version else { return }
             var entry = try await load(known.caseId)
             entry.value.merge(incident, match: MergeEvidence(distanceMeters: 0, timeGapSeconds: 0, itemRelation: .sameItem, textScore: 1), at: now)
+            if incident.resolvedOnSite && !incident.withdrawn {
+                // The source closed its own record (enforcement 结案): see CasePolicy.sourceClosed.
+                setReport(incident, caseId: known.caseId)
+                try await execute(env.policy.sourceClosed(incident, case: entry.value), on: &entry, caseChanged: true)
+                return
+            }
             var note = "来源记录已更新"
             if incident.withdrawn {
                 // The case goes on for the sources that still want the problem handled; when none is

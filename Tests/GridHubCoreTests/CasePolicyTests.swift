@@ -164,6 +164,22 @@ struct CasePolicyTests {
         #expect(joined.events.isEmpty && joined.dispatch == nil && joined.audience == .only(late.incidentId))
     }
 
+    @Test("a source closing its own record (enforcement 结案) resolves and closes the case being worked on, with its result; a resolved case just closes; an open one only notes the new version")
+    func sourceClosed() throws {
+        var closedBySource = try #require(ModelFixtures.incidents(count: 1).first)
+        closedBySource.resolvedOnSite = true
+        closedBySource.resolution = "已责令改正，联系13812345678"
+        let plan = policy.sourceClosed(closedBySource, case: try dispatched())
+        #expect(plan.events == [.resolve(dispatchId: "D1", note: "已责令改正，联系138****5678"), .close(note: "已责令改正，联系138****5678")])
+        #expect(plan.audience == .everyone)
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        #expect(policy.sourceClosed(closedBySource, case: resolved).events == [.close(note: "已责令改正，联系138****5678")])
+        let incident = try #require(ModelFixtures.incidents(count: 1).first)
+        let open = Case(caseId: "C-2", openedBy: incident, at: ModelFixtures.time())
+        let noted = policy.sourceClosed(closedBySource, case: open)
+        #expect(noted.events.isEmpty && noted.audience == .only(closedBySource.incidentId))
+    }
+
     @Test("a change tells every active report, or only the one it was about")
     func audience() {
         #expect(CasePolicy.Audience.everyone.includes("a"))

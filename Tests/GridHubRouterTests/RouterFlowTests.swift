@@ -323,6 +323,26 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("the enforcement system closes its own case (结案 in a later version): the hub's case is resolved and closed with its result, and every source of the problem hears it")
+    func sourceClosesItsCase() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(19000).coordinate
+        let patrol = Make.incident(.enforcement, "ZF2026-P-1", item: "SR-003", at: spot, text: "乱堆物料，澄江中队")
+        let citizen = Make.incident(.hotline12345, "JY-ZF-1", item: "SR-003", at: spot.offset(metres: 15, bearing: 45), method: .addressMatch, minutes: 20, text: "路边乱堆物料")
+        try await world.withRouter { _ in
+            try await world.publish([patrol, citizen])
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched && $0.reports.count == 2 } }
+            let closing = Make.incident(.enforcement, "ZF2026-P-1", item: "SR-003", at: spot, minutes: 60, text: "乱堆物料，澄江中队", version: 2, onSite: true)
+            try await world.publish([closing])
+            let closed = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .closed } }
+            let last = try #require(closed.last { $0.status == .closed })
+            #expect(last.history.suffix(2).map(\.event) == [.resolve, .close])
+            let heard = try await world.waitFor(SourceSystem.hotline12345.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.status == .closed } }
+            #expect(heard.contains { $0.recordId == "JY-ZF-1" && $0.status == .closed && $0.note == "已现场清理" })
+            #expect(try await world.read(Topics.deadLetter, quiet: .seconds(1)).isEmpty)
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -103,6 +103,27 @@ public struct CasePolicy: Sendable {
         return Plan(outcome: .applied, note: "与同一问题的其他来源报告合并", audience: .only(incident.incidentId))
     }
 
+    /// A source closed its own record of the problem in a later version (the enforcement system's
+    /// 结案): the problem is solved, so the case being worked on is resolved with the source's result and
+    /// closed, and every source hears it. Otherwise only that report hears of its new version.
+    public func sourceClosed(_ incident: Incident, case c: Case) -> Plan {
+        let note = incident.resolution.map(PersonalDataMasking.maskPhoneNumbers(in:)) ?? "来源已办结"
+        var events: [CaseEvent] = []
+        switch c.status {
+        case .dispatched, .accepted, .inProgress:
+            if let current = c.currentDispatchId { events = [.resolve(dispatchId: current, note: note), .close(note: note)] }
+        case .resolved:
+            events = [.close(note: note)]
+        case .open, .reopened, .closed:
+            break
+        }
+        var trial = c
+        guard !events.isEmpty, (try? events.forEach { try trial.apply($0, at: incident.receivedAt) }) != nil else {
+            return Plan(outcome: .applied, note: "来源记录已更新", audience: .only(incident.incidentId))
+        }
+        return Plan(outcome: .applied, events: events, note: note)
+    }
+
     /// The note of a recurrence, for the sources and the case's history.
     public static let recurrenceNote = "同一问题再次被报告，已重新办理"
 
