@@ -108,7 +108,7 @@ final class CaseWork {
     /// For each changed case, the pending case record that holds its newest document (nil: encode it anew).
     private var docRecord: [String: Int] = [:]
     /// Personal data of the reports this work saw (revealed), for dispatches to departments that need it.
-    private var personal: [String: ReportPersonalData] = [:]
+    private var personal: [String: ReportDetails] = [:]
     private var personalKnown: Set<String> = []
     private var features: [String: TextFeatures] = [:]
     /// The outbox body ``flush()`` wrote: its row id and records (for ``OutboxMemory`` once committed).
@@ -335,7 +335,7 @@ final class CaseWork {
 
     private func setReport(_ incident: Incident, caseId: String) {
         reportCase[incident.incidentId] = (caseId, incident.source.version)
-        personal[incident.incidentId] = ReportPersonalData(incident)
+        personal[incident.incidentId] = ReportDetails(incident)
         personalKnown.insert(incident.incidentId)
         reportRows[incident.incidentId] = (caseId, incident.source.system.rawValue, incident.source.recordId, incident.source.version)
     }
@@ -445,15 +445,18 @@ final class CaseWork {
         return e
     }
 
-    /// The personal data of every report of `c`, in report order: from this work's incidents, else
+    /// The most attachments one dispatch carries (the first reports' first).
+    static let maxAttachments = 20
+
+    /// The details of every report of `c`, in report order: from this work's incidents, else
     /// from the reports table (read once per report).
-    private func personalData(of c: Case) async throws -> [ReportPersonalData] {
+    private func personalData(of c: Case) async throws -> [ReportDetails] {
         let missing = c.reports.map(\.incidentId).filter { !personalKnown.contains($0) }
         if !missing.isEmpty {
             let rows = try await conn.query("SELECT incident_id, personal FROM reports WHERE incident_id = ANY(\(missing)::text[]) AND personal IS NOT NULL", logger: logger)
             let decoder = GridHubJSON.decoder()
             for try await (id, bytes) in rows.decode((String, ByteBuffer).self) {
-                personal[id] = try decoder.decode(ReportPersonalData.self, from: Data(bytes.allBytes))
+                personal[id] = try decoder.decode(ReportDetails.self, from: Data(bytes.allBytes))
             }
             personalKnown.formUnion(missing)
         }
@@ -529,11 +532,16 @@ final class CaseWork {
             dispatchId: id, caseId: c.caseId, attempt: attempt, reason: reason, department: route.department, level: route.level,
             itemCode: c.itemCode, gridCode: c.gridCode, dueAt: due, issuedAt: now, urgent: c.urgent, description: c.description,
             location: c.location, reports: (c.activeReports.isEmpty ? c.reports : c.activeReports).map(ReportRef.init))
+        // What the department needs to see: the reports' title and photos (phones in a title masked),
+        // and, for a department that calls citizens back or deals with the parties, who they are.
+        let details = try await personalData(of: c)
+        work.title = details.lazy.compactMap(\.title).first.map(PersonalDataMasking.maskPhoneNumbers(in:))
+        var seenAttachments = Set<String>()
+        work.attachments = Array(details.flatMap { $0.attachments ?? [] }.filter { seenAttachments.insert($0).inserted }.prefix(Self.maxAttachments))
         if env.rules.disclosesPersonalData(to: route.department) {
-            let data = try await personalData(of: c)
-            work.contacts = data.compactMap(\.reporter)
+            work.contacts = details.compactMap(\.reporter)
             var seen = Set<PersonName>()
-            work.parties = data.flatMap(\.parties).filter { seen.insert($0).inserted }
+            work.parties = details.flatMap(\.parties).filter { seen.insert($0).inserted }
         }
         dispatchRows.append(DispatchRow(id: id, caseId: c.caseId, attempt: attempt, department: route.department, level: route.level,
                                         reason: reason, issuedMs: now.millisecondsSince1970))
@@ -774,14 +782,21 @@ struct PendingRecord: Sendable {
 /// The personal data of one report that a department may need: who reported it and the parties named.
 /// Kept (revealed) in the router's database, never in a log line; it goes out only on dispatches to
 /// departments the routing rules name in `personalDataFor`.
-struct ReportPersonalData: Codable, Sendable, Hashable {
+/// What a department may need of a report beyond the case (kept beside the report, `reports.personal`):
+/// the reporter and the parties (personal data: only for departments that need it), the title and the
+/// attachments (photos: for every department).
+struct ReportDetails: Codable, Sendable, Hashable {
     var reporter: Reporter?
     var parties: [PersonName]
+    var title: String?
+    var attachments: [String]?
 
-    /// The incident's personal data, nil when it has none.
+    /// The incident's details, nil when it has none.
     init?(_ incident: Incident) {
-        guard incident.reporter != nil || !incident.parties.isEmpty else { return nil }
+        guard incident.reporter != nil || !incident.parties.isEmpty || incident.title != nil || !incident.attachments.isEmpty else { return nil }
         reporter = incident.reporter
         parties = incident.parties
+        title = incident.title
+        attachments = incident.attachments.isEmpty ? nil : incident.attachments
     }
 }

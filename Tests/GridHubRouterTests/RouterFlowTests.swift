@@ -343,6 +343,35 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("the department sees the reports' title and photos: on the first dispatch, and on a later one with the photos of reports merged since (phones in a title masked)")
+    func titleAndAttachments() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(21000).coordinate
+        var order = Make.incident(.hotline12345, "JY-AT-1", item: "SR-003", at: spot, method: .addressMatch, text: "路边乱堆物料")
+        order.title = "人民东路乱堆物料，回电13812345678"
+        order.attachments = ["https://12345.example/files/abc.jpg"]
+        var report = Make.incident(.woodpecker, "WP-AT-2", item: "SR-003", at: spot.offset(metres: 10, bearing: 180), minutes: 15, text: "路边乱堆物料堆放建材")
+        report.attachments = ["https://woodpecker.example/p/2.jpg", "https://12345.example/files/abc.jpg"]
+        let (firstReport, laterReport) = (order, report)
+        try await world.withRouter { _ in
+            try await world.publish([firstReport])
+            let opened = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched } }
+            let theCase = try #require(opened.last { $0.status == .dispatched })
+            let department = try #require(theCase.department)
+            let first = try await world.waitFor(Topics.dispatch(department: department), as: Dispatch.self) { !$0.isEmpty }
+            #expect(first.first?.title == "人民东路乱堆物料，回电138****5678")
+            #expect(first.first?.attachments == ["https://12345.example/files/abc.jpg"])
+            try await world.publish([laterReport])
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.reports.count == 2 } }
+            try await world.publish(feedback: Feedback(dispatchId: theCase.currentDispatchId!, department: department, status: .returned, note: "不属于我部门", at: Date()))
+            let moved = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.department != department && $0.status == .dispatched } }
+            let next = try #require(moved.last { $0.department != department }?.department)
+            let second = try await world.waitFor(Topics.dispatch(department: next), as: Dispatch.self) { !$0.isEmpty }
+            #expect(second.first?.title == "人民东路乱堆物料，回电138****5678")
+            #expect(second.first?.attachments == ["https://12345.example/files/abc.jpg", "https://woodpecker.example/p/2.jpg"])
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()
