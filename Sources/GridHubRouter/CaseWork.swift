@@ -315,22 +315,14 @@ final class CaseWork {
                           closedMs: nil, onSite: incident.resolvedOnSite, dueMs: nil)
         counts.opened += 1
         setReport(incident, caseId: caseId)
-        if incident.resolvedOnSite {
-            try entry.value.apply(.closeOnArrival(note: incident.resolution), at: now)
-            entry.closedMs = now.millisecondsSince1970
-            counts.closedOnArrival += 1
-            store(entry, note: incident.resolution ?? "现场已处置")
-            return
-        }
-        let route = env.rules.route(itemCode: incident.itemCode, gridCode: value.gridCode, urgent: incident.urgent)
-        try await dispatch(&entry, route: route, reason: .initial)
-        if let grid = value.gridCode, placed != nil {
+        if incident.resolvedOnSite { counts.closedOnArrival += 1 }
+        try await execute(env.policy.opened(by: incident, case: entry.value), on: &entry, caseChanged: true)
+        if !incident.resolvedOnSite, let grid = value.gridCode, placed != nil {
             updateCandidate(caseId: caseId, grid: grid, { _ in }, or: {
                 DedupCandidate(caseId: caseId, itemCode: incident.itemCode, position: placed?.0, uncertaintyMeters: placed?.1 ?? 0,
                                text: incident.description, firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil)
             })
         }
-        store(entry, note: nil)
     }
 
     private func setReport(_ incident: Incident, caseId: String) {
@@ -418,7 +410,10 @@ final class CaseWork {
     /// closing kept beside the case, then stores the case and tells the sources (unless nothing changed).
     private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false) async throws {
         for event in plan.events { try entry.value.apply(event, at: now) }
-        if let next = plan.dispatch { try await dispatch(&entry, route: next.route, reason: next.reason) }
+        if let next = plan.dispatch {
+            try await dispatch(&entry, route: next.route, reason: next.reason, publish: next.publish)
+            if plan.startsWork, let current = entry.value.currentDispatchId { try entry.value.apply(.start(dispatchId: current), at: now) }
+        }
         let c = entry.value
         // The timer beside the case: the dispatch's deadline, or the end of a resolved case's quiet period.
         let resolvedAt = c.status == .resolved ? (c.history.last { $0.to == .resolved }?.at ?? now) : nil
@@ -516,7 +511,9 @@ final class CaseWork {
         try await read(wanted)
     }
 
-    private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason) async throws {
+    /// Dispatches the case; with `publish` false (a case its source handles itself) the dispatch is
+    /// recorded with the case but not sent to the department.
+    private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason, publish: Bool = true) async throws {
         let attempt = entry.value.dispatchCount + 1
         // Beside its case in the dispatches index (which so also grows at its right edge).
         let id = DeterministicID(namespace: .dispatch, parts: [entry.value.caseId, String(attempt)], orderedLike: entry.value.caseId).uuidString
@@ -546,6 +543,7 @@ final class CaseWork {
         dispatchRows.append(DispatchRow(id: id, caseId: c.caseId, attempt: attempt, department: route.department, level: route.level,
                                         reason: reason, issuedMs: now.millisecondsSince1970))
         dispatchOwner[id] = (c.caseId, route.department)
+        guard publish else { return }
         counts.dispatched[route.department, default: 0] += 1
         let time = now, record = work, disclose = env.rules.disclosesPersonalData(to: route.department)
         pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in

@@ -180,6 +180,29 @@ struct CasePolicyTests {
         #expect(noted.events.isEmpty && noted.audience == .only(closedBySource.incidentId))
     }
 
+    @Test("a report opens its case: solved on the spot closed at once; a patrol case of the enforcement system recorded as in progress at urban management, not sent; anything else routed and dispatched")
+    func opened() throws {
+        let incidents = ModelFixtures.incidents(count: 3)
+        var citizen = incidents[0]
+        citizen.source.system = .hotline12345
+        let routed = policy.opened(by: citizen, case: Case(caseId: "C-1", openedBy: citizen, at: ModelFixtures.time()))
+        #expect(routed.dispatch?.publish == true && routed.dispatch?.reason == .initial && !routed.startsWork)
+        var patrol = incidents[1]
+        patrol.source.system = .enforcement
+        let own = policy.opened(by: patrol, case: Case(caseId: "C-2", openedBy: patrol, at: ModelFixtures.time()))
+        #expect(own.dispatch?.publish == false && own.dispatch?.route.department == "urban-mgmt" && own.startsWork)
+        #expect(own.note == CasePolicy.handledBySourceNote)
+        var recorded = Case(caseId: "C-2", openedBy: patrol, at: ModelFixtures.time())
+        try recorded.apply(.dispatch(department: "urban-mgmt", level: .village, dispatchId: "D1", dueAt: ModelFixtures.time(60)), at: ModelFixtures.time(1))
+        try recorded.apply(.start(dispatchId: "D1"), at: ModelFixtures.time(1))
+        #expect(policy.isHandledBySource(recorded) && policy.timer(for: recorded, resolvedAt: nil) == nil, "the source's own deadline is not watched here")
+        var onSite = incidents[2]
+        onSite.resolvedOnSite = true
+        onSite.resolution = "已现场清理"
+        let closed = policy.opened(by: onSite, case: Case(caseId: "C-3", openedBy: onSite, at: ModelFixtures.time()))
+        #expect(closed.events == [.closeOnArrival(note: "已现场清理")] && closed.dispatch == nil)
+    }
+
     @Test("a change tells every active report, or only the one it was about")
     func audience() {
         #expect(CasePolicy.Audience.everyone.includes("a"))

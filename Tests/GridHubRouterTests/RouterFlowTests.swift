@@ -323,7 +323,7 @@ struct RouterFlowTests {
         }
     }
 
-    @Test("the enforcement system closes its own case (结案 in a later version): the hub's case is resolved and closed with its result, and every source of the problem hears it")
+    @Test("a patrol case the enforcement system handles itself is recorded as in progress at urban management, not dispatched back to it; when the enforcement system closes it (结案 in a later version) the case is resolved and closed with its result, and every source of the problem hears it")
     func sourceClosesItsCase() async throws {
         let world = try await RouterWorld()
         let spot = Make.place(19000).coordinate
@@ -331,7 +331,11 @@ struct RouterFlowTests {
         let citizen = Make.incident(.hotline12345, "JY-ZF-1", item: "SR-003", at: spot.offset(metres: 15, bearing: 45), method: .addressMatch, minutes: 20, text: "路边乱堆物料")
         try await world.withRouter { _ in
             try await world.publish([patrol, citizen])
-            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched && $0.reports.count == 2 } }
+            let recorded = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .inProgress && $0.reports.count == 2 } }
+            #expect(recorded.last?.department == "urban-mgmt")
+            #expect(try await world.read(Topics.dispatch(department: "urban-mgmt"), quiet: .seconds(1)).isEmpty, "the patrol case was dispatched back to enforcement")
+            let told = try await world.waitFor(SourceSystem.enforcement.statusTopic, as: StatusUpdate.self) { !$0.isEmpty }
+            #expect(told.first?.status == .inProgress && told.first?.note == CasePolicy.handledBySourceNote)
             let closing = Make.incident(.enforcement, "ZF2026-P-1", item: "SR-003", at: spot, minutes: 60, text: "乱堆物料，澄江中队", version: 2, onSite: true)
             try await world.publish([closing])
             let closed = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .closed } }

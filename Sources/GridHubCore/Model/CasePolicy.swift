@@ -25,7 +25,8 @@ public struct CasePolicy: Sendable {
     /// When the case's timer should next fire: the deadline of the dispatch being worked on, the end of
     /// the quiet period of a resolved case (from `resolvedAt`), or never.
     public func timer(for c: Case, resolvedAt: Date?) -> Date? {
-        switch c.status {
+        if isHandledBySource(c), [.dispatched, .accepted, .inProgress].contains(c.status) { return nil }
+        return switch c.status {
         case .dispatched, .accepted, .inProgress: c.dueAt
         case .resolved: resolvedAt.map { $0.addingTimeInterval(quietPeriod) }
         case .open, .closed, .reopened: nil
@@ -54,6 +55,8 @@ public struct CasePolicy: Sendable {
     public struct NextDispatch: Sendable, Hashable {
         public var route: RouteDecision
         public var reason: Dispatch.Reason
+        /// Sent on the department's topic; false for a case its source handles itself (recorded, not sent).
+        public var publish = true
     }
 
     /// What to do about one event on a case.
@@ -82,6 +85,8 @@ public struct CasePolicy: Sendable {
         public var stopWatchingDeadline = false
         /// Who hears of it.
         public var audience: Audience = .everyone
+        /// After the dispatch, the department is already at work (`start`): a case its source handles.
+        public var startsWork = false
 
         /// Nothing to do.
         public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
@@ -90,6 +95,33 @@ public struct CasePolicy: Sendable {
     }
 
     // MARK: - Reports
+
+    /// A report opens a case. Solved on the spot: closed at once. From a source that handles its own
+    /// reports (`handledBySource`): recorded as in progress at that source's department, not sent to
+    /// it. Otherwise routed and dispatched.
+    public func opened(by incident: Incident, case c: Case) -> Plan {
+        if incident.resolvedOnSite {
+            let note = incident.resolution.map(PersonalDataMasking.maskPhoneNumbers(in:))
+            return Plan(outcome: .applied, events: [.closeOnArrival(note: note)], note: note ?? "现场已处置")
+        }
+        let route = rules.route(itemCode: incident.itemCode, gridCode: c.gridCode, urgent: incident.urgent)
+        if let department = rules.handledBySource[incident.source.system] {
+            let own = RouteDecision(department: department, level: route.triage ? .town : route.level, timeLimit: route.timeLimit, triage: false)
+            return Plan(outcome: .applied, dispatch: NextDispatch(route: own, reason: .initial, publish: false), note: Self.handledBySourceNote,
+                        startsWork: true)
+        }
+        return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .initial))
+    }
+
+    /// The note of a case its source handles itself.
+    public static let handledBySourceNote = "来源单位自行办理中"
+
+    /// Whether the case is its source's own work (opened by a source in `handledBySource` and still
+    /// with the department it was recorded under): its deadline is the source's, not watched here.
+    public func isHandledBySource(_ c: Case) -> Bool {
+        guard let opener = c.reports.first, let department = rules.handledBySource[opener.system] else { return false }
+        return c.dispatchCount == 1 && c.department == department
+    }
 
     /// A report joins the case (it matched it in place, time and item). It is told so, and nobody else
     /// hears of it; but a report made after the case was resolved or closed says the problem is back: the

@@ -49,6 +49,7 @@ public struct RoutingRules: Sendable {
         var placeLevels: [PlaceLevel]?
         var returnCandidates: [String: [String]]?
         var personalDataFor: [String]?
+        var handledBySource: [String: String]?
     }
 
     /// The department of unroutable cases.
@@ -62,6 +63,10 @@ public struct RoutingRules: Sendable {
     private let returnCandidates: [String: [String]]
     /// Departments whose dispatches carry the reporters' contacts and the parties' names.
     public let personalDataFor: Set<String>
+    /// Sources that handle their own reports (the enforcement system's patrol cases), with the
+    /// department that works in them: such a report's case is recorded as in progress there and
+    /// followed through the source's later versions, never dispatched back to it.
+    public let handledBySource: [SourceSystem: String]
     private let townOfGrid: @Sendable (String) -> String?
 
     /// Parses and validates the rules' text against the reference data.
@@ -128,6 +133,13 @@ public struct RoutingRules: Sendable {
         for d in file.personalDataFor ?? [] where !departments.contains(d) {
             throw fail("\"\(d)\"", "personalDataFor: '\(d)' is not a department of departments.csv")
         }
+        var bySource: [SourceSystem: String] = [:]
+        for (name, d) in file.handledBySource ?? [:] {
+            guard let system = SourceSystem(rawValue: name) else { throw fail("\"\(name)\"", "handledBySource: '\(name)' is not a source system") }
+            guard departments.contains(d) else { throw fail("\"\(d)\"", "handledBySource.\(name): '\(d)' is not a department of departments.csv") }
+            bySource[system] = d
+        }
+        handledBySource = bySource
         personalDataFor = Set(file.personalDataFor ?? [])
         triageDepartment = file.triageDepartment
         urgentTimeLimitFactor = file.urgentTimeLimitFactor
