@@ -260,6 +260,16 @@ final class CaseWork {
                 try await execute(env.policy.sourceClosed(incident, case: entry.value), on: &entry, caseChanged: true)
                 return
             }
+            if !incident.withdrawn {
+                // The report that opened the case defines its text and address: they follow its new version.
+                if entry.value.reports.first?.incidentId == incident.incidentId {
+                    entry.value.description = PersonalDataMasking.maskPhoneNumbers(in: incident.description)
+                    entry.value.location.address = incident.location.address
+                }
+                setReport(incident, caseId: known.caseId)
+                try await execute(env.policy.newVersion(incident, of: entry.value), on: &entry, caseChanged: true)
+                return
+            }
             var note = "来源记录已更新"
             if incident.withdrawn {
                 // The case goes on for the sources that still want the problem handled; when none is
@@ -414,6 +424,7 @@ final class CaseWork {
             try await dispatch(&entry, route: next.route, reason: next.reason, publish: next.publish)
             if plan.startsWork, let current = entry.value.currentDispatchId { try entry.value.apply(.start(dispatchId: current), at: now) }
         }
+        if plan.updatesDispatch { try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false) }
         let c = entry.value
         // The timer beside the case: the dispatch's deadline, or the end of a resolved case's quiet period.
         let resolvedAt = c.status == .resolved ? (c.history.last { $0.to == .resolved }?.at ?? now) : nil
@@ -524,30 +535,39 @@ final class CaseWork {
             try entry.value.apply(.dispatch(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
         }
         entry.dueMs = due.millisecondsSince1970
-        let c = entry.value
+        dispatchRows.append(DispatchRow(id: id, caseId: entry.value.caseId, attempt: attempt, department: route.department, level: route.level,
+                                        reason: reason, issuedMs: now.millisecondsSince1970))
+        dispatchOwner[id] = (entry.value.caseId, route.department)
+        guard publish else { return }
+        counts.dispatched[route.department, default: 0] += 1
+        try await send(dispatchOf: entry.value, reason: reason, firstEdition: true)
+    }
+
+    /// Queues the case's current dispatch as the department sees it, its revision the case's version:
+    /// the case's text and place, the reports' title and photos (phones in a title masked), and, for a
+    /// department that calls citizens back or deals with the parties, who they are.
+    private func send(dispatchOf c: Case, reason: Dispatch.Reason, firstEdition: Bool) async throws {
+        guard let id = c.currentDispatchId, let department = c.department, let level = c.level, let due = c.dueAt else { return }
         var work = Dispatch(
-            dispatchId: id, caseId: c.caseId, attempt: attempt, reason: reason, department: route.department, level: route.level,
+            dispatchId: id, caseId: c.caseId, attempt: c.dispatchCount, reason: reason, department: department, level: level,
             itemCode: c.itemCode, gridCode: c.gridCode, dueAt: due, issuedAt: now, urgent: c.urgent, description: c.description,
             location: c.location, reports: (c.activeReports.isEmpty ? c.reports : c.activeReports).map(ReportRef.init))
-        // What the department needs to see: the reports' title and photos (phones in a title masked),
-        // and, for a department that calls citizens back or deals with the parties, who they are.
+        work.revision = c.version
         let details = try await personalData(of: c)
         work.title = details.lazy.compactMap(\.title).first.map(PersonalDataMasking.maskPhoneNumbers(in:))
         var seenAttachments = Set<String>()
         work.attachments = Array(details.flatMap { $0.attachments ?? [] }.filter { seenAttachments.insert($0).inserted }.prefix(Self.maxAttachments))
-        if env.rules.disclosesPersonalData(to: route.department) {
+        let disclose = env.rules.disclosesPersonalData(to: department)
+        if disclose {
             work.contacts = details.compactMap(\.reporter)
             var seen = Set<PersonName>()
             work.parties = details.flatMap(\.parties).filter { seen.insert($0).inserted }
         }
-        dispatchRows.append(DispatchRow(id: id, caseId: c.caseId, attempt: attempt, department: route.department, level: route.level,
-                                        reason: reason, issuedMs: now.millisecondsSince1970))
-        dispatchOwner[id] = (c.caseId, route.department)
-        guard publish else { return }
-        counts.dispatched[route.department, default: 0] += 1
-        let time = now, record = work, disclose = env.rules.disclosesPersonalData(to: route.department)
+        let time = now, record = work
+        // The first edition keeps the id it always had; later ones are told apart by their revision.
+        let eventParts = firstEdition ? ["dispatch", id] : ["dispatch", id, String(c.version)]
         pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in
-            let eventId = DeterministicID(namespace: .event, parts: ["dispatch", id]).uuidString
+            let eventId = DeterministicID(namespace: .event, parts: eventParts).uuidString
             // Written directly unless it carries personal data, which the encoders mask or reveal.
             if let data = record.jsonBytesWithoutPersonalData() {
                 return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId, data: data)

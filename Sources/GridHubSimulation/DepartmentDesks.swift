@@ -84,6 +84,12 @@ public struct DepartmentDesks: Service {
                 guard let dispatch = try? CloudEvent(headers: record.headers.map { ($0.key, $0.value) }, value: record.value).decode(Dispatch.self, decoder: decoder) else {
                     continue
                 }
+                // A new revision of a dispatch the desk already works on (a source's supplement): the
+                // desk reads it and goes on with the work it planned.
+                if latestDispatch[dispatch.caseId] == dispatch.dispatchId {
+                    statistics.add("revised")
+                    continue
+                }
                 statistics.add("received")
                 if latestDispatch[dispatch.caseId] != nil { statistics.add("superseded") }
                 latestDispatch[dispatch.caseId] = dispatch.dispatchId

@@ -203,6 +203,27 @@ struct CasePolicyTests {
         #expect(closed.events == [.closeOnArrival(note: "已现场清理")] && closed.dispatch == nil)
     }
 
+    @Test("a new version of a report: while a department works on the case it gets its dispatch again (a new revision), the report's source is told; otherwise the source only hears it was taken in")
+    func newVersion() throws {
+        var incident = try #require(ModelFixtures.incidents(count: 1).first)
+        incident.source.version = 2
+        let working = policy.newVersion(incident, of: try dispatched([.accept(dispatchId: "D1")]))
+        #expect(working.updatesDispatch && working.audience == .only(incident.incidentId) && working.events.isEmpty && working.dispatch == nil)
+        #expect(working.note == "来源补充了报告内容，已更新派单")
+        let resolved = policy.newVersion(incident, of: try dispatched([.resolve(dispatchId: "D1", note: nil)]))
+        #expect(!resolved.updatesDispatch && resolved.note == "来源记录已更新")
+    }
+
+    @Test("the current dispatch's reason follows from the case's history")
+    func currentDispatchReason() throws {
+        #expect(try dispatched().currentDispatchReason == .initial)
+        #expect(try dispatched([.escalate(department: "urban-mgmt", level: .town, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))]).currentDispatchReason == .escalated)
+        #expect(try dispatched([.return(dispatchId: "D1", note: nil), .dispatch(department: "env", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+            .currentDispatchReason == .returned)
+        #expect(try dispatched([.resolve(dispatchId: "D1", note: nil), .reopen(note: nil), .dispatch(department: "urban-mgmt", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+            .currentDispatchReason == .reopened)
+    }
+
     @Test("a change tells every active report, or only the one it was about")
     func audience() {
         #expect(CasePolicy.Audience.everyone.includes("a"))

@@ -51,10 +51,13 @@ struct RouterFlowTests {
         #expect(evidence.timeGapSeconds == 45 * 60)
         #expect(merged.reports[2].match?.itemRelation == .unclassified)
 
-        // One dispatch per case, on the department's topic, keyed by case id.
+        // One dispatch per case, on the department's topic, keyed by case id; the app report's new
+        // version sent it again (same id, higher revision, its text: the app report opened the case).
         let dispatches = try await world.read(Topics.dispatch(department: "urban-mgmt"))
         let decoded = try dispatches.map { try GridHubJSON.decoder().decode(Dispatch.self, from: Data($0.value)) }
-        #expect(decoded.filter { $0.caseId == merged.caseId }.count == 1)
+        let editions = decoded.filter { $0.caseId == merged.caseId }
+        #expect(Set(editions.map(\.dispatchId)).count == 1 && editions.count == 2)
+        #expect(editions.map(\.revision) == editions.map(\.revision).sorted() && editions.last?.description.hasSuffix("（补充：已经三天了）") == true)
         #expect(decoded.allSatisfy { d in dispatches.contains { $0.keyString == d.caseId } })
 
         // Every source hears about its own report.
@@ -373,6 +376,36 @@ struct RouterFlowTests {
             let second = try await world.waitFor(Topics.dispatch(department: next), as: Dispatch.self) { !$0.isEmpty }
             #expect(second.first?.title == "人民东路乱堆物料，回电138****5678")
             #expect(second.first?.attachments == ["https://12345.example/files/abc.jpg", "https://woodpecker.example/p/2.jpg"])
+        }
+    }
+
+    @Test("a 12345 supplement (a new version of the order) while the department works on the case: the department gets its dispatch again, same id, higher revision, with the new text and photos; the order's source is told, the other source hears nothing new")
+    func supplementUpdatesDispatch() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(23000).coordinate
+        let order = Make.incident(.hotline12345, "JY-SUP-1", item: "SR-003", at: spot, method: .addressMatch, text: "路边乱堆物料")
+        let app = Make.incident(.woodpecker, "WP-SUP-2", item: "SR-003", at: spot.offset(metres: 12, bearing: 90), minutes: 10, text: "路边乱堆物料，堆放建材")
+        var supplement = order
+        supplement.source.version = 2
+        supplement.description = "路边乱堆物料（补充：建材已堆到人行道上，联系13812345678）"
+        supplement.attachments = ["https://12345.example/files/more.jpg"]
+        let update = supplement
+        try await world.withRouter { _ in
+            try await world.publish([order, app])
+            let opened = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched && $0.reports.count == 2 } }
+            let theCase = try #require(opened.last { $0.status == .dispatched })
+            let department = try #require(theCase.department)
+            try await world.publish([update])
+            let dispatches = try await world.waitFor(Topics.dispatch(department: department), as: Dispatch.self) { $0.count >= 2 }
+            let first = try #require(dispatches.first), second = try #require(dispatches.last)
+            #expect(second.dispatchId == first.dispatchId && second.attempt == first.attempt)
+            #expect(second.revision > first.revision)
+            #expect(second.description == "路边乱堆物料（补充：建材已堆到人行道上，联系138****5678）")
+            #expect(second.attachments.contains("https://12345.example/files/more.jpg"))
+            let heard = try await world.waitFor(SourceSystem.hotline12345.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.note == "来源补充了报告内容，已更新派单" } }
+            #expect(heard.contains { $0.recordId == "JY-SUP-1" && $0.note == "来源补充了报告内容，已更新派单" })
+            let app = try await world.read(SourceSystem.woodpecker.statusTopic, quiet: .seconds(1))
+            #expect(app.count == 1, "the app's reporter heard of the other source's supplement")
         }
     }
 

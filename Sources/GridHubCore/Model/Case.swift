@@ -77,6 +77,20 @@ public struct Case: Sendable, Hashable, Codable {
         touch(at: time)
     }
 
+    /// Why the current dispatch was issued: an escalation, a return or a reopening before it, or the
+    /// first dispatch.
+    public var currentDispatchReason: Dispatch.Reason {
+        guard let current = currentDispatchId, let index = history.lastIndex(where: { $0.dispatchId == current && ($0.event == .dispatch || $0.event == .escalate) }) else {
+            return .initial
+        }
+        if history[index].event == .escalate { return .escalated }
+        switch index > 0 ? history[index - 1].event : .open {
+        case .return: return .returned
+        case .reopen: return .reopened
+        default: return .initial
+        }
+    }
+
     /// The reports whose sources still want the problem handled.
     public var activeReports: [CaseReport] { reports.filter(\.isActive) }
 

@@ -87,6 +87,8 @@ public struct CasePolicy: Sendable {
         public var audience: Audience = .everyone
         /// After the dispatch, the department is already at work (`start`): a case its source handles.
         public var startsWork = false
+        /// Send the department its current dispatch again, as a new revision with the case as it is now.
+        public var updatesDispatch = false
 
         /// Nothing to do.
         public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
@@ -154,6 +156,19 @@ public struct CasePolicy: Sendable {
             return Plan(outcome: .applied, note: "来源记录已更新", audience: .only(incident.incidentId))
         }
         return Plan(outcome: .applied, events: events, note: note)
+    }
+
+    /// A source sent a new version of a report of the case (a 12345 supplement, an edited app report, the
+    /// enforcement case moving on), neither withdrawing nor closing it. While a department works on the
+    /// case, it gets its dispatch again (same id, a higher revision) with what changed; the report's
+    /// source is told it was taken in, the other sources hear nothing new.
+    public func newVersion(_ incident: Incident, of c: Case) -> Plan {
+        var plan = Plan(outcome: .applied, note: "来源记录已更新", audience: .only(incident.incidentId))
+        if [.dispatched, .accepted, .inProgress].contains(c.status), !isHandledBySource(c) {
+            plan.updatesDispatch = true
+            plan.note = "来源补充了报告内容，已更新派单"
+        }
+        return plan
     }
 
     /// The note of a recurrence, for the sources and the case's history.

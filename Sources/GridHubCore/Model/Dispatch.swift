@@ -52,6 +52,11 @@ public struct Dispatch: Sendable, Hashable, Codable {
     public var parties: [PersonName]
     /// Photo and attachment URLs.
     public var attachments: [String]
+    /// Which edition of this dispatch this record is: the same dispatch id is sent again, with a higher
+    /// revision, when a source's new version changes what the department must do. A department keeps
+    /// the highest revision of each dispatch id. (The case's version when it was written; records
+    /// written before revisions existed read as 1.)
+    public var revision: Int = 1
 
     /// A dispatch.
     public init(
@@ -85,7 +90,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case dispatchId, caseId, attempt, reason, department, level, itemCode, gridCode, dueAt, issuedAt, urgent
-        case title, description, location, reports, contacts, parties, attachments
+        case title, description, location, reports, contacts, parties, attachments, revision
     }
 
     /// Strict decoding: unknown keys and malformed codes are errors.
@@ -110,6 +115,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
         contacts = try c.decode([Reporter].self, forKey: .contacts)
         parties = try c.decode([PersonName].self, forKey: .parties)
         attachments = try c.decode([String].self, forKey: .attachments)
+        revision = try c.decodeIfPresent(Int.self, forKey: .revision) ?? 1
     }
 
     /// Writes every field, `null` where absent.
@@ -133,6 +139,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
         try c.encode(contacts, forKey: .contacts)
         try c.encode(parties, forKey: .parties)
         try c.encode(attachments, forKey: .attachments)
+        try c.encode(revision, forKey: .revision)
     }
 }
 

@@ -221,6 +221,7 @@ extension Dispatch {
             w.endObject()
         }
         w.endArray()
+        w.key("revision"); w.int(revision)
         w.key("title"); w.string(title)
         w.key("urgent"); w.bool(urgent)
         w.endObject()
