@@ -1,9 +1,10 @@
 import Dispatch
 import Synchronization
 
-/// Runs blocking work (a librdkafka call, file-system work, a child process) on a dispatch queue and
-/// suspends the caller until it returns, so the cooperative thread pool is never blocked. The one
-/// such helper of the package: a serial `queue` also orders the calls made on one C handle.
+/// Runs short blocking work (a librdkafka call, file-system work) on a dispatch queue and suspends the
+/// caller until it returns, so the cooperative thread pool is never blocked. The one such helper of the
+/// package: a serial `queue` also orders the calls made on one C handle. Not for waits of minutes (a
+/// child process): the global queues have about as many threads as cores, and a long wait holds one.
 package func runBlocking<T: Sendable, E: Error>(on queue: DispatchQueue = .global(qos: .utility), _ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
     let result: Result<T, E> = await withCheckedContinuation { continuation in
         queue.async {

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import GridHubKafka
 
 /// Runs a command to completion with `posix_spawn` and `waitpid`, its output captured in files.
 ///
@@ -95,7 +94,16 @@ public enum Subprocess {
     /// ``run(_:environment:stdin:timeout:)`` on a dispatch queue, so async callers never block the
     /// cooperative thread pool.
     public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> Result {
-        try await runBlocking { try run(argv, environment: environment, stdin: stdin, timeout: timeout) }
+        // A command may run for minutes: it is waited for on a thread of its own. On the shared pool
+        // (`runBlocking`, as many threads as cores) two long commands starved every file operation of
+        // the process.
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Swift.Result { try run(argv, environment: environment, stdin: stdin, timeout: timeout) })
+            }
+            thread.name = "gridhub-subprocess"
+            thread.start()
+        }
     }
 }
 
