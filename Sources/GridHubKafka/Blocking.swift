@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Synchronization
 
@@ -86,4 +87,15 @@ final class AsyncPermits: Sendable {
     var available: Int { state.withLock { $0.available } }
     /// Callers currently waiting.
     var waiting: Int { state.withLock { $0.waiters.count - $0.waiterHead } }
+}
+
+/// Runs blocking work that may wait for seconds (an admin request to a cluster that does not answer)
+/// on a thread of its own, so that it never holds one of the few global dispatch threads that short
+/// blocking work of the whole process shares.
+package func runOnOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.name = "gridhub-kafka-wait"
+        thread.start()
+    }
 }

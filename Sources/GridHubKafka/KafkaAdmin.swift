@@ -36,14 +36,13 @@ public struct PartitionLag: Sendable, Hashable {
 }
 
 /// Cluster administration: topics, partitions, end offsets and consumer-group lag.
-/// Every call blocks on librdkafka, so each runs on the admin client's own dispatch queue.
+/// Every call blocks on librdkafka (seconds when the cluster does not answer), so each runs on a thread of its own.
 ///
-/// `@unchecked Sendable`: the C handle is thread-safe and only used from the admin queue.
+/// `@unchecked Sendable`: the C handle is thread-safe.
 public final class KafkaAdmin: @unchecked Sendable {
     private let handle: RDKafkaHandle
     private let client: KafkaClientConfiguration
     private let logger: Logger
-    private let queue = DispatchQueue(label: "gridhub.kafka.admin")
 
     public init(configuration: KafkaClientConfiguration, logger: Logger) throws(KafkaError) {
         client = configuration
@@ -58,7 +57,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// Every topic of the cluster (internal ones excluded) with its partition count.
     public func listTopics(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicDescription] {
         let handle = self.handle
-        let result: Result<[TopicDescription], KafkaError> = await runBlocking(on: queue) {
+        let result: Result<[TopicDescription], KafkaError> = await runOnOwnThread {
             var md: UnsafePointer<rd_kafka_metadata>? = nil
             let err = rd_kafka_metadata(handle.pointer, 1, nil, &md, Int32(clamping: timeout.milliseconds))
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
@@ -80,7 +79,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// The brokers of the cluster as `host:port`.
     public func listBrokers(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String] {
         let handle = self.handle
-        let result: Result<[String], KafkaError> = await runBlocking(on: queue) {
+        let result: Result<[String], KafkaError> = await runOnOwnThread {
             var md: UnsafePointer<rd_kafka_metadata>? = nil
             let err = rd_kafka_metadata(handle.pointer, 0, nil, &md, Int32(clamping: timeout.milliseconds))
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
@@ -103,7 +102,7 @@ public final class KafkaAdmin: @unchecked Sendable {
         let missing = topics.filter { !existing.contains($0.name) }
         guard !missing.isEmpty else { return [] }
         let handle = self.handle
-        let result: Result<[String], KafkaError> = await runBlocking(on: queue) {
+        let result: Result<[String], KafkaError> = await runOnOwnThread {
             KafkaAdmin.createTopicsBlocking(handle: handle, topics: missing, timeout: timeout)
         }
         return try result.get()
@@ -112,7 +111,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// The low and high watermark (first offset, next offset) of a partition.
     public func watermarks(_ tp: TopicPartition, timeout: Duration = .seconds(10)) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let handle = self.handle
-        let result: Result<Watermarks, KafkaError> = await runBlocking(on: queue) {
+        let result: Result<Watermarks, KafkaError> = await runOnOwnThread {
             var low: Int64 = 0
             var high: Int64 = 0
             let err = rd_kafka_query_watermark_offsets(handle.pointer, tp.topic, tp.partition, &low, &high, Int32(clamping: timeout.milliseconds))
