@@ -89,13 +89,16 @@ final class AsyncPermits: Sendable {
     var waiting: Int { state.withLock { $0.waiters.count - $0.waiterHead } }
 }
 
-/// Runs blocking work that may wait for seconds (an admin request to a cluster that does not answer)
-/// on a thread of its own, so that it never holds one of the few global dispatch threads that short
-/// blocking work of the whole process shares.
-package func runOnOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.name = "gridhub-kafka-wait"
+/// Runs blocking work that may wait for seconds or minutes (an admin request to a cluster that does
+/// not answer, a child process) on a thread of its own, so that it never holds one of the few global
+/// dispatch threads that short blocking work of the whole process shares.
+package func runOnOwnThread<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+    let result: Result<T, E> = await withCheckedContinuation { continuation in
+        let thread = Thread {
+            do throws(E) { continuation.resume(returning: .success(try body())) } catch { continuation.resume(returning: .failure(error)) }
+        }
+        thread.name = "gridhub-blocking-wait"
         thread.start()
     }
+    return try result.get()
 }

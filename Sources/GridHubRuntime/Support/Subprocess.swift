@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import GridHubKafka
 
 /// Runs a command to completion with `posix_spawn` and `waitpid`, its output captured in files.
 ///
@@ -97,13 +98,7 @@ public enum Subprocess {
         // A command may run for minutes: it is waited for on a thread of its own. On the shared pool
         // (`runBlocking`, as many threads as cores) two long commands starved every file operation of
         // the process.
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
-            let thread = Thread {
-                continuation.resume(with: Swift.Result { try run(argv, environment: environment, stdin: stdin, timeout: timeout) })
-            }
-            thread.name = "gridhub-subprocess"
-            thread.start()
-        }
+        try await runOnOwnThread { () throws -> Result in try run(argv, environment: environment, stdin: stdin, timeout: timeout) }
     }
 }
 
