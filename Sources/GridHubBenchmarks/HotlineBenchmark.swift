@@ -48,8 +48,8 @@ public enum HotlineBenchmark {
 
     public static func run(options: Options, reference: ReferenceData, logger: Logger) async throws -> Report {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
-        defer { cluster.shutdown() }
-        for topic in [Topics.incidents, Topics.surveys, Topics.feedback, Topics.deadLetter] { try cluster.createTopic(topic, partitions: 6) }
+        // Destroyed when released (on a thread of its own).
+        try await cluster.createTopics([Topics.incidents, Topics.surveys, Topics.feedback, Topics.deadLetter].map { .init($0, partitions: 6) })
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: state) }
         let runtime = try AdapterRuntime(system: .hotline12345, kafka: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers),

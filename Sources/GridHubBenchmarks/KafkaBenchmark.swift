@@ -58,11 +58,9 @@ public enum KafkaBenchmark {
     /// Runs the benchmark on a fresh embedded cluster in this process.
     public static func run(options: Options, logger: Logger) async throws -> Report {
         let cluster = try EmbeddedKafkaCluster(brokers: options.brokers, logger: logger)
-        defer { cluster.shutdown() }
+        // Destroyed when released (on a thread of its own).
         let bootstrap = cluster.bootstrapServers
-        for name in ["raw.in", "raw.out", "hub.in", "hub.out"] {
-            try cluster.createTopic("bench.\(name)", partitions: options.partitions, replicationFactor: 1)
-        }
+        try await cluster.createTopics(["raw.in", "raw.out", "hub.in", "hub.out"].map { .init("bench.\($0)", partitions: options.partitions, replicationFactor: 1) })
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.recordSize)
         let n = options.records
         let bytes = n * options.recordSize

@@ -209,7 +209,7 @@ public enum RouterBenchmark {
             throw error
         }
         defer {
-            cluster.shutdown()
+            // The cluster is destroyed when released (on a thread of its own).
             if let path = options.postgresLogPath {
                 let kept = URL(fileURLWithPath: path)
                 try? FileManager.default.removeItem(at: kept)
@@ -234,11 +234,8 @@ public enum RouterBenchmark {
                                 cluster: EmbeddedKafkaCluster, databaseURL: String, environment: RouterEnvironment, logger: Logger) async throws -> Report {
         let n = records.count
         let bootstrap = cluster.bootstrapServers
-        for topic in TopicPlan.topics(departments: environment.reference.departments, partitions: partitions) {
-            try cluster.createTopic(topic.name, partitions: topic.partitions, replicationFactor: 1)
-        }
-        try cluster.createTopic("bench.raw.in", partitions: partitions, replicationFactor: 1)
-        try cluster.createTopic("bench.raw.out", partitions: partitions, replicationFactor: 1)
+        try await cluster.createTopics(TopicPlan.topics(departments: environment.reference.departments, partitions: partitions).map { .init($0.name, partitions: $0.partitions, replicationFactor: 1) }
+            + ["bench.raw.in", "bench.raw.out"].map { .init($0, partitions: partitions, replicationFactor: 1) })
 
         // The baseline: raw librdkafka consume→produce of records of the incidents' size.
         try KafkaBaseline.produce(bootstrap: bootstrap, topic: "bench.raw.in", count: n, value: [UInt8](repeating: UInt8(ascii: "x"), count: recordBytes))
@@ -305,7 +302,7 @@ public enum RouterBenchmark {
             if let first = phases.first, first.published > 0 {
                 let perIncident = Double(first.published) / Double(n)
                 let bytes = first.publishedBytes / first.published
-                try cluster.createTopic("bench.raw.mix", partitions: partitions, replicationFactor: 1)
+                try await cluster.createTopic("bench.raw.mix", partitions: partitions, replicationFactor: 1)
                 let mixStart = ContinuousClock.now
                 try KafkaBaseline.passthrough(bootstrap: bootstrap, source: "bench.raw.in", partitions: partitions, target: "bench.raw.mix", count: n,
                                               fanOut: perIncident, value: [UInt8](repeating: UInt8(ascii: "x"), count: bytes))

@@ -1,3 +1,4 @@
+import Foundation
 import CRdKafka
 import Logging
 import Synchronization
@@ -33,27 +34,79 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(mc))
     }
 
-    deinit { shutdown() }
+    /// Destroys a cluster left running on a thread of its own, without waiting (see ``shutdown()``).
+    deinit {
+        guard claimDestruction() else { return }
+        let cluster = UncheckedPointer(self.cluster), handle = self.handle
+        let thread = Thread { Self.destroy(cluster, handle) }
+        thread.name = "gridhub-mock-cluster-destroy"
+        thread.start()
+    }
 
-    /// Stops every broker and frees the cluster. Later calls do nothing.
-    public func shutdown() {
-        let first = destroyed.withLock { d -> Bool in
+    /// Stops every broker and frees the cluster; returns when they are gone. Later calls do nothing.
+    /// (The mock cluster answers the stop request at its next tick, up to a second later: waited for
+    /// on a thread of its own.)
+    public func shutdown() async {
+        guard claimDestruction() else { return }
+        let cluster = UncheckedPointer(self.cluster), handle = self.handle
+        await runOnOwnThread { Self.destroy(cluster, handle) }
+    }
+
+    private func claimDestruction() -> Bool {
+        destroyed.withLock { d -> Bool in
             if d { return false }
             d = true
             return true
         }
-        guard first else { return }
-        rd_kafka_mock_cluster_destroy(cluster)
+    }
+
+    private static func destroy(_ cluster: UncheckedPointer, _ handle: RDKafkaHandle) {
+        rd_kafka_mock_cluster_destroy(cluster.pointer)
         handle.destroy()
     }
 
-    /// Creates a topic. Creating one that exists is an error of the mock cluster.
-    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int? = nil) throws(KafkaError) {
-        let rf = replicationFactor ?? min(3, brokerCount)
-        let err = rd_kafka_mock_topic_create(cluster, name, Int32(partitions), Int32(rf))
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw KafkaError.rd(err, code: .embeddedCluster, context: "create topic \(name)")
+    /// A topic to create on the cluster.
+    public struct TopicSpec: Sendable {
+        public var name: String
+        public var partitions: Int
+        /// nil: as many replicas as brokers, at most 3.
+        public var replicationFactor: Int?
+        public init(_ name: String, partitions: Int, replicationFactor: Int? = nil) {
+            self.name = name
+            self.partitions = partitions
+            self.replicationFactor = replicationFactor
         }
+    }
+
+    /// Creates a topic. Creating one that exists is an error of the mock cluster.
+    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int? = nil) async throws(KafkaError) {
+        try await createTopics([TopicSpec(name, partitions: partitions, replicationFactor: replicationFactor)])
+    }
+
+    /// Creates topics, all at once; the first error is thrown after every request was answered.
+    ///
+    /// Each control request of librdkafka 2.0.2's mock cluster waits for the cluster's thread, which
+    /// misses every other wake-up and then answers only at its next one-second tick. So the requests
+    /// are made side by side (answered in one pass), each on a thread of its own: waiting on the
+    /// cooperative pool would stall every task of the process for seconds.
+    public func createTopics(_ topics: [TopicSpec]) async throws(KafkaError) {
+        let cluster = UncheckedPointer(self.cluster)
+        let brokers = brokerCount
+        let errors = await withTaskGroup(of: KafkaError?.self) { group in
+            for topic in topics {
+                group.addTask {
+                    await runOnOwnThread { () -> KafkaError? in
+                        let rf = topic.replicationFactor ?? min(3, brokers)
+                        let err = rd_kafka_mock_topic_create(cluster.pointer, topic.name, Int32(topic.partitions), Int32(rf))
+                        return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.rd(err, code: .embeddedCluster, context: "create topic \(topic.name)")
+                    }
+                }
+            }
+            var errors: [KafkaError] = []
+            for await case let error? in group { errors.append(error) }
+            return errors
+        }
+        if let first = errors.first { throw first }
     }
 
     /// A Kafka protocol request type whose responses can be made to fail.
@@ -103,8 +156,9 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     /// - Warning: librdkafka 2.0.2 closes the broker's listener and re-creates it on the same port at
     ///   once, aborting the process if that fails (seen when many clusters run in one process). To make
     ///   a broker go away for good, ``shutdown()`` the cluster; for a slow one, ``setRoundTripTime(_:broker:)``.
-    public func setBrokerDown(_ id: Int32? = nil) {
-        _ = rd_kafka_mock_broker_set_down(cluster, id ?? -1)
+    public func setBrokerDown(_ id: Int32? = nil) async {
+        let cluster = UncheckedPointer(self.cluster)
+        await runOnOwnThread { _ = rd_kafka_mock_broker_set_down(cluster.pointer, id ?? -1) }
     }
 
     /// Lets a broker (nil: every broker) accept connections again.
@@ -112,12 +166,16 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     /// - Warning: librdkafka 2.0.2 re-listens on the broker's old port and aborts the process if
     ///   another socket took that port while the broker was down. Prefer ``setRoundTripTime(_:broker:)``
     ///   or ``injectErrors(_:on:)`` in tests that run alongside other network activity.
-    public func setBrokerUp(_ id: Int32? = nil) {
-        _ = rd_kafka_mock_broker_set_up(cluster, id ?? -1)
+    public func setBrokerUp(_ id: Int32? = nil) async {
+        let cluster = UncheckedPointer(self.cluster)
+        await runOnOwnThread { _ = rd_kafka_mock_broker_set_up(cluster.pointer, id ?? -1) }
     }
 
-    /// Adds a round-trip delay to a broker's (nil: every broker's) responses.
-    public func setRoundTripTime(_ rtt: Duration, broker id: Int32? = nil) {
-        _ = rd_kafka_mock_broker_set_rtt(cluster, id ?? -1, Int32(clamping: rtt.milliseconds))
+    /// Adds a round-trip delay to a broker's (nil: every broker's) responses. Like every control
+    /// request, waits for the cluster's thread (up to a second) on a thread of its own.
+    public func setRoundTripTime(_ rtt: Duration, broker id: Int32? = nil) async {
+        let cluster = UncheckedPointer(self.cluster)
+        let ms = Int32(clamping: rtt.milliseconds)
+        await runOnOwnThread { _ = rd_kafka_mock_broker_set_rtt(cluster.pointer, id ?? -1, ms) }
     }
 }

@@ -29,10 +29,18 @@ public enum TestKafka {
     }()
 
     /// A fresh, uniquely named topic with `partitions` partitions on `cluster`.
-    public static func makeTopic(partitions: Int = 3, on cluster: EmbeddedKafkaCluster = TestKafka.cluster, prefix: String = "test") throws -> String {
+    public static func makeTopic(partitions: Int = 3, on cluster: EmbeddedKafkaCluster = TestKafka.cluster, prefix: String = "test") async throws -> String {
         let name = "\(prefix).\(UUID().uuidString.lowercased().prefix(12))"
-        try cluster.createTopic(name, partitions: partitions)
+        try await cluster.createTopic(name, partitions: partitions)
         return name
+    }
+
+    /// Fresh, uniquely named topics, one per prefix, with `partitions` partitions on `cluster`, created
+    /// side by side (see ``EmbeddedKafkaCluster/createTopics(_:)``).
+    public static func makeTopics(_ prefixes: [String], partitions: Int = 3, on cluster: EmbeddedKafkaCluster = TestKafka.cluster) async throws -> [String] {
+        let names = prefixes.map { "\($0).\(UUID().uuidString.lowercased().prefix(12))" }
+        try await cluster.createTopics(names.map { .init($0, partitions: partitions) })
+        return names
     }
 
     /// Client settings for `cluster`.

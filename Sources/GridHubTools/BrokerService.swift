@@ -33,17 +33,21 @@ public struct BrokerService: Service {
 
     public func run() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: configuration.brokers, logger: logger)
-        defer { cluster.shutdown() }
-        for topic in TopicPlan.topics(departments: configuration.departments, partitions: configuration.partitions) {
-            try cluster.createTopic(topic.name, partitions: topic.partitions)
+        do {
+            try await cluster.createTopics(TopicPlan.topics(departments: configuration.departments, partitions: configuration.partitions)
+                .map { .init($0.name, partitions: $0.partitions) })
+            logger.info("embedded broker listening", metadata: [
+                "kafka.bootstrap": .string(cluster.bootstrapServers),
+                "kafka.brokers": .stringConvertible(configuration.brokers),
+                "kafka.partitions": .stringConvertible(configuration.partitions),
+            ])
+            onReady(cluster.bootstrapServers)
+            try await gracefulShutdown()
+        } catch {
+            await cluster.shutdown()
+            throw error
         }
-        logger.info("embedded broker listening", metadata: [
-            "kafka.bootstrap": .string(cluster.bootstrapServers),
-            "kafka.brokers": .stringConvertible(configuration.brokers),
-            "kafka.partitions": .stringConvertible(configuration.partitions),
-        ])
-        onReady(cluster.bootstrapServers)
-        try await gracefulShutdown()
         logger.info("embedded broker stopping")
+        await cluster.shutdown()
     }
 }

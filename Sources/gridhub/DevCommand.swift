@@ -57,10 +57,7 @@ struct DevCommand: AsyncParsableCommand {
         let directory = try ReferenceLocation.directory(explicit: referenceDir)
         let reference = try ReferenceLocation.load(from: directory)
         let cluster = try EmbeddedKafkaCluster(brokers: brokers, logger: logger)
-        defer { cluster.shutdown() }
-        for topic in TopicPlan.topics(departments: reference.departments) {
-            try cluster.createTopic(topic.name, partitions: topic.partitions)
-        }
+        try await cluster.createTopics(TopicPlan.topics(departments: reference.departments).map { .init($0.name, partitions: $0.partitions) })
         StandardOutput.writeLine("GRIDHUB_BOOTSTRAP=\(cluster.bootstrapServers)")
         let kafka = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers)
 
@@ -81,9 +78,11 @@ struct DevCommand: AsyncParsableCommand {
             try await runHub(reference: reference, directory: directory, kafka: kafka, databaseURL: databaseURL, state: state, logPath: logPath, logger: logger)
         } catch {
             try? await postgres?.stop()
+            await cluster.shutdown()
             throw error
         }
         try? await postgres?.stop()
+        await cluster.shutdown()
     }
 
     /// The folders of a run's state under `--state-dir`, emptied at start: the embedded broker starts

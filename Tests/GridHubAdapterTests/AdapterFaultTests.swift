@@ -13,8 +13,7 @@ struct AdapterFaultTests {
     @Test("Kafka unreachable: busy answers (ZT 429), /readyz 503, nothing accepted without storage; Kafka back: accepted")
     func busyWhileKafkaSlow() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        defer { cluster.shutdown() }
-        let topics = try TestTopics.make(cluster)
+        let topics = try await TestTopics.make(cluster)
         let adapter = try PushAdapter.hotline(topics, deliveryTimeout: .seconds(3))
         let prefix = "JY-B-\(UUID().uuidString.prefix(6))"
         let accepted = Locked<[String]>([])
@@ -23,7 +22,7 @@ struct AdapterFaultTests {
             #expect(try await hotline.push(Fixtures.workOrder("\(prefix)-1")).code == 0)
             accepted.withLock { $0.append("\(prefix)-1") }
             // The broker stops answering in time.
-            cluster.setRoundTripTime(.seconds(20))
+            await cluster.setRoundTripTime(.seconds(20))
             var ready = 200
             for _ in 0..<100 where ready == 200 {
                 ready = try await httpGet(url + "/readyz").0
@@ -45,7 +44,7 @@ struct AdapterFaultTests {
             }
             // The broker is back: the platform's retry of the very same signed request is accepted (it
             // used to be refused 401 as a replay, its signature remembered before it was processed).
-            cluster.setRoundTripTime(.zero)
+            await cluster.setRoundTripTime(.zero)
             var answer = try await pushTwo()
             for _ in 0..<100 where answer.code == 429 {
                 try await Task.sleep(for: .milliseconds(200))
@@ -62,14 +61,13 @@ struct AdapterFaultTests {
     @Test("broker down for good: every request is answered busy at once, nothing accepted")
     func brokerDown() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        defer { cluster.shutdown() }
-        let topics = try TestTopics.make(cluster)
+        let topics = try await TestTopics.make(cluster)
         let adapter = try PushAdapter.hotline(topics, deliveryTimeout: .seconds(3))
         try await adapter.run { (url: String) async throws -> Void in
             let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
             // The broker goes away for good. (Not setBrokerDown: librdkafka 2.0.2's mock re-listens on the
             // broker's port at once and aborts the process if that fails.)
-            cluster.shutdown()
+            await cluster.shutdown()
             var ready = 200
             for _ in 0..<100 where ready == 200 {
                 ready = try await httpGet(url + "/readyz").0

@@ -42,12 +42,9 @@ struct TestTopics {
     var status: String
     var cluster: EmbeddedKafkaCluster
 
-    static func make(_ cluster: EmbeddedKafkaCluster = TestKafka.cluster) throws -> TestTopics {
-        TestTopics(ingest: .init(incidents: try TestKafka.makeTopic(partitions: 3, on: cluster, prefix: "incidents"),
-                                 surveys: try TestKafka.makeTopic(partitions: 3, on: cluster, prefix: "surveys"),
-                                 feedback: try TestKafka.makeTopic(partitions: 3, on: cluster, prefix: "feedback"),
-                                 deadLetter: try TestKafka.makeTopic(partitions: 3, on: cluster, prefix: "deadletter")),
-                   status: try TestKafka.makeTopic(partitions: 3, on: cluster, prefix: "status"), cluster: cluster)
+    static func make(_ cluster: EmbeddedKafkaCluster = TestKafka.cluster) async throws -> TestTopics {
+        let names = try await TestKafka.makeTopics(["incidents", "surveys", "feedback", "deadletter", "status"], partitions: 3, on: cluster)
+        return TestTopics(ingest: .init(incidents: names[0], surveys: names[1], feedback: names[2], deadLetter: names[3]), status: names[4], cluster: cluster)
     }
 
     func incidents(count: Int, settle: Duration = .milliseconds(1500)) async throws -> [Incident] {

@@ -17,7 +17,7 @@ struct ElinkAdapterTests {
 
     @Test("500 events with some invalid: valid ones stored once, invalid listed and dead-lettered; re-sent batch adds nothing")
     func batch() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.elink(topics)
         let prefix = "ZZ-\(UUID().uuidString.prefix(6))"
         var events: [[String: Any]] = []
@@ -74,7 +74,7 @@ struct ElinkHostileBatchTests {
     /// `{"batchId":"B1","events":[1]}` once ended the process (Foundation's JSON writer on a bare number).
     @Test("a batch whose events are a number, a string, null and a list: each rejected and dead-lettered, the valid event stored, the adapter still serving")
     func nonObjectEvents() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.elink(topics)
         let id = "ZZ-\(UUID().uuidString.prefix(6))"
         let valid = String(decoding: try JSONSerialization.data(withJSONObject: ElinkAdapterTests.event(id)), as: UTF8.self)
@@ -96,7 +96,7 @@ struct ElinkHostileBatchTests {
 
     @Test("nesting 100 000 levels deep, inside an event or as the whole body, is refused with 400 and a dead letter; the adapter still serves")
     func deeplyNested() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.elink(topics)
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         let inEvent = Array("{\"batchId\":\"B9\",\"events\":[{\"sjbh\":\"ZZ-deep\",\"zp\":\(deep)}]}".utf8)
@@ -120,7 +120,7 @@ struct ElinkStatusInteropTests {
     @Test("a status record keyed by sjbh is complete and readable by kcat: CloudEvents headers, JSON with status, department, note")
     func kcatReadsStatus() async throws {
         let kcat = try #require(GridHubPaths.which("kcat"), "kcat is not installed (apt-get install kcat)")
-        let topic = try TestKafka.makeTopic(partitions: 1, prefix: "status-elink")
+        let topic = try await TestKafka.makeTopic(partitions: 1, prefix: "status-elink")
         let status = StatusUpdate(system: .elink, recordId: "ZZ320281001002003-20261127-0042", caseId: "case-1", caseVersion: 2, status: .resolved,
                                   department: "fire", note: "已清理消防通道", at: Date(timeIntervalSince1970: 1_795_800_000))
         let producer = try TestKafka.producer()

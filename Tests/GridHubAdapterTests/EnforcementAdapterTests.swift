@@ -32,7 +32,7 @@ struct EnforcementAdapterTests {
 
     @Test("GBK files with multi-line fields and broken rows; a file without marker waits; a stray UTF-8 file fails; a re-exported file adds no incident")
     func inbox() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let (state, inbox, runtime, reader) = try Self.inboxReader(topics, name: "enforcement")
         let p = "ZF\(UUID().uuidString.prefix(6))"
         let file1 = [
@@ -138,7 +138,7 @@ struct EnforcementHostileInboxTests {
 
     @Test("a symlink to /etc/passwd, a directory, a FIFO and a name that is not UTF-8 are dead-lettered unread and set aside; an overlong row and a large UTF-8 export do not stop the files after them")
     func hostileEntries() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let (state, inbox, runtime, reader) = try EnforcementAdapterTests.inboxReader(topics, name: "enforcement-hostile") { $0.maxRowBytes = 4_096 }
         let p = "ZF\(UUID().uuidString.prefix(6))"
         func marker(_ name: String) throws { try Data().write(to: inbox.appendingPathComponent(name + ".ok")) }

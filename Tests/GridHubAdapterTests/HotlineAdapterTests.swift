@@ -12,7 +12,7 @@ import Testing
 struct HotlineAdapterTests {
     @Test("signed GBK and UTF-8 work orders become incidents with grid and item; a retry adds nothing; a higher BBH updates")
     func workOrders() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.hotline(topics)
         let id = "JY12345-T-\(UUID().uuidString.prefix(8))"
         let id2 = id + "-U"
@@ -49,7 +49,7 @@ struct HotlineAdapterTests {
 
     @Test("wrong signature and stale or future timestamps are refused (ZT 401) and store nothing; the same signed request again is answered 0 and stored once")
     func refusals() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.hotline(topics)
         try await adapter.run { (url: String) async throws -> Void in
             let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
@@ -86,7 +86,7 @@ struct HotlineAdapterTests {
 
     @Test("malformed XML, wrong encoding, missing fields, oversized body: ZT 400 and a dead letter with the bytes")
     func invalidInputs() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.hotline(topics, maxBody: 16 * 1024)
         let malformed = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><GDXX><GDBH>JY-M-1</GDBH><BBH>1</GDXX>".utf8)
         let gbkDeclaredUTF8 = TextEncoding.gbk.encode(Fixtures.workOrder("JY-E-1").xml(encodingLabel: "UTF-8"))!
@@ -126,7 +126,7 @@ struct HotlineAdapterTests {
 
     @Test("anonymous caller: name and phone never leave the adapter; survey becomes an event")
     func anonymousAndSurvey() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let adapter = try PushAdapter.hotline(topics)
         let id = "JY-A-\(UUID().uuidString.prefix(8))"
         try await adapter.run { (url: String) async throws -> Void in

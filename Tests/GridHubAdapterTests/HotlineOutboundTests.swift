@@ -19,7 +19,7 @@ func statusRecord(_ s: StatusUpdate, topic: String) throws -> ProducerRecord {
 struct HotlineOutboundTests {
     @Test("hotline down for a while: results arrive after it is back, in order per work order, signed; nothing twice after a restart")
     func deliveryThroughOutage() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let state = Fixtures.tempDir("outbound")
         let runtime = try AdapterRuntime(system: .hotline12345, kafka: TestKafka.client(), stateDirectory: state, metrics: DaemonMetrics(),
                                          readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest)

@@ -17,8 +17,8 @@ struct IngestPipelineTests {
 
     @Test("accepted after delivery; a repeated version is a duplicate across a restart; a higher version is stored; dead letters once")
     func publish() async throws {
-        let topics = IngestPipeline.Topics(incidents: try TestKafka.makeTopic(), surveys: try TestKafka.makeTopic(), feedback: try TestKafka.makeTopic(),
-                                           deadLetter: try TestKafka.makeTopic())
+        let topics = IngestPipeline.Topics(incidents: try await TestKafka.makeTopic(), surveys: try await TestKafka.makeTopic(), feedback: try await TestKafka.makeTopic(),
+                                           deadLetter: try await TestKafka.makeTopic())
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let producer = try TestKafka.producer()

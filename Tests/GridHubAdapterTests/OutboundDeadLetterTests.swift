@@ -17,7 +17,7 @@ private struct RefusingSink: OutboundSink {
 struct OutboundDeadLetterTests {
     @Test("while the dead-letter topic cannot be written, the refused status's offset stays uncommitted; the next run dead-letters it")
     func deadLetterBeforeCommit() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let group = "outbound-dl-\(UUID().uuidString.prefix(8))"
         let status = StatusUpdate(system: .hotline12345, recordId: "JY-DL-1", caseId: "case-dl", caseVersion: 1, status: .dispatched,
                                   department: "urban-mgmt", note: nil, at: Date())
@@ -35,7 +35,7 @@ struct OutboundDeadLetterTests {
         let gone = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
         let lost = try AdapterRuntime(system: .hotline12345, kafka: TestKafka.client(gone), stateDirectory: Fixtures.tempDir("outbound-dl-1"), metrics: DaemonMetrics(),
                                       readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest, deliveryTimeout: .seconds(2))
-        gone.shutdown()
+        await gone.shutdown()
         let first = DaemonMetrics()
         try await withServices(lost.baseServices + [try delivery(lost, metrics: first)]) {
             #expect(try await waitUntil(timeout: .seconds(30)) { first.value(of: "gridhub_outbound_rejected_total") >= 1 })

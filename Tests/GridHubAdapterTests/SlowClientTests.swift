@@ -50,7 +50,7 @@ final class RawConnection {
 struct SlowClientTests {
     @Test("headers sent a byte at a time are answered 408 and closed after the head timeout, while valid orders and /healthz are served; beyond the connection limit new connections get 503")
     func slowHeaders() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         var limits = HTTPLimits()
         limits.headTimeout = .seconds(3)
         limits.maxConnections = 20
@@ -101,7 +101,7 @@ struct SlowClientTests {
 
     @Test("a body that never finishes is cut off after the body timeout; nothing is stored")
     func bodyNeverFinishes() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         var limits = HTTPLimits()
         limits.bodyTimeout = .seconds(1)
         let adapter = try PushAdapter.hotline(topics, limits: limits)

@@ -27,7 +27,7 @@ struct WoodpeckerAdapterTests {
 
     @Test("pages, repeats, edits, withdrawals, 429, a spell of 502s, restart with the stored cursor: every revision once, positions in the right grid")
     func polling() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let api = WoodpeckerAPI(token: "good-token")
         let prefix = "WP\(UUID().uuidString.prefix(6))-"
         let generated = Self.reports(prefix, count: 120)
@@ -112,7 +112,7 @@ struct WoodpeckerAdapterTests {
 struct WoodpeckerRepliesTests {
     @Test("status records become replies in order per report; a stale version is skipped; an expired cursor restarts from the oldest report")
     func replies() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let api = WoodpeckerAPI(token: "t")
         let port = PortBox()
         let state = Fixtures.tempDir("woodpecker-replies")
@@ -175,7 +175,7 @@ struct WoodpeckerStaleCursorTests {
     /// kept its cursor from a longer earlier run, and the new double had fewer reports than it pointed past.
     @Test("a cursor past the double's history is answered 40010 (not a crash); the adapter starts over and stores every report")
     func cursorFromEarlierRun() async throws {
-        let topics = try TestTopics.make()
+        let topics = try await TestTopics.make()
         let api = WoodpeckerAPI(token: "t")
         let prefix = "WP\(UUID().uuidString.prefix(6))-"
         for (report, _) in WoodpeckerAdapterTests.reports(prefix, count: 3) { api.publish(report) }

@@ -9,7 +9,7 @@ struct InteropTests {
     @Test("records produced by kcat are read by GridHub with their keys and headers")
     func kcatToGridHub() async throws {
         let kcat = try #require(GridHubPaths.which("kcat"), "kcat is not installed (apt-get install kcat)")
-        let topic = try TestKafka.makeTopic(partitions: 1)
+        let topic = try await TestKafka.makeTopic(partitions: 1)
         let input = (0..<5).map { "{\"n\":\($0),\"text\":\"井盖破损\"}" }.joined(separator: "\n") + "\n"
         let result = try await runCommand(kcat, ["-b", TestKafka.bootstrap, "-P", "-t", topic, "-k", "grid-320281001001001", "-H", "ce_type=gov.gridhub.incident.v1", "-H", "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"], stdin: Data(input.utf8))
         #expect(result.status == 0, "kcat failed: \(result.stderr)")
@@ -26,7 +26,7 @@ struct InteropTests {
     @Test("records produced by GridHub are read by kcat with keys, headers and UTF-8 values")
     func gridHubToKcat() async throws {
         let kcat = try #require(GridHubPaths.which("kcat"), "kcat is not installed (apt-get install kcat)")
-        let topic = try TestKafka.makeTopic(partitions: 2)
+        let topic = try await TestKafka.makeTopic(partitions: 2)
         let producer = try TestKafka.producer()
         for r in await producer.send((0..<6).map { ProducerRecord(topic: topic, key: "k\($0)", value: Array("路灯故障 \($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "id-\($0)")]) }) {
             _ = try r.get()
@@ -52,7 +52,7 @@ struct InteropTests {
         let python = "/usr/bin/python3"
         let check = try await runCommand(python, ["-c", "import confluent_kafka"])
         try #require(check.status == 0, "python3-confluent-kafka is not installed for /usr/bin/python3: \(check.stderr)")
-        let topic = try TestKafka.makeTopic(partitions: 3)
+        let topic = try await TestKafka.makeTopic(partitions: 3)
         let producer = try TestKafka.producer()
         for r in await producer.send((0..<30).map { ProducerRecord(topic: topic, key: "k\($0)", value: Array("{\"n\":\($0)}".utf8), headers: [KafkaHeader(key: "ce_type", string: "gov.gridhub.case.v1")]) }) {
             _ = try r.get()

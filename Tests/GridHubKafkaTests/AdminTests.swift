@@ -7,7 +7,7 @@ import Testing
 struct AdminTests {
     @Test("topics, end offsets and consumer-group lag")
     func topicsOffsetsLag() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 2)
+        let topic = try await TestKafka.makeTopic(partitions: 2)
         let admin = try KafkaAdmin(configuration: TestKafka.client(), logger: TestKafka.quietLogger)
         let described = try await admin.listTopics().first { $0.name == topic }
         #expect(described?.partitionCount == 2)

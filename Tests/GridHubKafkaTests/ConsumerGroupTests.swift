@@ -38,7 +38,7 @@ struct ConsumerGroupTests {
 
     @Test("two consumers split the partitions; when one leaves the other takes over without loss or repeats")
     func splitAndTakeOver() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 4)
+        let topic = try await TestKafka.makeTopic(partitions: 4)
         let group = "group-\(UUID().uuidString.prefix(8))"
         let producer = try TestKafka.producer()
         func produce(_ range: Range<Int>) async throws {
@@ -93,7 +93,7 @@ struct ConsumerGroupTests {
 
     @Test("offsets committed in the background, batch after batch, reach the group in order; a new member starts after the last")
     func backgroundCommit() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 2)
+        let topic = try await TestKafka.makeTopic(partitions: 2)
         let group = "group-\(UUID().uuidString.prefix(8))"
         let producer = try TestKafka.producer()
         for r in await producer.send((0..<100).map { ProducerRecord(topic: topic, partition: Int32($0 % 2), key: "k\($0)", value: Array("\($0)".utf8)) }) {

@@ -10,8 +10,7 @@ struct FaultTests {
     @Test("the idempotent producer delivers every record exactly once through retriable produce errors")
     func idempotentThroughErrors() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 3, logger: TestKafka.quietLogger)
-        defer { cluster.shutdown() }
-        let topic = try TestKafka.makeTopic(partitions: 3, on: cluster)
+        let topic = try await TestKafka.makeTopic(partitions: 3, on: cluster)
         let producer = try TestKafka.producer(cluster) { $0.lingerMilliseconds = 1 }
         // Warm up so the producer id and leaders are known, then make produce requests fail.
         try await producer.send(ProducerRecord(topic: topic, partition: 0, key: "warm", value: Array("-1".utf8)))
@@ -45,8 +44,7 @@ struct FaultTests {
     @Test("a full producer makes senders wait instead of failing or growing without bound")
     func backPressure() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        defer { cluster.shutdown() }
-        let topic = try TestKafka.makeTopic(partitions: 1, on: cluster)
+        let topic = try await TestKafka.makeTopic(partitions: 1, on: cluster)
         let producer = try TestKafka.producer(cluster) {
             $0.maxInFlightRecords = 20
             $0.lingerMilliseconds = 0
@@ -55,7 +53,7 @@ struct FaultTests {
         // A slow broker: every response takes 8 s, far longer than the observation below even on a
         // loaded machine. (Not setBrokerDown/Up: librdkafka 2.0.2's mock aborts when bringing a broker
         // up whose port was taken meanwhile.)
-        cluster.setRoundTripTime(.seconds(8))
+        await cluster.setRoundTripTime(.seconds(8))
         let slowSince = ContinuousClock.now
         let maxInFlight = Locked(0)
         let sendersDone = Locked(0)
@@ -80,7 +78,7 @@ struct FaultTests {
             #expect(producer.inFlight == 20)
             #expect(sendersDone.value == 0)
             #expect(ContinuousClock.now - slowSince < .seconds(8), "observed within the broker's delay")
-            cluster.setRoundTripTime(.zero)
+            await cluster.setRoundTripTime(.zero)
             try await group.waitForAll()
         }
         #expect(maxInFlight.value <= 20)

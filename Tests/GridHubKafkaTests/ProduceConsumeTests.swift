@@ -8,7 +8,7 @@ import Testing
 struct ProduceConsumeTests {
     @Test("records keep keys, headers and per-partition order across partitions")
     func roundTrip() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 3)
+        let topic = try await TestKafka.makeTopic(partitions: 3)
         let producer = try TestKafka.producer()
         var sent: [ProducerRecord] = []
         for i in 0..<300 {
@@ -42,7 +42,7 @@ struct ProduceConsumeTests {
 
     @Test("senders racing a shutdown each get an answer: every record reported delivered is on the topic, the rest fail as shut down, none waits forever")
     func sendRacingShutdown() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 3)
+        let topic = try await TestKafka.makeTopic(partitions: 3)
         // Few slots, so that many senders are waiting for one when the shutdown comes.
         let producer = try TestKafka.producer { $0.maxInFlightRecords = 8 }
         struct Tally: Sendable { var delivered = 0, shutDown = 0 }
@@ -74,7 +74,7 @@ struct ProduceConsumeTests {
 
     @Test("records with the same key land on the same partition")
     func keyedPartitioning() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 6)
+        let topic = try await TestKafka.makeTopic(partitions: 6)
         let producer = try TestKafka.producer()
         let results = await producer.send((0..<120).map { ProducerRecord(topic: topic, key: "grid-\($0 % 10)", value: Array("\($0)".utf8)) })
         let reports = try results.map { try $0.get() }
@@ -87,23 +87,23 @@ struct ProduceConsumeTests {
     @Test("a send to a broker that is gone fails with a retriable error instead of hanging")
     func deliveryTimeout() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        let topic = try TestKafka.makeTopic(partitions: 1, on: cluster)
+        let topic = try await TestKafka.makeTopic(partitions: 1, on: cluster)
         let producer = try TestKafka.producer(cluster) { $0.deliveryTimeoutMilliseconds = 1_500 }
         try await producer.send(ProducerRecord(topic: topic, key: "a", value: [1]))
         // The broker goes away for good. (Not setBrokerDown: librdkafka 2.0.2's mock re-listens on the
         // broker's port at once and aborts the process if that fails.)
-        cluster.shutdown()
+        await cluster.shutdown()
         await #expect { try await producer.send(ProducerRecord(topic: topic, key: "b", value: [2])) } throws: { error in
             guard let e = error as? KafkaError else { return false }
             return e.code == .produce && e.isRetriable
         }
         await producer.shutdown(timeout: .milliseconds(200))
-        cluster.shutdown()
+        await cluster.shutdown()
     }
 
     @Test("shutdown flushes: records sent just before it are delivered")
     func shutdownFlushes() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 2)
+        let topic = try await TestKafka.makeTopic(partitions: 2)
         let producer = try TestKafka.producer { $0.lingerMilliseconds = 200 }
         let delivered = Counter()
         for i in 0..<500 {
@@ -119,7 +119,7 @@ struct ProduceConsumeTests {
 
     @Test("a producer that is shut down refuses new records")
     func refusesAfterShutdown() async throws {
-        let topic = try TestKafka.makeTopic(partitions: 1)
+        let topic = try await TestKafka.makeTopic(partitions: 1)
         let producer = try TestKafka.producer()
         await producer.shutdown()
         await #expect { try await producer.send(ProducerRecord(topic: topic, key: "x", value: [1])) } throws: { error in
@@ -129,10 +129,10 @@ struct ProduceConsumeTests {
 
     @Test("the raw baseline passes records through, or answers each with a given number of records of a given size")
     func baselinePassthroughAndFanOut() async throws {
-        let source = try TestKafka.makeTopic(partitions: 2)
+        let source = try await TestKafka.makeTopic(partitions: 2)
         try KafkaBaseline.produce(bootstrap: TestKafka.bootstrap, topic: source, count: 40, value: Array("incident".utf8))
 
-        let copy = try TestKafka.makeTopic(partitions: 2)
+        let copy = try await TestKafka.makeTopic(partitions: 2)
         try KafkaBaseline.passthrough(bootstrap: TestKafka.bootstrap, source: source, partitions: 2, target: copy, count: 40)
         let copied = try await TestKafka.readAll(copy, partitions: 2, count: 40, settle: .milliseconds(300))
         #expect(copied.count == 40)
@@ -140,7 +140,7 @@ struct ProduceConsumeTests {
         #expect(copied.allSatisfy { $0.value == Array("incident".utf8) })
 
         // 40 records read, 2.5 records of 300 bytes produced for each: 100 in all, under the keys read.
-        let fanned = try TestKafka.makeTopic(partitions: 2)
+        let fanned = try await TestKafka.makeTopic(partitions: 2)
         try KafkaBaseline.passthrough(bootstrap: TestKafka.bootstrap, source: source, partitions: 2, target: fanned, count: 40,
                                       fanOut: 2.5, value: [UInt8](repeating: 7, count: 300))
         let out = try await TestKafka.readAll(fanned, partitions: 2, count: 100, settle: .milliseconds(300))

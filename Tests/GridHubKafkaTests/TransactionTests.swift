@@ -7,8 +7,8 @@ import Testing
 struct TransactionTests {
     @Test("transactions commit, abort and begin again in order, and the committed records arrive in order (the embedded broker neither hides aborted records nor applies offsets sent with a transaction; a real cluster does both)")
     func transactionCalls() async throws {
-        let source = try TestKafka.makeTopic(partitions: 1)
-        let target = try TestKafka.makeTopic(partitions: 1)
+        let source = try await TestKafka.makeTopic(partitions: 1)
+        let target = try await TestKafka.makeTopic(partitions: 1)
         let producer = try TestKafka.producer { $0.transactionalID = "tx-\(UUID().uuidString.prefix(8))" }
         try await producer.initTransactions()
         try await producer.beginTransaction()

@@ -15,7 +15,7 @@ struct BrokerFaultTests {
     static let secret = Array("fault-secret".utf8)
 
     /// One fault per round, and what it does to which requests.
-    static let rounds: [(name: String, apply: @Sendable (EmbeddedKafkaCluster) -> Void)] = [
+    static let rounds: [(name: String, apply: @Sendable (EmbeddedKafkaCluster) async -> Void)] = [
         ("produce: not leader, timed out", { $0.injectErrors([.notLeaderForPartition, .notLeaderForPartition, .requestTimedOut, .notEnoughReplicas], on: .produce) }),
         ("fetch: not leader, network", { $0.injectErrors([.notLeaderForPartition, .networkException, .notLeaderForPartition], on: .fetch) }),
         ("offset commit: timed out, not coordinator", { $0.injectErrors([.requestTimedOut, .notCoordinator, .requestTimedOut], on: .offsetCommit) }),
@@ -24,14 +24,14 @@ struct BrokerFaultTests {
             $0.injectErrors([.notCoordinator], on: .findCoordinator)
         }),
         ("heartbeat: rebalance in progress", { $0.injectErrors([.rebalanceInProgress, .rebalanceInProgress], on: .heartbeat) }),
-        ("round trips of 700 ms", { $0.setRoundTripTime(.milliseconds(700)) }),
+        ("round trips of 700 ms", { await $0.setRoundTripTime(.milliseconds(700)) }),
         ("produce: disconnects", { $0.injectErrors([.disconnect, .disconnect], on: .produce) }),
         // Beyond the adapter's delivery timeout (3 s here) for 8 s: answered busy, retried by the platform.
         ("round trips of 5 s for 8 s", { cluster in
-            cluster.setRoundTripTime(.seconds(5))
+            await cluster.setRoundTripTime(.seconds(5))
             Task {
                 try? await Task.sleep(for: .seconds(8))
-                cluster.setRoundTripTime(.zero)
+                await cluster.setRoundTripTime(.zero)
             }
         }),
     ]
@@ -59,7 +59,7 @@ struct BrokerFaultTests {
                 let hotline = HotlinePlatform(hubURL: "http://127.0.0.1:\(port)", secret: Self.secret)
                 var n = 0
                 for (round, fault) in Self.rounds.enumerated() {
-                    fault.apply(world.cluster)
+                    await fault.apply(world.cluster)
                     // Ten orders at places far apart (one case each), sent as the platform does: one signed
                     // request, repeated until it is answered 0.
                     for _ in 0..<10 {
@@ -83,7 +83,7 @@ struct BrokerFaultTests {
                         #expect(code == 0, "\(id) not accepted in round '\(fault.name)'")
                         if code == 0 { accepted.withLock { $0.append(id) } }
                     }
-                    world.cluster.setRoundTripTime(.zero)
+                    await world.cluster.setRoundTripTime(.zero)
                 }
                 await adapter.triggerGracefulShutdown()
                 try await tasks.waitForAll()
@@ -130,6 +130,8 @@ struct BrokerFaultTests {
         #expect(routed.count == latest.count, "every case routed")
         let perCase = Dictionary(grouping: dispatches, by: \.caseId)
         #expect(Set(perCase.keys) == Set(routed.map(\.caseId)))
-        #expect(perCase.values.allSatisfy { $0.count == 1 }, "duplicate dispatches: \(perCase.filter { $0.value.count > 1 }.keys.sorted().prefix(5))")
+        let doubled = perCase.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }.prefix(5)
+            .map { "\($0.key): " + $0.value.map { "\($0.dispatchId) \($0.reason.rawValue) r\($0.revision) \($0.reports.count) reports" }.joined(separator: ", ") }
+        #expect(perCase.values.allSatisfy { $0.count == 1 }, "duplicate dispatches: \(doubled)")
     }
 }

@@ -36,9 +36,7 @@ final class RouterWorld: Sendable {
     init(partitions: Int = 3) async throws {
         cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
         self.partitions = partitions
-        for topic in Topics.all(departments: Fixtures.reference.departments) {
-            try cluster.createTopic(topic, partitions: partitions)
-        }
+        try await cluster.createTopics(Topics.all(departments: Fixtures.reference.departments).map { .init($0, partitions: partitions) })
         databaseURL = try await TestPostgres.makeDatabase(prefix: "router")
     }
 

@@ -27,8 +27,7 @@ struct TopicTailTests {
     @Test("without --follow it fails with a clear error, instead of waiting for ever, when the records stop coming before the end")
     func failsWhenStalled() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        defer { cluster.shutdown() }
-        let topic = try TestKafka.makeTopic(partitions: 1, on: cluster)
+        let topic = try await TestKafka.makeTopic(partitions: 1, on: cluster)
         let producer = try TestKafka.producer(cluster)
         for i in 0..<5 { try await producer.send(ProducerRecord(topic: topic, key: "k\(i)", value: Array(#"{"n":\#(i)}"#.utf8))) }
         await producer.shutdown()
