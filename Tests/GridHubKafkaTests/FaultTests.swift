@@ -13,10 +13,15 @@ struct FaultTests {
         let topic = try await TestKafka.makeTopic(partitions: 3, on: cluster)
         let producer = try TestKafka.producer(cluster) { $0.lingerMilliseconds = 1 }
         // Warm up so the producer id and leaders are known, then make produce requests fail.
+        // Only errors by which a broker says it did not write the batch: the mock also drops the batch
+        // when it answers "timed out" or drops the connection, which a real broker does not (those
+        // mean "possibly written"), and librdkafka 2.0.2 may then count a record never written as
+        // delivered (confluentinc/librdkafka#2501, fixed in 2.3 by #4438). Seen here in a loaded run:
+        // one record reported delivered, and absent.
         try await producer.send(ProducerRecord(topic: topic, partition: 0, key: "warm", value: Array("-1".utf8)))
         cluster.injectErrors(
-            [.notEnoughReplicas, .requestTimedOut, .disconnect, .notLeaderForPartition, .notEnoughReplicasAfterAppend,
-             .requestTimedOut, .disconnect, .notEnoughReplicas, .leaderNotAvailable, .requestTimedOut],
+            [.notEnoughReplicas, .notLeaderForPartition, .leaderNotAvailable, .notEnoughReplicas, .notLeaderForPartition,
+             .leaderNotAvailable, .notEnoughReplicas, .notLeaderForPartition, .leaderNotAvailable, .notEnoughReplicas],
             on: .produce)
         let records = (0..<2_000).map { ProducerRecord(topic: topic, key: "k\($0 % 50)", value: Array("\($0)".utf8)) }
         var results: [Result<DeliveryReport, KafkaError>] = []
