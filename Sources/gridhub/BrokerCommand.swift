@@ -9,7 +9,11 @@ struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Run the embedded Kafka-protocol broker (librdkafka's mock cluster) with every GridHub topic, until SIGINT/SIGTERM.",
-        discussion: "The first line on stdout is GRIDHUB_BOOTSTRAP=host:port[,host:port…]; any Kafka client can use it."
+        discussion: """
+            The first line on stdout is GRIDHUB_BOOTSTRAP=host:port[,host:port…]; any Kafka client can use it. \
+            To try clients against an outage: SIGUSR1 takes every broker down (connections dropped, new ones refused, \
+            records kept), SIGUSR2 brings them back.
+            """
     )
 
     @Option(help: "Number of brokers in the cluster.") var brokers: Int = 3

@@ -27,6 +27,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Real problems reported per second (before the hours-of-the-day profile).") var rate: Double = 2
     @Option(help: "Simulated seconds per real second (department delays and deadlines run this much faster).") var speed: Double = 120
     @Option(help: "Brokers in the embedded cluster.") var brokers: Int = 1
+    @Option(help: "Use this Kafka cluster instead of an embedded one: a fresh one whose contract topics exist, e.g. from `gridhub broker` (so that the hub's memory can be measured apart from the broker's).")
+    var bootstrap: String?
     @Option(help: "Folder for the private database, adapter state and logs (emptied of the previous run's state at start).") var stateDir: String = "var/dev"
     @Option(help: "Folder of the reference data.") var referenceDir: String?
     @Flag(help: "Do not draw the live summary (print it once at the end).") var noSummary = false
@@ -53,13 +55,18 @@ struct DevCommand: AsyncParsableCommand {
         Runtime.bootstrapLogging(toFile: logPath)
         let logger = Logger(label: "gridhub.dev")
 
-        // Kafka: the embedded broker with every contract topic.
+        // Kafka: the embedded broker with every contract topic (or a cluster named by --bootstrap).
         let directory = try ReferenceLocation.directory(explicit: referenceDir)
         let reference = try ReferenceLocation.load(from: directory)
-        let cluster = try EmbeddedKafkaCluster(brokers: brokers, logger: logger)
-        try await cluster.createTopics(TopicPlan.topics(departments: reference.departments).map { .init($0.name, partitions: $0.partitions) })
-        StandardOutput.writeLine("GRIDHUB_BOOTSTRAP=\(cluster.bootstrapServers)")
-        let kafka = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers)
+        var cluster: EmbeddedKafkaCluster? = nil
+        if bootstrap == nil {
+            let embedded = try EmbeddedKafkaCluster(brokers: brokers, logger: logger)
+            try await embedded.createTopics(TopicPlan.topics(departments: reference.departments).map { .init($0.name, partitions: $0.partitions) })
+            cluster = embedded
+        }
+        let bootstrapServers = bootstrap ?? cluster?.bootstrapServers ?? ""
+        StandardOutput.writeLine("GRIDHUB_BOOTSTRAP=\(bootstrapServers)")
+        let kafka = KafkaClientConfiguration(bootstrapServers: bootstrapServers)
 
         // PostgreSQL: the one named by GRIDHUB_DATABASE_URL, or a private one.
         var postgres: PostgresInstance? = nil
@@ -78,11 +85,11 @@ struct DevCommand: AsyncParsableCommand {
             try await runHub(reference: reference, directory: directory, kafka: kafka, databaseURL: databaseURL, state: state, logPath: logPath, logger: logger)
         } catch {
             try? await postgres?.stop()
-            await cluster.shutdown()
+            await cluster?.shutdown()
             throw error
         }
         try? await postgres?.stop()
-        await cluster.shutdown()
+        await cluster?.shutdown()
     }
 
     /// The folders of a run's state under `--state-dir`, emptied at start: the embedded broker starts
