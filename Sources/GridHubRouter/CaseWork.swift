@@ -421,7 +421,7 @@ final class CaseWork {
     private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false) async throws {
         for event in plan.events { try entry.value.apply(event, at: now) }
         if let next = plan.dispatch {
-            try await dispatch(&entry, route: next.route, reason: next.reason, publish: next.publish)
+            try await dispatch(&entry, next)
             if plan.startsWork, let current = entry.value.currentDispatchId { try entry.value.apply(.start(dispatchId: current), at: now) }
         }
         if plan.updatesDispatch { try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false) }
@@ -524,11 +524,12 @@ final class CaseWork {
 
     /// Dispatches the case; with `publish` false (a case its source handles itself) the dispatch is
     /// recorded with the case but not sent to the department.
-    private func dispatch(_ entry: inout Entry, route: RouteDecision, reason: Dispatch.Reason, publish: Bool = true) async throws {
+    private func dispatch(_ entry: inout Entry, _ next: CasePolicy.NextDispatch) async throws {
+        let route = next.route, reason = next.reason, publish = next.publish
         let attempt = entry.value.dispatchCount + 1
         // Beside its case in the dispatches index (which so also grows at its right edge).
         let id = DeterministicID(namespace: .dispatch, parts: [entry.value.caseId, String(attempt)], orderedLike: entry.value.caseId).uuidString
-        let due = now.addingTimeInterval(route.timeLimit).wholeMilliseconds
+        let due = next.dueAt(issuedAt: now).wholeMilliseconds
         if reason == .escalated {
             try entry.value.apply(.escalate(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
         } else {

@@ -29,6 +29,10 @@ struct SourceHotlineTests {
         #expect(order.content == "摊贩 & 夜市" && order.attachments.count == 2 && order.remarks == "备注")
         #expect(RFC3339.format(order.calledAt) == "2026-11-27T09:15:32+08:00")
         #expect(try Hotline12345.WorkOrder(xml: order.xml()) == order)
+        // BLSX: the time limit in working days travels on the incident (none when empty).
+        #expect(order.incident(reference: ReferenceTestData.data, receivedAt: Date()).source.timeLimitWorkingDays == nil)
+        let limited = try Hotline12345.WorkOrder(xml: xml.replacingOccurrences(of: "<BLSX></BLSX>", with: "<BLSX>5</BLSX>"))
+        #expect(limited.timeLimitDays == 5 && limited.incident(reference: ReferenceTestData.data, receivedAt: Date()).source.timeLimitWorkingDays == 5)
         for (bad, field) in [("<BBH>2</BBH>", "BBH"), ("<GDLX>投诉</GDLX>", "GDLX"), ("<LDSJ>2026-11-27 09:15:32</LDSJ>", "LDSJ")] {
             let broken = xml.replacingOccurrences(of: bad, with: "<\(field)>x</\(field)>")
             #expect(throws: SourceRecordProblem.self) { try Hotline12345.WorkOrder(xml: broken) }

@@ -409,6 +409,33 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("a 12345 order with BLSX 1 is due at the end of the next working day when that is stricter than its item's 120 hours; one without BLSX gets the item's limit")
+    func hotlineTimeLimit() async throws {
+        let world = try await RouterWorld()
+        var order = Make.incident(.hotline12345, "JY-BLSX-1", item: "SR-005", at: Make.place(17000).coordinate, method: .addressMatch, text: "楼顶违规广告牌")
+        order.source.timeLimitWorkingDays = 1
+        order.reportedAt = Date()
+        var plain = Make.incident(.hotline12345, "JY-BLSX-2", item: "SR-005", at: Make.place(5000).coordinate, method: .addressMatch, text: "违规户外广告")
+        plain.reportedAt = Date()
+        let itemLimit: TimeInterval = 120 * 3_600
+        let blsx = Fixtures.rules.calendar.deadline(workingDays: 1, after: order.reportedAt)
+        let before = Date()
+        let (orders, other) = (order, plain)
+        let dispatches = try await world.withRouter { _ in
+            try await world.publish([orders, other])
+            return try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { $0.count >= 2 }
+        }
+        let after = Date()
+        let withLimit = try #require(dispatches.first { $0.reports.contains { $0.recordId == "JY-BLSX-1" } })
+        let without = try #require(dispatches.first { $0.reports.contains { $0.recordId == "JY-BLSX-2" } })
+        if blsx <= before.addingTimeInterval(itemLimit) {
+            #expect(withLimit.dueAt == blsx, "due \(withLimit.dueAt), the end of the next working day is \(blsx)")
+        } else {
+            #expect(withLimit.dueAt >= before.addingTimeInterval(itemLimit - 1) && withLimit.dueAt <= after.addingTimeInterval(itemLimit + 1))
+        }
+        #expect(without.dueAt >= before.addingTimeInterval(itemLimit - 1) && without.dueAt <= after.addingTimeInterval(itemLimit + 1))
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -57,6 +57,15 @@ public struct CasePolicy: Sendable {
         public var reason: Dispatch.Reason
         /// Sent on the department's topic; false for a case its source handles itself (recorded, not sent).
         public var publish = true
+        /// Due at the latest then (a source's own time limit, 12345 `BLSX`), if that is earlier than the
+        /// route's time limit from now.
+        public var dueBy: Date? = nil
+
+        /// The dispatch's due date when issued at `now`: the stricter of the route's limit and ``dueBy``.
+        public func dueAt(issuedAt now: Date) -> Date {
+            let byRoute = now.addingTimeInterval(route.timeLimit)
+            return dueBy.map { min($0, byRoute) } ?? byRoute
+        }
     }
 
     /// What to do about one event on a case.
@@ -112,7 +121,12 @@ public struct CasePolicy: Sendable {
             return Plan(outcome: .applied, dispatch: NextDispatch(route: own, reason: .initial, publish: false), note: Self.handledBySourceNote,
                         startsWork: true)
         }
-        return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .initial))
+        return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .initial, dueBy: sourceDeadline(of: incident)))
+    }
+
+    /// The deadline the source set itself (12345 `BLSX`: working days after the day of the call), if any.
+    public func sourceDeadline(of incident: Incident) -> Date? {
+        incident.source.timeLimitWorkingDays.map { rules.calendar.deadline(workingDays: $0, after: incident.reportedAt) }
     }
 
     /// The note of a case its source handles itself.

@@ -115,16 +115,21 @@ public struct SourceRef: Sendable, Hashable, Codable {
     public var version: Int
     /// The source's own category text (12345 `SQLB`, 综治 `sjlx sjlxmc`, 啄木鸟 type name, 案由), or `nil`.
     public var category: String?
+    /// The source's own time limit in working days (12345 `BLSX`), or `nil`: the case is due by the end of
+    /// that many working days after the day it was reported, if that is stricter than its item's limit.
+    /// Written only when present.
+    public var timeLimitWorkingDays: Int?
 
     /// A source reference.
-    public init(system: SourceSystem, recordId: String, version: Int, category: String? = nil) {
+    public init(system: SourceSystem, recordId: String, version: Int, category: String? = nil, timeLimitWorkingDays: Int? = nil) {
         self.system = system
         self.recordId = recordId
         self.version = version
         self.category = category
+        self.timeLimitWorkingDays = timeLimitWorkingDays
     }
 
-    enum CodingKeys: String, CodingKey { case system, recordId, version, category }
+    enum CodingKeys: String, CodingKey { case system, recordId, version, category, timeLimitWorkingDays }
 
     /// Strict decoding: unknown keys, an empty record id or a version below 1 are errors.
     public init(from decoder: any Decoder) throws {
@@ -134,6 +139,10 @@ public struct SourceRef: Sendable, Hashable, Codable {
         recordId = try c.decode(String.self, forKey: .recordId, satisfying: FieldCheck.isRecordId, "a record id")
         version = try c.decode(Int.self, forKey: .version, atLeast: 1)
         category = try c.decodeIfPresent(String.self, forKey: .category)
+        timeLimitWorkingDays = try c.decodeIfPresent(Int.self, forKey: .timeLimitWorkingDays)
+        if let days = timeLimitWorkingDays, days < 0 {
+            throw DecodingError.dataCorruptedError(forKey: .timeLimitWorkingDays, in: c, debugDescription: "timeLimitWorkingDays must not be negative")
+        }
     }
 
     /// Writes every field, `null` where absent.
@@ -143,5 +152,6 @@ public struct SourceRef: Sendable, Hashable, Codable {
         try c.encode(recordId, forKey: .recordId)
         try c.encode(version, forKey: .version)
         try c.encodeNullable(category, forKey: .category)
+        try c.encodeIfPresent(timeLimitWorkingDays, forKey: .timeLimitWorkingDays)
     }
 }

@@ -36,7 +36,12 @@ extension SourceRef {
               let recordId = f.string("recordId"), FieldCheck.isRecordId(recordId),
               let version = f.int("version"), version >= 1,
               let category = f.optionalString("category") else { return nil }
-        self.init(system: system, recordId: recordId, version: version, category: category)
+        var days: Int? = nil
+        if case .null = f["timeLimitWorkingDays"] {} else {
+            guard let n = f.int("timeLimitWorkingDays"), n >= 0 else { return nil }
+            days = n
+        }
+        self.init(system: system, recordId: recordId, version: version, category: category, timeLimitWorkingDays: days)
     }
 }
 

@@ -50,6 +50,14 @@ public struct RoutingRules: Sendable {
         var returnCandidates: [String: [String]]?
         var personalDataFor: [String]?
         var handledBySource: [String: String]?
+        var calendar: CalendarFile?
+    }
+
+    /// The `calendar` section: holidays and exchanged working days, `YYYY-MM-DD`.
+    struct CalendarFile: Codable {
+        var comment: String?
+        var holidays: [String]
+        var workdays: [String]
     }
 
     /// The department of unroutable cases.
@@ -68,6 +76,8 @@ public struct RoutingRules: Sendable {
     /// followed through the source's later versions, never dispatched back to it.
     public let handledBySource: [SourceSystem: String]
     private let townOfGrid: @Sendable (String) -> String?
+    /// The working days that sources' time limits count in (12345 `BLSX`).
+    public let calendar: WorkingCalendar
 
     /// Parses and validates the rules' text against the reference data.
     public init(text: String, reference: ReferenceData) throws(RoutingRulesError) {
@@ -139,6 +149,17 @@ public struct RoutingRules: Sendable {
             guard departments.contains(d) else { throw fail("\"\(d)\"", "handledBySource.\(name): '\(d)' is not a department of departments.csv") }
             bySource[system] = d
         }
+        var holidays = Set<WorkingCalendar.Day>(), workdays = Set<WorkingCalendar.Day>()
+        for text in file.calendar?.holidays ?? [] {
+            guard let day = WorkingCalendar.Day(iso: text) else { throw fail("\"\(text)\"", "calendar.holidays: '\(text)' is not a date YYYY-MM-DD") }
+            holidays.insert(day)
+        }
+        for text in file.calendar?.workdays ?? [] {
+            guard let day = WorkingCalendar.Day(iso: text) else { throw fail("\"\(text)\"", "calendar.workdays: '\(text)' is not a date YYYY-MM-DD") }
+            guard !holidays.contains(day) else { throw fail("\"\(text)\"", "calendar: \(text) is both a holiday and a working day") }
+            workdays.insert(day)
+        }
+        calendar = WorkingCalendar(holidays: holidays, workdays: workdays)
         handledBySource = bySource
         personalDataFor = Set(file.personalDataFor ?? [])
         triageDepartment = file.triageDepartment

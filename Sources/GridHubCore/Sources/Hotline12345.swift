@@ -152,7 +152,7 @@ public enum Hotline12345 {
             }
             let describe = { (s: String) in anonymous ? PersonalDataMasking.maskPhoneNumbers(in: s) : s }
             return Incident(
-                source: SourceRef(system: .hotline12345, recordId: id, version: version, category: category),
+                source: SourceRef(system: .hotline12345, recordId: id, version: version, category: category, timeLimitWorkingDays: timeLimitDays),
                 reportedAt: calledAt, receivedAt: receivedAt, itemCode: item,
                 title: title.isEmpty ? nil : describe(title), description: describe(content), location: location,
                 urgent: urgent || (item.flatMap { reference.item(code: $0)?.urgent } ?? false), resolvedOnSite: false,

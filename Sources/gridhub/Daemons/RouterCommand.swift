@@ -51,6 +51,10 @@ struct RouterCommand: AsyncParsableCommand {
             })
         }
         context.logger.info("router starting", metadata: ["gridhub.rules": .string(checked.rulesPath), "gridhub.allocator": .string(MemoryAllocator.current)])
+        if !checked.rules.calendar.covers(Date()) {
+            context.logger.warning("the routing rules' calendar has no holidays for this year: sources' working-day time limits count weekends only until they are added",
+                                   metadata: ["gridhub.rules": .string(checked.rulesPath)])
+        }
         try await context.run(services)
     }
 
