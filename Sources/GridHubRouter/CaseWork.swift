@@ -618,6 +618,7 @@ final class CaseWork {
         case .closed: return "已结案"
         case .reopened: return "已重新办理"
         case .open: return "已受理"
+        case .returned: return "经指挥中心裁定，不属于网格化受理范围，予以退回"
         }
     }
 

@@ -68,6 +68,33 @@ struct CasePolicyTests {
         }
     }
 
+    @Test("the command centre's triage returning a case gives it back: returned, no next dispatch, the deadline no longer watched, every source told why; a report joining it later hears the same; the command centre may still dispatch it")
+    func givenBack() throws {
+        var value = try dispatched([.return(dispatchId: "D1", note: "不属于我部门"),
+                                    .dispatch(department: "command-center", level: .city, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        let plan = policy.feedback(answer(.returned, on: "D2", from: "command-center", note: "属私人物业内部纠纷"), on: value, at: ModelFixtures.time(5))
+        #expect(plan.outcome == .applied && plan.dispatch == nil && plan.stopWatchingDeadline && plan.audience == .everyone)
+        #expect(plan.note == "经指挥中心裁定，不属于网格化受理范围，予以退回：属私人物业内部纠纷")
+        for event in plan.events { try value.apply(event, at: ModelFixtures.time(6)) }
+        #expect(value.status == .returned && value.dueAt == nil && policy.timer(for: value, resolvedAt: nil) == nil)
+        let late = try #require(ModelFixtures.incidents(count: 2).last)
+        let joined = policy.merged(late, into: value)
+        #expect(joined.events.isEmpty && joined.dispatch == nil && joined.audience == .only(late.incidentId))
+        #expect(joined.note == "经指挥中心裁定，不属于网格化受理范围，予以退回：属私人物业内部纠纷")
+        try value.apply(.dispatch(department: "urban-mgmt", level: .town, dispatchId: "D3", dueAt: ModelFixtures.time(9_000)), at: ModelFixtures.time(7))
+        #expect(value.status == .dispatched)
+        // 12345 hears 退回 with the reason; the app's citizen a rejection; enforcement 已退回.
+        let status = StatusUpdate(system: .hotline12345, recordId: "JY-1", caseId: "C-1", caseVersion: 3, status: .returned, department: "command-center",
+                                  note: plan.note, at: ModelFixtures.time(6))
+        let report = try #require(Hotline12345.Report(status: status, departmentName: "市综合管理服务指挥中心"))
+        #expect(report.state == "退回" && report.result == plan.note)
+        var bare = status
+        bare.note = nil
+        #expect(Hotline12345.Report(status: bare, departmentName: nil)?.result == Hotline12345.Report.defaultReturnResult)
+        #expect(Woodpecker.reply(status, departmentName: "市综合管理服务指挥中心")?["state"] as? String == "rejected")
+        #expect(Enforcement.StatusLine(status: status, departmentName: "指挥中心").state == "已退回")
+    }
+
     @Test("the same answer twice is a repeat (nothing to do); an answer that does not fit the case's state is refused with the reason")
     func repeatedAndRefused() throws {
         let accepted = try dispatched([.accept(dispatchId: "D1")])

@@ -16,6 +16,7 @@ struct ModelCaseTransitionTests {
             .resolved: [ModelFixtures.dispatch(1), .resolve(dispatchId: "D1", note: nil)],
             .closed: [.closeOnArrival(note: nil)],
             .reopened: [ModelFixtures.dispatch(1), .resolve(dispatchId: "D1", note: nil), .reopen(note: nil)],
+            .returned: [ModelFixtures.dispatch(1), .return(dispatchId: "D1", note: "not ours")],
         ]
         for event in try #require(paths[status]) { try value.apply(event, at: ModelFixtures.time(10)) }
         #expect(value.status == status)
@@ -74,7 +75,7 @@ struct ModelCaseTransitionTests {
         // "returned" sends the case back to be dispatched again, to another department.
         var returned = try caseIn(.accepted)
         try returned.apply(.feedback(.returned, dispatchId: "D1", note: "不属于本单位"), at: ModelFixtures.time(1))
-        #expect(returned.status == .open && returned.dueAt == nil)
+        #expect(returned.status == .returned && returned.dueAt == nil)
         try returned.apply(.dispatch(department: "fire", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(50)), at: ModelFixtures.time(2))
         #expect(returned.status == .dispatched && returned.department == "fire" && returned.dispatchCount == 2)
 

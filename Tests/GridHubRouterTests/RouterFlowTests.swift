@@ -436,6 +436,28 @@ struct RouterFlowTests {
         #expect(without.dueAt >= before.addingTimeInterval(itemLimit - 1) && without.dueAt <= after.addingTimeInterval(itemLimit + 1))
     }
 
+    @Test("an order nobody could route goes to the command centre; its return gives the case back: returned, no further dispatch, 12345 told why (退回), not a dead letter")
+    func givenBack() async throws {
+        let world = try await RouterWorld()
+        let order = Make.incident(.hotline12345, "JY-BACK-1", item: nil, at: Make.place(9000).coordinate, method: .addressMatch, text: "邻居家装修纠纷，要求调解赔偿")
+        try await world.withRouter { _ in
+            try await world.publish([order])
+            let triage = try await world.waitFor(Topics.dispatch(department: "command-center"), as: Dispatch.self) { !$0.isEmpty }
+            let dispatch = try #require(triage.first)
+            try await world.publish(feedback: Feedback(dispatchId: dispatch.dispatchId, department: "command-center", status: .returned, note: "属民事纠纷，请通过法律途径解决", at: Date()))
+            let statuses = try await world.waitFor(SourceSystem.hotline12345.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.status == .returned } }
+            let back = try #require(statuses.last)
+            #expect(back.status == .returned && back.recordId == "JY-BACK-1")
+            #expect(back.note == "经指挥中心裁定，不属于网格化受理范围，予以退回：属民事纠纷，请通过法律途径解决")
+            #expect(Hotline12345.Report(status: back, departmentName: "市综合管理服务指挥中心")?.state == "退回")
+            let cases = try world.latestCases(try await world.read(Topics.cases, quiet: .seconds(1)))
+            #expect(cases.values.first?.status == .returned)
+            let dispatches = try await world.read(Topics.dispatch(department: "command-center"), quiet: .seconds(1))
+            #expect(dispatches.count == 1, "the case was dispatched again after it was given back")
+            #expect(try await world.read(Topics.deadLetter, quiet: .seconds(1)).isEmpty)
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -286,16 +286,16 @@ public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
 public enum CaseTransitions {
     /// `table[event][from] = to`. Anything not listed is forbidden.
     public static let table: [CaseEventKind: [CaseStatus: CaseStatus]] = [
-        .dispatch: [.open: .dispatched, .reopened: .dispatched],
+        .dispatch: [.open: .dispatched, .reopened: .dispatched, .returned: .dispatched],
         .accept: [.dispatched: .accepted],
         .start: [.dispatched: .inProgress, .accepted: .inProgress],
         .resolve: [.dispatched: .resolved, .accepted: .resolved, .inProgress: .resolved],
-        .return: [.dispatched: .open, .accepted: .open, .inProgress: .open],
+        .return: [.dispatched: .returned, .accepted: .returned, .inProgress: .returned],
         .escalate: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
         .closeOnArrival: [.open: .closed],
         .close: [.resolved: .closed],
         .reopen: [.resolved: .reopened, .closed: .reopened],
-        .withdraw: [.open: .closed, .dispatched: .closed, .accepted: .closed, .inProgress: .closed, .reopened: .closed],
+        .withdraw: [.open: .closed, .dispatched: .closed, .accepted: .closed, .inProgress: .closed, .reopened: .closed, .returned: .closed],
     ]
 
     /// The status after `event` in status `from`, or `nil` when the event is not allowed there.

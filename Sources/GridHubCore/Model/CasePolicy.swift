@@ -19,6 +19,9 @@ public struct CasePolicy: Sendable {
         self.rules = rules
     }
 
+    /// The note of a case the command centre's triage returned: not the grid's to handle.
+    public static let givenBackNote = "经指挥中心裁定，不属于网格化受理范围，予以退回"
+
     /// The note of a case closed after its quiet period.
     public static let quietCloseNote = "办结后无异议，自动结案"
 
@@ -29,7 +32,7 @@ public struct CasePolicy: Sendable {
         return switch c.status {
         case .dispatched, .accepted, .inProgress: c.dueAt
         case .resolved: resolvedAt.map { $0.addingTimeInterval(quietPeriod) }
-        case .open, .closed, .reopened: nil
+        case .open, .closed, .reopened, .returned: nil
         }
     }
 
@@ -148,6 +151,11 @@ public struct CasePolicy: Sendable {
             return Plan(outcome: .applied, events: [.reopen(note: Self.recurrenceNote)], dispatch: sameHandler(of: c, reason: .reopened),
                         note: Self.recurrenceNote)
         }
+        if c.status == .returned {
+            // Given back by the command centre: the new report hears the same answer as the others.
+            let reason = c.history.last { $0.event == .return }?.note
+            return Plan(outcome: .applied, note: Self.givenBackNote + (reason.map { "：\($0)" } ?? ""), audience: .only(incident.incidentId))
+        }
         return Plan(outcome: .applied, note: "与同一问题的其他来源报告合并", audience: .only(incident.incidentId))
     }
 
@@ -162,7 +170,7 @@ public struct CasePolicy: Sendable {
             if let current = c.currentDispatchId { events = [.resolve(dispatchId: current, note: note), .close(note: note)] }
         case .resolved:
             events = [.close(note: note)]
-        case .open, .reopened, .closed:
+        case .open, .reopened, .closed, .returned:
             break
         }
         var trial = c
@@ -218,7 +226,12 @@ public struct CasePolicy: Sendable {
             return .nothing(.refused("feedback '\(feedback.status.rawValue)' does not fit case \(c.caseId): \(error.description)"))
         }
         var plan = Plan(outcome: superseded ? .superseded(applied: true) : .applied, events: [event], note: feedback.note)
-        if feedback.status == .returned {
+        if feedback.status == .returned && feedback.department == rules.triageDepartment {
+            // The command centre, which decides where cases go, says it is nobody's here: the case stays
+            // returned (given back), its deadline no longer watched, and every source is told why.
+            plan.note = Self.givenBackNote + (feedback.note.map { "：\($0)" } ?? "")
+            plan.stopWatchingDeadline = true
+        } else if feedback.status == .returned {
             var tried = Set(c.history.compactMap(\.department))
             tried.insert(feedback.department)
             let returns = c.history.filter { $0.event == .return }.count + 1

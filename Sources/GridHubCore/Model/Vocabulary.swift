@@ -17,7 +17,7 @@ public enum SourceSystem: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// The status of a case (contract strings).
 public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Opened, not dispatched yet (or sent back by a department to be routed again).
+    /// Opened, not dispatched yet.
     case open
     /// A dispatch was sent to a department.
     case dispatched
@@ -31,6 +31,10 @@ public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case closed
     /// A resolved or closed case reopened (e.g. a dissatisfied citizen); to be dispatched again.
     case reopened
+    /// Returned ("not ours"): by a department, on the way to the next one (the sources hear of the new
+    /// dispatch); by the command centre's triage, given back to the sources as not the grid's to handle
+    /// (12345 hears 退回). The command centre may still assign it.
+    case returned
 }
 
 /// The administrative level that handles a case (contract strings), lowest first.

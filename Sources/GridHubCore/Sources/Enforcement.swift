@@ -131,6 +131,7 @@ public enum Enforcement {
             case .resolved: "已办结"
             case .closed: "已结案"
             case .reopened: "重新办理"
+            case .returned: "已退回"
             }
             self.init(dispatchId: "", caseId: status.recordId, state: state, department: departmentName, note: status.note ?? "", at: status.at)
         }

@@ -286,9 +286,13 @@ public enum Hotline12345 {
             self.at = at
         }
 
+        /// CLJG of a 退回 without a note.
+        public static let defaultReturnResult = "经指挥中心裁定，不属于网格化受理范围，予以退回"
+
         /// The report of a status; `nil` for statuses the hotline is not told about (`open`).
         /// `open`/`dispatched`/`accepted` → 已签收, `inProgress`/`reopened` → 处理中,
-        /// `resolved`/`closed` → 办结 (CLJG the note, or a plain sentence when the router gave none).
+        /// `resolved`/`closed` → 办结, `returned` (given back by the command centre) → 退回 (CLJG the note,
+        /// or a plain sentence when the router gave none).
         public init?(status: StatusUpdate, departmentName: String?) {
             let state: String
             switch status.status {
@@ -296,9 +300,11 @@ public enum Hotline12345 {
             case .dispatched, .accepted: state = "已签收"
             case .inProgress, .reopened: state = "处理中"
             case .resolved, .closed: state = "办结"
+            case .returned: state = "退回"
             }
             var result = status.note ?? ""
-            if result.isEmpty && (state == "办结" || state == "退回") { result = "已办结" }
+            if result.isEmpty && state == "办结" { result = "已办结" }
+            if result.isEmpty && state == "退回" { result = Self.defaultReturnResult }
             self.init(id: status.recordId, state: state, department: departmentName ?? "市综合管理服务指挥中心",
                       result: result, at: status.at)
         }

@@ -131,7 +131,8 @@ public enum Woodpecker {
         return Page(code: 0, message: message, items: out, nextCursor: data["nextCursor"] as? String, hasMore: (data["hasMore"] as? Bool) ?? false)
     }
 
-    /// A reply's body for a status, or `nil` when the citizen is not told (`open`).
+    /// A reply's body for a status, or `nil` when the citizen is not told (`open`). A case given back
+    /// (`returned`) is `rejected`, the message saying why.
     public static func reply(_ status: StatusUpdate, departmentName: String?) -> [String: Any]? {
         let dept = departmentName ?? ""
         let state: String
@@ -141,6 +142,7 @@ public enum Woodpecker {
         case .dispatched: state = "accepted"; message = dept.isEmpty ? "已受理" : "已转交\(dept)处理"
         case .accepted, .inProgress, .reopened: state = "processing"; message = dept.isEmpty ? "处理中" : "\(dept)正在处理"
         case .resolved, .closed: state = "resolved"; message = "已办结"
+        case .returned: state = "rejected"; message = "不属于网格化受理范围"
         }
         if let note = status.note, !note.isEmpty { message = note }
         return ["state": state, "message": message, "department": dept, "repliedAt": Int64(status.at.timeIntervalSince1970 * 1000)]
