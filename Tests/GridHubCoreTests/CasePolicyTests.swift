@@ -119,6 +119,15 @@ struct CasePolicyTests {
         let late = policy.feedback(answer(.resolved), on: moved, at: ModelFixtures.time(5))
         #expect(late.outcome == .superseded(applied: false))
         #expect(late.isEmpty)
+        // Escalated as D2 and resolved there: urban management's "accepted" on D1, arriving after
+        // (another partition), is history, not a dead letter (seen in a gridhub dev run).
+        let resolvedAfterEscalation = try dispatched([.escalate(department: "urban-mgmt", level: .town, dispatchId: "D2", dueAt: ModelFixtures.time(9_000)),
+                                                      .resolve(dispatchId: "D2", note: "已清运")])
+        let stale = policy.feedback(answer(.accepted), on: resolvedAfterEscalation, at: ModelFixtures.time(5))
+        #expect(stale.outcome == .superseded(applied: false) && stale.isEmpty)
+        // The same answer on the current dispatch is still refused: that department's system is wrong.
+        let current = policy.feedback(answer(.accepted, on: "D2"), on: resolvedAfterEscalation, at: ModelFixtures.time(5))
+        if case .refused = current.outcome {} else { Issue.record("an 'accepted' on the resolved current dispatch was \(current.outcome)") }
     }
 
     @Test("a satisfied survey closes a resolved case; a dissatisfied one reopens it to the department and level that had it; a survey on an open case is refused")

@@ -223,6 +223,9 @@ public struct CasePolicy: Sendable {
             try trial.apply(event, at: time)
         } catch {
             if error.isRepeat { return .nothing(.repeated) }
+            // An old dispatch's answer that the case has gone past (its "accepted" arriving after the
+            // current dispatch was resolved): history, not an error of the department's system.
+            if superseded { return .nothing(.superseded(applied: false)) }
             return .nothing(.refused("feedback '\(feedback.status.rawValue)' does not fit case \(c.caseId): \(error.description)"))
         }
         var plan = Plan(outcome: superseded ? .superseded(applied: true) : .applied, events: [event], note: feedback.note)
