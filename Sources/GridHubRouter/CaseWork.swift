@@ -34,12 +34,14 @@ struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, feedbackSuperseded = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
+    var recurrences = 0
     var caseLoads = 0, candidates = 0, gridsCached = 0
     /// Grids read from the database, by why the cache could not serve them.
     var gridsNotCached = 0, gridsChanged = 0, gridsNotCovered = 0
 
     func apply(to m: RouterMetrics) {
         m.tally("cases read one by one", caseLoads)
+        m.tally("new cases recurring a case closed earlier", recurrences)
         m.tally("dedup candidates read from the database", candidates)
         m.tally("grids whose candidates came from the cache", gridsCached)
         m.tally("grids read from the database: not cached", gridsNotCached)
@@ -99,6 +101,9 @@ final class CaseWork {
     let cache: CandidateCache?
     /// The grids this work locked, with their candidates as this work changes them.
     private var grids: [String: CandidateCache.Grid] = [:]
+    /// Per grid, its cases closed too long ago to take reports but within the recurrence window: what a
+    /// new case may be a recurrence of (``DuplicateMatcher/recurrence(of:position:uncertaintyMeters:among:)``).
+    private var closedEarlier: [String: [DedupCandidate]] = [:]
     /// Grids whose candidate facts this work changed, and their versions after the bump in ``flush()``.
     private var factsChanged: Set<String> = []
     private var bumped: [String: Int64] = [:]
@@ -177,6 +182,12 @@ final class CaseWork {
                 staleFrom.append(covered)
             }
         }
+        t = ContinuousClock.now
+        let closed = try await conn.query(Self.closedEarlierQuery(grids: codes, from: codes.map { needed[$0]! }, policy: env.matcher.policy), logger: logger)
+        for try await row in closed.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
+            closedEarlier[row.2, default: []].append(DedupCandidate(row: row))
+        }
+        metrics?.spent("tx: prepare: cases closed earlier read", since: t)
         guard !stale.isEmpty else { return }
         t = ContinuousClock.now
         defer { metrics?.spent("tx: prepare: candidates read", since: t) }
@@ -202,6 +213,18 @@ final class CaseWork {
             FROM unnest(\(grids)::text[], \(from)::int8[]) AS u(g, f)
             CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.grid_code = u.g AND c.last_ms >= u.f - \(gap)
                                 AND NOT c.on_site AND (c.closed_ms IS NULL OR c.closed_ms >= u.f - \(grace)) OFFSET 0) c
+            """
+    }
+
+    /// The cases of `grids` closed between the recurrence window and the closed grace before the reports
+    /// (each grid from its earliest report's time in `from`): one index range per grid (`cases_grid_closed`).
+    static func closedEarlierQuery(grids: [String], from: [Int64], policy: DedupPolicy) -> PostgresQuery {
+        let window = Int64(policy.recurrenceWindow * 1000), grace = Int64(policy.closedGrace * 1000)
+        return """
+            SELECT c.case_id, c.item_code, c.grid_code, c.lat, c.lon, c.radius_m, c.text, c.first_ms, c.last_ms, c.closed_ms
+            FROM unnest(\(grids)::text[], \(from)::int8[]) AS u(g, f)
+            CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.grid_code = u.g AND c.closed_ms >= u.f - \(window) AND c.closed_ms < u.f - \(grace)
+                                AND c.item_code IS NOT NULL AND NOT c.on_site OFFSET 0) c
             """
     }
 
@@ -320,6 +343,11 @@ final class CaseWork {
         let caseId = DeterministicID(namespace: .case, parts: [incident.incidentId], orderedAt: incident.reportedAt.millisecondsSince1970).uuidString
         var value = Case(caseId: caseId, openedBy: incident, at: now)
         if value.gridCode == nil { value.gridCode = grid }
+        if !incident.resolvedOnSite, let grid, let (position, radius) = placed {
+            value.recurrenceOf = env.matcher.recurrence(of: incident, position: position, uncertaintyMeters: radius,
+                                                        among: (env.areas[grid] ?? [grid]).flatMap { closedEarlier[$0] ?? [] })
+            if value.recurrenceOf != nil { counts.recurrences += 1 }
+        }
         let t = incident.reportedAt.millisecondsSince1970
         var entry = Entry(value: value, position: placed?.0, radius: placed?.1 ?? 0, text: incident.description, firstMs: t, lastMs: t,
                           closedMs: nil, onSite: incident.resolvedOnSite, dueMs: nil)

@@ -97,6 +97,8 @@ public struct RouterStore: Sendable {
         // No statement looks reports up by case (a case's reports are in its document), and with random
         // keys each insert dirtied a page of its own: a fifth of the full-page images at 1 M cases.
         "DROP INDEX IF EXISTS reports_case",
+        // A new case looks for the case of the same problem closed earlier (CaseWork.closedEarlierQuery).
+        "CREATE INDEX cases_grid_closed ON cases (grid_code, closed_ms) WHERE closed_ms IS NOT NULL",
     ]
 
     /// Applies the migrations not applied yet.

@@ -326,6 +326,42 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("the same problem at the same place days after its case closed opens a new case that records the old one (recurrenceOf); another item there, or a report beyond 30 days, does not")
+    func lateRecurrence() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(21000).coordinate
+        var first = Make.incident(.hotline12345, "JY-RC-1", item: "SR-001", at: spot, method: .addressMatch, text: "垃圾成堆没人清理")
+        first.reportedAt = Date()
+        let opened = first
+        try await world.withRouter { _ in
+            try await world.publish([opened])
+            let dispatched = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched } }
+            let old = try #require(dispatched.last)
+            try await world.publish(feedback: Feedback(dispatchId: old.currentDispatchId!, department: old.department!, status: .resolved, note: "已清运", at: Date()))
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .resolved } }
+            try await world.publish(survey: Survey(system: .hotline12345, recordId: "JY-RC-1", satisfaction: .satisfied, note: "满意", at: Date()))
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .closed } }
+            // Three days later the rubbish is back, 20 m away; an open-air barbecue there is another problem;
+            // and a report 40 days later is too late to be called the same.
+            func report(_ id: String, item: String, days: Double, text: String) -> Incident {
+                var i = Make.incident(.elink, id, item: item, at: spot.offset(metres: 20, bearing: 90), text: text)
+                i.reportedAt = Date().addingTimeInterval(days * 86_400)
+                i.receivedAt = i.reportedAt
+                return i
+            }
+            try await world.publish([report("ZZ-RC-2", item: "SR-001", days: 3, text: "垃圾又堆起来了"),
+                                     report("ZZ-RC-3", item: "SR-015", days: 3, text: "露天烧烤"),
+                                     report("ZZ-RC-4", item: "SR-001", days: 40, text: "垃圾成堆")])
+            let all = try await world.waitFor(Topics.cases, as: Case.self) { cs in Set(cs.map(\.caseId)).count >= 4 }
+            let latest = Dictionary(all.map { ($0.caseId, $0) }, uniquingKeysWith: { a, b in a.version >= b.version ? a : b })
+            func caseOf(_ record: String) -> Case? { latest.values.first { $0.reports.contains { $0.recordId == record } } }
+            #expect(caseOf("ZZ-RC-2")?.caseId != old.caseId, "a report three days after closing reopened the case")
+            #expect(caseOf("ZZ-RC-2")?.recurrenceOf == old.caseId)
+            #expect(caseOf("ZZ-RC-3")?.recurrenceOf == nil)
+            #expect(caseOf("ZZ-RC-4")?.recurrenceOf == nil)
+        }
+    }
+
     @Test("a patrol case the enforcement system handles itself is recorded as in progress at urban management, not dispatched back to it; when the enforcement system closes it (结案 in a later version) the case is resolved and closed with its result, and every source of the problem hears it")
     func sourceClosesItsCase() async throws {
         let world = try await RouterWorld()

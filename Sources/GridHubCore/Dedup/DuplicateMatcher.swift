@@ -49,6 +49,9 @@ public struct DedupPolicy: Sendable, Hashable {
     public var coarseTextScore: Double = 0.12
     /// Text score an unclassified report needs (with a tighter distance).
     public var unclassifiedTextScore: Double = 0.3
+    /// A new case of the same item at the same place as a case closed longer ago than ``closedGrace``
+    /// but within this records that earlier case (``Case/recurrenceOf``): the problem came back.
+    public var recurrenceWindow: TimeInterval = 30 * 86_400
 
     /// The defaults.
     public init() {}
@@ -113,6 +116,22 @@ public struct DuplicateMatcher: Sendable {
             }
         }
         return best
+    }
+
+    /// The earlier case of the problem a new case reports again: among `closed` cases, the most recently
+    /// closed one of the same item, within the duplicate distance, closed between ``DedupPolicy/closedGrace``
+    /// and ``DedupPolicy/recurrenceWindow`` before the report. `nil` for an unclassified report.
+    public func recurrence(of incident: Incident, position: Coordinate?, uncertaintyMeters: Double, among closed: [DedupCandidate]) -> String? {
+        guard let item = incident.itemCode, let p = position else { return nil }
+        var best: (caseId: String, closedAt: Date)? = nil
+        for c in closed where c.itemCode == item {
+            guard let q = c.position, let closedAt = c.closedAt else { continue }
+            let age = incident.reportedAt.timeIntervalSince(closedAt)
+            guard age > policy.closedGrace, age <= policy.recurrenceWindow,
+                  p.distance(to: q) <= policy.baseDistance + uncertaintyMeters + c.uncertaintyMeters else { continue }
+            if best == nil || closedAt > best!.closedAt || (closedAt == best!.closedAt && c.caseId < best!.caseId) { best = (c.caseId, closedAt) }
+        }
+        return best?.caseId
     }
 
     /// The merge decision against one candidate, or `nil` for "not the same problem".

@@ -38,6 +38,10 @@ public struct Case: Sendable, Hashable, Codable {
     public private(set) var reports: [CaseReport]
     /// Every change of status, oldest first.
     public private(set) var history: [CaseHistoryEntry]
+    /// The earlier case of the same problem at the same place, closed too long ago to be reopened
+    /// (``DedupPolicy/closedGrace``) but within ``DedupPolicy/recurrenceWindow``: the problem came back.
+    /// Written only when present.
+    public var recurrenceOf: String?
 
     /// Opens a case from the report that opened it (status ``CaseStatus/open``).
     public init(caseId: String, openedBy incident: Incident, at time: Date) {
@@ -60,6 +64,7 @@ public struct Case: Sendable, Hashable, Codable {
         dispatchCount = 0
         reports = [CaseReport(incident: incident, mergedAt: time, match: nil)]
         history = [CaseHistoryEntry(at: time, event: .open, from: nil, to: .open)]
+        recurrenceOf = nil
     }
 
     /// Merges another source report (or a new version of one already merged); the status is unchanged.
@@ -141,7 +146,7 @@ public struct Case: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case caseId, version, status, itemCode, department, level, gridCode, location, description, urgent
-        case openedAt, updatedAt, dueAt, currentDispatchId, dispatchCount, reports, history
+        case openedAt, updatedAt, dueAt, currentDispatchId, dispatchCount, reports, history, recurrenceOf
     }
 
     /// Strict decoding: unknown keys, malformed codes and an empty report list are errors.
@@ -168,6 +173,7 @@ public struct Case: Sendable, Hashable, Codable {
             throw DecodingError.dataCorruptedError(forKey: .reports, in: c, debugDescription: "a case has at least the report that opened it")
         }
         history = try c.decode([CaseHistoryEntry].self, forKey: .history)
+        recurrenceOf = try c.decodeIfPresent(String.self, forKey: .recurrenceOf, satisfying: FieldCheck.isRecordId, "a case id")
     }
 
     /// Writes every field, `null` where absent.
@@ -190,6 +196,7 @@ public struct Case: Sendable, Hashable, Codable {
         try c.encode(dispatchCount, forKey: .dispatchCount)
         try c.encode(reports, forKey: .reports)
         try c.encode(history, forKey: .history)
+        try c.encodeIfPresent(recurrenceOf, forKey: .recurrenceOf)
     }
 }
 

@@ -120,6 +120,7 @@ extension Case {
         w.key("level"); w.string(level?.rawValue)
         w.key("location"); location.write(to: &w)
         w.key("openedAt"); w.date(openedAt)
+        if let recurrenceOf { w.key("recurrenceOf"); w.string(recurrenceOf) }
         w.key("reports"); w.beginArray()
         for r in reports {
             w.beginObject()
