@@ -284,13 +284,19 @@ final class CaseWork {
                 return
             }
             if !incident.withdrawn {
-                // The report that opened the case defines its text and address: they follow its new version.
+                // The report that opened the case defines its text, address and item: they follow its new version.
+                var itemChanged = false
                 if entry.value.reports.first?.incidentId == incident.incidentId {
                     entry.value.description = PersonalDataMasking.maskPhoneNumbers(in: incident.description)
                     entry.value.location.address = incident.location.address
+                    if let item = incident.itemCode, item != entry.value.itemCode {
+                        entry.value.itemCode = item
+                        itemChanged = true
+                        updateCandidate(caseId: known.caseId, grid: entry.value.gridCode) { $0.itemCode = item }
+                    }
                 }
                 setReport(incident, caseId: known.caseId)
-                try await execute(env.policy.newVersion(incident, of: entry.value), on: &entry, caseChanged: true)
+                try await execute(env.policy.newVersion(incident, of: entry.value, itemChanged: itemChanged), on: &entry, caseChanged: true)
                 return
             }
             var note = "来源记录已更新"
@@ -560,6 +566,10 @@ final class CaseWork {
         let due = next.dueAt(issuedAt: now).wholeMilliseconds
         if reason == .escalated {
             try entry.value.apply(.escalate(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
+        } else if reason == .rerouted {
+            // The department losing the case hears it first: its dispatch again, withdrawn.
+            try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false, withdrawnAt: now)
+            try entry.value.apply(.reroute(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
         } else {
             try entry.value.apply(.dispatch(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
         }
@@ -575,13 +585,14 @@ final class CaseWork {
     /// Queues the case's current dispatch as the department sees it, its revision the case's version:
     /// the case's text and place, the reports' title and photos (phones in a title masked), and, for a
     /// department that calls citizens back or deals with the parties, who they are.
-    private func send(dispatchOf c: Case, reason: Dispatch.Reason, firstEdition: Bool) async throws {
+    private func send(dispatchOf c: Case, reason: Dispatch.Reason, firstEdition: Bool, withdrawnAt: Date? = nil) async throws {
         guard let id = c.currentDispatchId, let department = c.department, let level = c.level, let due = c.dueAt else { return }
         var work = Dispatch(
             dispatchId: id, caseId: c.caseId, attempt: c.dispatchCount, reason: reason, department: department, level: level,
             itemCode: c.itemCode, gridCode: c.gridCode, dueAt: due, issuedAt: now, urgent: c.urgent, description: c.description,
             location: c.location, reports: (c.activeReports.isEmpty ? c.reports : c.activeReports).map(ReportRef.init))
         work.revision = c.version
+        work.withdrawnAt = withdrawnAt
         let details = try await personalData(of: c)
         work.title = details.lazy.compactMap(\.title).first.map(PersonalDataMasking.maskPhoneNumbers(in:))
         var seenAttachments = Set<String>()

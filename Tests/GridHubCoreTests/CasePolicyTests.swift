@@ -250,6 +250,27 @@ struct CasePolicyTests {
         #expect(!resolved.updatesDispatch && resolved.note == "来源记录已更新")
     }
 
+    @Test("a new version of the opening report that names another department's item moves the case there (rerouted), every source told; the same department's item, or a case not being worked on, only updates")
+    func rerouted() throws {
+        var value = try dispatched()
+        let incident = try #require(ModelFixtures.incidents(count: 1).first)
+        value.itemCode = "SR-021"   // 噪声扰民: environmental protection's
+        let plan = policy.newVersion(incident, of: value, itemChanged: true)
+        let next = try #require(plan.dispatch)
+        #expect(next.reason == .rerouted && next.route.department == "env" && plan.audience == .everyone && plan.note == CasePolicy.reroutedNote)
+        try value.apply(.reroute(department: "env", level: next.route.level, dispatchId: "D2", dueAt: ModelFixtures.time(9_000)), at: ModelFixtures.time(6))
+        #expect(value.status == .dispatched && value.department == "env" && value.currentDispatchReason == .rerouted && value.dispatchCount == 2)
+        // Another urban-management item: the dispatch is only updated.
+        var same = try dispatched()
+        same.itemCode = "SR-003"
+        let update = policy.newVersion(incident, of: same, itemChanged: true)
+        #expect(update.dispatch == nil && update.updatesDispatch)
+        // Resolved already: nothing moves.
+        var resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        resolved.itemCode = "SR-021"
+        #expect(policy.newVersion(incident, of: resolved, itemChanged: true).dispatch == nil)
+    }
+
     @Test("the current dispatch's reason follows from the case's history")
     func currentDispatchReason() throws {
         #expect(try dispatched().currentDispatchReason == .initial)

@@ -33,6 +33,7 @@ struct ModelCaseTransitionTests {
         case .resolve: .resolve(dispatchId: "D1", note: "ok")
         case .return: .return(dispatchId: "D1", note: "not ours")
         case .escalate: .escalate(department: "urban-mgmt", level: .city, dispatchId: "D9", dueAt: ModelFixtures.time(99))
+        case .reroute: .reroute(department: "env", level: .town, dispatchId: "D9", dueAt: ModelFixtures.time(99))
         case .closeOnArrival: .closeOnArrival(note: nil)
         case .close: .close(note: nil)
         case .reopen: .reopen(note: "不满意")

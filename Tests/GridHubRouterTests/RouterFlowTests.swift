@@ -494,6 +494,32 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("a 12345 supplement that corrects the problem to another department's item moves the case: the old department gets its dispatch withdrawn, the new one a rerouted dispatch, the caller hears it")
+    func correctedItemReroutes() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(15000).coordinate
+        let order = Make.incident(.hotline12345, "JY-RR-1", item: "SR-001", at: spot, method: .addressMatch, text: "小区门口垃圾成堆")
+        var corrected = order
+        corrected.source.version = 2
+        corrected.itemCode = "SR-021"
+        corrected.description = "更正：小区门口店铺音响噪声扰民"
+        let update = corrected
+        try await world.withRouter { _ in
+            try await world.publish([order])
+            let first = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { !$0.isEmpty }
+            let old = try #require(first.first)
+            try await world.publish([update])
+            let withdrawn = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { $0.contains { $0.withdrawnAt != nil } }
+            let last = try #require(withdrawn.last)
+            #expect(last.dispatchId == old.dispatchId && last.revision > old.revision && last.withdrawnAt != nil)
+            let moved = try await world.waitFor(Topics.dispatch(department: "env"), as: Dispatch.self) { !$0.isEmpty }
+            #expect(moved.first?.reason == .rerouted && moved.first?.itemCode == "SR-021" && moved.first?.dispatchId != old.dispatchId)
+            let heard = try await world.waitFor(SourceSystem.hotline12345.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.note == CasePolicy.reroutedNote } }
+            #expect(heard.last?.department == "env")
+            #expect(try await world.read(Topics.deadLetter, quiet: .seconds(1)).isEmpty)
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

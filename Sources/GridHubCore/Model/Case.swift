@@ -85,10 +85,12 @@ public struct Case: Sendable, Hashable, Codable {
     /// Why the current dispatch was issued: an escalation, a return or a reopening before it, or the
     /// first dispatch.
     public var currentDispatchReason: Dispatch.Reason {
-        guard let current = currentDispatchId, let index = history.lastIndex(where: { $0.dispatchId == current && ($0.event == .dispatch || $0.event == .escalate) }) else {
+        guard let current = currentDispatchId,
+              let index = history.lastIndex(where: { $0.dispatchId == current && [.dispatch, .escalate, .reroute].contains($0.event) }) else {
             return .initial
         }
         if history[index].event == .escalate { return .escalated }
+        if history[index].event == .reroute { return .rerouted }
         switch index > 0 ? history[index - 1].event : .open {
         case .return: return .returned
         case .reopen: return .reopened
@@ -111,7 +113,8 @@ public struct Case: Sendable, Hashable, Codable {
         }
         var entry = CaseHistoryEntry(at: time, event: event.kind, from: status, to: next)
         switch event {
-        case .dispatch(let to, let newLevel, let dispatchId, let due), .escalate(let to, let newLevel, let dispatchId, let due):
+        case .dispatch(let to, let newLevel, let dispatchId, let due), .escalate(let to, let newLevel, let dispatchId, let due),
+             .reroute(let to, let newLevel, let dispatchId, let due):
             if event.kind == .escalate, let current = level, newLevel <= current {
                 throw CaseTransitionError(code: .levelNotHigher, from: status, event: event.kind,
                                           detail: "escalation from \(current.rawValue) to \(newLevel.rawValue)")
@@ -214,6 +217,9 @@ public enum CaseEvent: Sendable, Hashable {
     case `return`(dispatchId: String, note: String?)
     /// Re-dispatch at a higher level (overdue or too big for the current level).
     case escalate(department: String, level: Level, dispatchId: String, dueAt: Date)
+    /// Move the case being worked on to another department: its source corrected the report to an item
+    /// another department handles. The old dispatch is withdrawn.
+    case reroute(department: String, level: Level, dispatchId: String, dueAt: Date)
     /// A report already solved on the spot closes the case as it arrives.
     case closeOnArrival(note: String?)
     /// Close a resolved case (satisfied survey, confirmation, or the survey period ended).
@@ -232,6 +238,7 @@ public enum CaseEvent: Sendable, Hashable {
         case .resolve: .resolve
         case .return: .return
         case .escalate: .escalate
+        case .reroute: .reroute
         case .closeOnArrival: .closeOnArrival
         case .close: .close
         case .reopen: .reopen
@@ -279,6 +286,8 @@ public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case `return`
     /// See ``CaseEvent/escalate(department:level:dispatchId:dueAt:)``.
     case escalate
+    /// See ``CaseEvent/reroute(department:level:dispatchId:dueAt:)``.
+    case reroute
     /// See ``CaseEvent/closeOnArrival(note:)``.
     case closeOnArrival
     /// See ``CaseEvent/close(note:)``.
@@ -299,6 +308,7 @@ public enum CaseTransitions {
         .resolve: [.dispatched: .resolved, .accepted: .resolved, .inProgress: .resolved],
         .return: [.dispatched: .returned, .accepted: .returned, .inProgress: .returned],
         .escalate: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
+        .reroute: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
         .closeOnArrival: [.open: .closed],
         .close: [.resolved: .closed],
         .reopen: [.resolved: .reopened, .closed: .reopened],

@@ -184,14 +184,28 @@ public struct CasePolicy: Sendable {
     /// enforcement case moving on), neither withdrawing nor closing it. While a department works on the
     /// case, it gets its dispatch again (same id, a higher revision) with what changed; the report's
     /// source is told it was taken in, the other sources hear nothing new.
-    public func newVersion(_ incident: Incident, of c: Case) -> Plan {
+    ///
+    /// `itemChanged`: the new version of the report that opened the case names another item (the case
+    /// took it). When that item belongs to another department, the case moves there (``NextDispatch``
+    /// with reason `rerouted`; the old department's dispatch is withdrawn) and every source hears it.
+    public func newVersion(_ incident: Incident, of c: Case, itemChanged: Bool = false) -> Plan {
         var plan = Plan(outcome: .applied, note: "来源记录已更新", audience: .only(incident.incidentId))
         if [.dispatched, .accepted, .inProgress].contains(c.status), !isHandledBySource(c) {
+            if itemChanged {
+                let route = rules.route(itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
+                if !route.triage, route.department != c.department {
+                    return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .rerouted, dueBy: sourceDeadline(of: incident)),
+                                note: Self.reroutedNote)
+                }
+            }
             plan.updatesDispatch = true
             plan.note = "来源补充了报告内容，已更新派单"
         }
         return plan
     }
+
+    /// The note of a case moved to another department after its source corrected the report.
+    public static let reroutedNote = "来源更正了问题类别，已改派相应部门"
 
     /// The note of a recurrence, for the sources and the case's history.
     public static let recurrenceNote = "同一问题再次被报告，已重新办理"

@@ -14,6 +14,9 @@ public struct Dispatch: Sendable, Hashable, Codable {
         case escalated
         /// The case was reopened (dissatisfied citizen).
         case reopened
+        /// The source corrected the report to an item of this department: the case moved here from the
+        /// department of its old item (whose dispatch was withdrawn).
+        case rerouted
     }
 
     /// The dispatch id (the router derives it with ``DeterministicID``).
@@ -57,6 +60,9 @@ public struct Dispatch: Sendable, Hashable, Codable {
     /// the highest revision of each dispatch id. (The case's version when it was written; records
     /// written before revisions existed read as 1.)
     public var revision: Int = 1
+    /// Set on a last revision when the case was taken from this department (its source corrected the
+    /// report to another department's item): stop work on it. Absent otherwise.
+    public var withdrawnAt: Date? = nil
 
     /// A dispatch.
     public init(
@@ -90,7 +96,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case dispatchId, caseId, attempt, reason, department, level, itemCode, gridCode, dueAt, issuedAt, urgent
-        case title, description, location, reports, contacts, parties, attachments, revision
+        case title, description, location, reports, contacts, parties, attachments, revision, withdrawnAt
     }
 
     /// Strict decoding: unknown keys and malformed codes are errors.
@@ -116,6 +122,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
         parties = try c.decode([PersonName].self, forKey: .parties)
         attachments = try c.decode([String].self, forKey: .attachments)
         revision = try c.decodeIfPresent(Int.self, forKey: .revision) ?? 1
+        withdrawnAt = try c.decodeIfPresent(Date.self, forKey: .withdrawnAt)
     }
 
     /// Writes every field, `null` where absent.
@@ -140,6 +147,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
         try c.encode(parties, forKey: .parties)
         try c.encode(attachments, forKey: .attachments)
         try c.encode(revision, forKey: .revision)
+        try c.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
     }
 }
 

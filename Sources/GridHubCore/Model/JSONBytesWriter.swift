@@ -225,6 +225,7 @@ extension Dispatch {
         w.key("revision"); w.int(revision)
         w.key("title"); w.string(title)
         w.key("urgent"); w.bool(urgent)
+        if let withdrawnAt { w.key("withdrawnAt"); w.date(withdrawnAt) }
         w.endObject()
         return w.bytes
     }
