@@ -34,6 +34,7 @@ struct ModelCaseTransitionTests {
         case .return: .return(dispatchId: "D1", note: "not ours")
         case .escalate: .escalate(department: "urban-mgmt", level: .city, dispatchId: "D9", dueAt: ModelFixtures.time(99))
         case .reroute: .reroute(department: "env", level: .town, dispatchId: "D9", dueAt: ModelFixtures.time(99))
+        case .due: .due(dueAt: ModelFixtures.time(50))
         case .closeOnArrival: .closeOnArrival(note: nil)
         case .close: .close(note: nil)
         case .reopen: .reopen(note: "不满意")

@@ -81,6 +81,26 @@ struct WorkingCalendarTests {
         #expect(policy.opened(by: incident, case: Case(caseId: "C-2", openedBy: incident, at: incident.reportedAt)).dispatch?.dueBy == nil)
     }
 
+    @Test("a 12345 order whose BLSX ends before the case's due date brings it forward when it joins a case being worked on; the department gets its dispatch again; a looser limit only joins")
+    func joiningStricterLimit() throws {
+        let policy = CasePolicy(rules: Self.rules)
+        let opener = try #require(ModelFixtures.incidents(count: 1).first)
+        var c = Case(caseId: "C-1", openedBy: opener, at: at("2026-11-27T10:00:00+08:00"))
+        try c.apply(.dispatch(department: "urban-mgmt", level: .village, dispatchId: "D1", dueAt: at("2026-12-04T10:00:00+08:00")), at: at("2026-11-27T10:00:00+08:00"))
+        var order = try #require(ModelFixtures.incidents(count: 2).last)
+        order.source = SourceRef(system: .hotline12345, recordId: "JY12345-20261127-000999", version: 1, timeLimitWorkingDays: 1)
+        order.reportedAt = at("2026-11-27T16:00:00+08:00")
+        let plan = policy.merged(order, into: c)
+        let endOfMonday = at("2026-12-01T00:00:00+08:00")
+        #expect(plan.events == [.due(dueAt: endOfMonday)] && plan.updatesDispatch && plan.audience == .only(order.incidentId) && plan.dispatch == nil)
+        for event in plan.events { try c.apply(event, at: at("2026-11-27T16:01:00+08:00")) }
+        #expect(c.dueAt == endOfMonday && c.status == .dispatched && policy.timer(for: c, resolvedAt: nil) == endOfMonday)
+        // Five working days end after the case's new due date: it only joins.
+        order.source.timeLimitWorkingDays = 5
+        let looser = policy.merged(order, into: c)
+        #expect(looser.events.isEmpty && !looser.updatesDispatch)
+    }
+
     @Test("the field travels in the incident only when the source has it, and is read back strictly, also by the direct decoder")
     func incidentField() throws {
         var incident = try #require(ModelFixtures.incidents(count: 1).first)

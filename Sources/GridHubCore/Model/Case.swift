@@ -129,6 +129,9 @@ public struct Case: Sendable, Hashable, Codable {
             entry.dispatchId = dispatchId
         case .accept(let dispatchId), .start(let dispatchId):
             entry.dispatchId = dispatchId
+        case .due(let due):
+            dueAt = due
+            entry.dispatchId = currentDispatchId
         case .resolve(let dispatchId, let note), .return(let dispatchId, let note):
             entry.dispatchId = dispatchId
             entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
@@ -220,6 +223,9 @@ public enum CaseEvent: Sendable, Hashable {
     /// Move the case being worked on to another department: its source corrected the report to an item
     /// another department handles. The old dispatch is withdrawn.
     case reroute(department: String, level: Level, dispatchId: String, dueAt: Date)
+    /// The current dispatch is due at another time (a report with a stricter time limit of its source
+    /// joined the case). The status is unchanged.
+    case due(dueAt: Date)
     /// A report already solved on the spot closes the case as it arrives.
     case closeOnArrival(note: String?)
     /// Close a resolved case (satisfied survey, confirmation, or the survey period ended).
@@ -239,6 +245,7 @@ public enum CaseEvent: Sendable, Hashable {
         case .return: .return
         case .escalate: .escalate
         case .reroute: .reroute
+        case .due: .due
         case .closeOnArrival: .closeOnArrival
         case .close: .close
         case .reopen: .reopen
@@ -288,6 +295,8 @@ public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case escalate
     /// See ``CaseEvent/reroute(department:level:dispatchId:dueAt:)``.
     case reroute
+    /// See ``CaseEvent/due(dueAt:)``.
+    case due
     /// See ``CaseEvent/closeOnArrival(note:)``.
     case closeOnArrival
     /// See ``CaseEvent/close(note:)``.
@@ -309,6 +318,7 @@ public enum CaseTransitions {
         .return: [.dispatched: .returned, .accepted: .returned, .inProgress: .returned],
         .escalate: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
         .reroute: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
+        .due: [.dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress],
         .closeOnArrival: [.open: .closed],
         .close: [.resolved: .closed],
         .reopen: [.resolved: .reopened, .closed: .reopened],

@@ -151,6 +151,13 @@ public struct CasePolicy: Sendable {
             return Plan(outcome: .applied, events: [.reopen(note: Self.recurrenceNote)], dispatch: sameHandler(of: c, reason: .reopened),
                         note: Self.recurrenceNote)
         }
+        if [.dispatched, .accepted, .inProgress].contains(c.status), !isHandledBySource(c), let due = c.dueAt,
+           let stricter = sourceDeadline(of: incident), stricter < due {
+            // A 12345 order with a shorter BLSX joins a case being worked on: its deadline becomes the
+            // case's, and the department gets its dispatch again with it.
+            return Plan(outcome: .applied, events: [.due(dueAt: stricter)], note: Self.earlierDueNote, audience: .only(incident.incidentId),
+                        updatesDispatch: true)
+        }
         if c.status == .returned {
             // Given back by the command centre: the new report hears the same answer as the others.
             let reason = c.history.last { $0.event == .return }?.note
@@ -203,6 +210,9 @@ public struct CasePolicy: Sendable {
         }
         return plan
     }
+
+    /// The note for a report whose source's time limit brought the case's due date forward.
+    public static let earlierDueNote = "与同一问题的其他来源报告合并，按本来源办理时限提前办理期限"
 
     /// The note of a case moved to another department after its source corrected the report.
     public static let reroutedNote = "来源更正了问题类别，已改派相应部门"
