@@ -289,6 +289,9 @@ final class CaseWork {
                 if entry.value.reports.first?.incidentId == incident.incidentId {
                     entry.value.description = PersonalDataMasking.maskPhoneNumbers(in: incident.description)
                     entry.value.location.address = incident.location.address
+                    if !entry.onSite, let (position, radius) = DuplicateMatcher.position(of: incident.location, reference: env.reference) {
+                        move(&entry, to: incident, position: position, radius: radius)
+                    }
                     if let item = incident.itemCode, item != entry.value.itemCode {
                         entry.value.itemCode = item
                         itemChanged = true
@@ -367,6 +370,37 @@ final class CaseWork {
                                text: incident.description, firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil)
             })
         }
+    }
+
+    /// The case follows its opening report's corrected place (a new version with another address or
+    /// fix): position, grid and candidate facts; a case moving to another grid leaves the old grid's
+    /// candidates. (Its department and level stay; the department gets the new place on its dispatch.)
+    private func move(_ entry: inout Entry, to incident: Incident, position: Coordinate, radius: Double) {
+        let id = entry.value.caseId
+        let oldGrid = entry.value.gridCode
+        let newGrid = gridCode(of: incident) ?? oldGrid
+        entry.value.location = incident.location
+        entry.value.location.gridCode = newGrid
+        entry.value.gridCode = newGrid
+        entry.position = position
+        entry.radius = radius
+        entry.text = incident.description
+        if let oldGrid, oldGrid != newGrid {
+            factsChanged.insert(oldGrid)
+            grids[oldGrid]?.retain { $0.caseId != id }
+        }
+        let (item, first, last) = (entry.value.itemCode, Date(millisecondsSince1970: entry.firstMs), Date(millisecondsSince1970: entry.lastMs))
+        let closed = entry.closedMs.map { Date(millisecondsSince1970: $0) }
+        let text = incident.description
+        let features = TextFeatures(text)
+        updateCandidate(caseId: id, grid: newGrid, { c in
+            c.position = position
+            c.uncertaintyMeters = radius
+            c.text = features
+        }, or: {
+            DedupCandidate(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
+                           firstReportedAt: first, lastReportedAt: last, closedAt: closed)
+        })
     }
 
     private func setReport(_ incident: Incident, caseId: String) {
@@ -787,6 +821,7 @@ final class CaseWork {
                         \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
                  AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
             ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
+                lat = EXCLUDED.lat, lon = EXCLUDED.lon, radius_m = EXCLUDED.radius_m, text = EXCLUDED.text,
                 first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
                 level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
             """

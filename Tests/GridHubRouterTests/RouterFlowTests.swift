@@ -520,6 +520,33 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("a supplement correcting the address moves the case to the new place and grid: the department's dispatch shows it, and later reports there join the case while reports at the old place do not")
+    func correctedPlaceMoves() async throws {
+        let world = try await RouterWorld()
+        let wrong = Make.place(6000).coordinate, right = Make.place(26000).coordinate
+        let order = Make.incident(.hotline12345, "JY-MV-1", item: "SR-003", at: wrong, method: .addressMatch, text: "路边乱堆物料")
+        var corrected = Make.incident(.hotline12345, "JY-MV-1", item: "SR-003", at: right, method: .addressMatch, text: "路边乱堆物料（地址更正）", version: 2)
+        corrected.reportedAt = order.reportedAt
+        let update = corrected
+        try await world.withRouter { _ in
+            try await world.publish([order])
+            let first = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { !$0.isEmpty }
+            #expect(first.first?.gridCode == order.location.gridCode)
+            try await world.publish([update])
+            let revised = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { $0.count >= 2 }
+            #expect(revised.last?.gridCode == update.location.gridCode && revised.last?.location.lat == right.lat)
+            #expect(revised.last?.dispatchId == first.first?.dispatchId)
+            // Reports of the same problem: at the corrected place they join; at the old place they open a case.
+            try await world.publish([Make.incident(.elink, "ZZ-MV-2", item: "SR-003", at: right.offset(metres: 10, bearing: 0), minutes: 30, text: "乱堆物料"),
+                                     Make.incident(.elink, "ZZ-MV-3", item: "SR-003", at: wrong.offset(metres: 10, bearing: 0), minutes: 30, text: "乱堆物料")])
+            try await world.waitForReports(3)
+            let caseOf = try await world.caseOfIncident()
+            let id = { (system: SourceSystem, record: String) in DeterministicID.incidentID(system: system, recordId: record) }
+            #expect(caseOf[id(.elink, "ZZ-MV-2")] == caseOf[id(.hotline12345, "JY-MV-1")], "a report at the corrected place did not join")
+            #expect(caseOf[id(.elink, "ZZ-MV-3")] != caseOf[id(.hotline12345, "JY-MV-1")], "a report at the old place joined")
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()
