@@ -5,6 +5,8 @@ public enum Topics {
     public static let feedback = "gridhub.feedback.v1"
     public static let surveys = "gridhub.surveys.v1"
     public static let deadLetter = "gridhub.deadletter.v1"
+    /// The command centre's commands on cases (`gridhub case …`, the console).
+    public static let commands = "gridhub.commands.v1"
 
     /// The source systems that have a status topic of their own.
     public static let sourceSystems = ["hotline12345", "woodpecker", "elink", "enforcement"]
@@ -17,7 +19,7 @@ public enum Topics {
 
     /// Every topic of the contract, given the departments of the reference data.
     public static func all(departments: [Department]) -> [String] {
-        var names = [incidents, cases, feedback, surveys, deadLetter]
+        var names = [incidents, cases, feedback, surveys, deadLetter, commands]
         names += departments.map { dispatch(department: $0.code) }
         names += sourceSystems.map { status(source: $0) }
         return names

@@ -34,7 +34,7 @@ struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, feedbackSuperseded = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
-    var recurrences = 0
+    var recurrences = 0, commandsApplied = 0, commandsRefused = 0
     var caseLoads = 0, candidates = 0, gridsCached = 0
     /// Grids read from the database, by why the cache could not serve them.
     var gridsNotCached = 0, gridsChanged = 0, gridsNotCovered = 0
@@ -42,6 +42,8 @@ struct WorkCounts {
     func apply(to m: RouterMetrics) {
         m.tally("cases read one by one", caseLoads)
         m.tally("new cases recurring a case closed earlier", recurrences)
+        m.tally("commands applied", commandsApplied)
+        m.tally("commands refused", commandsRefused)
         m.tally("dedup candidates read from the database", candidates)
         m.tally("grids whose candidates came from the cache", gridsCached)
         m.tally("grids read from the database: not cached", gridsNotCached)
@@ -452,6 +454,25 @@ final class CaseWork {
         return nil
     }
 
+    /// Applies a command of the command centre; returns why it was refused, or nil.
+    func handle(_ command: Command) async throws -> String? {
+        if cases[command.caseId] == nil { try await read([command.caseId]) }
+        guard var entry = cases[command.caseId] else {
+            counts.commandsRefused += 1
+            return "command \(command.action.rawValue) refused: no case \(command.caseId)"
+        }
+        let plan = env.policy.command(command, on: entry.value, at: now)
+        if case .refused(let reason) = plan.outcome {
+            counts.commandsRefused += 1
+            return reason
+        }
+        counts.commandsApplied += 1
+        logger.info("command applied", metadata: [RouterLogKeys.caseID: .string(command.caseId), "gridhub.command": .string(command.action.rawValue),
+                                                  "gridhub.command.id": .string(command.commandId), "gridhub.command.by": .string(command.issuedBy)])
+        try await execute(plan, on: &entry, caseChanged: true, command: command.commandId)
+        return nil
+    }
+
     /// Applies a citizen's survey; returns why it was refused, or nil.
     func handle(_ survey: Survey) async throws -> String? {
         var caseId = reportCase[survey.incidentId]?.caseId
@@ -486,12 +507,17 @@ final class CaseWork {
 
     /// Carries out a plan of ``CasePolicy`` on `entry`: its status events, its dispatch, the deadline and
     /// closing kept beside the case, then stores the case and tells the sources (unless nothing changed).
-    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false) async throws {
+    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false, command: String? = nil) async throws {
+        let historyBefore = entry.value.history.count
+        if plan.withdrawsDispatch {
+            try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false, withdrawnAt: now)
+        }
         for event in plan.events { try entry.value.apply(event, at: now) }
         if let next = plan.dispatch {
             try await dispatch(&entry, next)
             if plan.startsWork, let current = entry.value.currentDispatchId { try entry.value.apply(.start(dispatchId: current), at: now) }
         }
+        if let command { entry.value.attribute(historyFrom: historyBefore, toCommand: command) }
         if plan.updatesDispatch { try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false) }
         let c = entry.value
         // The timer beside the case: the dispatch's deadline, or the end of a resolved case's quiet period.
@@ -600,7 +626,7 @@ final class CaseWork {
         let due = next.dueAt(issuedAt: now).wholeMilliseconds
         if reason == .escalated {
             try entry.value.apply(.escalate(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
-        } else if reason == .rerouted {
+        } else if reason == .rerouted || (reason == .assigned && [.dispatched, .accepted, .inProgress].contains(entry.value.status)) {
             // The department losing the case hears it first: its dispatch again, withdrawn.
             try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false, withdrawnAt: now)
             try entry.value.apply(.reroute(department: route.department, level: route.level, dispatchId: id, dueAt: due), at: now)
@@ -627,6 +653,7 @@ final class CaseWork {
             location: c.location, reports: (c.activeReports.isEmpty ? c.reports : c.activeReports).map(ReportRef.init))
         work.revision = c.version
         work.withdrawnAt = withdrawnAt
+        work.supervision = c.history.last { $0.event == .supervise && $0.dispatchId == id }?.note
         let details = try await personalData(of: c)
         work.title = details.lazy.compactMap(\.title).first.map(PersonalDataMasking.maskPhoneNumbers(in:))
         var seenAttachments = Set<String>()

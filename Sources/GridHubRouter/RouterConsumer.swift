@@ -25,6 +25,7 @@ public final class RouterConsumer: Service, Sendable {
         public var incidentsTopic = Topics.incidents
         public var feedbackTopic = Topics.feedback
         public var surveysTopic = Topics.surveys
+        public var commandsTopic = Topics.commands
         /// Failures of a transaction while the database answers before the batch is taken apart record
         /// by record, and before a record that fails alone is dead-lettered (a poison record). Failures
         /// while the database does not answer (an outage) are not counted: they are waited out.
@@ -86,7 +87,7 @@ public final class RouterConsumer: Service, Sendable {
         config.maxBatchRecords = configuration.maxBatchRecords
         config.sessionTimeoutMilliseconds = 6_000
         let consumer = try KafkaConsumer(configuration: config, logger: logger)
-        try consumer.subscribe(topics: [configuration.incidentsTopic, configuration.feedbackTopic, configuration.surveysTopic])
+        try consumer.subscribe(topics: [configuration.incidentsTopic, configuration.feedbackTopic, configuration.surveysTopic, configuration.commandsTopic])
         state.withLock { $0 = (true, nil) }
         var known = Set<TopicPartition>()
         // The next batch is polled and decoded while the current one is in its transaction (decoding
@@ -293,7 +294,7 @@ public final class RouterConsumer: Service, Sendable {
     }
 
     /// A consumed record, decoded.
-    enum Item: Sendable { case incident(Incident), feedback(Feedback), survey(Survey), invalid(String) }
+    enum Item: Sendable { case incident(Incident), feedback(Feedback), survey(Survey), command(Command), invalid(String) }
 
     /// Decodes `records` in order, in two halves at once when there are many (decoding is most of a
     /// batch's CPU time outside the database).
@@ -331,6 +332,15 @@ public final class RouterConsumer: Service, Sendable {
             case configuration.surveysTopic:
                 guard event.eventType == .survey else { throw RouterError("ce_type '\(event.type)' on the surveys topic, expected \(EventType.survey.rawValue)") }
                 return .survey(try decoder.decode(Survey.self, from: Data(record.value)))
+            case configuration.commandsTopic:
+                guard event.eventType == .command else { throw RouterError("ce_type '\(event.type)' on the commands topic, expected \(EventType.command.rawValue)") }
+                // Only the command centre gives commands (a real cluster's ACLs tie the ce_source to its credentials).
+                guard event.source == CloudEvent.commandCenterSource else {
+                    throw RouterError("command from ce_source \(event.source): commands come from the command centre (\(CloudEvent.commandCenterSource))")
+                }
+                let command = try decoder.decode(Command.self, from: Data(record.value))
+                guard command.commandId == event.id else { throw RouterError("the command's commandId \(command.commandId) is not its ce_id \(event.id)") }
+                return .command(command)
             default:
                 throw RouterError("record from unexpected topic \(record.topic)")
             }
@@ -362,6 +372,8 @@ public final class RouterConsumer: Service, Sendable {
                 if let reason = try await work.handle(feedback) { work.deadLetter(record, reason: reason) }
             case .survey(let survey):
                 if let reason = try await work.handle(survey) { work.deadLetter(record, reason: reason) }
+            case .command(let command):
+                if let reason = try await work.handle(command) { work.deadLetter(record, reason: reason) }
             case .invalid:
                 break
             }

@@ -95,6 +95,56 @@ struct CasePolicyTests {
         #expect(Enforcement.StatusLine(status: status, departmentName: "指挥中心").state == "已退回")
     }
 
+    @Test("the command centre's commands: each applied where it fits the case's state, refused with the reason where it does not")
+    func commands() throws {
+        func command(_ action: Command.Action, department: String? = nil, message: String? = nil, dueAt: Date? = nil) -> Command {
+            Command(commandId: "K-1", caseId: "C-1", action: action, department: department, message: message, dueAt: dueAt, issuedBy: "zhihui-li", at: ModelFixtures.time(5))
+        }
+        func refused(_ plan: CasePolicy.Plan, _ words: String) -> Bool {
+            if case .refused(let reason) = plan.outcome { return reason.contains(words) } else { return false }
+        }
+        let working = try dispatched()
+        // Reassign moves a case a department works on; the old dispatch is withdrawn by the reroute.
+        let moved = policy.command(command(.reassign, department: "env"), on: working, at: ModelFixtures.time(5))
+        #expect(moved.outcome == .applied && moved.dispatch?.reason == .assigned && moved.dispatch?.route.department == "env")
+        #expect(refused(policy.command(command(.reassign, department: "urban-mgmt"), on: working, at: ModelFixtures.time(5)), "already with urban-mgmt"))
+        #expect(refused(policy.command(command(.reassign, department: "nobody"), on: working, at: ModelFixtures.time(5)), "not a department"))
+        #expect(refused(policy.command(command(.reassign), on: working, at: ModelFixtures.time(5)), "names no department"))
+        // Assign is for cases nobody could route: not for one a department works on.
+        #expect(refused(policy.command(command(.assign, department: "env"), on: working, at: ModelFixtures.time(5)), "reassign moves"))
+        var triage = try dispatched([.return(dispatchId: "D1", note: nil), .dispatch(department: "command-center", level: .city, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        #expect(policy.command(command(.assign, department: "housing"), on: triage, at: ModelFixtures.time(5)).dispatch?.route.department == "housing")
+        for event in policy.feedback(answer(.returned, on: "D2", from: "command-center", note: "民事纠纷"), on: triage, at: ModelFixtures.time(6)).events {
+            try triage.apply(event, at: ModelFixtures.time(6))
+        }
+        #expect(triage.status == .returned)
+        #expect(policy.command(command(.assign, department: "justice"), on: triage, at: ModelFixtures.time(7)).dispatch?.route.department == "justice")
+        // Supervise (督办) and due: the department gets its dispatch again; the sources hear nothing.
+        let pressed = policy.command(command(.supervise, message: "已超期，请今日办结"), on: working, at: ModelFixtures.time(5))
+        #expect(pressed.events == [.supervise(note: "已超期，请今日办结")] && pressed.updatesDispatch && pressed.audience == .nobody)
+        #expect(refused(policy.command(command(.supervise), on: working, at: ModelFixtures.time(5)), "no message"))
+        let due = policy.command(command(.due, dueAt: ModelFixtures.time(500)), on: working, at: ModelFixtures.time(5))
+        #expect(due.events == [.due(dueAt: ModelFixtures.time(500))] && due.updatesDispatch)
+        #expect(refused(policy.command(command(.due, dueAt: ModelFixtures.time(1)), on: working, at: ModelFixtures.time(5)), "has passed"))
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        #expect(refused(policy.command(command(.due, dueAt: ModelFixtures.time(500)), on: resolved, at: ModelFixtures.time(5)), "is resolved"))
+        // Close: from any state but closed, with a reason; a working department's dispatch is withdrawn.
+        let close = policy.command(command(.close, message: "与另一工单重复"), on: working, at: ModelFixtures.time(5))
+        #expect(close.events == [.closeByCommand(note: "与另一工单重复")] && close.withdrawsDispatch && close.stopWatchingDeadline)
+        #expect(close.note == "指挥中心决定结案：与另一工单重复")
+        #expect(!policy.command(command(.close, message: "已解决"), on: resolved, at: ModelFixtures.time(5)).withdrawsDispatch)
+        #expect(refused(policy.command(command(.close), on: working, at: ModelFixtures.time(5)), "no reason"))
+        var closed = working
+        try closed.apply(.closeByCommand(note: "x"), at: ModelFixtures.time(6))
+        #expect(refused(policy.command(command(.close, message: "再次"), on: closed, at: ModelFixtures.time(7)), "closed already"))
+        // The history entries a command caused carry its id.
+        let before = closed.history.count
+        var supervised = try dispatched()
+        try supervised.apply(.supervise(note: "请加快"), at: ModelFixtures.time(8))
+        supervised.attribute(historyFrom: supervised.history.count - 1, toCommand: "K-9")
+        #expect(supervised.history.last?.commandId == "K-9" && supervised.history.dropLast().allSatisfy { $0.commandId == nil } && before > 0)
+    }
+
     @Test("the same answer twice is a repeat (nothing to do); an answer that does not fit the case's state is refused with the reason")
     func repeatedAndRefused() throws {
         let accepted = try dispatched([.accept(dispatchId: "D1")])

@@ -35,6 +35,8 @@ struct ModelCaseTransitionTests {
         case .escalate: .escalate(department: "urban-mgmt", level: .city, dispatchId: "D9", dueAt: ModelFixtures.time(99))
         case .reroute: .reroute(department: "env", level: .town, dispatchId: "D9", dueAt: ModelFixtures.time(99))
         case .due: .due(dueAt: ModelFixtures.time(50))
+        case .supervise: .supervise(note: "请今日办结")
+        case .closeByCommand: .closeByCommand(note: "重复工单")
         case .closeOnArrival: .closeOnArrival(note: nil)
         case .close: .close(note: nil)
         case .reopen: .reopen(note: "不满意")

@@ -67,6 +67,11 @@ public struct Case: Sendable, Hashable, Codable {
         recurrenceOf = nil
     }
 
+    /// Marks the history entries from `index` on as caused by command `commandId`.
+    public mutating func attribute(historyFrom index: Int, toCommand commandId: String) {
+        for i in history.indices where i >= index { history[i].commandId = commandId }
+    }
+
     /// Merges another source report (or a new version of one already merged); the status is unchanged.
     /// A newer version records whether its source withdrew the report (or took the withdrawal back).
     public mutating func merge(_ incident: Incident, match: MergeEvidence, at time: Date) {
@@ -136,6 +141,12 @@ public struct Case: Sendable, Hashable, Codable {
             entry.dispatchId = dispatchId
             entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
             if event.kind == .return { dueAt = nil }
+        case .supervise(let note):
+            entry.note = PersonalDataMasking.maskPhoneNumbers(in: note)
+            entry.dispatchId = currentDispatchId
+        case .closeByCommand(let note):
+            entry.note = PersonalDataMasking.maskPhoneNumbers(in: note)
+            dueAt = nil
         case .closeOnArrival(let note), .close(let note), .reopen(let note), .withdraw(let note):
             entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
             if next == .closed || next == .reopened { dueAt = nil }
@@ -223,6 +234,10 @@ public enum CaseEvent: Sendable, Hashable {
     /// Move the case being worked on to another department: its source corrected the report to an item
     /// another department handles. The old dispatch is withdrawn.
     case reroute(department: String, level: Level, dispatchId: String, dueAt: Date)
+    /// The command centre presses the department working on the case (督办); the status is unchanged.
+    case supervise(note: String)
+    /// The command centre closes the case, whatever it was doing, with the reason.
+    case closeByCommand(note: String)
     /// The current dispatch is due at another time (a report with a stricter time limit of its source
     /// joined the case). The status is unchanged.
     case due(dueAt: Date)
@@ -246,6 +261,8 @@ public enum CaseEvent: Sendable, Hashable {
         case .escalate: .escalate
         case .reroute: .reroute
         case .due: .due
+        case .supervise: .supervise
+        case .closeByCommand: .closeByCommand
         case .closeOnArrival: .closeOnArrival
         case .close: .close
         case .reopen: .reopen
@@ -297,6 +314,10 @@ public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case reroute
     /// See ``CaseEvent/due(dueAt:)``.
     case due
+    /// See ``CaseEvent/supervise(note:)``.
+    case supervise
+    /// See ``CaseEvent/closeByCommand(note:)``.
+    case closeByCommand
     /// See ``CaseEvent/closeOnArrival(note:)``.
     case closeOnArrival
     /// See ``CaseEvent/close(note:)``.
@@ -319,6 +340,9 @@ public enum CaseTransitions {
         .escalate: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
         .reroute: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
         .due: [.dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress],
+        .supervise: [.dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress],
+        .closeByCommand: [.open: .closed, .dispatched: .closed, .accepted: .closed, .inProgress: .closed, .resolved: .closed, .reopened: .closed,
+                          .returned: .closed],
         .closeOnArrival: [.open: .closed],
         .close: [.resolved: .closed],
         .reopen: [.resolved: .reopened, .closed: .reopened],
@@ -517,6 +541,8 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
     public var dispatchId: String?
     /// The note of the feedback or survey, if any.
     public var note: String?
+    /// The command of the command centre that caused it, if one did. Written only when present.
+    public var commandId: String?
 
     /// A history entry.
     public init(at: Date, event: CaseEventKind, from: CaseStatus?, to: CaseStatus, department: String? = nil,
@@ -531,7 +557,7 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
         self.note = note
     }
 
-    enum CodingKeys: String, CodingKey { case at, event, from, to, department, level, dispatchId, note }
+    enum CodingKeys: String, CodingKey { case at, event, from, to, department, level, dispatchId, note, commandId }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -545,6 +571,7 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
         level = try c.decodeIfPresent(Level.self, forKey: .level)
         dispatchId = try c.decodeIfPresent(String.self, forKey: .dispatchId, satisfying: FieldCheck.isRecordId, "a dispatch id")
         note = try c.decodeIfPresent(String.self, forKey: .note)
+        commandId = try c.decodeIfPresent(String.self, forKey: .commandId, satisfying: FieldCheck.isRecordId, "a command id")
     }
 
     /// Writes every field, `null` where absent.
@@ -558,5 +585,6 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
         try c.encodeNullable(level, forKey: .level)
         try c.encodeNullable(dispatchId, forKey: .dispatchId)
         try c.encodeNullable(note, forKey: .note)
+        try c.encodeIfPresent(commandId, forKey: .commandId)
     }
 }

@@ -44,12 +44,15 @@ public struct CasePolicy: Sendable {
         /// Only this report (by incident id): the change was about it alone (it joined the case, or its
         /// source sent a new version). Telling every report of every merge made n(n+1)/2 statuses.
         case only(String)
+        /// No report: the command centre's internal work (督办, a new due date).
+        case nobody
 
         /// Whether the report `incidentId` hears of the change.
         public func includes(_ incidentId: String) -> Bool {
             switch self {
             case .everyone: true
             case .only(let id): id == incidentId
+            case .nobody: false
             }
         }
     }
@@ -101,6 +104,8 @@ public struct CasePolicy: Sendable {
         public var startsWork = false
         /// Send the department its current dispatch again, as a new revision with the case as it is now.
         public var updatesDispatch = false
+        /// Before the events, send the department its current dispatch again, withdrawn (stop work).
+        public var withdrawsDispatch = false
 
         /// Nothing to do.
         public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
@@ -272,6 +277,53 @@ public struct CasePolicy: Sendable {
         }
         return plan
     }
+
+    // MARK: - The command centre's commands
+
+    /// A command of the command centre (the router has checked that it comes from it). Each is checked
+    /// against the case's state and refused with the reason when it does not fit.
+    public func command(_ command: Command, on c: Case, at time: Date) -> Plan {
+        let working: Set<CaseStatus> = [.dispatched, .accepted, .inProgress]
+        func refuse(_ why: String) -> Plan { .nothing(.refused("command \(command.action.rawValue) on case \(c.caseId) refused: \(why)")) }
+        switch command.action {
+        case .assign, .reassign:
+            guard let department = command.department else { return refuse("it names no department") }
+            guard rules.departments.contains(department) else { return refuse("\(department) is not a department of departments.csv") }
+            let atTriage = working.contains(c.status) && c.department == rules.triageDepartment
+            if command.action == .assign {
+                guard [.open, .returned].contains(c.status) || atTriage else {
+                    return refuse("the case is \(c.status.rawValue) at \(c.department ?? "no department"); assign is for a case nobody could route, reassign moves one a department works on")
+                }
+            } else {
+                guard working.contains(c.status) else { return refuse("the case is \(c.status.rawValue); reassign moves a case a department works on") }
+            }
+            guard !(working.contains(c.status) && c.department == department) else { return refuse("the case is already with \(department)") }
+            let base = rules.route(itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
+            let route = RouteDecision(department: department, level: base.triage ? .town : base.level, timeLimit: base.timeLimit,
+                                      triage: department == rules.triageDepartment)
+            return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .assigned),
+                        note: Self.assignedNote + (command.message.map { "：\($0)" } ?? ""))
+        case .supervise:
+            guard let message = command.message, !message.isEmpty else { return refuse("it has no message") }
+            guard working.contains(c.status) else { return refuse("the case is \(c.status.rawValue): only a case a department works on can be pressed") }
+            return Plan(outcome: .applied, events: [.supervise(note: message)], audience: .nobody, updatesDispatch: true)
+        case .due:
+            guard let due = command.dueAt else { return refuse("it has no due date") }
+            guard due > time else { return refuse("the due date \(RFC3339.format(due)) has passed") }
+            guard working.contains(c.status) else { return refuse("the case is \(c.status.rawValue): only a case a department works on has a due date") }
+            return Plan(outcome: .applied, events: [.due(dueAt: due)], audience: .nobody, updatesDispatch: true)
+        case .close:
+            guard let reason = command.message, !reason.isEmpty else { return refuse("it gives no reason") }
+            guard c.status != .closed else { return refuse("the case is closed already") }
+            return Plan(outcome: .applied, events: [.closeByCommand(note: reason)], note: Self.closedByCommandNote + "：" + reason,
+                        stopWatchingDeadline: true, withdrawsDispatch: working.contains(c.status))
+        }
+    }
+
+    /// The note for the sources of a case the command centre assigned.
+    public static let assignedNote = "指挥中心已指派办理"
+    /// The note for the sources of a case the command centre closed.
+    public static let closedByCommandNote = "指挥中心决定结案"
 
     // MARK: - Citizens' surveys
 

@@ -14,6 +14,8 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
     case survey = "gov.gridhub.survey.v1"
     /// A status, on `gridhub.status.<source>.v1`.
     case status = "gov.gridhub.status.v1"
+    /// A command of the command centre, on `gridhub.commands.v1`.
+    case command = "gov.gridhub.command.v1"
 
     /// The short name, also the prefix of the schema and example file names (`incident`, `case`, …).
     public var name: String {
@@ -24,6 +26,7 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
         case .feedback: "feedback"
         case .survey: "survey"
         case .status: "status"
+        case .command: "command"
         }
     }
 
@@ -42,6 +45,7 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
         case .feedback: Topics.feedback
         case .survey: Topics.surveys
         case .status: Topics.status(source: "<source>")
+        case .command: Topics.commands
         }
     }
 
@@ -76,6 +80,7 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
         case .feedback: Feedback.self
         case .survey: Survey.self
         case .status: StatusUpdate.self
+        case .command: Command.self
         }
     }
 }
@@ -194,6 +199,9 @@ public struct CloudEvent: Sendable, Hashable {
 extension CloudEvent {
     /// The CloudEvents source of the router.
     public static let routerSource = "/gridhub/router"
+    /// The `ce_source` of the command centre's commands (`gridhub case …`, the console); the router
+    /// refuses commands from any other source.
+    public static let commandCenterSource = "/gridhub/command-center"
 
     /// The CloudEvents source of a department's system, e.g. `/department/urban-mgmt`.
     public static func departmentSource(_ code: String) -> String { "/department/\(code)" }

@@ -17,6 +17,9 @@ public struct Dispatch: Sendable, Hashable, Codable {
         /// The source corrected the report to an item of this department: the case moved here from the
         /// department of its old item (whose dispatch was withdrawn).
         case rerouted
+        /// The command centre assigned the case to this department (a case nobody could route, or moved
+        /// here from another department, whose dispatch was withdrawn).
+        case assigned
     }
 
     /// The dispatch id (the router derives it with ``DeterministicID``).
@@ -63,6 +66,8 @@ public struct Dispatch: Sendable, Hashable, Codable {
     /// Set on a last revision when the case was taken from this department (its source corrected the
     /// report to another department's item): stop work on it. Absent otherwise.
     public var withdrawnAt: Date? = nil
+    /// The command centre's latest 督办 message on the case, when it pressed the department. Absent otherwise.
+    public var supervision: String? = nil
 
     /// A dispatch.
     public init(
@@ -96,7 +101,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case dispatchId, caseId, attempt, reason, department, level, itemCode, gridCode, dueAt, issuedAt, urgent
-        case title, description, location, reports, contacts, parties, attachments, revision, withdrawnAt
+        case title, description, location, reports, contacts, parties, attachments, revision, withdrawnAt, supervision
     }
 
     /// Strict decoding: unknown keys and malformed codes are errors.
@@ -123,6 +128,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
         attachments = try c.decode([String].self, forKey: .attachments)
         revision = try c.decodeIfPresent(Int.self, forKey: .revision) ?? 1
         withdrawnAt = try c.decodeIfPresent(Date.self, forKey: .withdrawnAt)
+        supervision = try c.decodeIfPresent(String.self, forKey: .supervision)
     }
 
     /// Writes every field, `null` where absent.
@@ -148,6 +154,7 @@ public struct Dispatch: Sendable, Hashable, Codable {
         try c.encode(attachments, forKey: .attachments)
         try c.encode(revision, forKey: .revision)
         try c.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
+        try c.encodeIfPresent(supervision, forKey: .supervision)
     }
 }
 

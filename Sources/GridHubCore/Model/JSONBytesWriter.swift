@@ -106,6 +106,7 @@ extension Case {
         for h in history {
             w.beginObject()
             w.key("at"); w.date(h.at)
+            if let commandId = h.commandId { w.key("commandId"); w.string(commandId) }
             w.key("department"); w.string(h.department)
             w.key("dispatchId"); w.string(h.dispatchId)
             w.key("event"); w.string(h.event.rawValue)
@@ -223,6 +224,7 @@ extension Dispatch {
         }
         w.endArray()
         w.key("revision"); w.int(revision)
+        if let supervision { w.key("supervision"); w.string(supervision) }
         w.key("title"); w.string(title)
         w.key("urgent"); w.bool(urgent)
         if let withdrawnAt { w.key("withdrawnAt"); w.date(withdrawnAt) }

@@ -78,6 +78,8 @@ public struct RoutingRules: Sendable {
     private let townOfGrid: @Sendable (String) -> String?
     /// The working days that sources' time limits count in (12345 `BLSX`).
     public let calendar: WorkingCalendar
+    /// Every department's code (`departments.csv`).
+    public let departments: Set<String>
 
     /// Parses and validates the rules' text against the reference data.
     public init(text: String, reference: ReferenceData) throws(RoutingRulesError) {
@@ -160,6 +162,7 @@ public struct RoutingRules: Sendable {
             workdays.insert(day)
         }
         calendar = WorkingCalendar(holidays: holidays, workdays: workdays)
+        self.departments = departments
         handledBySource = bySource
         personalDataFor = Set(file.personalDataFor ?? [])
         triageDepartment = file.triageDepartment
