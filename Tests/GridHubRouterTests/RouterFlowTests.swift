@@ -547,6 +547,54 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("commands of the command centre: 督办 and a new due date reach the department on its dispatch; reassign withdraws the old dispatch and sends the case on; close ends it and tells the sources; a command that does not fit, or not from the command centre, is a dead letter with the reason")
+    func commands() async throws {
+        let world = try await RouterWorld()
+        let order = Make.incident(.hotline12345, "JY-CMD-1", item: "SR-003", at: Make.place(8000).coordinate, method: .addressMatch, text: "路边乱堆物料")
+        @Sendable func command(_ action: Command.Action, department: String? = nil, message: String? = nil, dueAt: Date? = nil, on caseId: String) -> Command {
+            Command(commandId: UUID().uuidString.lowercased(), caseId: caseId, action: action, department: department, message: message, dueAt: dueAt,
+                    issuedBy: "zhihui-li", at: Date())
+        }
+        try await world.withRouter { _ in
+            try await world.publish([order])
+            let first = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { !$0.isEmpty }
+            let caseId = try #require(first.first?.caseId)
+            // 督办 and a new due date: the department gets its dispatch again with them.
+            try await world.publish(command: command(.supervise, message: "已超期，请今日办结", on: caseId))
+            let due = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 6 * 3_600).rounded(.down))
+            let dueCommand = command(.due, dueAt: due, on: caseId)
+            try await world.publish(command: dueCommand)
+            let pressed = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { $0.contains { $0.dueAt == due } }
+            #expect(pressed.last?.supervision == "已超期，请今日办结" && pressed.last?.dispatchId == first.first?.dispatchId)
+            let cases = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.history.contains { $0.commandId == dueCommand.commandId } } }
+            #expect(cases.last?.dueAt == due)
+            // Assign does not fit a case a department works on; a command from a department is not one.
+            let wrong = command(.assign, department: "env", on: caseId)
+            try await world.publish(command: wrong)
+            let forged = command(.close, message: "我们说了算", on: caseId)
+            try await world.publish(command: forged, source: CloudEvent.departmentSource("urban-mgmt"))
+            var refused: [ConsumerRecord] = []
+            #expect(try await waitUntil(timeout: .seconds(30)) {
+                refused = try await world.read(Topics.deadLetter, quiet: .milliseconds(300))
+                return refused.count >= 2
+            })
+            #expect(refused.contains { $0.headers.string(CloudEventHeader.id) == wrong.commandId && ($0.headers.string(DeadLetterHeader.reason) ?? "").contains("reassign moves") })
+            #expect(refused.contains { $0.headers.string(CloudEventHeader.id) == forged.commandId && ($0.headers.string(DeadLetterHeader.reason) ?? "").contains("commands come from the command centre") })
+            // Reassign: urban management's dispatch withdrawn, environmental protection gets the case.
+            try await world.publish(command: command(.reassign, department: "env", on: caseId))
+            let withdrawn = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { $0.contains { $0.withdrawnAt != nil } }
+            #expect(withdrawn.last?.withdrawnAt != nil)
+            let assigned = try await world.waitFor(Topics.dispatch(department: "env"), as: Dispatch.self) { !$0.isEmpty }
+            #expect(assigned.first?.reason == .assigned)
+            // Close with a reason: env's dispatch withdrawn, the caller told.
+            try await world.publish(command: command(.close, message: "经核实为重复工单", on: caseId))
+            let envWithdrawn = try await world.waitFor(Topics.dispatch(department: "env"), as: Dispatch.self) { $0.contains { $0.withdrawnAt != nil } }
+            #expect(envWithdrawn.last?.withdrawnAt != nil)
+            let heard = try await world.waitFor(SourceSystem.hotline12345.statusTopic, as: StatusUpdate.self) { s in s.contains { $0.status == .closed } }
+            #expect(heard.last?.note == "指挥中心决定结案：经核实为重复工单")
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -91,6 +91,12 @@ final class RouterWorld: Sendable {
         try await send(ProducerRecord(topic: Topics.feedback, key: feedback.dispatchId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
     }
 
+    /// Publishes `command` as the command centre does (`ce_source` `/gridhub/command-center`), or with `source`.
+    func publish(command: Command, source: String = CloudEvent.commandCenterSource) async throws {
+        let event = try CloudEvent(id: command.commandId, source: source, type: .command, time: command.at, subject: command.caseId, payload: command)
+        try await send(ProducerRecord(topic: Topics.commands, key: command.caseId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+    }
+
     func publish(survey: Survey) async throws {
         let event = try CloudEvent(id: UUID().uuidString, source: survey.system.adapterEventSource, type: .survey, time: survey.at, payload: survey)
         try await send(ProducerRecord(topic: Topics.surveys, key: survey.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))

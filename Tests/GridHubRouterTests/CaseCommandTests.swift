@@ -1,0 +1,34 @@
+import Foundation
+import GridHubCore
+import GridHubKafka
+import GridHubTesting
+import Testing
+
+/// `gridhub case …` run as a process, as a command-centre operator runs it, against a running router.
+@Suite("gridhub case", .timeLimit(.minutes(3)))
+struct CaseCommandTests {
+    @Test("applied: exit 0 and the case as it is now; refused: exit 1 and the router's reason; an unknown case is refused; no router: exit 2 after the timeout")
+    func answers() async throws {
+        let world = try await RouterWorld()
+        let order = Make.incident(.woodpecker, "WP-CLI-1", item: "SR-001", at: Make.place(9500).coordinate, text: "垃圾成堆")
+        let env = ["GRIDHUB_BOOTSTRAP": world.cluster.bootstrapServers, "GRIDHUB_LOG_LEVEL": "warning"]
+        let caseId = try await world.withRouter { _ -> String in
+            try await world.publish([order])
+            let dispatched = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.status == .dispatched } }
+            let caseId = try #require(dispatched.last?.caseId)
+            let due = "2031-06-01T18:00:00+08:00"
+            let applied = try await runCommand(GridHubPaths.executable, ["case", "due", caseId, "--at", due, "--by", "zhihui-li"], environment: env)
+            #expect(applied.status == 0, "stdout: \(applied.stdout) stderr: \(applied.stderr)")
+            #expect(applied.stdout.contains("applied: case \(caseId) is dispatched at urban-mgmt, due 2031-06-01T18:00:00+08:00"), "\(applied.stdout)")
+            let refused = try await runCommand(GridHubPaths.executable, ["case", "assign", caseId, "--department", "env"], environment: env)
+            #expect(refused.status == 1 && refused.stdout.contains("refused:") && refused.stdout.contains("reassign moves"), "\(refused.stdout)")
+            let unknown = try await runCommand(GridHubPaths.executable, ["case", "close", "no-such-case", "--reason", "测试"], environment: env)
+            #expect(unknown.status == 1 && unknown.stdout.contains("no case no-such-case"), "\(unknown.stdout)")
+            let bad = try await runCommand(GridHubPaths.executable, ["case", "due", caseId, "--at", "tomorrow"], environment: env)
+            #expect(bad.status != 0 && bad.stderr.contains("RFC 3339"))
+            return caseId
+        }
+        let silent = try await runCommand(GridHubPaths.executable, ["case", "supervise", caseId, "--message", "请加快", "--timeout", "2"], environment: env)
+        #expect(silent.status == 2 && silent.stdout.contains("no answer from the router"), "\(silent.stdout)")
+    }
+}
