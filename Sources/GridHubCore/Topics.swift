@@ -7,6 +7,8 @@ public enum Topics {
     public static let deadLetter = "gridhub.deadletter.v1"
     /// The command centre's commands on cases (`gridhub case …`, the console).
     public static let commands = "gridhub.commands.v1"
+    /// The router's supervision alerts for the command centre.
+    public static let alerts = "gridhub.alerts.v1"
 
     /// The source systems that have a status topic of their own.
     public static let sourceSystems = ["hotline12345", "woodpecker", "elink", "enforcement"]
@@ -19,7 +21,7 @@ public enum Topics {
 
     /// Every topic of the contract, given the departments of the reference data.
     public static func all(departments: [Department]) -> [String] {
-        var names = [incidents, cases, feedback, surveys, deadLetter, commands]
+        var names = [incidents, cases, feedback, surveys, deadLetter, commands, alerts]
         names += departments.map { dispatch(department: $0.code) }
         names += sourceSystems.map { status(source: $0) }
         return names

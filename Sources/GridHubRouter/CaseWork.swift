@@ -34,7 +34,7 @@ struct WorkCounts {
     var incidents = 0, exactDuplicates = 0, opened = 0, merged = 0, closedOnArrival = 0, escalations = 0
     var feedbackApplied = 0, feedbackRejected = 0, feedbackRepeated = 0, feedbackSuperseded = 0, surveys = 0, reopened = 0, deadLetters = 0
     var dispatched: [String: Int] = [:]
-    var recurrences = 0, commandsApplied = 0, commandsRefused = 0
+    var recurrences = 0, commandsApplied = 0, commandsRefused = 0, alerts = 0
     var caseLoads = 0, candidates = 0, gridsCached = 0
     /// Grids read from the database, by why the cache could not serve them.
     var gridsNotCached = 0, gridsChanged = 0, gridsNotCovered = 0
@@ -44,6 +44,7 @@ struct WorkCounts {
         m.tally("new cases recurring a case closed earlier", recurrences)
         m.tally("commands applied", commandsApplied)
         m.tally("commands refused", commandsRefused)
+        m.tally("alerts raised", alerts)
         m.tally("dedup candidates read from the database", candidates)
         m.tally("grids whose candidates came from the cache", gridsCached)
         m.tally("grids read from the database: not cached", gridsNotCached)
@@ -519,6 +520,7 @@ final class CaseWork {
         }
         if let command { entry.value.attribute(historyFrom: historyBefore, toCommand: command) }
         if plan.updatesDispatch { try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false) }
+        for notice in plan.alerts { raise(notice, on: entry.value) }
         let c = entry.value
         // The timer beside the case: the dispatch's deadline, or the end of a resolved case's quiet period.
         let resolvedAt = c.status == .resolved ? (c.history.last { $0.to == .resolved }?.at ?? now) : nil
@@ -675,6 +677,18 @@ final class CaseWork {
             }
             return try CloudEvent(id: eventId, source: CloudEvent.routerSource, type: .dispatch,
                                   time: time, subject: record.caseId, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
+        })
+    }
+
+    /// Queues an alert for the command centre on `gridhub.alerts.v1`, keyed by the case.
+    private func raise(_ notice: CasePolicy.AlertNotice, on c: Case) {
+        counts.alerts += 1
+        let alert = Alert(alertId: DeterministicID(namespace: .event, parts: ["alert", c.caseId, notice.kind.rawValue, String(c.version)]).uuidString,
+                          caseId: c.caseId, kind: notice.kind, department: c.department, level: c.level, dispatchId: c.currentDispatchId,
+                          dueAt: c.dueAt, message: PersonalDataMasking.maskPhoneNumbers(in: notice.message), at: now)
+        let time = now
+        pending.append(PendingRecord(topic: Topics.alerts, key: Array(c.caseId.utf8)) { encoder in
+            try CloudEvent(id: alert.alertId, source: CloudEvent.routerSource, type: .alert, time: time, subject: alert.caseId, payload: alert, encoder: encoder.masking)
         })
     }
 

@@ -218,10 +218,39 @@ struct CasePolicyTests {
         #expect(quiet.events == [.close(note: CasePolicy.quietCloseNote)] && quiet.dispatch == nil)
     }
 
+    @Test("alerts for the command centre: the early warning at 80 % of the time (once per dispatch, status unchanged, sources not told), overdue (督办) and escalated at the deadline, overdue alone at city level, a second return, a dissatisfied citizen")
+    func alerts() throws {
+        let value = try dispatched()
+        let warning = try #require(policy.warningTime(of: value)), due = try #require(value.dueAt)
+        let warn = policy.deadline(warning, on: value, now: warning)
+        #expect(warn.alerts.map(\.kind) == [.earlyWarning] && warn.audience == .nobody && warn.dispatch == nil)
+        #expect(warn.events.count == 1 && warn.events.first.map { if case .warn = $0 { true } else { false } } == true)
+        let late = policy.deadline(due, on: value, now: due)
+        #expect(late.alerts.map(\.kind) == [.overdue, .escalated] && late.dispatch?.reason == .escalated)
+        let atCity = try dispatched([.escalate(department: "urban-mgmt", level: .city, dispatchId: "D2", dueAt: ModelFixtures.time(9_000)),
+                                     .warn(note: "已用时限80%")])
+        let city = policy.deadline(ModelFixtures.time(9_000), on: atCity, now: ModelFixtures.time(9_001))
+        #expect(city.alerts.map(\.kind) == [.overdue] && city.stopWatchingDeadline && city.dispatch == nil)
+        let once = policy.feedback(answer(.returned, note: "不属于我部门"), on: value, at: ModelFixtures.time(5))
+        #expect(once.alerts.isEmpty)
+        let twice = try dispatched([.return(dispatchId: "D1", note: nil), .dispatch(department: "env", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        #expect(policy.feedback(answer(.returned, on: "D2", from: "env", note: "也不属于我们"), on: twice, at: ModelFixtures.time(5)).alerts.map(\.kind) == [.returnedRepeatedly])
+        let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        let unhappy = policy.survey(Survey(system: .hotline12345, recordId: "JY-1", satisfaction: .dissatisfied, note: "没处理好", at: ModelFixtures.time(9)), on: resolved, at: ModelFixtures.time(9))
+        #expect(unhappy.alerts.map(\.kind) == [.reopened])
+    }
+
     @Test("the case's timer: the dispatch's deadline while it is worked on, the end of the quiet period once resolved, none when open or closed")
     func timer() throws {
-        let value = try dispatched()
-        #expect(policy.timer(for: value, resolvedAt: nil) == value.dueAt)
+        var value = try dispatched()
+        // First the early warning (80 % of the dispatch's time), then, once warned, the deadline.
+        let warning = try #require(policy.warningTime(of: value))
+        let due = try #require(value.dueAt)
+        let issued = ModelFixtures.time(1)
+        #expect(abs(warning.timeIntervalSince(issued) - 0.8 * due.timeIntervalSince(issued)) < 0.001)
+        #expect(policy.timer(for: value, resolvedAt: nil) == warning)
+        try value.apply(.warn(note: "已用时限80%"), at: warning)
+        #expect(policy.timer(for: value, resolvedAt: nil) == value.dueAt && policy.warningTime(of: value) == nil)
         let resolved = try dispatched([.resolve(dispatchId: "D1", note: nil)])
         #expect(policy.timer(for: resolved, resolvedAt: ModelFixtures.time(2)) == ModelFixtures.time(2 + 7 * 86_400))
         var closed = resolved

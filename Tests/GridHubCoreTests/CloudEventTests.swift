@@ -67,7 +67,7 @@ struct CloudEventTests {
     func eventTypes() throws {
         #expect(EventType.allCases.map(\.rawValue) == [
             "gov.gridhub.incident.v1", "gov.gridhub.case.v1", "gov.gridhub.dispatch.v1",
-            "gov.gridhub.feedback.v1", "gov.gridhub.survey.v1", "gov.gridhub.status.v1", "gov.gridhub.command.v1",
+            "gov.gridhub.feedback.v1", "gov.gridhub.survey.v1", "gov.gridhub.status.v1", "gov.gridhub.command.v1", "gov.gridhub.alert.v1",
         ])
         #expect(EventType.command.matches(topic: "gridhub.commands.v1") && EventType.command.payloadType == Command.self)
         #expect(EventType.incident.matches(topic: "gridhub.incidents.v1"))

@@ -36,6 +36,7 @@ struct ModelCaseTransitionTests {
         case .reroute: .reroute(department: "env", level: .town, dispatchId: "D9", dueAt: ModelFixtures.time(99))
         case .due: .due(dueAt: ModelFixtures.time(50))
         case .supervise: .supervise(note: "请今日办结")
+        case .warn: .warn(note: "已用时限80%")
         case .closeByCommand: .closeByCommand(note: "重复工单")
         case .closeOnArrival: .closeOnArrival(note: nil)
         case .close: .close(note: nil)

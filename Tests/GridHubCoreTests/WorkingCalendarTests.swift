@@ -94,7 +94,8 @@ struct WorkingCalendarTests {
         let endOfMonday = at("2026-12-01T00:00:00+08:00")
         #expect(plan.events == [.due(dueAt: endOfMonday)] && plan.updatesDispatch && plan.audience == .only(order.incidentId) && plan.dispatch == nil)
         for event in plan.events { try c.apply(event, at: at("2026-11-27T16:01:00+08:00")) }
-        #expect(c.dueAt == endOfMonday && c.status == .dispatched && policy.timer(for: c, resolvedAt: nil) == endOfMonday)
+        #expect(c.dueAt == endOfMonday && c.status == .dispatched && policy.timer(for: c, resolvedAt: nil) == policy.warningTime(of: c))
+        #expect((policy.warningTime(of: c) ?? .distantFuture) < endOfMonday)
         // Five working days end after the case's new due date: it only joins.
         order.source.timeLimitWorkingDays = 5
         let looser = policy.merged(order, into: c)

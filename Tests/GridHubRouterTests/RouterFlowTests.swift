@@ -253,9 +253,18 @@ struct RouterFlowTests {
         #expect(first.level == .village)
         let due = try #require(first.dueAt)
         #expect(abs(due.timeIntervalSince(first.openedAt) - 24 * 3600) < 5)
-        // Stopped; time passes beyond the deadline; a new router finds the deadline in the database.
-        world.advanceClock(by: 25 * 3600)
+        // At 80 % of the time the command centre is warned; the case stays where it is, the source hears nothing.
+        world.advanceClock(by: 20 * 3600)
         try await world.withRouter(group: "router") { _ in
+            let alerts = try await world.waitFor(Topics.alerts, as: Alert.self) { $0.contains { $0.kind == .earlyWarning } }
+            #expect(alerts.first?.caseId == first.caseId && alerts.first?.department == first.department && alerts.first?.dueAt == due)
+            #expect(try await world.read(SourceSystem.woodpecker.statusTopic, quiet: .seconds(1)).count == 1, "the source heard of the warning")
+        }
+        // Stopped; time passes beyond the deadline; a new router finds the deadline in the database.
+        world.advanceClock(by: 5 * 3600)
+        try await world.withRouter(group: "router") { _ in
+            let raised = try await world.waitFor(Topics.alerts, as: Alert.self) { a in a.contains { $0.kind == .escalated } }
+            #expect(raised.map(\.kind) == [.earlyWarning, .overdue, .escalated])
             let escalated = try await world.waitFor(Topics.dispatch(department: first.department!), as: Dispatch.self) { ds in ds.contains { $0.reason == .escalated } }
             let d = try #require(escalated.first { $0.reason == .escalated })
             #expect(d.level == .town)

@@ -141,7 +141,7 @@ public struct Case: Sendable, Hashable, Codable {
             entry.dispatchId = dispatchId
             entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
             if event.kind == .return { dueAt = nil }
-        case .supervise(let note):
+        case .supervise(let note), .warn(let note):
             entry.note = PersonalDataMasking.maskPhoneNumbers(in: note)
             entry.dispatchId = currentDispatchId
         case .closeByCommand(let note):
@@ -236,6 +236,8 @@ public enum CaseEvent: Sendable, Hashable {
     case reroute(department: String, level: Level, dispatchId: String, dueAt: Date)
     /// The command centre presses the department working on the case (督办); the status is unchanged.
     case supervise(note: String)
+    /// The case has used most of its time: the command centre was warned (once per dispatch).
+    case warn(note: String)
     /// The command centre closes the case, whatever it was doing, with the reason.
     case closeByCommand(note: String)
     /// The current dispatch is due at another time (a report with a stricter time limit of its source
@@ -262,6 +264,7 @@ public enum CaseEvent: Sendable, Hashable {
         case .reroute: .reroute
         case .due: .due
         case .supervise: .supervise
+        case .warn: .warn
         case .closeByCommand: .closeByCommand
         case .closeOnArrival: .closeOnArrival
         case .close: .close
@@ -316,6 +319,8 @@ public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case due
     /// See ``CaseEvent/supervise(note:)``.
     case supervise
+    /// See ``CaseEvent/warn(note:)``.
+    case warn
     /// See ``CaseEvent/closeByCommand(note:)``.
     case closeByCommand
     /// See ``CaseEvent/closeOnArrival(note:)``.
@@ -341,6 +346,7 @@ public enum CaseTransitions {
         .reroute: [.dispatched: .dispatched, .accepted: .dispatched, .inProgress: .dispatched],
         .due: [.dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress],
         .supervise: [.dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress],
+        .warn: [.dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress],
         .closeByCommand: [.open: .closed, .dispatched: .closed, .accepted: .closed, .inProgress: .closed, .resolved: .closed, .reopened: .closed,
                           .returned: .closed],
         .closeOnArrival: [.open: .closed],

@@ -14,6 +14,8 @@ public struct CasePolicy: Sendable {
     /// Returns ("not ours") a case may take before the command centre's triage decides who handles it,
     /// instead of the next return candidate: no ping-pong between departments.
     public var maxReturns = 3
+    /// The share of a dispatch's time after which the command centre gets an early warning (预警).
+    public var warningShare = 0.8
 
     public init(rules: RoutingRules) {
         self.rules = rules
@@ -30,10 +32,26 @@ public struct CasePolicy: Sendable {
     public func timer(for c: Case, resolvedAt: Date?) -> Date? {
         if isHandledBySource(c), [.dispatched, .accepted, .inProgress].contains(c.status) { return nil }
         return switch c.status {
-        case .dispatched, .accepted, .inProgress: c.dueAt
+        case .dispatched, .accepted, .inProgress: warningTime(of: c) ?? c.dueAt
         case .resolved: resolvedAt.map { $0.addingTimeInterval(quietPeriod) }
         case .open, .closed, .reopened, .returned: nil
         }
+    }
+
+    /// When the command centre is to be warned about the case's current dispatch (its issue time plus
+    /// ``warningShare`` of its time), or nil when it was warned already or has no deadline.
+    public func warningTime(of c: Case) -> Date? {
+        guard let due = c.dueAt, let current = c.currentDispatchId,
+              let issued = c.history.last(where: { $0.dispatchId == current && [.dispatch, .escalate, .reroute].contains($0.event) })?.at,
+              !c.history.contains(where: { $0.event == .warn && $0.dispatchId == current }) else { return nil }
+        let at = issued.addingTimeInterval(due.timeIntervalSince(issued) * warningShare)
+        return at < due ? at : nil
+    }
+
+    /// An alert the plan raises for the command centre.
+    public struct AlertNotice: Sendable, Hashable {
+        public var kind: Alert.Kind
+        public var message: String
     }
 
     /// Which reports of a case hear of a change.
@@ -106,6 +124,8 @@ public struct CasePolicy: Sendable {
         public var updatesDispatch = false
         /// Before the events, send the department its current dispatch again, withdrawn (stop work).
         public var withdrawsDispatch = false
+        /// Alerts for the command centre (`gridhub.alerts.v1`).
+        public var alerts: [AlertNotice] = []
 
         /// Nothing to do.
         public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
@@ -154,7 +174,7 @@ public struct CasePolicy: Sendable {
         let settled = c.history.last { $0.to == .resolved || $0.to == .closed }?.at
         if c.status == .resolved || c.status == .closed, let settled, incident.reportedAt > settled {
             return Plan(outcome: .applied, events: [.reopen(note: Self.recurrenceNote)], dispatch: sameHandler(of: c, reason: .reopened),
-                        note: Self.recurrenceNote)
+                        note: Self.recurrenceNote, alerts: [AlertNotice(kind: .reopened, message: Self.recurrenceNote)])
         }
         if [.dispatched, .accepted, .inProgress].contains(c.status), !isHandledBySource(c), let due = c.dueAt,
            let stricter = sourceDeadline(of: incident), stricter < due {
@@ -271,6 +291,9 @@ public struct CasePolicy: Sendable {
                 ? rules.route(itemCode: nil, gridCode: nil, urgent: c.urgent)   // triage: the command centre decides
                 : rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
             plan.dispatch = NextDispatch(route: route, reason: .returned)
+            if returns >= 2 {
+                plan.alerts = [AlertNotice(kind: .returnedRepeatedly, message: "第\(returns)次被退回（\(feedback.department)）" + (feedback.note.map { "：\($0)" } ?? ""))]
+            }
             if route.triage && returns >= maxReturns {
                 plan.note = "已被退回\(returns)次，交指挥中心裁定" + (feedback.note.map { "（\($0)）" } ?? "")
             }
@@ -306,7 +329,8 @@ public struct CasePolicy: Sendable {
         case .supervise:
             guard let message = command.message, !message.isEmpty else { return refuse("it has no message") }
             guard working.contains(c.status) else { return refuse("the case is \(c.status.rawValue): only a case a department works on can be pressed") }
-            return Plan(outcome: .applied, events: [.supervise(note: message)], audience: .nobody, updatesDispatch: true)
+            return Plan(outcome: .applied, events: [.supervise(note: message)], audience: .nobody, updatesDispatch: true,
+                        alerts: [AlertNotice(kind: .supervised, message: message)])
         case .due:
             guard let due = command.dueAt else { return refuse("it has no due date") }
             guard due > time else { return refuse("the due date \(RFC3339.format(due)) has passed") }
@@ -338,28 +362,41 @@ public struct CasePolicy: Sendable {
             return .nothing(.refused("survey '\(survey.satisfaction.rawValue)' does not fit case \(c.caseId): \(error.description)"))
         }
         var plan = Plan(outcome: .applied, events: [survey.caseEvent], note: survey.note)
-        if survey.satisfaction == .dissatisfied { plan.dispatch = sameHandler(of: c, reason: .reopened) }
+        if survey.satisfaction == .dissatisfied {
+            plan.dispatch = sameHandler(of: c, reason: .reopened)
+            plan.alerts = [AlertNotice(kind: .reopened, message: "市民不满意，重新办理" + (survey.note.map { "：\($0)" } ?? ""))]
+        }
         return plan
     }
 
     // MARK: - Deadlines
 
-    /// The case's timer has fired (`due` ≤ `now`): a resolved case whose quiet period is over closes; a
-    /// case being worked on below city level is escalated one level; otherwise the timer stops.
+    /// The case's timer has fired (`due` ≤ `now`): before the deadline, the early warning (once per
+    /// dispatch, alert only); at it, a case being worked on is overdue (督办 alert) and escalated one level
+    /// below city level (alert), else the timer stops; a resolved case whose quiet period is over closes.
     /// Nothing when it is not due yet.
     public func deadline(_ due: Date, on c: Case, now: Date) -> Plan {
         guard due <= now else { return .nothing(.applied) }
+        // The early warning before the deadline: the command centre hears it, the status stays.
+        if [.dispatched, .accepted, .inProgress].contains(c.status), let warning = warningTime(of: c), warning <= now,
+           let deadline = c.dueAt, now < deadline {
+            let message = "已用时限\(Int(warningShare * 100))%，\(RFC3339.format(deadline))到期，\(c.department ?? "")尚未办结"
+            return Plan(outcome: .applied, events: [.warn(note: message)], audience: .nobody, alerts: [AlertNotice(kind: .earlyWarning, message: message)])
+        }
         if c.status == .resolved {
             return Plan(outcome: .applied, events: [.close(note: Self.quietCloseNote)], note: Self.quietCloseNote)
         }
+        let overdue = AlertNotice(kind: .overdue, message: "逾期未办结（督办）：\(c.department ?? "")，\(c.level.map { $0.rawValue } ?? "")级")
         guard [.dispatched, .accepted, .inProgress].contains(c.status),
               let level = c.level, let next = level.higher, let department = c.department else {
             var plan = Plan.nothing(.applied)
             plan.stopWatchingDeadline = true
+            if [.dispatched, .accepted, .inProgress].contains(c.status) { plan.alerts = [overdue] }
             return plan
         }
         let route = RouteDecision(department: department, level: next, timeLimit: rules.escalationLimit(to: next), triage: false)
-        return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .escalated),
-                    note: "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级")
+        let note = "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级"
+        return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .escalated), note: note,
+                    alerts: [overdue, AlertNotice(kind: .escalated, message: note)])
     }
 }

@@ -16,6 +16,8 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
     case status = "gov.gridhub.status.v1"
     /// A command of the command centre, on `gridhub.commands.v1`.
     case command = "gov.gridhub.command.v1"
+    /// A supervision alert, on `gridhub.alerts.v1`.
+    case alert = "gov.gridhub.alert.v1"
 
     /// The short name, also the prefix of the schema and example file names (`incident`, `case`, …).
     public var name: String {
@@ -27,6 +29,7 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
         case .survey: "survey"
         case .status: "status"
         case .command: "command"
+        case .alert: "alert"
         }
     }
 
@@ -46,6 +49,7 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
         case .survey: Topics.surveys
         case .status: Topics.status(source: "<source>")
         case .command: Topics.commands
+        case .alert: Topics.alerts
         }
     }
 
@@ -81,6 +85,7 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
         case .survey: Survey.self
         case .status: StatusUpdate.self
         case .command: Command.self
+        case .alert: Alert.self
         }
     }
 }
