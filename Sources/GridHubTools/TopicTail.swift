@@ -178,6 +178,10 @@ public struct RecordFormatter: Sendable {
             return "\(s("system"))/\(s("recordId")) case=\(s("caseId")) \(s("status")) \(s("department")) \"\(short(s("note")))\""
         case "gov.gridhub.survey.v1":
             return "\(s("system"))/\(s("recordId")) \(s("satisfaction")) \"\(short(s("note")))\""
+        case "gov.gridhub.alert.v1":
+            return "ALERT \(s("kind")) case=\(s("caseId")) \(s("department"))/\(s("level")) due=\(s("dueAt")) \"\(short(s("message"), 60))\""
+        case "gov.gridhub.command.v1":
+            return "COMMAND \(s("action")) case=\(s("caseId")) by=\(s("issuedBy")) department=\(s("department")) due=\(s("dueAt")) \"\(short(s("message")))\""
         default:
             return nil
         }

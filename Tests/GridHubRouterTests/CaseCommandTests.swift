@@ -26,6 +26,14 @@ struct CaseCommandTests {
             #expect(unknown.status == 1 && unknown.stdout.contains("no case no-such-case"), "\(unknown.stdout)")
             let bad = try await runCommand(GridHubPaths.executable, ["case", "due", caseId, "--at", "tomorrow"], environment: env)
             #expect(bad.status != 0 && bad.stderr.contains("RFC 3339"))
+            // 督办: applied; the command and the alert it raised are readable with gridhub tail, the caller's phone masked.
+            let pressed = try await runCommand(GridHubPaths.executable, ["case", "supervise", caseId, "--message", "请今日办结，联系人13812345678"], environment: env)
+            #expect(pressed.status == 0, "\(pressed.stdout)")
+            let alerts = try await runCommand(GridHubPaths.executable, ["tail", Topics.alerts, "--from-beginning", "--no-follow"], environment: env)
+            #expect(alerts.stdout.contains("ALERT supervised case=\(caseId) urban-mgmt/village"), "\(alerts.stdout)")
+            #expect(alerts.stdout.contains("138****5678") && !alerts.stdout.contains("13812345678"))
+            let commands = try await runCommand(GridHubPaths.executable, ["tail", Topics.commands, "--from-beginning", "--no-follow"], environment: env)
+            #expect(commands.stdout.contains("COMMAND due case=\(caseId) by=zhihui-li"), "\(commands.stdout)")
             return caseId
         }
         let silent = try await runCommand(GridHubPaths.executable, ["case", "supervise", caseId, "--message", "请加快", "--timeout", "2"], environment: env)
