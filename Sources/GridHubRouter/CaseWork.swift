@@ -491,7 +491,7 @@ final class CaseWork {
         }
         counts.surveys += 1
         if survey.satisfaction == .dissatisfied { counts.reopened += 1 }
-        try await execute(plan, on: &entry)
+        try await execute(plan, on: &entry, survey: survey.satisfaction)
         return nil
     }
 
@@ -508,7 +508,8 @@ final class CaseWork {
 
     /// Carries out a plan of ``CasePolicy`` on `entry`: its status events, its dispatch, the deadline and
     /// closing kept beside the case, then stores the case and tells the sources (unless nothing changed).
-    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false, command: String? = nil) async throws {
+    private func execute(_ plan: CasePolicy.Plan, on entry: inout Entry, caseChanged: Bool = false, command: String? = nil,
+                         survey: Satisfaction? = nil) async throws {
         let historyBefore = entry.value.history.count
         if plan.withdrawsDispatch {
             try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false, withdrawnAt: now)
@@ -519,6 +520,7 @@ final class CaseWork {
             if plan.startsWork, let current = entry.value.currentDispatchId { try entry.value.apply(.start(dispatchId: current), at: now) }
         }
         if let command { entry.value.attribute(historyFrom: historyBefore, toCommand: command) }
+        if let survey { entry.value.attribute(historyFrom: historyBefore, toSurvey: survey) }
         if plan.updatesDispatch { try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false) }
         for notice in plan.alerts { raise(notice, on: entry.value) }
         let c = entry.value

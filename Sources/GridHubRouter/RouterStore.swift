@@ -1,4 +1,5 @@
 import Foundation
+import GridHubCore
 import GridHubKafka
 import Logging
 import PostgresNIO
@@ -100,6 +101,21 @@ public struct RouterStore: Sendable {
         // A new case looks for the case of the same problem closed earlier (CaseWork.closedEarlierQuery).
         "CREATE INDEX cases_grid_closed ON cases (grid_code, closed_ms) WHERE closed_ms IS NOT NULL",
     ]
+
+    /// Every case whose first report was made in `[from, to)`, as stored (for the assessment, `gridhub stats`).
+    /// Read in one go through a short-lived client: a month of a city's cases is tens of megabytes.
+    public static func cases(databaseURL: String, reportedFrom from: Date, to: Date, logger: Logger) async throws -> [Case] {
+        let client = PostgresClient(configuration: try configuration(url: databaseURL, maximumConnections: 1), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: [Case]?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            let decoder = GridHubJSON.decoder()
+            var cases: [Case] = []
+            let rows = try await client.query("SELECT doc FROM cases WHERE first_ms >= \(from.millisecondsSince1970) AND first_ms < \(to.millisecondsSince1970)", logger: logger)
+            for try await doc in rows.decode(ByteBuffer.self) { cases.append(try decoder.decode(Case.self, from: Data(doc.readableBytesView))) }
+            return cases
+        }
+    }
 
     /// Applies the migrations not applied yet.
     public func migrate() async throws {

@@ -29,7 +29,12 @@ struct CaseCommandTests {
             // 督办: applied; the command and the alert it raised are readable with gridhub tail, the caller's phone masked.
             let pressed = try await runCommand(GridHubPaths.executable, ["case", "supervise", caseId, "--message", "请今日办结，联系人13812345678"], environment: env)
             #expect(pressed.status == 0, "\(pressed.stdout)")
-            let alerts = try await runCommand(GridHubPaths.executable, ["tail", Topics.alerts, "--from-beginning", "--no-follow"], environment: env)
+            // (The alert is published beside the case's record, on another topic: it may come a moment later.)
+            var alerts = (status: Int32(0), stdout: "", stderr: "")
+            #expect(try await waitUntil(timeout: .seconds(20)) {
+                alerts = try await runCommand(GridHubPaths.executable, ["tail", Topics.alerts, "--from-beginning", "--no-follow"], environment: env)
+                return alerts.stdout.contains("ALERT supervised")
+            })
             #expect(alerts.stdout.contains("ALERT supervised case=\(caseId) urban-mgmt/village"), "\(alerts.stdout)")
             #expect(alerts.stdout.contains("138****5678") && !alerts.stdout.contains("13812345678"))
             let commands = try await runCommand(GridHubPaths.executable, ["tail", Topics.commands, "--from-beginning", "--no-follow"], environment: env)
@@ -38,5 +43,23 @@ struct CaseCommandTests {
         }
         let silent = try await runCommand(GridHubPaths.executable, ["case", "supervise", caseId, "--message", "请加快", "--timeout", "2"], environment: env)
         #expect(silent.status == 2 && silent.stdout.contains("no answer from the router"), "\(silent.stdout)")
+
+        // gridhub stats reads the same cases from the router's database.
+        let db = ["GRIDHUB_DATABASE_URL": world.databaseURL, "GRIDHUB_REFERENCE_DIR": GridHubPaths.packageRoot.appendingPathComponent("Deploy/reference").path,
+                  "GRIDHUB_LOG_LEVEL": "warning"]
+        let period = ["--from", "2020-01-01", "--to", "2040-01-01"]
+        let stats = try await runCommand(GridHubPaths.executable, ["stats", "--json"] + period, environment: db)
+        #expect(stats.status == 0, "\(stats.stderr)")
+        struct Output: Decodable { var cases: Int; var by: String; var rows: [Assessment.Row] }
+        let output = try GridHubJSON.decoder().decode(Output.self, from: Data(stats.stdout.utf8))
+        #expect(output.cases == 1 && output.by == "department")
+        let urban = try #require(output.rows.first { $0.group == "urban-mgmt" })
+        #expect(urban.cases == 1 && urban.dispatched == 1 && urban.reports == 1 && urban.overdue == 0)
+        let csv = try await runCommand(GridHubPaths.executable, ["stats", "--csv", "--by", "source"] + period, environment: db)
+        #expect(csv.stdout.hasPrefix("group,name,cases,reports,dispatched,responded_in_time,response_rate") && csv.stdout.contains("\nwoodpecker,"), "\(csv.stdout)")
+        let table = try await runCommand(GridHubPaths.executable, ["stats", "--by", "town"] + period, environment: db)
+        #expect(table.status == 0 && table.stdout.contains("1 cases first reported") && table.stdout.contains("response_rate"))
+        let wrong = try await runCommand(GridHubPaths.executable, ["stats", "--by", "moon"], environment: db)
+        #expect(wrong.status != 0 && wrong.stderr.contains("--by must be one of"))
     }
 }

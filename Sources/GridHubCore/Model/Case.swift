@@ -72,6 +72,11 @@ public struct Case: Sendable, Hashable, Codable {
         for i in history.indices where i >= index { history[i].commandId = commandId }
     }
 
+    /// Records the citizen's answer on the history entries from `index` on (those a survey caused).
+    public mutating func attribute(historyFrom index: Int, toSurvey satisfaction: Satisfaction) {
+        for i in history.indices where i >= index && [.close, .reopen].contains(history[i].event) { history[i].satisfaction = satisfaction }
+    }
+
     /// Merges another source report (or a new version of one already merged); the status is unchanged.
     /// A newer version records whether its source withdrew the report (or took the withdrawal back).
     public mutating func merge(_ incident: Incident, match: MergeEvidence, at time: Date) {
@@ -132,11 +137,13 @@ public struct Case: Sendable, Hashable, Codable {
             entry.department = to
             entry.level = newLevel
             entry.dispatchId = dispatchId
+            entry.dueAt = due
         case .accept(let dispatchId), .start(let dispatchId):
             entry.dispatchId = dispatchId
         case .due(let due):
             dueAt = due
             entry.dispatchId = currentDispatchId
+            entry.dueAt = due
         case .resolve(let dispatchId, let note), .return(let dispatchId, let note):
             entry.dispatchId = dispatchId
             entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
@@ -549,6 +556,10 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
     public var note: String?
     /// The command of the command centre that caused it, if one did. Written only when present.
     public var commandId: String?
+    /// The due date it set (dispatch, escalate, reroute, due). Written only when present.
+    public var dueAt: Date?
+    /// The citizen's answer, for the entry a survey caused. Written only when present.
+    public var satisfaction: Satisfaction?
 
     /// A history entry.
     public init(at: Date, event: CaseEventKind, from: CaseStatus?, to: CaseStatus, department: String? = nil,
@@ -563,7 +574,7 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
         self.note = note
     }
 
-    enum CodingKeys: String, CodingKey { case at, event, from, to, department, level, dispatchId, note, commandId }
+    enum CodingKeys: String, CodingKey { case at, event, from, to, department, level, dispatchId, note, commandId, dueAt, satisfaction }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -578,6 +589,8 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
         dispatchId = try c.decodeIfPresent(String.self, forKey: .dispatchId, satisfying: FieldCheck.isRecordId, "a dispatch id")
         note = try c.decodeIfPresent(String.self, forKey: .note)
         commandId = try c.decodeIfPresent(String.self, forKey: .commandId, satisfying: FieldCheck.isRecordId, "a command id")
+        dueAt = try c.decodeIfPresent(Date.self, forKey: .dueAt)
+        satisfaction = try c.decodeIfPresent(Satisfaction.self, forKey: .satisfaction)
     }
 
     /// Writes every field, `null` where absent.
@@ -592,5 +605,7 @@ public struct CaseHistoryEntry: Sendable, Hashable, Codable {
         try c.encodeNullable(dispatchId, forKey: .dispatchId)
         try c.encodeNullable(note, forKey: .note)
         try c.encodeIfPresent(commandId, forKey: .commandId)
+        try c.encodeIfPresent(dueAt, forKey: .dueAt)
+        try c.encodeIfPresent(satisfaction, forKey: .satisfaction)
     }
 }

@@ -109,10 +109,12 @@ extension Case {
             if let commandId = h.commandId { w.key("commandId"); w.string(commandId) }
             w.key("department"); w.string(h.department)
             w.key("dispatchId"); w.string(h.dispatchId)
+            if let due = h.dueAt { w.key("dueAt"); w.date(due) }
             w.key("event"); w.string(h.event.rawValue)
             w.key("from"); w.string(h.from?.rawValue)
             w.key("level"); w.string(h.level?.rawValue)
             w.key("note"); w.string(h.note)
+            if let satisfaction = h.satisfaction { w.key("satisfaction"); w.string(satisfaction.rawValue) }
             w.key("to"); w.string(h.to.rawValue)
             w.endObject()
         }
