@@ -188,7 +188,11 @@ public struct CityTraffic: Service {
 
     /// Citizens whose work order was reported 办结 answer the survey once.
     private func answerSurveys(_ surveyed: inout Set<String>, rng: inout SplitMix64) async {
-        for received in hotline.received where received.report.state == "办结" && !surveyed.contains(received.report.id) {
+        let reports = hotline.received
+        // Only orders the platform still remembers (its last 10 000 reports) need remembering here: the
+        // set stays bounded in long runs (a soak found it growing by every order).
+        surveyed.formIntersection(Set(reports.map(\.report.id)))
+        for received in reports where received.report.state == "办结" && !surveyed.contains(received.report.id) {
             surveyed.insert(received.report.id)
             let dissatisfied = rng.chance(behaviour.dissatisfiedShare)
             let satisfaction: Satisfaction = dissatisfied ? .dissatisfied : (rng.chance(0.7) ? .satisfied : .basicallySatisfied)
