@@ -273,13 +273,14 @@ final class CaseWork {
 
     /// Applies one incident: a new version of a known report, a report solved on the spot, a duplicate
     /// of a case nearby, or a new case routed and dispatched.
-    func handle(_ incident: Incident) async throws {
+    func handle(_ incident: Incident, traceparent: String? = nil) async throws {
         counts.incidents += 1
         if let known = reportCase[incident.incidentId] {
             counts.exactDuplicates += 1
             guard incident.source.version > known.version else { return }
             var entry = try await load(known.caseId)
             entry.value.merge(incident, match: MergeEvidence(distanceMeters: 0, timeGapSeconds: 0, itemRelation: .sameItem, textScore: 1), at: now)
+            entry.value.trace(report: incident.incidentId, traceparent: traceparent)
             if incident.resolvedOnSite && !incident.withdrawn {
                 // The source closed its own record (enforcement 结案): see CasePolicy.sourceClosed.
                 setReport(incident, caseId: known.caseId)
@@ -334,6 +335,7 @@ final class CaseWork {
             if let decision = bestMatch(incident, grid: grid, position: position, radius: radius) {
                 var entry = try await load(decision.caseId)
                 entry.value.merge(incident, match: decision.evidence, at: now)
+                entry.value.trace(report: incident.incidentId, traceparent: traceparent)
                 let t = incident.reportedAt.millisecondsSince1970
                 entry.firstMs = min(entry.firstMs, t)
                 entry.lastMs = max(entry.lastMs, t)
@@ -354,6 +356,7 @@ final class CaseWork {
         // Ordered by the report's time: new cases go to the right edge of the cases index.
         let caseId = DeterministicID(namespace: .case, parts: [incident.incidentId], orderedAt: incident.reportedAt.millisecondsSince1970).uuidString
         var value = Case(caseId: caseId, openedBy: incident, at: now)
+        value.trace(report: incident.incidentId, traceparent: traceparent)
         if value.gridCode == nil { value.gridCode = grid }
         if !incident.resolvedOnSite, let grid, let (position, radius) = placed {
             value.recurrenceOf = env.matcher.recurrence(of: incident, position: position, uncertaintyMeters: radius,
@@ -668,17 +671,18 @@ final class CaseWork {
             var seen = Set<PersonName>()
             work.parties = details.flatMap(\.parties).filter { seen.insert($0).inserted }
         }
-        let time = now, record = work
+        let time = now, record = work, trace = c.traceparent()
         // The first edition keeps the id it always had; later ones are told apart by their revision.
         let eventParts = firstEdition ? ["dispatch", id] : ["dispatch", id, String(c.version)]
         pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in
             let eventId = DeterministicID(namespace: .event, parts: eventParts).uuidString
             // Written directly unless it carries personal data, which the encoders mask or reveal.
             if let data = record.jsonBytesWithoutPersonalData() {
-                return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId, data: data)
+                return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId,
+                                  traceparent: trace, data: data)
             }
             return try CloudEvent(id: eventId, source: CloudEvent.routerSource, type: .dispatch,
-                                  time: time, subject: record.caseId, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
+                                  time: time, subject: record.caseId, traceparent: trace, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
         })
     }
 
@@ -688,9 +692,10 @@ final class CaseWork {
         let alert = Alert(alertId: DeterministicID(namespace: .event, parts: ["alert", c.caseId, notice.kind.rawValue, String(c.version)]).uuidString,
                           caseId: c.caseId, kind: notice.kind, department: c.department, level: c.level, dispatchId: c.currentDispatchId,
                           dueAt: c.dueAt, message: PersonalDataMasking.maskPhoneNumbers(in: notice.message), at: now)
-        let time = now
+        let time = now, trace = c.traceparent()
         pending.append(PendingRecord(topic: Topics.alerts, key: Array(c.caseId.utf8)) { encoder in
-            try CloudEvent(id: alert.alertId, source: CloudEvent.routerSource, type: .alert, time: time, subject: alert.caseId, payload: alert, encoder: encoder.masking)
+            try CloudEvent(id: alert.alertId, source: CloudEvent.routerSource, type: .alert, time: time, subject: alert.caseId, traceparent: trace,
+                           payload: alert, encoder: encoder.masking)
         })
     }
 
@@ -708,18 +713,20 @@ final class CaseWork {
         docRecord[id] = pending.count
         // Cases and status records are written directly (byte for byte what the encoder writes; they
         // carry no personal data): they are most of the router's records.
+        let caseTrace = c.traceparent()
         pending.append(PendingRecord(topic: Topics.cases, key: Array(id.utf8)) { _ in
             CloudEvent(id: DeterministicID(namespace: .event, parts: ["case", id, String(c.version)]).uuidString, source: CloudEvent.routerSource,
-                       type: EventType.case.rawValue, time: time, subject: id, data: c.jsonBytes())
+                       type: EventType.case.rawValue, time: time, subject: id, traceparent: caseTrace, data: c.jsonBytes())
         })
         // A department's or citizen's note goes to every source: phones written in it are masked.
         let text = note.map(PersonalDataMasking.maskPhoneNumbers(in:)) ?? statusNote(c)
         for report in c.reports where (report.isActive && tell.includes(report.incidentId)) || report.incidentId == withdrawing {
             let status = StatusUpdate(system: report.system, recordId: report.recordId, caseId: id, caseVersion: c.version,
                                       status: c.status, department: c.department, note: text, at: time)
+            let trace = c.traceparent(for: report.incidentId)
             pending.append(PendingRecord(topic: status.topic, key: Array(report.recordId.utf8)) { _ in
                 CloudEvent(id: DeterministicID(namespace: .event, parts: ["status", report.incidentId, String(c.version)]).uuidString,
-                           source: CloudEvent.routerSource, type: EventType.status.rawValue, time: time, subject: id, data: status.jsonBytes())
+                           source: CloudEvent.routerSource, type: EventType.status.rawValue, time: time, subject: id, traceparent: trace, data: status.jsonBytes())
             })
         }
     }

@@ -367,7 +367,7 @@ public final class RouterConsumer: Service, Sendable {
         for (record, item) in items {
             switch item {
             case .incident(let incident):
-                try await work.handle(incident)
+                try await work.handle(incident, traceparent: record.headers.string(CloudEventHeader.traceparent))
             case .feedback(let feedback):
                 if let reason = try await work.handle(feedback) { work.deadLetter(record, reason: reason) }
             case .survey(let survey):

@@ -40,12 +40,14 @@ public final class HotlinePlatform: Sendable {
         public var message: String
     }
 
-    /// Pushes raw body bytes with the given headers (signed unless `signature` is given).
+    /// Pushes raw body bytes with the given headers (signed unless `signature` is given; with a W3C
+    /// `traceparent` when given, as a platform that traces its calls sends it).
     public func push(path: String, body: [UInt8], contentType: String, timestamp: Int64 = Int64(Date().timeIntervalSince1970),
-                     signature: String? = nil, timeout: TimeAmount = .seconds(30)) async throws -> Answer {
+                     signature: String? = nil, traceparent: String? = nil, timeout: TimeAmount = .seconds(30)) async throws -> Answer {
         var request = HTTPClientRequest(url: hubURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: contentType)
+        if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
         let ts = String(timestamp)
         request.headers.add(name: "X-Hotline-Timestamp", value: ts)
         request.headers.add(name: "X-Hotline-Signature", value: signature ?? Hotline12345.signature(secret: secret, timestamp: ts, body: body))

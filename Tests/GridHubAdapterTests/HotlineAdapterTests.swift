@@ -10,6 +10,28 @@ import Testing
 
 @Suite("12345 hotline adapter over HTTP and Kafka", .timeLimit(.minutes(2)))
 struct HotlineAdapterTests {
+    @Test("the platform's traceparent continues on the incident (a new span of its trace); an order without one starts a trace; a malformed one is replaced")
+    func traceContext() async throws {
+        let topics = try await TestTopics.make()
+        let adapter = try PushAdapter.hotline(topics)
+        let prefix = "JY12345-TR-\(UUID().uuidString.prefix(6))"
+        let traced = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        try await adapter.run { (url: String) async throws -> Void in
+            let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
+            for (n, header) in [traced, nil, "00-zz-yy-01"].enumerated() {
+                let body = HotlinePlatform.body(Fixtures.workOrder("\(prefix)-\(n)"), encoding: .gbk)
+                #expect(try await hotline.push(path: "/hotline12345/workorders", body: body, contentType: "application/xml; charset=GBK", traceparent: header).code == 0)
+            }
+        }
+        let records = try await TestKafka.readAll(topics.ingest.incidents, partitions: 3, count: 3, cluster: topics.cluster, timeout: .seconds(20))
+        func trace(_ n: Int) -> TraceContext? {
+            records.first { TestTopics.incident($0).source.recordId == "\(prefix)-\(n)" }.flatMap { TraceContext(header: $0.headers.string(CloudEventHeader.traceparent)) }
+        }
+        #expect(trace(0)?.traceId == "4bf92f3577b34da6a3ce929d0e0e4736" && trace(0)?.spanId != "00f067aa0ba902b7")
+        #expect(trace(1) != nil && trace(1)?.traceId != trace(0)?.traceId)
+        #expect(trace(2) != nil && trace(2)?.traceId != trace(0)?.traceId)
+    }
+
     @Test("signed GBK and UTF-8 work orders become incidents with grid and item; a retry adds nothing; a higher BBH updates")
     func workOrders() async throws {
         let topics = try await TestTopics.make()

@@ -604,6 +604,27 @@ struct RouterFlowTests {
         }
     }
 
+    @Test("a report's trace continues on everything the router writes about it: the case, the dispatch, the status and alerts, each a new span of the same trace")
+    func traceCarriedThrough() async throws {
+        let world = try await RouterWorld()
+        let traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let order = Make.incident(.hotline12345, "JY-TR-1", item: "SR-003", at: Make.place(14000).coordinate, method: .addressMatch, text: "路边乱堆物料")
+        try await world.withRouter { _ in
+            try await world.publish([order], traceparent: "00-\(traceId)-00f067aa0ba902b7-01")
+            _ = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { !$0.isEmpty }
+            _ = try await world.waitFor(SourceSystem.hotline12345.statusTopic, as: StatusUpdate.self) { !$0.isEmpty }
+            for topic in [Topics.cases, Topics.dispatch(department: "urban-mgmt"), SourceSystem.hotline12345.statusTopic] {
+                let records = try await world.read(topic, quiet: .milliseconds(500))
+                #expect(!records.isEmpty)
+                for r in records {
+                    let trace = TraceContext(header: r.headers.string(CloudEventHeader.traceparent))
+                    #expect(trace?.traceId == traceId, "\(topic) record without the report's trace")
+                    #expect(trace?.spanId != "00f067aa0ba902b7", "\(topic): the same span, not a new one")
+                }
+            }
+        }
+    }
+
     @Test("a department answering a dispatch it returned, after the case went to another department, changes nothing and is not a dead letter")
     func answerAfterReturn() async throws {
         let world = try await RouterWorld()

@@ -71,13 +71,14 @@ final class RouterWorld: Sendable {
         }
     }
 
-    /// Publishes events the way adapters and departments do.
-    func publish(_ incidents: [Incident]) async throws {
+    /// Publishes events the way adapters and departments do (with `traceparent` on each when given).
+    func publish(_ incidents: [Incident], traceparent: String? = nil) async throws {
         let producer = try TestKafka.producer(cluster)
         var records: [ProducerRecord] = []
         for incident in incidents {
             let event = try CloudEvent(id: UUID().uuidString, source: incident.source.system.adapterEventSource, type: .incident,
-                                       time: incident.receivedAt, payload: incident, encoder: GridHubJSON.encoder(disclosingPersonalData: .reveal))
+                                       time: incident.receivedAt, traceparent: traceparent, payload: incident,
+                                       encoder: GridHubJSON.encoder(disclosingPersonalData: .reveal))
             records.append(ProducerRecord(topic: Topics.incidents, key: incident.location.gridCode ?? "unlocated", value: event.data,
                                           headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
         }

@@ -103,7 +103,7 @@ public final class ElinkIngest: Sendable {
                 }
             }
         }
-        let outcomes = await pipeline.publish(incidents)
+        let outcomes = await pipeline.publish(incidents, traceparent: request.headers[.traceparent])
         for outcome in outcomes {
             if case .busy(let reason) = outcome {
                 logger.info("elink batch not stored", metadata: ["kafka.error.reason": .string(reason)])

@@ -137,7 +137,7 @@ public final class HotlineIngest: Sendable {
                 return await deadLetter(error.code, error.reason)
             }
             let incident = order.incident(reference: reference, receivedAt: now)
-            switch await pipeline.publish(incident) {
+            switch await pipeline.publish(incident, traceparent: request.headers[.traceparent]) {
             case .accepted: return Answer(code: .accepted, message: "成功")
             case .busy(let reason):
                 logger.info("work order not stored", metadata: ["gridhub.record.id": .string(order.id), "kafka.error.reason": .string(reason)])
@@ -148,7 +148,7 @@ public final class HotlineIngest: Sendable {
             do { survey = try Hotline12345.survey(xml: text) } catch {
                 return await deadLetter(error.code, error.reason)
             }
-            switch await pipeline.publish(survey: survey) {
+            switch await pipeline.publish(survey: survey, traceparent: request.headers[.traceparent]) {
             case .accepted: return Answer(code: .accepted, message: "成功")
             case .busy: return Answer(code: .busy, message: "系统繁忙，请稍后重试")
             }

@@ -137,7 +137,8 @@ public final class IngestPipeline: Sendable {
         do {
             let event = try CloudEvent(
                 id: DeterministicID(namespace: .event, parts: ["survey", system.rawValue, survey.recordId, RFC3339.format(survey.at)]).uuidString,
-                source: system.adapterEventSource, type: .survey, time: survey.at, subject: survey.recordId, traceparent: traceparent,
+                source: system.adapterEventSource, type: .survey, time: survey.at, subject: survey.recordId,
+                traceparent: (TraceContext(header: traceparent)?.child() ?? .start()).header,
                 payload: survey, encoder: GridHubJSON.encoder())
             let record = ProducerRecord(topic: topics.surveys, key: survey.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
             return await deliver(record, ledgerKey: key, version: 1)
@@ -192,7 +193,8 @@ public final class IngestPipeline: Sendable {
         do {
             let event = try CloudEvent(
                 id: DeterministicID(namespace: .event, parts: ["feedback", feedback.dispatchId, feedback.status.rawValue, String(version)]).uuidString,
-                source: eventSource, type: .feedback, time: feedback.at, subject: feedback.dispatchId, traceparent: traceparent,
+                source: eventSource, type: .feedback, time: feedback.at, subject: feedback.dispatchId,
+                traceparent: (TraceContext(header: traceparent)?.child() ?? .start()).header,
                 payload: feedback, encoder: GridHubJSON.encoder())
             let record = ProducerRecord(topic: topics.feedback, key: feedback.dispatchId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
             return await deliver(record, ledgerKey: key, version: version)
@@ -227,12 +229,14 @@ public final class IngestPipeline: Sendable {
     private func ledgerKey(_ source: SourceRef) -> String { "\(source.system.rawValue)/\(source.recordId)" }
 
     /// The Kafka record of an incident: keyed by its grid (records of one place share a partition),
-    /// CloudEvents headers, deterministic `ce_id`.
+    /// CloudEvents headers, deterministic `ce_id`; a `traceparent` continuing the source's trace (a new
+    /// span of it) or, when the source sent none, starting one.
     func record(for incident: Incident, traceparent: String?) throws -> ProducerRecord {
+        let trace = TraceContext(header: traceparent)?.child() ?? .start()
         let event = try CloudEvent(
             id: DeterministicID(namespace: .event, parts: ["incident", incident.source.system.rawValue, incident.source.recordId, String(incident.source.version)]).uuidString,
             source: system.adapterEventSource, type: .incident, time: incident.receivedAt, subject: incident.incidentId,
-            traceparent: traceparent, payload: incident, encoder: encoder)
+            traceparent: trace.header, payload: incident, encoder: encoder)
         return ProducerRecord(
             topic: topics.incidents, key: IngestPipeline.partitionKey(for: incident), value: event.data,
             headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })

@@ -58,6 +58,8 @@ extension HTTPFields.Element.Name {
     static let hotlineSignature = HTTPFieldName("X-Hotline-Signature")!
     static let apiKey = HTTPFieldName("X-Api-Key")!
     static let requestID = HTTPFieldName("X-Request-Id")!
+    /// W3C Trace Context.
+    static let traceparent = HTTPFieldName("traceparent")!
 }
 
 /// The `charset` parameter of a Content-Type, if any.

@@ -77,6 +77,20 @@ public struct Case: Sendable, Hashable, Codable {
         for i in history.indices where i >= index && [.close, .reopen].contains(history[i].event) { history[i].satisfaction = satisfaction }
     }
 
+    /// Records the trace a report arrived with, unless it has one already.
+    public mutating func trace(report incidentId: String, traceparent: String?) {
+        guard let traceparent, TraceContext(header: traceparent) != nil, let i = reports.firstIndex(where: { $0.incidentId == incidentId }),
+              reports[i].traceparent == nil else { return }
+        reports[i].traceparent = traceparent
+    }
+
+    /// A new span of the trace of the report `incidentId` (the opening report's when nil), for a record
+    /// about it; nil when the report came without one.
+    public func traceparent(for incidentId: String? = nil) -> String? {
+        let report = incidentId.flatMap { id in reports.first { $0.incidentId == id } } ?? reports.first
+        return TraceContext(header: report?.traceparent)?.child().header
+    }
+
     /// Merges another source report (or a new version of one already merged); the status is unchanged.
     /// A newer version records whether its source withdrew the report (or took the withdrawal back).
     public mutating func merge(_ incident: Incident, match: MergeEvidence, at time: Date) {
@@ -432,6 +446,9 @@ public struct CaseReport: Sendable, Hashable, Codable {
     /// withdrawn report stays on the case (it was reported) but its source gets no more status records
     /// and its reporter's contacts no longer go to departments.
     public var withdrawnAt: Date?
+    /// The W3C `traceparent` the report arrived with (the adapter's span of its trace): the records the
+    /// router writes about it continue that trace. Written only when present.
+    public var traceparent: String?
 
     /// Whether the source still wants the problem handled.
     public var isActive: Bool { withdrawnAt == nil }
@@ -454,7 +471,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         if incident.withdrawn { withdrawnAt = mergedAt }
     }
 
-    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt }
+    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt, traceparent }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -467,6 +484,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         mergedAt = try c.decode(Date.self, forKey: .mergedAt)
         match = try c.decodeIfPresent(MergeEvidence.self, forKey: .match)
         withdrawnAt = try c.decodeIfPresent(Date.self, forKey: .withdrawnAt)
+        traceparent = try c.decodeIfPresent(String.self, forKey: .traceparent, satisfying: { TraceContext(header: $0) != nil }, "a W3C traceparent")
     }
 
     /// Writes every field, `null` where absent; `withdrawnAt` only once the source withdrew the report.
@@ -479,6 +497,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         try c.encode(mergedAt, forKey: .mergedAt)
         try c.encodeNullable(match, forKey: .match)
         try c.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
+        try c.encodeIfPresent(traceparent, forKey: .traceparent)
     }
 }
 

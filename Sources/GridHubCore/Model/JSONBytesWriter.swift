@@ -142,6 +142,7 @@ extension Case {
             w.key("mergedAt"); w.date(r.mergedAt)
             w.key("recordId"); w.string(r.recordId)
             w.key("system"); w.string(r.system.rawValue)
+            if let traceparent = r.traceparent { w.key("traceparent"); w.string(traceparent) }
             w.key("version"); w.int(r.version)
             if let withdrawnAt = r.withdrawnAt { w.key("withdrawnAt"); w.date(withdrawnAt) }
             w.endObject()
