@@ -102,3 +102,17 @@ package func runOnOwnThread<T: Sendable, E: Error>(_ body: @escaping @Sendable (
     }
     return try result.get()
 }
+
+/// Runs `operation` and returns its result, or nil once `limit` has passed without one: the operation
+/// is then left to finish (or not) on its own. For waits that cannot be cancelled (a librdkafka call
+/// against a cluster that is gone) where the caller must go on, as a shutdown must.
+package func abandoning<T: Sendable>(after limit: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+    await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+        let once = ResumeOnce<T?>(continuation)
+        Task { once.resume(await operation()) }
+        Task {
+            try? await Task.sleep(for: limit)
+            once.resume(nil)
+        }
+    }
+}

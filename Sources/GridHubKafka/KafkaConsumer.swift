@@ -1,3 +1,4 @@
+import Foundation
 import CRdKafka
 import Dispatch
 import Logging
@@ -24,6 +25,9 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     fileprivate struct State {
         var closed = false
+        /// `rd_kafka_consumer_close` has returned (it blocks for as long as the group coordinator does
+        /// not answer: with the cluster gone, for ever).
+        var closeFinished = false
         var assignment: Set<TopicPartition> = []
         var rebalances = 0
     }
@@ -57,12 +61,21 @@ public final class KafkaConsumer: @unchecked Sendable {
         queuePointer = q
     }
 
+    /// Closes (when not closed yet) and frees the handle on a thread of its own, so that releasing a
+    /// consumer never blocks its caller; a close still waiting for the cluster is waited out there.
     deinit {
-        rd_kafka_queue_destroy(queuePointer)
-        if !state.withLock({ $0.closed }) {
-            rd_kafka_consumer_close(handle.pointer)
+        let handle = self.handle, queue = UncheckedPointer(queuePointer), state = self.state
+        let thread = Thread {
+            let (closed, finished) = state.withLock { ($0.closed, $0.closeFinished) }
+            if closed && !finished {
+                while !state.withLock({ $0.closeFinished }) { usleep(100_000) }
+            }
+            rd_kafka_queue_destroy(queue.pointer)
+            if !closed { rd_kafka_consumer_close(handle.pointer) }
+            handle.destroy()
         }
-        handle.destroy()
+        thread.name = "gridhub-kafka-consumer-release"
+        thread.start()
     }
 
     /// Joins the consumer group and subscribes to `topics`. Requires a `groupID`.
@@ -187,16 +200,33 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// Leaves the group (revoking partitions, without committing anything not already committed)
-    /// and stops reading. Safe to call more than once.
-    public func close() async {
+    /// and stops reading. Safe to call more than once. Waits at most `timeout`: with the cluster gone,
+    /// librdkafka's close waits for the group coordinator for ever, and a daemon must still stop
+    /// (offsets not committed are read again by the next member, as after a crash).
+    public func close(timeout: Duration = .seconds(10)) async {
         let first = state.withLock { s -> Bool in
             if s.closed { return false }
             s.closed = true
             return true
         }
         guard first else { return }
-        let handle = self.handle
-        await onQueue { _ = rd_kafka_consumer_close(handle.pointer) }
+        let handle = self.handle, state = self.state
+        let finished: Bool = await withCheckedContinuation { continuation in
+            let once = ResumeOnce(continuation)
+            queue.async {
+                _ = rd_kafka_consumer_close(handle.pointer)
+                state.withLock { $0.closeFinished = true }
+                once.resume(true)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                once.resume(false)
+            }
+        }
+        if !finished {
+            logger.warning("consumer close did not finish within \(timeout) (the cluster does not answer): going on without it",
+                           metadata: [LoggingKeys.client: .string(handle.name)])
+        }
     }
 
     var isClosed: Bool { state.withLock { $0.closed } }
@@ -319,4 +349,14 @@ public struct KafkaConsumerBatches: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
+}
+
+/// A continuation resumed by whichever of several racers comes first; the others do nothing.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let state: Mutex<CheckedContinuation<T, Never>?>
+    init(_ continuation: CheckedContinuation<T, Never>) { state = Mutex(continuation) }
+    func resume(_ value: T) {
+        let continuation = state.withLock { c -> CheckedContinuation<T, Never>? in defer { c = nil }; return c }
+        continuation?.resume(returning: value)
+    }
 }

@@ -223,23 +223,31 @@ public struct LiveSummaryService: Service {
                 output(interactive ? "\u{1B}[H\u{1B}[2J" + screen : screen + "\n")
             }
         }
-        // Before stopping, read up to the end of every topic so the final summary is complete.
-        var ends: [TopicPartition: Int64] = [:]
-        for (topic, count) in described where topics.contains(topic) {
-            for p in 0..<Int32(count) {
-                let tp = TopicPartition(topic: topic, partition: p)
-                if let w = try? await admin.watermarks(tp, timeout: .seconds(2)), w.high > w.low { ends[tp] = w.high }
+        // Before stopping, read up to the end of every topic so the final summary is complete — for at
+        // most 8 s: with the cluster gone every query would wait out its timeout (a hundred partitions
+        // made one Ctrl-C take minutes), and such a wait cannot be cancelled, only left behind.
+        let summary = self.summary, watched = topics
+        let caughtUp = await abandoning(after: .seconds(8)) { () -> Bool in
+            var ends: [TopicPartition: Int64] = [:]
+            for (topic, count) in described where watched.contains(topic) {
+                for p in 0..<Int32(count) {
+                    let tp = TopicPartition(topic: topic, partition: p)
+                    guard let w = try? await admin.watermarks(tp, timeout: .seconds(1)) else { return false }
+                    if w.high > w.low { ends[tp] = w.high }
+                }
             }
-        }
-        var position: [TopicPartition: Int64] = [:]
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline, ends.contains(where: { (position[$0.key] ?? -1) + 1 < $0.value }) {
-            guard let batch = try? await consumer.poll(timeout: .milliseconds(100)) else { break }
-            for record in batch {
-                summary.observe(record)
-                position[TopicPartition(topic: record.topic, partition: record.partition)] = record.offset
+            var position: [TopicPartition: Int64] = [:]
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline, ends.contains(where: { (position[$0.key] ?? -1) + 1 < $0.value }) {
+                guard let batch = try? await consumer.poll(timeout: .milliseconds(100)) else { return false }
+                for record in batch {
+                    summary.observe(record)
+                    position[TopicPartition(topic: record.topic, partition: record.partition)] = record.offset
+                }
             }
+            return true
         }
+        if caughtUp != true { logger.info("the final summary may miss the last records: the cluster did not answer") }
         await consumer.close()
     }
 }

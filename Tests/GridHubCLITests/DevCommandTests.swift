@@ -185,4 +185,34 @@ struct DevCommandTests {
         #expect(!second.wasSignalled, "it should end by itself, status \(status); stderr: \(second.standardError.suffix(2_000))")
         #expect(try await !Self.answers(secondURL), "PostgreSQL left running after a clean stop")
     }
+
+    @Test("on a broker of another process that goes away for good, one Ctrl-C still stops gridhub dev in bounded time and leaves no PostgreSQL behind (it once ran on for minutes)")
+    func brokerGoneThenCtrlC() async throws {
+        let broker = try ChildProcess(GridHubPaths.executable, ["broker", "--brokers", "1"], environment: ["GRIDHUB_LOG_LEVEL": "warning"])
+        defer { broker.signal(SIGKILL) }
+        let bootstrap = String(try await broker.firstLine().dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-dev-gone-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let dev = try ChildProcess(GridHubPaths.executable, ["dev", "--rate", "5", "--speed", "300", "--no-summary", "--state-dir", state.path, "--bootstrap", bootstrap],
+                                   removing: ["GRIDHUB_DATABASE_URL"])
+        defer { dev.signal(SIGKILL) }
+        let url = String(try await Self.line(dev, startingWith: "GRIDHUB_DATABASE_URL=", timeout: .seconds(150)).dropFirst("GRIDHUB_DATABASE_URL=".count))
+        try await Task.sleep(for: .seconds(8))
+        broker.signal(SIGKILL)
+        _ = try? await broker.waitForExit(timeout: .seconds(10))
+        try await Task.sleep(for: .seconds(5))
+        dev.signal(SIGINT)
+        let asked = ContinuousClock.now
+        _ = try await dev.waitForExit(timeout: .seconds(90))
+        // The graceful limit (30 s), then at most 20 s for cancelled services, then it exits by itself.
+        #expect(ContinuousClock.now - asked < .seconds(60), "one Ctrl-C took \(ContinuousClock.now - asked)")
+        #expect(!dev.wasSignalled)
+        var stillUp = true
+        let deadline = ContinuousClock.now + .seconds(20)
+        while stillUp && ContinuousClock.now < deadline {
+            stillUp = try await Self.answers(url)
+            if stillUp { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(!stillUp, "PostgreSQL left running")
+    }
 }

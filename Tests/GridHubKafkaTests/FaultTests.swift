@@ -50,6 +50,22 @@ struct FaultTests {
         }
     }
 
+    @Test("closing a group member whose cluster is gone returns within its limit (librdkafka would wait for the coordinator for ever), and releasing it does not block")
+    func closeWithoutCluster() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        let topic = try await TestKafka.makeTopic(partitions: 1, on: cluster)
+        var consumer: KafkaConsumer? = try TestKafka.consumer(cluster, group: "gone-\(UUID().uuidString.prefix(8))")
+        try consumer?.subscribe(topics: [topic])
+        _ = try await consumer?.poll(timeout: .seconds(3))
+        await cluster.shutdown()
+        let started = ContinuousClock.now
+        await consumer?.close(timeout: .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(4))
+        let released = ContinuousClock.now
+        consumer = nil
+        #expect(ContinuousClock.now - released < .seconds(1))
+    }
+
     @Test("a full producer makes senders wait instead of failing or growing without bound")
     func backPressure() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)

@@ -56,11 +56,17 @@ public struct DaemonContext: Sendable {
         return ServiceGroup(configuration: configuration)
     }
 
+    /// How long services may take to end once cancelled before the process exits without them
+    /// (exit 1): a wait that cannot be cancelled (a librdkafka call against a cluster that is gone)
+    /// must not keep a daemon, or `gridhub dev` after one Ctrl-C, running for ever.
+    public static let cancelledServicesLimit: Duration = .seconds(20)
+
     /// Runs `group` to its end. The first SIGINT or SIGTERM starts its graceful shutdown (bounded by
-    /// the group's limit); a second cancels every service at once; a third ends the process on the
-    /// spot (exit 130). ServiceLifecycle ignores a repeated shutdown signal, hence this handler.
-    public static func runUntilSignalled(_ group: ServiceGroup, logger: Logger) async throws {
-        let signals = ShutdownSignals(logger: logger)
+    /// the group's limit; the process exits by itself if the services have not ended
+    /// ``cancelledServicesLimit`` after that); a second cancels every service at once; a third ends the
+    /// process on the spot (exit 130). ServiceLifecycle ignores a repeated shutdown signal, hence this handler.
+    public static func runUntilSignalled(_ group: ServiceGroup, logger: Logger, gracefulShutdownLimit limit: Duration = gracefulShutdownLimit) async throws {
+        let signals = ShutdownSignals(logger: logger, exitAfter: limit + cancelledServicesLimit)
         let task = Task { try await group.run() }
         signals.start(
             graceful: { Task { await group.triggerGracefulShutdown() } },
@@ -76,9 +82,14 @@ final class ShutdownSignals: Sendable {
     private struct Sources: @unchecked Sendable { var list: [any DispatchSourceSignal] = [] }
     private let sources = Mutex(Sources())
     private let count = Mutex(0)
+    private let stopped = Mutex(false)
     private let logger: Logger
+    private let exitAfter: Duration
 
-    init(logger: Logger) { self.logger = logger }
+    init(logger: Logger, exitAfter: Duration) {
+        self.logger = logger
+        self.exitAfter = exitAfter
+    }
 
     func start(graceful: @escaping @Sendable () -> Void, cancel: @escaping @Sendable () -> Void) {
         let queue = DispatchQueue(label: "gridhub.signals")
@@ -92,6 +103,12 @@ final class ShutdownSignals: Sendable {
                 case 1:
                     logger.notice("\(name): shutting down gracefully (send it again to stop at once)")
                     graceful()
+                    let (seconds, attoseconds) = exitAfter.components
+                    queue.asyncAfter(deadline: .now() + .milliseconds(Int(seconds * 1_000 + attoseconds / 1_000_000_000_000_000))) { [self] in
+                        guard !stopped.withLock({ $0 }) else { return }
+                        logger.critical("services did not end within \(exitAfter) of \(name): exiting without them")
+                        _exit(1)
+                    }
                 case 2:
                     logger.warning("\(name) again: cancelling every service now")
                     cancel()
@@ -108,6 +125,7 @@ final class ShutdownSignals: Sendable {
     }
 
     func stop() {
+        stopped.withLock { $0 = true }
         let box = sources.withLock { s -> Sources in defer { s = Sources() }; return s }
         for source in box.list { source.cancel() }
         for number in [SIGINT, SIGTERM] { signal(number, SIG_DFL) }
