@@ -44,19 +44,12 @@ public struct TraceContext: Sendable, Hashable {
         s.utf8.count == count && s.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
     }
 
+    /// `bytes` random bytes in lowercase hex, not all zero (W3C forbids an all-zero id).
     private static func randomHex(_ bytes: Int) -> String {
-        var out = ""
         var generator = SystemRandomNumberGenerator()
-        repeat {
-            out = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator).hexPair }.joined()
-        } while out.allSatisfy { $0 == "0" }
-        return out
-    }
-}
-
-private extension UInt8 {
-    var hexPair: String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(self >> 4)], digits[Int(self & 0x0f)]])
+        while true {
+            let id = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            if id.contains(where: { $0 != 0 }) { return id.hexString }
+        }
     }
 }

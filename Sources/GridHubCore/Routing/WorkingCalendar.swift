@@ -21,23 +21,12 @@ public struct WorkingCalendar: Sendable, Hashable {
             let parts = text.split(separator: "-", omittingEmptySubsequences: false)
             guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
                   let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), d >= 1,
-                  d <= Self.daysInMonth(y, m) else { return nil }
-            index = Self.daysFromCivil(y, m, d)
+                  d <= RFC3339.daysInMonth(year: y, month: m) else { return nil }
+            index = RFC3339.daysSince1970(year: y, month: m, day: d)
         }
 
         /// The year, month and day.
-        public var civil: (year: Int, month: Int, day: Int) {
-            // Howard Hinnant's civil-from-days.
-            let z = index + 719_468
-            let era = (z >= 0 ? z : z - 146_096) / 146_097
-            let doe = z - era * 146_097
-            let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-            let mp = (5 * doy + 2) / 153
-            let d = doy - (153 * mp + 2) / 5 + 1
-            let m = mp < 10 ? mp + 3 : mp - 9
-            return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-        }
+        public var civil: (year: Int, month: Int, day: Int) { RFC3339.civilDate(daysSince1970: index) }
 
         /// Monday 0 … Sunday 6 (1970-01-01 was a Thursday).
         public var weekday: Int { ((index % 7) + 7 + 3) % 7 }
@@ -51,24 +40,6 @@ public struct WorkingCalendar: Sendable, Hashable {
         }
 
         public static func < (a: Day, b: Day) -> Bool { a.index < b.index }
-
-        static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-            let y = month <= 2 ? year - 1 : year
-            let era = (y >= 0 ? y : y - 399) / 400
-            let yoe = y - era * 400
-            let mp = (month + 9) % 12
-            let doy = (153 * mp + 2) / 5 + day - 1
-            let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-            return era * 146_097 + doe - 719_468
-        }
-
-        static func daysInMonth(_ y: Int, _ m: Int) -> Int {
-            switch m {
-            case 2: (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
-            case 4, 6, 9, 11: 30
-            default: 31
-            }
-        }
     }
 
     /// China Standard Time.
