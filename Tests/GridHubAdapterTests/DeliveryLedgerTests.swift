@@ -48,7 +48,7 @@ struct DeliveryLedgerCompactionTests {
         let clock = Clock()
         let ledger = try DeliveryLedger(directory: dir, now: { clock.now }, compactionMinimumLines: 100)
         try await ledger.record((0..<50).map { ("old/\($0)", 1) })
-        clock.now += DeliveryLedger.retention + 3_600
+        clock.now += DeliveryLedger.defaultRetention + 3_600
         // 20 records, 200 versions each: 4 000 lines written, one by one.
         for version in 1...200 {
             try await ledger.record((0..<20).map { ("woodpecker/WP-\($0)", version) })
@@ -64,5 +64,28 @@ struct DeliveryLedgerCompactionTests {
         // Writing goes on after a compaction (the file was replaced and reopened).
         try await reopened.record([("woodpecker/WP-0", 201)])
         #expect(try DeliveryLedger(directory: dir).version(of: "woodpecker/WP-0") == 201)
+    }
+
+    @Test("records each written once (most are) are forgotten after the retention: memory and file follow the retention, not the run's length")
+    func writeOnceKeysExpire() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-expire-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clock = Clock()
+        let day: TimeInterval = 24 * 3600
+        let ledger = try DeliveryLedger(directory: dir, retention: 3 * day, now: { clock.now }, compactionMinimumLines: 100)
+        // Thirty days, 100 new records a day, one version each: 3 000 keys written once.
+        var highest = 0
+        for dayNumber in 0..<30 {
+            try await ledger.record((0..<100).map { ("elink/E-\(dayNumber)-\($0)", 1) })
+            highest = max(highest, ledger.count)
+            clock.now += day
+        }
+        // At most the retention plus the eighth it may run over, plus the day being written.
+        #expect(highest <= 500, "\(highest) records remembered with a three-day retention")
+        #expect(ledger.count <= 500 && ledger.lineCount == ledger.count)
+        #expect(ledger.version(of: "elink/E-29-7") == 1, "a recent record is remembered")
+        #expect(ledger.version(of: "elink/E-2-7") == nil, "a record past the retention is forgotten")
+        let fileLines = try String(contentsOfFile: ledger.path, encoding: .utf8).split(separator: "\n").count
+        #expect(fileLines == ledger.lineCount)
     }
 }

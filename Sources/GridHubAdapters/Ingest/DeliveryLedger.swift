@@ -11,11 +11,14 @@ import Synchronization
 ///
 /// Bounded: once the file holds more than twice as many lines as it has keys (and at least
 /// ``compactionMinimumLines``), it is rewritten with one line per key (a new file, `fsync`, rename),
-/// dropping keys not written for ``retention``. A source re-pushes a record within days; one re-pushed
-/// after the retention would give the router an identical copy, which it recognises by its `ce_id`.
+/// dropping keys not written for ``retention``; and once its oldest key has been past the retention
+/// for an eighth of it, so that a ledger of records each written once (most are) does not grow for
+/// ever. A source re-pushes a record within days; one re-pushed after the retention would give the
+/// router an identical copy, which it recognises by its `ce_id`.
 public final class DeliveryLedger: Sendable {
-    /// How long a key is remembered after it was last written.
-    public static let retention: TimeInterval = 180 * 24 * 3600
+    /// How long a key is remembered after it was last written, unless configured
+    /// (`GRIDHUB_LEDGER_RETENTION_DAYS`).
+    public static let defaultRetention: TimeInterval = 180 * 24 * 3600
     /// The file is never compacted below this many lines.
     public static let compactionMinimumLines = 10_000
 
@@ -23,7 +26,10 @@ public final class DeliveryLedger: Sendable {
     private let queue = DispatchQueue(label: "gridhub.ingest.ledger")
     /// The open file; used only on `queue` (and in deinit).
     private let file: FileBox
-    private let now: @Sendable () -> Date
+    /// The clock the ledger stamps lines with (`gridhub dev` gives its simulated one).
+    public let now: @Sendable () -> Date
+    /// How long a key is remembered after it was last written.
+    public let retention: TimeInterval
     private let minimumLines: Int
     public let path: String
 
@@ -40,16 +46,20 @@ public final class DeliveryLedger: Sendable {
     private struct State {
         var entries: [String: Entry] = [:]
         var lines = 0
+        /// The earliest `written` of any entry (exact after a load or a compaction; entries only get newer).
+        var oldestWritten = Int64.max
         var pending: [(entries: [(String, Int)], continuation: CheckedContinuation<Void, any Error>)] = []
         var flushScheduled = false
     }
 
     /// Opens (creating if needed) the ledger file `ledger.log` in `directory`.
-    public init(directory: URL, now: @escaping @Sendable () -> Date = { Date() }, compactionMinimumLines: Int = DeliveryLedger.compactionMinimumLines) throws {
+    public init(directory: URL, retention: TimeInterval = DeliveryLedger.defaultRetention, now: @escaping @Sendable () -> Date = { Date() },
+                compactionMinimumLines: Int = DeliveryLedger.compactionMinimumLines) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("ledger.log")
         path = file.path
         self.now = now
+        self.retention = retention
         minimumLines = compactionMinimumLines
         let loadedAt = Int64(now().timeIntervalSince1970)
         var entries: [String: Entry] = [:]
@@ -78,7 +88,7 @@ public final class DeliveryLedger: Sendable {
             }
         }
         self.file = FileBox(fd)
-        state = Mutex(State(entries: entries, lines: lines))
+        state = Mutex(State(entries: entries, lines: lines, oldestWritten: entries.values.map(\.written).min() ?? .max))
     }
 
     deinit { close(file.descriptor) }
@@ -133,7 +143,10 @@ public final class DeliveryLedger: Sendable {
                     for (key, version) in entries { s.entries[key] = Entry(version: max(s.entries[key]?.version ?? 0, version), written: written) }
                 }
                 s.lines += lines
-                return s.lines >= minimumLines && s.lines > 2 * s.entries.count
+                s.oldestWritten = min(s.oldestWritten, written)
+                guard s.lines >= minimumLines else { return false }
+                let expiredLongEnough = s.oldestWritten < written - Int64(retention + retention / 8)
+                return s.lines > 2 * s.entries.count || expiredLongEnough
             }
         }
         for (_, continuation) in batch {
@@ -145,7 +158,7 @@ public final class DeliveryLedger: Sendable {
     /// Rewrites the file with one line per key still within the retention. A failure leaves the old
     /// file in place (it only grows on).
     private func compactNow() {
-        let horizon = Int64(now().timeIntervalSince1970 - Self.retention)
+        let horizon = Int64(now().timeIntervalSince1970 - retention)
         let kept = state.withLock { s -> [(String, Entry)] in s.entries.filter { $0.value.written >= horizon }.map { ($0.key, $0.value) } }
         let temp = path + ".compact"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -174,6 +187,7 @@ public final class DeliveryLedger: Sendable {
         state.withLock { s in
             s.lines = kept.count
             for (key, entry) in s.entries where entry.written < horizon { s.entries[key] = nil }
+            s.oldestWritten = s.entries.values.map(\.written).min() ?? .max
         }
     }
 

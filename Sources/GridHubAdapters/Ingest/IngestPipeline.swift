@@ -49,7 +49,8 @@ public final class IngestPipeline: Sendable {
     public let system: SourceSystem
     public let topics: Topics
     private let producer: KafkaProducer
-    private let ledger: DeliveryLedger
+    /// Which versions of which records are on Kafka.
+    public let ledger: DeliveryLedger
     private let reachability: KafkaReachability?
     private let logger: Logger
     private let metrics: IngestMetrics

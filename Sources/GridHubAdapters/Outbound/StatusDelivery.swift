@@ -91,7 +91,8 @@ public final class StatusDelivery: Service, Sendable {
         self.configuration = configuration
         self.kafka = kafka
         self.sink = sink
-        self.ledger = try DeliveryLedger(directory: stateDirectory.appendingPathComponent("outbound"))
+        // Remembered as long as, and on the clock of, the adapter's own ledger.
+        self.ledger = try DeliveryLedger(directory: stateDirectory.appendingPathComponent("outbound"), retention: pipeline.ledger.retention, now: pipeline.ledger.now)
         self.pipeline = pipeline
         self.logger = logger
         let labels = [("adapter", pipeline.system.rawValue)]

@@ -21,7 +21,8 @@ public struct AdapterRuntime: Sendable {
 
     /// Builds the runtime; registers Kafka reachability as a readiness check.
     public init(system: SourceSystem, kafka: KafkaClientConfiguration, stateDirectory: URL, metrics: DaemonMetrics, readiness: Readiness,
-                logger: Logger, topics: IngestPipeline.Topics = .contract, deliveryTimeout: Duration = .seconds(30)) throws {
+                logger: Logger, topics: IngestPipeline.Topics = .contract, deliveryTimeout: Duration = .seconds(30),
+                ledgerRetention: TimeInterval = DeliveryLedger.defaultRetention, clock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.system = system
         self.kafka = kafka
         self.stateDirectory = stateDirectory
@@ -34,7 +35,7 @@ public struct AdapterRuntime: Sendable {
         // Bounded: a sender beyond this waits for a slot (back-pressure), never an unbounded queue.
         config.maxInFlightRecords = 20_000
         producer = try KafkaProducer(configuration: config, logger: logger)
-        ledger = try DeliveryLedger(directory: stateDirectory)
+        ledger = try DeliveryLedger(directory: stateDirectory, retention: ledgerRetention, now: clock)
         reachability = try KafkaReachability(client: kafka, interval: .milliseconds(500), logger: logger)
         pipeline = IngestPipeline(system: system, producer: producer, ledger: ledger, reachability: reachability, metrics: metrics, logger: logger, topics: topics)
         let reach = reachability

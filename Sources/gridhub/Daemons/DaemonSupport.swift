@@ -90,7 +90,14 @@ enum DaemonSupport {
     static func runtime(_ context: DaemonContext, system: SourceSystem, stateDir: String?) throws -> AdapterRuntime {
         let directory = AdapterRuntime.stateDirectory(flag: value(context, "state-dir", stateDir), adapter: system.rawValue)
         return try AdapterRuntime(system: system, kafka: context.kafka, stateDirectory: directory, metrics: context.metrics,
-                                  readiness: context.readiness, logger: context.logger)
+                                  readiness: context.readiness, logger: context.logger, ledgerRetention: ledgerRetention())
+    }
+
+    /// `GRIDHUB_LEDGER_RETENTION_DAYS` in seconds, the default when unset, or a clear failure.
+    static func ledgerRetention() throws -> TimeInterval {
+        guard let days = try number(.ledgerRetentionDays) else { return DeliveryLedger.defaultRetention }
+        guard days > 0 else { throw CommandFailure("\(EnvironmentSetting.ledgerRetentionDays.name) is \(days), not a positive number of days") }
+        return days * 24 * 3600
     }
 
     /// Prints the bound address on stdout (`GRIDHUB_LISTEN=host:port`) and logs it.
