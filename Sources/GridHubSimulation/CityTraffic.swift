@@ -28,6 +28,9 @@ public struct CityTraffic: Service {
         /// Share of survey answers that are dissatisfied.
         public var dissatisfiedShare: Double = 0.1
         public var seed: UInt64 = 27
+        /// The time reports are stamped with: the hub's clock (`gridhub dev` gives its simulated one,
+        /// so that the time windows the hub keeps fill in simulated time too).
+        public var clock: @Sendable () -> Date = { Date() }
         public init() {}
     }
 
@@ -88,25 +91,26 @@ public struct CityTraffic: Service {
                 sequence += 1
                 ledger.add("problems")
                 let problem = world.problem(using: &rng)
+                let reported = behaviour.clock()
                 var channels = world.channels(for: problem, using: &rng)
                 if woodpecker != nil, rng.chance(0.45) { channels.append(.woodpecker) }
                 if enforcement != nil, CityModel.enforcementCause(problem.item) != nil, rng.chance(0.5) { channels.append(.enforcement) }
                 for channel in channels {
                     switch channel {
                     case .hotline12345:
-                        await sendWorkOrder(problem, sequence: sequence, now: Date(), world: world, rng: &rng)
+                        await sendWorkOrder(problem, sequence: sequence, now: reported, world: world, rng: &rng)
                     case .elink:
-                        pendingElink.append(world.elinkEvent(problem, sequence: sequence, now: Date(), malformed: rng.chance(behaviour.malformedShare), rng: &rng))
+                        pendingElink.append(world.elinkEvent(problem, sequence: sequence, now: reported, malformed: rng.chance(behaviour.malformedShare), rng: &rng))
                         ledger.add("reports.elink")
                     case .woodpecker:
                         if let woodpecker {
-                            woodpecker.publish(world.appReport(problem, sequence: sequence, now: Date(), rng: &rng))
+                            woodpecker.publish(world.appReport(problem, sequence: sequence, now: reported, rng: &rng))
                             ledger.add("reports.woodpecker")
                         }
                     case .enforcement:
                         if let cause = CityModel.enforcementCause(problem.item) {
                             patrolCases.append(EnforcementSystem.patrolCase(
-                                id: "ZF2026-SIM-\(String(format: "%06d", sequence))", cause: cause, place: problem.place, at: Date(),
+                                id: "ZF2026-SIM-\(String(format: "%06d", sequence))", cause: cause, place: problem.place, at: reported,
                                 withPosition: rng.chance(0.7), squad: "\(problem.place.townName.prefix(2))中队"))
                             ledger.add("reports.enforcement")
                         }

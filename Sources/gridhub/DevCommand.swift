@@ -111,15 +111,19 @@ struct DevCommand: AsyncParsableCommand {
         let rules = try RouterDaemon.loadRules(path: RouterDaemon.defaultRulesPath(referenceDirectory: directory), reference: reference)
         let speed = self.speed
         let started = Date()
-        let environment = RouterEnvironment(reference: reference, rules: rules, now: { started.addingTimeInterval(Date().timeIntervalSince(started) * speed) })
+        // The hub's clock: simulated time, `speed` times faster than real time, for the router, the
+        // adapters' ledgers and the times the simulated city stamps its reports with.
+        let clock: @Sendable () -> Date = { started.addingTimeInterval(Date().timeIntervalSince(started) * speed) }
+        let environment = RouterEnvironment(reference: reference, rules: rules, now: clock)
         let router = try RouterDaemon(configuration: .init(databaseURL: databaseURL, kafka: kafka), environment: environment, metrics: metrics, logger: Logger(label: "gridhub.router"))
         router.register(in: readiness)
 
         // The adapters, built by the same calls as their daemons (`gridhub adapter …`), their health
         // and metrics served by the one admin endpoint below.
+        let ledgerRetention = try DaemonSupport.ledgerRetention()
         func runtime(_ system: SourceSystem, _ folder: String) throws -> AdapterRuntime {
             try AdapterRuntime(system: system, kafka: kafka, stateDirectory: state.appendingPathComponent(folder), metrics: metrics, readiness: readiness,
-                               logger: Logger(label: "gridhub.adapter.\(system.rawValue)"))
+                               logger: Logger(label: "gridhub.adapter.\(system.rawValue)"), ledgerRetention: ledgerRetention, clock: clock)
         }
         let hotlineRuntime = try runtime(.hotline12345, "hotline12345")
         let hotline = try AdapterDaemons.services(
@@ -150,6 +154,7 @@ struct DevCommand: AsyncParsableCommand {
         var behaviour = CityTraffic.Behaviour()
         behaviour.problemsPerSecond = rate
         behaviour.speed = speed
+        behaviour.clock = clock
         let ledger = CityTraffic.Ledger()
         let traffic = CityTraffic(reference: reference, hotline: hotlinePlatform, elink: elinkPlatform, woodpecker: woodpeckerAPI, enforcement: enforcementSystem, behaviour: behaviour, ledger: ledger, logger: Logger(label: "gridhub.sim.city"))
         var deskBehaviour = DepartmentDesks.Behaviour()
