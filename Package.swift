@@ -137,6 +137,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The command centre's console (`gridhub console`): a web page over the router's database and
+        // the topics; it writes only commands.
+        .target(
+            name: "GridHubConsole",
+            dependencies: [
+                "GridHubRouter",
+                "GridHubAdapters",
+                "GridHubRuntime",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The simulated city: faithful doubles of the four source systems and of department desks, built
         // from their specifications. Used by the tests and by `gridhub dev`.
         .target(
@@ -193,6 +213,7 @@ let package = Package(
                 "GridHubTools",
                 "GridHubAdapters",
                 "GridHubRouter",
+                "GridHubConsole",
                 "GridHubSimulation",
                 "GridHubKafka",
                 "GridHubCore",

@@ -18,4 +18,5 @@ ensure_packages() {
 # Packages the hub needs to build and run (libjemalloc2: the router's allocator, Deploy/systemd).
 RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql libjemalloc2)
 # Packages the tests need on top: clients we did not write, and a schema validator.
-TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema)
+# chromium, chromium-driver and python3-selenium: the console's browser test (Tests/Browser).
+TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema chromium chromium-driver python3-selenium)

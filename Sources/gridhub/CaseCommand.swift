@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GridHubConsole
 import GridHubCore
 import GridHubKafka
 import GridHubRuntime
@@ -82,10 +83,7 @@ struct CaseCommand: AsyncParsableCommand {
         let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: logger)
         try consumer.assign(start)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client), logger: logger)
-        let event = try CloudEvent(id: command.commandId, source: CloudEvent.commandCenterSource, type: .command, time: command.at,
-                                   subject: command.caseId, payload: command)
-        try await producer.send(ProducerRecord(topic: Topics.commands, key: command.caseId, value: event.data,
-                                               headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
+        try await producer.send(CommandPublisher.record(command))
         await producer.shutdown()
         let deadline = ContinuousClock.now + .seconds(common.timeout)
         let decoder = GridHubJSON.decoder()

@@ -14,34 +14,13 @@ struct DeadLettersCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Replay.self]
     )
 
-    /// Reads every retained dead letter.
     static func readAll(_ client: KafkaClientConfiguration, logger: Logger) async throws -> [ConsumerRecord] {
-        let admin = try KafkaAdmin(configuration: client, logger: logger)
-        var remaining: [Int32: Int64] = [:]
-        let ends = try await admin.endOffsets(topic: Topics.deadLetter)
-        for end in ends {
-            let w = try await admin.watermarks(end.topicPartition)
-            if w.high > w.low { remaining[end.partition] = w.high }
-        }
-        guard !remaining.isEmpty else { return [] }
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: logger)
-        try consumer.assign(ends.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: KafkaOffset.beginning) })
-        var records: [ConsumerRecord] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !remaining.isEmpty && ContinuousClock.now < deadline {
-            for r in try await consumer.poll(timeout: .milliseconds(200)) {
-                records.append(r)
-                if let end = remaining[r.partition], r.offset + 1 >= end { remaining[r.partition] = nil }
-            }
-        }
-        await consumer.close()
-        return records.sorted { ($0.timestampMilliseconds ?? 0, $0.partition, $0.offset) < ($1.timestampMilliseconds ?? 0, $1.partition, $1.offset) }
+        try await DeadLetterReader.readAll(client, logger: logger)
     }
 
     /// The dead letter at `PARTITION@OFFSET`.
     static func find(_ position: String, client: KafkaClientConfiguration, logger: Logger) async throws -> ConsumerRecord {
-        let parts = position.split(separator: "@")
-        guard parts.count == 2, let partition = Int32(parts[0]), let offset = Int64(parts[1]) else {
+        guard let (partition, offset) = DeadLetterReader.position(position) else {
             throw CommandFailure("a dead letter is named PARTITION@OFFSET, as `gridhub deadletters list` prints it, not \(position)")
         }
         guard let record = try await readAll(client, logger: logger).first(where: { $0.partition == partition && $0.offset == offset }) else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GridHubAdapters
+import GridHubConsole
 import GridHubCore
 import GridHubKafka
 import GridHubRouter
@@ -163,12 +164,22 @@ struct DevCommand: AsyncParsableCommand {
         let desks = DepartmentDesks(client: kafka, departments: reference.departments, behaviour: deskBehaviour, statistics: deskStatistics, logger: Logger(label: "gridhub.sim.desks"))
         let admin = AdminRoutes.application(address: ListenAddress(host: host, port: adminPort), readiness: readiness, metrics: metrics, logger: logger)
 
+        // The command centre's console, as `gridhub console` builds it, with one city operator whose
+        // password is made up for this run.
+        let consolePort = try freeLoopbackPort()
+        let consolePassword = String(ConsoleSessions.randomToken().prefix(12))
+        let consoleUsers = try ConsoleUsers([ConsoleUser(name: "operator", password: ConsoleUsers.hash(password: consolePassword), scope: "city")], reference: reference)
+        var consoleConfiguration = Console.Configuration(listen: ListenAddress(host: host, port: consolePort), databaseURL: databaseURL, kafka: kafka)
+        consoleConfiguration.now = clock
+        let console = try Console(configuration: consoleConfiguration, reference: reference, users: consoleUsers, logger: Logger(label: "gridhub.console"))
+
         // Where everything listens.
         let lines = [
             "GRIDHUB_DATABASE_URL=\(databaseURL)",
             "hotline12345 adapter  http://\(host):\(hotlinePort)/hotline12345/workorders",
             "elink adapter         http://\(host):\(elinkPort)/elink/events",
             "router + dev admin    http://\(host):\(adminPort)/metrics  /healthz  /readyz",
+            "console               http://\(host):\(consolePort)/  (user operator, password \(consolePassword))",
             "12345 platform double http://\(host):\(platformPort)/api/v1/gd/fk",
             "woodpecker API double \(woodpeckerURL)/open/v2/reports",
             "enforcement files     \(inbox.path) → \(outbox.path)",
@@ -181,7 +192,7 @@ struct DevCommand: AsyncParsableCommand {
         let title: @Sendable () -> String = {
             let elapsed = Date().timeIntervalSince(started)
             let simulated = started.addingTimeInterval(elapsed * speed)
-            return "GridHub dev — \(Int(elapsed)) s real, simulated \(RFC3339.format(simulated))  (\(lines[0]))"
+            return "GridHub dev — \(Int(elapsed)) s real, simulated \(RFC3339.format(simulated))  console http://\(host):\(consolePort)/ (operator / \(consolePassword))"
         }
         let summaryService = LiveSummaryService(
             summary: summary, client: kafka, topics: HubSummary.topics(departments: reference.departments),
@@ -193,6 +204,7 @@ struct DevCommand: AsyncParsableCommand {
         // after it has read everything the others wrote.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: summaryService)]
         for s in router.services + hotline + elink + woodpecker + enforcement { services.append(.init(service: s)) }
+        for s in console.services(readiness: Readiness(), metrics: metrics) { services.append(.init(service: s)) }
         for s in [platformServer, woodpeckerServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))

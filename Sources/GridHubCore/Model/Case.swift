@@ -449,6 +449,9 @@ public struct CaseReport: Sendable, Hashable, Codable {
     /// The W3C `traceparent` the report arrived with (the adapter's span of its trace): the records the
     /// router writes about it continue that trace. Written only when present.
     public var traceparent: String?
+    /// The grid worker who reported it (综治e通's staff id, `sbr`; staff data, not a citizen's), for
+    /// the command centre's report-mix assessment. Written only when present.
+    public var workerId: String?
 
     /// Whether the source still wants the problem handled.
     public var isActive: Bool { withdrawnAt == nil }
@@ -469,9 +472,10 @@ public struct CaseReport: Sendable, Hashable, Codable {
         self.init(incidentId: incident.incidentId, system: incident.source.system, recordId: incident.source.recordId,
                   version: incident.source.version, mergedAt: mergedAt, match: match)
         if incident.withdrawn { withdrawnAt = mergedAt }
+        if incident.reporter?.kind == .gridWorker, let id = incident.reporter?.id, !id.isEmpty { workerId = id }
     }
 
-    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt, traceparent }
+    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt, traceparent, workerId }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -485,6 +489,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         match = try c.decodeIfPresent(MergeEvidence.self, forKey: .match)
         withdrawnAt = try c.decodeIfPresent(Date.self, forKey: .withdrawnAt)
         traceparent = try c.decodeIfPresent(String.self, forKey: .traceparent, satisfying: { TraceContext(header: $0) != nil }, "a W3C traceparent")
+        workerId = try c.decodeIfPresent(String.self, forKey: .workerId, satisfying: { !$0.isEmpty && $0.count <= 64 }, "a worker id of 1–64 characters")
     }
 
     /// Writes every field, `null` where absent; `withdrawnAt` only once the source withdrew the report.
@@ -498,6 +503,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         try c.encodeNullable(match, forKey: .match)
         try c.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
         try c.encodeIfPresent(traceparent, forKey: .traceparent)
+        try c.encodeIfPresent(workerId, forKey: .workerId)
     }
 }
 

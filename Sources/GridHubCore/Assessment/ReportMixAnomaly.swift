@@ -1,0 +1,116 @@
+import Foundation
+
+/// Finds grids and grid workers whose reports lean toward easy items far more than their peers' do:
+/// the way a worker games a count by reporting only what is quick to close (docs/report-mix.md).
+///
+/// **Easy items** are the catalogue's village-level, non-urgent items (exposed rubbish, small ads,
+/// piled materials …: 27 of 150), closed by the village on the spot or in a day. **Peers** are the
+/// same town's other grid workers' reports (a town's grids share their kind of area: old town,
+/// industrial, rural), so the baseline is the town's, leaving the subject's own reports out.
+///
+/// For a subject with `n` reports, `k` of them easy, against a baseline share `p`: the one-sided
+/// binomial z-score `z = (k − n·p) / √(n·p·(1−p))`. A subject is flagged when it has at least
+/// ``minimumReports``, `z ≥` ``zThreshold`` (4: about 3·10⁻⁵ one-sided, so across the city's ~1 558
+/// grids and ~1 600 workers the expected number of honest subjects flagged by chance is about 0.1),
+/// and its easy share exceeds the baseline by at least ``minimumExcess`` (a difference that matters,
+/// not only one that is significant because a subject reports a lot).
+public struct ReportMixAnomaly: Sendable {
+    /// What is compared.
+    public enum SubjectKind: String, Sendable, Hashable, Codable {
+        case grid
+        case worker
+    }
+
+    /// One grid worker's report: where it is and what item.
+    public struct Observation: Sendable, Hashable {
+        public var gridCode: String
+        public var workerId: String?
+        public var itemCode: String
+        public init(gridCode: String, workerId: String?, itemCode: String) {
+            self.gridCode = gridCode
+            self.workerId = workerId
+            self.itemCode = itemCode
+        }
+    }
+
+    /// A subject whose mix is significantly easier than its peers', with the evidence.
+    public struct Flag: Sendable, Hashable, Codable {
+        public var subjectKind: SubjectKind
+        public var subject: String
+        public var townCode: String
+        public var reports: Int
+        public var easyReports: Int
+        public var easyShare: Double
+        public var baselineEasyShare: Double
+        public var zScore: Double
+        /// The subject's most reported items, most first (at most 3).
+        public var topItems: [String]
+    }
+
+    public var minimumReports = 20
+    public var zThreshold = 4.0
+    public var minimumExcess = 0.15
+    public let easyItems: Set<String>
+
+    public init(reference: ReferenceData) {
+        easyItems = Set(reference.items.filter { $0.level == .village && !$0.urgent }.map(\.code))
+    }
+
+    public init(easyItems: Set<String>) { self.easyItems = easyItems }
+
+    /// The flags among `observations`, the strongest first.
+    public func flags(_ observations: [Observation]) -> [Flag] {
+        // Totals per town, to take each subject's own reports out of its baseline.
+        var town: [String: (n: Int, easy: Int)] = [:]
+        struct Tally { var n = 0; var easy = 0; var items: [String: Int] = [:]; var town = "" }
+        var subjects: [SubjectKind: [String: Tally]] = [.grid: [:], .worker: [:]]
+        for o in observations {
+            let townCode = String(o.gridCode.prefix(9))
+            let isEasy = easyItems.contains(o.itemCode)
+            town[townCode, default: (0, 0)].n += 1
+            if isEasy { town[townCode, default: (0, 0)].easy += 1 }
+            var keys: [(SubjectKind, String)] = [(.grid, o.gridCode)]
+            if let worker = o.workerId { keys.append((.worker, worker)) }
+            for (kind, key) in keys {
+                var t = subjects[kind]![key] ?? Tally()
+                t.n += 1
+                if isEasy { t.easy += 1 }
+                t.items[o.itemCode, default: 0] += 1
+                t.town = townCode
+                subjects[kind]![key] = t
+            }
+        }
+        var flags: [Flag] = []
+        for (kind, table) in subjects {
+            for (subject, t) in table where t.n >= minimumReports {
+                guard let totals = town[t.town] else { continue }
+                let peersN = totals.n - t.n, peersEasy = totals.easy - t.easy
+                guard peersN >= minimumReports else { continue }
+                // A baseline never exactly 0 or 1 (a town where no peer reported an easy item still
+                // has some chance of one): add one report of each kind.
+                let p = (Double(peersEasy) + 1) / (Double(peersN) + 2)
+                let n = Double(t.n)
+                let z = (Double(t.easy) - n * p) / (n * p * (1 - p)).squareRoot()
+                let share = Double(t.easy) / n
+                guard z >= zThreshold, share - p >= minimumExcess else { continue }
+                let top = t.items.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(\.key)
+                flags.append(Flag(subjectKind: kind, subject: subject, townCode: t.town, reports: t.n, easyReports: t.easy,
+                                  easyShare: share, baselineEasyShare: p, zScore: z, topItems: Array(top)))
+            }
+        }
+        return flags.sorted { ($0.zScore, $1.subject) > ($1.zScore, $0.subject) }
+    }
+
+    /// The grid workers' reports of `cases`: one observation per 综治e通 report of a classified case
+    /// with a grid.
+    public static func observations(_ cases: [Case]) -> [Observation] {
+        var out: [Observation] = []
+        for c in cases {
+            guard let grid = c.gridCode, let item = c.itemCode else { continue }
+            for r in c.reports where r.system == .elink {
+                out.append(Observation(gridCode: grid, workerId: r.workerId, itemCode: item))
+            }
+        }
+        return out
+    }
+}
