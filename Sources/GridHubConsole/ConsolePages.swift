@@ -264,9 +264,9 @@ enum ConsolePages {
         guard !flags.isEmpty else { return "<p id=\"anomalies\">No grid or grid worker reports a significantly easier mix than similar grids.</p>" }
         var rows = ""
         for f in flags.prefix(20) {
-            rows += "<tr><td>\(escape(f.subjectKind.rawValue))</td><td>\(escape(f.subject))</td><td class=\"n\">\(f.reports)</td><td class=\"n\">\(String(format: "%.0f%%", f.easyShare * 100))</td><td class=\"n\">\(String(format: "%.0f%%", f.baselineEasyShare * 100))</td><td class=\"n\">\(String(format: "%.1f", f.zScore))</td></tr>"
+            rows += "<tr><td>\(escape(f.subjectKind.rawValue))</td><td>\(escape(f.subject))</td><td class=\"n\">\(f.reports)</td><td class=\"n\">\(String(format: "%.0f%%", f.easyShare * 100))</td><td class=\"n\">\(String(format: "%.0f%%", f.baselineEasyShare * 100))</td><td class=\"n\">\(String(format: "%.1f", f.zScore))</td><td class=\"n\">\(String(format: "%.1e", f.pValue))</td><td>\(escape(f.topItems.map { reference.item(code: $0).map { "\($0.code) \($0.nameZh)" } ?? $0 }.joined(separator: ", ")))</td></tr>"
         }
-        return "<table id=\"anomalies\"><tr><th>kind</th><th>who</th><th>reports</th><th>easy share</th><th>baseline</th><th>z</th></tr>\(rows)</table>"
+        return "<table id=\"anomalies\"><tr><th>kind</th><th>who</th><th>reports</th><th>easy share</th><th>town baseline</th><th>z</th><th>p (chance)</th><th>most reported</th></tr>\(rows)</table>"
     }
 
     static func deadLetters(_ records: [ConsumerRecord], flash: String?, session: ConsoleSessions.Session) -> String {

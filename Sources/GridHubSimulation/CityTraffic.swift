@@ -31,6 +31,10 @@ public struct CityTraffic: Service {
         /// The time reports are stamped with: the hub's clock (`gridhub dev` gives its simulated one,
         /// so that the time windows the hub keeps fill in simulated time too).
         public var clock: @Sendable () -> Date = { Date() }
+        /// Grids whose worker games the count: besides the problems they really find, they file an easy
+        /// item (exposed rubbish, a small ad …) every ``gamingInterval`` of real time.
+        public var gamingGrids: [String] = []
+        public var gamingInterval: Duration = .seconds(5)
         public init() {}
     }
 
@@ -79,6 +83,7 @@ public struct CityTraffic: Service {
         var lastSurveyCheck = ContinuousClock.now
         var patrolCases: [EnforcementSystem.Row] = []
         var lastExport = ContinuousClock.now
+        var lastGaming = ContinuousClock.now
 
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let elapsed = (ContinuousClock.now - started).seconds
@@ -115,6 +120,16 @@ public struct CityTraffic: Service {
                             ledger.add("reports.enforcement")
                         }
                     }
+                }
+            }
+            if !behaviour.gamingGrids.isEmpty && ContinuousClock.now - lastGaming >= behaviour.gamingInterval {
+                lastGaming = .now
+                for grid in behaviour.gamingGrids {
+                    guard let easy = world.easyProblem(in: grid, using: &rng) else { continue }
+                    sequence += 1
+                    pendingElink.append(world.elinkEvent(easy, sequence: sequence, now: behaviour.clock(), malformed: false, rng: &rng))
+                    ledger.add("reports.elink")
+                    ledger.add("gaming.elink")
                 }
             }
             if !pendingElink.isEmpty && (ContinuousClock.now - lastElinkPush > .seconds(2) || pendingElink.count >= 200) {
@@ -241,6 +256,19 @@ struct CityModel: Sendable {
         totalPopulation = running
     }
 
+    /// The grid worker of a grid (one per grid, as in Jiangyin): the staff id 综治e通 reports carry.
+    static func worker(of gridCode: String) -> String { "WGY-\(gridCode)" }
+
+    /// The catalogue's easy items (village level, not urgent): what a worker gaming the count reports.
+    var easyItems: [CatalogueItem] { reference.items.filter { $0.level == .village && !$0.urgent } }
+
+    /// A problem a gaming worker reports in their own grid: an easy item, often one that is not there.
+    func easyProblem(in gridCode: String, using rng: inout SplitMix64) -> Problem? {
+        guard let places = addressesByGrid[gridCode], !places.isEmpty else { return nil }
+        let easy = easyItems
+        return Problem(place: places[Int(rng.next() % UInt64(places.count))], item: easy[Int(rng.next() % UInt64(easy.count))])
+    }
+
     func problem(using rng: inout SplitMix64) -> Problem {
         let target = Double.random(in: 0..<totalPopulation, using: &rng)
         var lo = 0, hi = gridWeights.count - 1
@@ -315,7 +343,7 @@ struct CityModel: Sendable {
             "sjbh": "ZZ\(problem.place.gridCode)-\(CityModel.compactDate(now))-\(String(format: "%05d", sequence))",
             "sjlx": type.code, "sjlxmc": type.name,
             "sjms": "\(CityModel.spot(problem.place))\(keyword)",
-            "wgbm": problem.place.gridCode, "sbr": "WGY-\(String(format: "%07d", Int(rng.next() % 10_000_000)))", "sbrxm": "网格员",
+            "wgbm": problem.place.gridCode, "sbr": CityModel.worker(of: problem.place.gridCode), "sbrxm": "网格员",
             "sbsj": RFC3339.format(now),
             "x": noFix ? 0 : fix.lon, "y": noFix ? 0 : fix.lat,
             "zp": ["https://elink.example/p/\(sequence).jpg"],

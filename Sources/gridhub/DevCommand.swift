@@ -33,6 +33,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Folder for the private database, adapter state and logs (emptied of the previous run's state at start).") var stateDir: String = "var/dev"
     @Option(help: "Folder of the reference data.") var referenceDir: String?
     @Flag(help: "Do not draw the live summary (print it once at the end).") var noSummary = false
+    @Option(help: "Grid workers who game the count, padding it with easy items (the console's report-mix flags should find them).") var gamingWorkers: Int = 1
 
     func validate() throws {
         if let duration, DevCommand.parseDuration(duration) == nil { throw ValidationError("--duration must look like 30s, 5m or 1h") }
@@ -156,6 +157,12 @@ struct DevCommand: AsyncParsableCommand {
         behaviour.problemsPerSecond = rate
         behaviour.speed = speed
         behaviour.clock = clock
+        // The planted gaming workers: grids of the most populous town, so that their peers report enough.
+        if gamingWorkers > 0 {
+            let towns = Dictionary(grouping: reference.grids, by: \.townCode)
+            let busiest = towns.max { ($0.value.reduce(0) { $0 + $1.population }, $1.key) < ($1.value.reduce(0) { $0 + $1.population }, $0.key) }?.value ?? []
+            behaviour.gamingGrids = busiest.sorted { $0.population > $1.population }.prefix(gamingWorkers).map(\.gridCode)
+        }
         let ledger = CityTraffic.Ledger()
         let traffic = CityTraffic(reference: reference, hotline: hotlinePlatform, elink: elinkPlatform, woodpecker: woodpeckerAPI, enforcement: enforcementSystem, behaviour: behaviour, ledger: ledger, logger: Logger(label: "gridhub.sim.city"))
         var deskBehaviour = DepartmentDesks.Behaviour()
@@ -184,6 +191,7 @@ struct DevCommand: AsyncParsableCommand {
             "woodpecker API double \(woodpeckerURL)/open/v2/reports",
             "enforcement files     \(inbox.path) → \(outbox.path)",
             "logs                  \(logPath)",
+            "planted gaming worker \(behaviour.gamingGrids.isEmpty ? "none" : behaviour.gamingGrids.map { "WGY-" + $0 }.joined(separator: " "))",
             "try: GRIDHUB_BOOTSTRAP=\(kafka.bootstrapServers) gridhub tail gridhub.cases.v1",
         ]
         for line in lines { StandardOutput.writeLine(line) }

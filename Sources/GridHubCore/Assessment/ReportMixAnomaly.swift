@@ -8,12 +8,14 @@ import Foundation
 /// same town's other grid workers' reports (a town's grids share their kind of area: old town,
 /// industrial, rural), so the baseline is the town's, leaving the subject's own reports out.
 ///
-/// For a subject with `n` reports, `k` of them easy, against a baseline share `p`: the one-sided
-/// binomial z-score `z = (k − n·p) / √(n·p·(1−p))`. A subject is flagged when it has at least
-/// ``minimumReports``, `z ≥` ``zThreshold`` (4: about 3·10⁻⁵ one-sided, so across the city's ~1 558
-/// grids and ~1 600 workers the expected number of honest subjects flagged by chance is about 0.1),
-/// and its easy share exceeds the baseline by at least ``minimumExcess`` (a difference that matters,
-/// not only one that is significant because a subject reports a lot).
+/// For a subject with `n` reports, `k` of them easy, against a baseline share `p`: the exact binomial
+/// probability of `k` or more easy reports by chance, `P(X ≥ k)`, `X ~ Binomial(n, p)` (exact, because
+/// with a few dozen reports and `p` near 0.2 the normal approximation understates the tail tenfold).
+/// A subject is flagged when it has at least ``minimumReports``, that probability is at most
+/// ``familyFalseFlagRate`` divided by the number of subjects tested (Bonferroni: in an honest city the
+/// chance of even one flag is at most 1 %), and its easy share exceeds the baseline by at least
+/// ``minimumExcess`` (a difference that matters, not only one that is significant because a subject
+/// reports a lot). The z-score is given as evidence too.
 public struct ReportMixAnomaly: Sendable {
     /// What is compared.
     public enum SubjectKind: String, Sendable, Hashable, Codable {
@@ -43,12 +45,15 @@ public struct ReportMixAnomaly: Sendable {
         public var easyShare: Double
         public var baselineEasyShare: Double
         public var zScore: Double
+        /// The probability of at least this many easy reports by chance, given the baseline.
+        public var pValue: Double
         /// The subject's most reported items, most first (at most 3).
         public var topItems: [String]
     }
 
     public var minimumReports = 20
-    public var zThreshold = 4.0
+    /// The chance, in an honest city, of flagging anyone at all.
+    public var familyFalseFlagRate = 0.01
     public var minimumExcess = 0.15
     public let easyItems: Set<String>
 
@@ -80,7 +85,7 @@ public struct ReportMixAnomaly: Sendable {
                 subjects[kind]![key] = t
             }
         }
-        var flags: [Flag] = []
+        var candidates: [(kind: SubjectKind, subject: String, tally: Tally, baseline: Double)] = []
         for (kind, table) in subjects {
             for (subject, t) in table where t.n >= minimumReports {
                 guard let totals = town[t.town] else { continue }
@@ -88,17 +93,39 @@ public struct ReportMixAnomaly: Sendable {
                 guard peersN >= minimumReports else { continue }
                 // A baseline never exactly 0 or 1 (a town where no peer reported an easy item still
                 // has some chance of one): add one report of each kind.
-                let p = (Double(peersEasy) + 1) / (Double(peersN) + 2)
-                let n = Double(t.n)
-                let z = (Double(t.easy) - n * p) / (n * p * (1 - p)).squareRoot()
-                let share = Double(t.easy) / n
-                guard z >= zThreshold, share - p >= minimumExcess else { continue }
-                let top = t.items.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(\.key)
-                flags.append(Flag(subjectKind: kind, subject: subject, townCode: t.town, reports: t.n, easyReports: t.easy,
-                                  easyShare: share, baselineEasyShare: p, zScore: z, topItems: Array(top)))
+                candidates.append((kind, subject, t, (Double(peersEasy) + 1) / (Double(peersN) + 2)))
             }
         }
-        return flags.sorted { ($0.zScore, $1.subject) > ($1.zScore, $0.subject) }
+        let threshold = familyFalseFlagRate / Double(max(candidates.count, 1))
+        var flags: [Flag] = []
+        for c in candidates {
+            let t = c.tally, p = c.baseline, n = Double(t.n)
+            let share = Double(t.easy) / n
+            guard share - p >= minimumExcess else { continue }
+            let pValue = Self.binomialUpperTail(atLeast: t.easy, of: t.n, probability: p)
+            guard pValue <= threshold else { continue }
+            let z = (Double(t.easy) - n * p) / (n * p * (1 - p)).squareRoot()
+            let top = t.items.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(\.key)
+            flags.append(Flag(subjectKind: c.kind, subject: c.subject, townCode: t.town, reports: t.n, easyReports: t.easy,
+                              easyShare: share, baselineEasyShare: p, zScore: z, pValue: pValue, topItems: Array(top)))
+        }
+        return flags.sorted { ($1.pValue, $1.subject) > ($0.pValue, $0.subject) }
+    }
+
+    /// `P(X ≥ k)` for `X ~ Binomial(n, p)`, summed in log space.
+    public static func binomialUpperTail(atLeast k: Int, of n: Int, probability p: Double) -> Double {
+        guard k > 0 else { return 1 }
+        guard k <= n, p > 0 else { return 0 }
+        guard p < 1 else { return 1 }
+        // log C(n, k) + k log p + (n − k) log q, then each next term from the one before.
+        var logTerm = Double(k) * log(p) + Double(n - k) * log(1 - p)
+        for j in 0..<k { logTerm += log(Double(n - j)) - log(Double(j + 1)) }
+        var term = exp(logTerm), total = 0.0
+        for i in k...n {
+            total += term
+            if i < n { term *= Double(n - i) / Double(i + 1) * p / (1 - p) }
+        }
+        return min(total, 1)
     }
 
     /// The grid workers' reports of `cases`: one observation per 综治e通 report of a classified case
