@@ -693,11 +693,20 @@ final class CaseWork {
                           caseId: c.caseId, kind: notice.kind, department: c.department, level: c.level, dispatchId: c.currentDispatchId,
                           dueAt: c.dueAt, message: PersonalDataMasking.maskPhoneNumbers(in: notice.message), at: now)
         let time = now, trace = c.traceparent()
-        pending.append(PendingRecord(topic: Topics.alerts, key: Array(c.caseId.utf8)) { encoder in
-            try CloudEvent(id: alert.alertId, source: CloudEvent.routerSource, type: .alert, time: time, subject: alert.caseId, traceparent: trace,
-                           payload: alert, encoder: encoder.masking)
-        })
+        // On the alerts topic for the command centre; and, when it presses the department working on the
+        // case (early warning, overdue, 督办), on that department's dispatch topic too, beside its work order.
+        var topics = [Topics.alerts]
+        if let department = c.department, Self.departmentAlerts.contains(notice.kind) { topics.append(Topics.dispatch(department: department)) }
+        for topic in topics {
+            pending.append(PendingRecord(topic: topic, key: Array(c.caseId.utf8)) { encoder in
+                try CloudEvent(id: alert.alertId, source: CloudEvent.routerSource, type: .alert, time: time, subject: alert.caseId, traceparent: trace,
+                               payload: alert, encoder: encoder.masking)
+            })
+        }
     }
+
+    /// The alerts that concern the department working on the case, published on its dispatch topic too.
+    static let departmentAlerts: Set<Alert.Kind> = [.earlyWarning, .overdue, .supervised]
 
     /// Keeps the changed case and queues its record on the cases topic and a status record for every
     /// report in `tell` whose source has not withdrawn it (`withdrawing`: the report withdrawn by this

@@ -105,7 +105,7 @@ public final class HubSummary: Sendable {
             case Topics.deadLetter:
                 let stage = record.headers.string(DeadLetterHeader.stage) ?? "?"
                 s.snapshot.deadLettersByStage[stage, default: 0] += 1
-            case let topic where topic.hasPrefix("gridhub.dispatch."):
+            case let topic where topic.hasPrefix("gridhub.dispatch.") && record.headers.string(CloudEventHeader.type) != EventType.alert.rawValue:
                 let department = String(topic.dropFirst("gridhub.dispatch.".count).dropLast(".v1".count))
                 s.snapshot.dispatchesByDepartment[department, default: 0] += 1
                 if let caseId = object?["caseId"] as? String, s.dispatchedCases[caseId] == nil {

@@ -40,6 +40,23 @@ struct DevCommand: AsyncParsableCommand {
         guard rate > 0, speed > 0 else { throw ValidationError("--rate and --speed must be positive") }
     }
 
+    /// Takes `<state>/dev.lock` (an exclusive `flock`), writing this process's id in it; refuses when
+    /// another process holds it.
+    static func lockStateFolder(_ state: URL) throws -> Int32 {
+        let path = state.appendingPathComponent("dev.lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CommandFailure("cannot open \(path): errno \(errno)") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw CommandFailure("another gridhub dev (pid \(holder)) runs with --state-dir \(state.path): stop it, or give this one another --state-dir")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
     static func parseDuration(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
@@ -51,6 +68,10 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let state = URL(fileURLWithPath: stateDir).standardizedFileURL
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        // One gridhub dev per state folder: a second one would empty the first one's state and stop its
+        // PostgreSQL. The lock goes with the process, however it ends.
+        let lock = try Self.lockStateFolder(state)
+        defer { close(lock) }
         let logPath = state.appendingPathComponent("gridhub.log").path
         try? FileManager.default.removeItem(atPath: logPath + ".1")
         try? FileManager.default.moveItem(atPath: logPath, toPath: logPath + ".1")

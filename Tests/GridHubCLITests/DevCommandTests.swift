@@ -175,6 +175,10 @@ struct DevCommandTests {
 
         let second = try ChildProcess(GridHubPaths.executable, arguments, removing: ["GRIDHUB_DATABASE_URL"])
         let secondURL = String(try await Self.line(second, startingWith: "GRIDHUB_DATABASE_URL=", timeout: .seconds(150)).dropFirst("GRIDHUB_DATABASE_URL=".count))
+        // A third one on the same folder is refused: it would have emptied the running one's state.
+        let third = try await runCommand(GridHubPaths.executable, arguments, removing: ["GRIDHUB_DATABASE_URL"], timeout: .seconds(60))
+        #expect(third.status != 0 && third.stderr.contains("another gridhub dev (pid \(second.pid))"), "\(third.status) \(third.stderr.suffix(500))")
+        #expect(try await Self.answers(secondURL), "the running one's PostgreSQL survived the refused start")
         try await Task.sleep(for: .seconds(3))
         second.signal(SIGINT)
         try await Task.sleep(for: .milliseconds(300))

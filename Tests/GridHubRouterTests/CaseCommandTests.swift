@@ -37,6 +37,9 @@ struct CaseCommandTests {
             })
             #expect(alerts.stdout.contains("ALERT supervised case=\(caseId) urban-mgmt/village"), "\(alerts.stdout)")
             #expect(alerts.stdout.contains("138****5678") && !alerts.stdout.contains("13812345678"))
+            // The department working on the case reads the 督办 on its own topic, beside its work order.
+            let desk = try await runCommand(GridHubPaths.executable, ["tail", Topics.dispatch(department: "urban-mgmt"), "--from-beginning", "--no-follow"], environment: env)
+            #expect(desk.stdout.contains("ALERT supervised case=\(caseId)") && !desk.stdout.contains("13812345678"), "\(desk.stdout)")
             let commands = try await runCommand(GridHubPaths.executable, ["tail", Topics.commands, "--from-beginning", "--no-follow"], environment: env)
             #expect(commands.stdout.contains("COMMAND due case=\(caseId) by=zhihui-li"), "\(commands.stdout)")
             return caseId

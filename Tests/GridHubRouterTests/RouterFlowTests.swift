@@ -258,6 +258,9 @@ struct RouterFlowTests {
         try await world.withRouter(group: "router") { _ in
             let alerts = try await world.waitFor(Topics.alerts, as: Alert.self) { $0.contains { $0.kind == .earlyWarning } }
             #expect(alerts.first?.caseId == first.caseId && alerts.first?.department == first.department && alerts.first?.dueAt == due)
+            // The department working on it is warned on its own dispatch topic too, beside the work order.
+            let onDesk = try await world.waitFor(Topics.dispatch(department: first.department!), as: Alert.self) { $0.contains { $0.kind == .earlyWarning } }
+            #expect(onDesk.map(\.alertId) == [try #require(alerts.first).alertId])
             #expect(try await world.read(SourceSystem.woodpecker.statusTopic, quiet: .seconds(1)).count == 1, "the source heard of the warning")
         }
         // Stopped; time passes beyond the deadline; a new router finds the deadline in the database.
@@ -265,6 +268,9 @@ struct RouterFlowTests {
         try await world.withRouter(group: "router") { _ in
             let raised = try await world.waitFor(Topics.alerts, as: Alert.self) { a in a.contains { $0.kind == .escalated } }
             #expect(raised.map(\.kind) == [.earlyWarning, .overdue, .escalated])
+            // The department hears of the warning and of the 督办, not of the escalation (its new dispatch says that).
+            let pressed = try await world.waitFor(Topics.dispatch(department: first.department!), as: Alert.self) { $0.count >= 2 }
+            #expect(pressed.map(\.kind) == [.earlyWarning, .overdue])
             let escalated = try await world.waitFor(Topics.dispatch(department: first.department!), as: Dispatch.self) { ds in ds.contains { $0.reason == .escalated } }
             let d = try #require(escalated.first { $0.reason == .escalated })
             #expect(d.level == .town)

@@ -136,6 +136,11 @@ public final class StatusDelivery: Service, Sendable {
         var items: [OutboundItem] = []
         var newest: [String: Int] = [:]
         for record in records {
+            // The router's alerts for a department travel on its dispatch topic too: not for the source.
+            if record.headers.string(CloudEventHeader.type) == EventType.alert.rawValue {
+                skipped.increment()
+                continue
+            }
             let item: OutboundItem
             do { item = try Self.decode(record) } catch {
                 try await deadLetter(record, reason: "not a GridHub status or dispatch event: \(error)", reasonCode: "undecodable")
