@@ -23,6 +23,8 @@ public struct RouterDaemon: Sendable {
         public var outboxBatch = 5_000
         /// How often overdue cases are looked for.
         public var deadlineInterval: Duration = .seconds(1)
+        /// How often the grid workers' report mix is looked at (docs/report-mix.md).
+        public var reportMixInterval: Duration = .seconds(3_600)
 
         public init(databaseURL: String, kafka: KafkaClientConfiguration) {
             self.databaseURL = databaseURL
@@ -35,6 +37,7 @@ public struct RouterDaemon: Sendable {
     public let consumer: RouterConsumer
     public let publisher: OutboxPublisher
     public let scheduler: DeadlineScheduler
+    public let reportMix: ReportMixWatch
     public let metrics: RouterMetrics
     /// Probes the Kafka cluster every second, for `/readyz`.
     public let kafkaReachability: KafkaReachability
@@ -51,11 +54,12 @@ public struct RouterDaemon: Sendable {
         publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger, batchSize: configuration.outboxBatch,
                                         memory: outboxMemory)
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
+        reportMix = ReportMixWatch(store: store, environment: environment, logger: logger, interval: configuration.reportMixInterval)
         kafkaReachability = try KafkaReachability(client: configuration.kafka, interval: .seconds(1), logger: logger)
     }
 
     /// Every service, the pool first (it must run before the others can use it).
-    public var services: [any Service] { [client, kafkaReachability, consumer, publisher, scheduler] }
+    public var services: [any Service] { [client, kafkaReachability, consumer, publisher, scheduler, reportMix] }
 
     /// Adds the router's readiness checks: Kafka answers, the database answers (the deadline check
     /// reaches it every interval), and the consume loop runs with working transactions.

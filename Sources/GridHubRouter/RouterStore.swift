@@ -100,6 +100,8 @@ public struct RouterStore: Sendable {
         "DROP INDEX IF EXISTS reports_case",
         // A new case looks for the case of the same problem closed earlier (CaseWork.closedEarlierQuery).
         "CREATE INDEX cases_grid_closed ON cases (grid_code, closed_ms) WHERE closed_ms IS NOT NULL",
+        // When each grid or grid worker was last alerted for its report mix (ReportMixWatch).
+        "CREATE TABLE report_mix_alerts (subject_kind text NOT NULL, subject text NOT NULL, alerted_ms bigint NOT NULL, PRIMARY KEY (subject_kind, subject))",
     ]
 
     /// Every case whose first report was made in `[from, to)`, as stored (for the assessment, `gridhub stats`).

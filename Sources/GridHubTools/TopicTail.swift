@@ -179,6 +179,11 @@ public struct RecordFormatter: Sendable {
         case "gov.gridhub.survey.v1":
             return "\(s("system"))/\(s("recordId")) \(s("satisfaction")) \"\(short(s("note")))\""
         case "gov.gridhub.alert.v1":
+            if let mix = o["reportMix"] as? [String: Any] {
+                let share = (mix["easyShare"] as? Double).map { String(format: "%.0f%%", $0 * 100) } ?? "?"
+                let baseline = (mix["baselineEasyShare"] as? Double).map { String(format: "%.0f%%", $0 * 100) } ?? "?"
+                return "ALERT reportMix \(mix["subjectKind"] ?? "?")=\(mix["subject"] ?? "?") easy=\(share) town=\(baseline) reports=\(mix["reports"] ?? "?") case=\(s("caseId"))"
+            }
             return "ALERT \(s("kind")) case=\(s("caseId")) \(s("department"))/\(s("level")) due=\(s("dueAt")) \"\(short(s("message"), 60))\""
         case "gov.gridhub.command.v1":
             return "COMMAND \(s("action")) case=\(s("caseId")) by=\(s("issuedBy")) department=\(s("department")) due=\(s("dueAt")) \"\(short(s("message")))\""

@@ -138,7 +138,10 @@ struct DevCommand: AsyncParsableCommand {
         // adapters' ledgers and the times the simulated city stamps its reports with.
         let clock: @Sendable () -> Date = { started.addingTimeInterval(Date().timeIntervalSince(started) * speed) }
         let environment = RouterEnvironment(reference: reference, rules: rules, now: clock)
-        let router = try RouterDaemon(configuration: .init(databaseURL: databaseURL, kafka: kafka), environment: environment, metrics: metrics, logger: Logger(label: "gridhub.router"))
+        var routerConfiguration = RouterDaemon.Configuration(databaseURL: databaseURL, kafka: kafka)
+        // The report mix is looked at every half minute, not every hour: the city's days pass fast here.
+        routerConfiguration.reportMixInterval = .seconds(30)
+        let router = try RouterDaemon(configuration: routerConfiguration, environment: environment, metrics: metrics, logger: Logger(label: "gridhub.router"))
         router.register(in: readiness)
 
         // The adapters, built by the same calls as their daemons (`gridhub adapter …`), their health

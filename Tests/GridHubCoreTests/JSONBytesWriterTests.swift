@@ -37,7 +37,8 @@ struct JSONBytesWriterTests {
             Incident(source: SourceRef(system: pick(SourceSystem.allCases), recordId: "R-\(seed)-\(n)", version: 1 + Int(rng.next() % 3)),
                      reportedAt: time, receivedAt: time, itemCode: rng.next() % 4 == 0 ? nil : "SR-00\(1 + rng.next() % 9)",
                      description: text(&rng), location: location(), urgent: rng.next() % 3 == 0, resolvedOnSite: false,
-                     withdrawn: rng.next() % 4 == 0)
+                     withdrawn: rng.next() % 4 == 0,
+                     reporter: rng.next() % 3 == 0 ? Reporter(kind: .gridWorker, id: "WGY-\(rng.next() % 1_000)") : nil)
         }
         var c = Case(caseId: "C-\(seed)", openedBy: incident(0), at: time)
         for n in 1..<(1 + Int(rng.next() % 4)) {

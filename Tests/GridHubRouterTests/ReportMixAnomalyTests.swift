@@ -1,5 +1,7 @@
 import Foundation
 import GridHubCore
+import GridHubKafka
+import GridHubTesting
 import Testing
 @testable import GridHubSimulation
 
@@ -73,5 +75,59 @@ struct ReportMixAnomalyTests {
         #expect(tail > 1e-4 && tail < 4e-4, "\(tail)")
         #expect(ReportMixAnomaly.binomialUpperTail(atLeast: 0, of: 10, probability: 0.2) == 1)
         #expect(ReportMixAnomaly.binomialUpperTail(atLeast: 11, of: 10, probability: 0.2) == 0)
+    }
+
+    @Test("the router raises a reportMix alert for a worker padding the count, with the evidence, once; gridhub tail shows it")
+    func routerAlert() async throws {
+        let world = try await RouterWorld()
+        let reference = Fixtures.reference
+        let detector = ReportMixAnomaly(reference: reference)
+        // One town: the gaming worker's grid and its peers' grids.
+        let town = try #require(reference.towns.first { t in reference.grids.filter { $0.townCode == t.code }.count >= 8 })
+        let grids = reference.gazetteer.entries.filter { $0.gridCode.hasPrefix(town.code) }
+        let byGrid = Dictionary(grouping: grids, by: \.gridCode)
+        let gridCodes = byGrid.keys.sorted()
+        let gamer = gridCodes[0]
+        let easy = reference.items.filter { detector.easyItems.contains($0.code) }
+        let hard = reference.items.filter { !detector.easyItems.contains($0.code) && !$0.urgent }
+        var incidents: [Incident] = []
+        func report(_ n: Int, grid: String, item: CatalogueItem) -> Incident {
+            let place = byGrid[grid]![n % byGrid[grid]!.count]
+            var i = Make.incident(.elink, "ZZ-MIX-\(grid)-\(n)", item: item.code, at: place.coordinate, minutes: Double(n) * 37, text: item.nameZh + "，网格员巡查发现")
+            // Far apart in time (37 min) and each a different record: no two merge into one case.
+            i.reportedAt = Date().addingTimeInterval(-Double(n) * 37 * 60)
+            i.receivedAt = i.reportedAt
+            i.reporter = Reporter(kind: .gridWorker, id: "WGY-\(grid)")
+            return i
+        }
+        var n = 0
+        for k in 0..<25 { n += 1; incidents.append(report(n, grid: gamer, item: easy[k % easy.count])) }
+        for (g, grid) in gridCodes.dropFirst().prefix(6).enumerated() {
+            for k in 0..<12 { n += 1; incidents.append(report(n, grid: grid, item: k % 6 == 0 ? easy[(g + k) % easy.count] : hard[(g * 12 + k) % hard.count])) }
+        }
+        let published = incidents
+        try await world.withRouter { daemon in
+            try await world.publish(published)
+            try await world.waitForReports(published.count)
+            // The look the router takes every hour, taken now.
+            #expect(try await daemon.reportMix.check() == 2, "the worker and their grid")
+            let alerts = try await world.waitFor(Topics.alerts, as: Alert.self, timeout: .seconds(90)) { a in
+                a.contains { $0.kind == .reportMix && $0.reportMix?.subjectKind == .worker }
+            }
+            let mix = alerts.filter { $0.kind == .reportMix }
+            let worker = try #require(mix.first { $0.reportMix?.subjectKind == .worker })
+            let evidence = try #require(worker.reportMix)
+            #expect(evidence.subject == "WGY-\(gamer)" && evidence.townCode == town.code && evidence.reports == 25 && evidence.easyReports == 25)
+            #expect(evidence.easyShare == 1 && evidence.baselineEasyShare < 0.3 && evidence.pValue < 1e-10)
+            #expect(worker.message.contains("WGY-\(gamer)") && worker.department == nil)
+            #expect(Set(mix.map { $0.reportMix!.subject }) == [gamer, "WGY-\(gamer)"], "only the gamer and their grid: \(mix.map { $0.reportMix!.subject })")
+            // Looked at again: still flagged, but not alerted again within the week.
+            #expect(try await daemon.reportMix.check() == 0)
+            let again = try await world.read(Topics.alerts, quiet: .seconds(1))
+            #expect(again.count == alerts.count, "\(again.count) alerts after more looks, \(alerts.count) before")
+            let tail = try await runCommand(GridHubPaths.executable, ["tail", Topics.alerts, "--from-beginning", "--no-follow"],
+                                            environment: ["GRIDHUB_BOOTSTRAP": world.cluster.bootstrapServers])
+            #expect(tail.stdout.contains("ALERT reportMix worker=WGY-\(gamer) easy=100%"), "\(tail.stdout)")
+        }
     }
 }

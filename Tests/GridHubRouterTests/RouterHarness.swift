@@ -50,10 +50,11 @@ final class RouterWorld: Sendable {
     }
 
     /// Runs a router (in this process) while `body` runs, then shuts it down gracefully.
-    func withRouter<T: Sendable>(group: String = "router", _ body: @Sendable (RouterDaemon) async throws -> T) async throws -> T {
+    func withRouter<T: Sendable>(group: String = "router", reportMixInterval: Duration = .seconds(3_600), _ body: @Sendable (RouterDaemon) async throws -> T) async throws -> T {
         var config = RouterDaemon.Configuration(databaseURL: databaseURL, kafka: TestKafka.client(cluster))
         config.consumer.groupID = group
         config.deadlineInterval = .milliseconds(200)
+        config.reportMixInterval = reportMixInterval
         let daemon = try RouterDaemon(configuration: config, environment: environment(), metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
         let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: TestKafka.quietLogger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

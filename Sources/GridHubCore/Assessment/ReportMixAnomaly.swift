@@ -28,10 +28,13 @@ public struct ReportMixAnomaly: Sendable {
         public var gridCode: String
         public var workerId: String?
         public var itemCode: String
-        public init(gridCode: String, workerId: String?, itemCode: String) {
+        /// The case the report is in, when known.
+        public var caseId: String?
+        public init(gridCode: String, workerId: String?, itemCode: String, caseId: String? = nil) {
             self.gridCode = gridCode
             self.workerId = workerId
             self.itemCode = itemCode
+            self.caseId = caseId
         }
     }
 
@@ -49,6 +52,8 @@ public struct ReportMixAnomaly: Sendable {
         public var pValue: Double
         /// The subject's most reported items, most first (at most 3).
         public var topItems: [String]
+        /// One of the subject's easy reports' cases (the last seen), to start looking from.
+        public var exampleCaseId: String?
     }
 
     public var minimumReports = 20
@@ -67,7 +72,7 @@ public struct ReportMixAnomaly: Sendable {
     public func flags(_ observations: [Observation]) -> [Flag] {
         // Totals per town, to take each subject's own reports out of its baseline.
         var town: [String: (n: Int, easy: Int)] = [:]
-        struct Tally { var n = 0; var easy = 0; var items: [String: Int] = [:]; var town = "" }
+        struct Tally { var n = 0; var easy = 0; var items: [String: Int] = [:]; var town = ""; var example: String? }
         var subjects: [SubjectKind: [String: Tally]] = [.grid: [:], .worker: [:]]
         for o in observations {
             let townCode = String(o.gridCode.prefix(9))
@@ -79,7 +84,10 @@ public struct ReportMixAnomaly: Sendable {
             for (kind, key) in keys {
                 var t = subjects[kind]![key] ?? Tally()
                 t.n += 1
-                if isEasy { t.easy += 1 }
+                if isEasy {
+                    t.easy += 1
+                    if let id = o.caseId { t.example = id }
+                }
                 t.items[o.itemCode, default: 0] += 1
                 t.town = townCode
                 subjects[kind]![key] = t
@@ -107,7 +115,8 @@ public struct ReportMixAnomaly: Sendable {
             let z = (Double(t.easy) - n * p) / (n * p * (1 - p)).squareRoot()
             let top = t.items.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(\.key)
             flags.append(Flag(subjectKind: c.kind, subject: c.subject, townCode: t.town, reports: t.n, easyReports: t.easy,
-                              easyShare: share, baselineEasyShare: p, zScore: z, pValue: pValue, topItems: Array(top)))
+                              easyShare: share, baselineEasyShare: p, zScore: z, pValue: pValue, topItems: Array(top),
+                              exampleCaseId: t.example))
         }
         return flags.sorted { ($1.pValue, $1.subject) > ($0.pValue, $0.subject) }
     }
@@ -135,7 +144,7 @@ public struct ReportMixAnomaly: Sendable {
         for c in cases {
             guard let grid = c.gridCode, let item = c.itemCode else { continue }
             for r in c.reports where r.system == .elink {
-                out.append(Observation(gridCode: grid, workerId: r.workerId, itemCode: item))
+                out.append(Observation(gridCode: grid, workerId: r.workerId, itemCode: item, caseId: c.caseId))
             }
         }
         return out

@@ -16,6 +16,9 @@ public struct Alert: Sendable, Hashable, Codable {
         case reopened
         /// The command centre pressed the department (督办 by command).
         case supervised
+        /// A grid or grid worker reports a significantly easier mix of items than its town's peers
+        /// (``ReportMixAnomaly``); `caseId` names one of their easy reports' cases, `reportMix` the evidence.
+        case reportMix
     }
 
     /// The alert's id (also its `ce_id`): derived from the case, the kind and the case's version.
@@ -32,8 +35,12 @@ public struct Alert: Sendable, Hashable, Codable {
     /// What happened, in words for the command centre.
     public var message: String
     public var at: Date
+    /// The evidence of a ``Kind/reportMix`` alert; `nil` for the others.
+    public var reportMix: ReportMixAnomaly.Flag?
 
-    public init(alertId: String, caseId: String, kind: Kind, department: String?, level: Level?, dispatchId: String?, dueAt: Date?, message: String, at: Date) {
+    public init(alertId: String, caseId: String, kind: Kind, department: String?, level: Level?, dispatchId: String?, dueAt: Date?, message: String, at: Date,
+                reportMix: ReportMixAnomaly.Flag? = nil) {
+        self.reportMix = reportMix
         self.alertId = alertId
         self.caseId = caseId
         self.kind = kind
@@ -45,7 +52,7 @@ public struct Alert: Sendable, Hashable, Codable {
         self.at = at
     }
 
-    enum CodingKeys: String, CodingKey { case alertId, caseId, kind, department, level, dispatchId, dueAt, message, at }
+    enum CodingKeys: String, CodingKey { case alertId, caseId, kind, department, level, dispatchId, dueAt, message, at, reportMix }
 
     /// Strict decoding: unknown keys and malformed ids or codes are errors.
     public init(from decoder: any Decoder) throws {
@@ -60,6 +67,10 @@ public struct Alert: Sendable, Hashable, Codable {
         dueAt = try c.decodeIfPresent(Date.self, forKey: .dueAt)
         message = try c.decode(String.self, forKey: .message)
         at = try c.decode(Date.self, forKey: .at)
+        reportMix = try c.decodeIfPresent(ReportMixAnomaly.Flag.self, forKey: .reportMix)
+        guard (kind == .reportMix) == (reportMix != nil) else {
+            throw DecodingError.dataCorruptedError(forKey: .reportMix, in: c, debugDescription: "reportMix is the evidence of a reportMix alert, and only of one")
+        }
     }
 
     /// Writes every field, `null` where absent.
@@ -74,5 +85,6 @@ public struct Alert: Sendable, Hashable, Codable {
         try c.encodeNullable(dueAt, forKey: .dueAt)
         try c.encode(message, forKey: .message)
         try c.encode(at, forKey: .at)
+        try c.encodeNullable(reportMix, forKey: .reportMix)
     }
 }

@@ -145,6 +145,7 @@ extension Case {
             if let traceparent = r.traceparent { w.key("traceparent"); w.string(traceparent) }
             w.key("version"); w.int(r.version)
             if let withdrawnAt = r.withdrawnAt { w.key("withdrawnAt"); w.date(withdrawnAt) }
+            if let workerId = r.workerId { w.key("workerId"); w.string(workerId) }
             w.endObject()
         }
         w.endArray()
