@@ -757,9 +757,11 @@ final class CaseWork {
     /// Queues a record as a dead letter: original key, value and headers, plus the reason.
     func deadLetter(_ record: ConsumerRecord, reason: String) {
         counts.deadLetters += 1
-        logger.warning("record dead-lettered", metadata: [
+        var metadata: Logger.Metadata = [
             RouterLogKeys.topic: .string(record.topic), RouterLogKeys.partition: .stringConvertible(record.partition),
-            RouterLogKeys.offset: .stringConvertible(record.offset), RouterLogKeys.reason: .string(reason)])
+            RouterLogKeys.offset: .stringConvertible(record.offset), RouterLogKeys.reason: .string(reason)]
+        if let trace = TraceContext(header: record.headers.string(CloudEventHeader.traceparent)) { metadata[TraceContext.logKey] = .string(trace.traceId) }
+        logger.warning("record dead-lettered", metadata: metadata)
         let headers = DeadLetterHeader.headers(
             original: record.headers.map { ($0.key, $0.value) }, stage: "router", reason: reason,
             source: "\(record.topic)/\(record.partition)/\(record.offset)", time: now)

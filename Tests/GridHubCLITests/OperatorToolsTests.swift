@@ -19,7 +19,7 @@ struct OperatorToolsTests {
         let env = ["GRIDHUB_BOOTSTRAP": bootstrap, "GRIDHUB_HOTLINE_SECRET": secret, "GRIDHUB_LOG_LEVEL": "warning"]
         let adapter = try ChildProcess(GridHubPaths.executable, [
             "adapter", "hotline12345", "--listen", "127.0.0.1:0", "--hotline-url", "http://127.0.0.1:9", "--state-dir", state.path,
-        ], environment: env)
+        ], environment: env.merging(["GRIDHUB_LOG_LEVEL": "info"]) { $1 })
         defer { adapter.signal(SIGKILL) }
         let listen = try await adapter.firstLine()
         #expect(listen.hasPrefix("GRIDHUB_LISTEN="), "\(listen)")
@@ -34,12 +34,16 @@ struct OperatorToolsTests {
         let good = HotlinePlatform.body(order, encoding: .utf8)
         let broken = Array(good.prefix(good.count - 20))
         let platform = HotlinePlatform(hubURL: url, secret: Array(secret.utf8))
-        var answer = try await platform.push(path: "/hotline12345/workorders", body: broken, contentType: "application/xml; charset=UTF-8")
+        // The platform traces its calls: the trace's id is on the adapter's log lines and on the dead letter.
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        var answer = try await platform.push(path: "/hotline12345/workorders", body: broken, contentType: "application/xml; charset=UTF-8", traceparent: traceparent)
         for _ in 0..<50 where answer.code == 429 {
             try await Task.sleep(for: .milliseconds(200))
-            answer = try await platform.push(path: "/hotline12345/workorders", body: broken, contentType: "application/xml; charset=UTF-8")
+            answer = try await platform.push(path: "/hotline12345/workorders", body: broken, contentType: "application/xml; charset=UTF-8", traceparent: traceparent)
         }
         #expect(answer.code == 400, "a malformed work order is answered ZT=400: \(answer)")
+        let logged = adapter.standardError.split(separator: "\n").filter { $0.contains("hotline request not accepted") }
+        #expect(!logged.isEmpty && logged.allSatisfy { $0.contains("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") }, "\(logged)")
 
         // The operator sees it, with its reason, and reads its exact bytes.
         let list = try await runCommand(GridHubPaths.executable, ["deadletters", "list"], environment: env)
@@ -50,6 +54,7 @@ struct OperatorToolsTests {
         let position = String(line.split(separator: " ").first!)
         let show = try await runCommand(GridHubPaths.executable, ["deadletters", "show", position], environment: env)
         #expect(show.stdout.contains("gridhub.error.reason"))
+        #expect(show.stdout.contains("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"), "the dead letter keeps the trace: \(show.stdout)")
         #expect(!show.stdout.contains("13812345678") && show.stdout.contains("138****5678"), "personal data masked in show")
         let raw = try await runCommand(GridHubPaths.executable, ["deadletters", "show", position, "--raw"], environment: env)
         #expect(Array(raw.stdout.utf8) == broken, "show --raw gives the exact original bytes")

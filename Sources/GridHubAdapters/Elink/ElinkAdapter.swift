@@ -41,13 +41,15 @@ public final class ElinkIngest: Sendable {
         let rid = requestID(request, context)
         var log = logger
         log[metadataKey: "http.request.id"] = .string(rid)
-        let (status, body) = await process(request, requestID: rid, logger: log)
+        let trace = requestTrace(request)
+        log[metadataKey: TraceContext.logKey] = .string(trace.traceId)
+        let (status, body) = await process(request, requestID: rid, trace: trace, logger: log)
         pipeline.recordAckLatency(ContinuousClock.now - started)
         if status != .ok { log.info("elink batch not accepted", metadata: ["http.status": .stringConvertible(status.code)]) }
         return response(status, contentType: "application/json; charset=utf-8", body: body, requestID: rid)
     }
 
-    private func process(_ request: Request, requestID rid: String, logger: Logger) async -> (HTTPResponse.Status, [UInt8]) {
+    private func process(_ request: Request, requestID rid: String, trace: TraceContext, logger: Logger) async -> (HTTPResponse.Status, [UInt8]) {
         let given = Array((request.headers[.apiKey] ?? "").utf8)
         guard !given.isEmpty, Elink.isAPIKey(given, Array(configuration.apiKey.utf8)) else {
             pipeline.countRejected(reason: "apiKey")
@@ -60,7 +62,7 @@ public final class ElinkIngest: Sendable {
             return (.internalServerError, Elink.errorAnswer(code: 500, message: "cannot read the request"))
         }
         let origin = "POST /elink/events request \(rid)"
-        var headers: [(key: String, value: [UInt8])] = [("http.request.id", Array(rid.utf8))]
+        var headers: [(key: String, value: [UInt8])] = [("http.request.id", Array(rid.utf8)), (CloudEventHeader.traceparent, Array(trace.header.utf8))]
         if let ct = request.headers[.contentType] { headers.append(("content-type", Array(ct.utf8))) }
         let busy = (HTTPResponse.Status.serviceUnavailable, Elink.errorAnswer(code: 503, message: "cannot store now, re-send the batch later"))
 
@@ -103,7 +105,7 @@ public final class ElinkIngest: Sendable {
                 }
             }
         }
-        let outcomes = await pipeline.publish(incidents, traceparent: request.headers[.traceparent])
+        let outcomes = await pipeline.publish(incidents, traceparent: trace.header)
         for outcome in outcomes {
             if case .busy(let reason) = outcome {
                 logger.info("elink batch not stored", metadata: ["kafka.error.reason": .string(reason)])

@@ -54,7 +54,9 @@ public final class HotlineIngest: Sendable {
         let rid = requestID(request, context)
         var log = logger
         log[metadataKey: "http.request.id"] = .string(rid)
-        let answer = await process(request, kind: kind, requestID: rid, logger: log)
+        let trace = requestTrace(request)
+        log[metadataKey: TraceContext.logKey] = .string(trace.traceId)
+        let answer = await process(request, kind: kind, requestID: rid, trace: trace, logger: log)
         pipeline.recordAckLatency(ContinuousClock.now - started)
         if answer.code != .accepted {
             log.info("hotline request not accepted", metadata: ["hotline.zt": .stringConvertible(answer.code.rawValue), "hotline.xx": .string(answer.message), "http.path": .string(kind.rawValue)])
@@ -67,7 +69,7 @@ public final class HotlineIngest: Sendable {
         return Answer(code: .refused, message: message)
     }
 
-    private func process(_ request: Request, kind: Kind, requestID rid: String, logger: Logger) async -> Answer {
+    private func process(_ request: Request, kind: Kind, requestID rid: String, trace: TraceContext, logger: Logger) async -> Answer {
         // 1. Timestamp and signature: nothing is processed before both check out.
         let now = configuration.now()
         guard let tsText = request.headers[.hotlineTimestamp], let timestamp = Int64(tsText.trimmingCharacters(in: .whitespaces)) else {
@@ -97,7 +99,7 @@ public final class HotlineIngest: Sendable {
 
         // 2. From here on the request is authentic: anything unusable is kept on the dead-letter topic.
         let origin = "POST /hotline12345/\(kind.rawValue) request \(rid)"
-        var headers: [(key: String, value: [UInt8])] = [("http.request.id", Array(rid.utf8))]
+        var headers: [(key: String, value: [UInt8])] = [("http.request.id", Array(rid.utf8)), (CloudEventHeader.traceparent, Array(trace.header.utf8))]
         if let ct = request.headers[.contentType] { headers.append(("content-type", Array(ct.utf8))) }
         headers.append(("x-hotline-timestamp", Array(tsText.utf8)))
         func deadLetter(_ code: String, _ reason: String, key: String? = nil) async -> Answer {
@@ -137,7 +139,7 @@ public final class HotlineIngest: Sendable {
                 return await deadLetter(error.code, error.reason)
             }
             let incident = order.incident(reference: reference, receivedAt: now)
-            switch await pipeline.publish(incident, traceparent: request.headers[.traceparent]) {
+            switch await pipeline.publish(incident, traceparent: trace.header) {
             case .accepted: return Answer(code: .accepted, message: "成功")
             case .busy(let reason):
                 logger.info("work order not stored", metadata: ["gridhub.record.id": .string(order.id), "kafka.error.reason": .string(reason)])
@@ -148,7 +150,7 @@ public final class HotlineIngest: Sendable {
             do { survey = try Hotline12345.survey(xml: text) } catch {
                 return await deadLetter(error.code, error.reason)
             }
-            switch await pipeline.publish(survey: survey, traceparent: request.headers[.traceparent]) {
+            switch await pipeline.publish(survey: survey, traceparent: trace.header) {
             case .accepted: return Answer(code: .accepted, message: "成功")
             case .busy: return Answer(code: .busy, message: "系统繁忙，请稍后重试")
             }

@@ -50,6 +50,13 @@ func requestID(_ request: Request, _ context: some RequestContext) -> String {
     return String(UInt64.random(in: 0...UInt64.max), radix: 16)
 }
 
+/// The request's trace: the caller's W3C `traceparent` when it sent a valid one, else a new trace. Its
+/// id goes on every log line of the request (`trace_id`) and, through a child span per record, on
+/// everything the hub writes about the request's records.
+func requestTrace(_ request: Request) -> TraceContext {
+    TraceContext(header: request.headers[.traceparent]) ?? .start()
+}
+
 /// `HTTPTypes.HTTPField.Name`, reached through Hummingbird's re-exported `HTTPFields`.
 typealias HTTPFieldName = HTTPFields.Element.Name
 

@@ -15,6 +15,9 @@ public struct TraceContext: Sendable, Hashable {
     /// The `traceparent` header's value.
     public var header: String { "00-\(traceId)-\(spanId)-\(flags)" }
 
+    /// The log metadata key of a trace id (OpenTelemetry's log data model names it `trace_id`).
+    public static let logKey = "trace_id"
+
     /// Parses a `traceparent` value; nil unless it is a valid version-00 header.
     public init?(header: String?) {
         guard let header else { return nil }
