@@ -50,6 +50,11 @@ struct BrokerCommandTests {
             #expect(created.status == 0, "stderr: \(created.stderr)")
             #expect(created.stdout.contains("0 created"))
         }
+        // Settings for a three-broker cluster are checked before anything is sent.
+        let unwritable = try await runCommand(GridHubPaths.executable, ["topics", "create", "--replication-factor", "3", "--min-insync-replicas", "4"], environment: env)
+        #expect(unwritable.status != 0 && unwritable.stderr.contains("would refuse every write"), "\(unwritable.stderr)")
+        let replicated = try await runCommand(GridHubPaths.executable, ["topics", "create", "--replication-factor", "1", "--min-insync-replicas", "1"], environment: env)
+        #expect(replicated.status == 0 && replicated.stdout.contains("0 created"), "\(replicated.stderr)")
         let listed = try await runCommand(GridHubPaths.executable, ["topics", "list"], environment: env)
         #expect(listed.status == 0)
         #expect(listed.stdout.contains("gridhub.incidents.v1\t6"))
