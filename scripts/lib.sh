@@ -19,4 +19,4 @@ ensure_packages() {
 RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql libjemalloc2)
 # Packages the tests need on top: clients we did not write, and a schema validator.
 # chromium, chromium-driver and python3-selenium: the console's browser test (Tests/Browser).
-TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema chromium chromium-driver python3-selenium)
+TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chromium chromium-driver python3-selenium)
