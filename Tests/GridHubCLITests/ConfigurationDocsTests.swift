@@ -55,6 +55,7 @@ struct ConfigurationDocsTests {
         ("gridhub adapter elink", DaemonSupport.configKeys(of: ElinkCommand())),
         ("gridhub adapter woodpecker", DaemonSupport.configKeys(of: WoodpeckerCommand())),
         ("gridhub adapter enforcement", DaemonSupport.configKeys(of: EnforcementCommand())),
+        ("gridhub console", DaemonSupport.configKeys(of: ConsoleCommand.Serve())),
     ])
     func flags(command: String, keys: Set<String>) throws {
         let heading = "### `\(command)`"
@@ -124,6 +125,17 @@ struct EnvironmentSettingTests {
         let counted = metrics.split(separator: "\n").filter { $0.hasPrefix("http_server_request_duration_count{") && $0.contains("http_route=\"/elink/events\"") }
         let requests: Double = counted.reduce(0) { sum, line in sum + (line.split(separator: " ").last.flatMap { Double($0) } ?? 0) }
         #expect(requests == 3, "\(metrics)")
+        // Flags from the environment alone, as a container is configured: the adapter runs; a misspelt one is refused, named.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-elink-env-\(UUID().uuidString.prefix(8))").path
+        let fromEnvironment = try ChildProcess(GridHubPaths.executable, ["adapter", "elink"],
+                                               environment: ["GRIDHUB_BOOTSTRAP": "127.0.0.1:9", "GRIDHUB_ELINK_API_KEY": "k", "GRIDHUB_LOG_LEVEL": "error",
+                                                             "GRIDHUB_OPT_LISTEN": "127.0.0.1:0", "GRIDHUB_OPT_STATE_DIR": state])
+        defer { fromEnvironment.signal(SIGKILL) }
+        #expect(try await fromEnvironment.firstLine().hasPrefix("GRIDHUB_LISTEN=127.0.0.1:"))
+        #expect(FileManager.default.fileExists(atPath: state), "the state folder named by GRIDHUB_OPT_STATE_DIR")
+        let misspelt = try await runCommand(GridHubPaths.executable, ["adapter", "elink"],
+                                            environment: ["GRIDHUB_BOOTSTRAP": "127.0.0.1:9", "GRIDHUB_ELINK_API_KEY": "k", "GRIDHUB_OPT_LISTN": "127.0.0.1:0"], timeout: .seconds(30))
+        #expect(misspelt.status != 0 && misspelt.stderr.contains("unknown GRIDHUB_OPT_LISTN") && misspelt.stderr.contains("GRIDHUB_OPT_LISTEN"), "\(misspelt.stderr)")
         let offset = try await runCommand(GridHubPaths.executable, ["router"],
                                           environment: ["GRIDHUB_BOOTSTRAP": "127.0.0.1:9", "GRIDHUB_DATABASE_URL": "postgres://a:b@127.0.0.1:9/x",
                                                         "GRIDHUB_CLOCK_OFFSET_SECONDS": "soon"], timeout: .seconds(30))

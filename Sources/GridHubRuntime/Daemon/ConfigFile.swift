@@ -1,21 +1,47 @@
 import Foundation
 
-/// A daemon's configuration file: a JSON object whose keys are the command's long flag names
-/// (`"listen": "0.0.0.0:8080"`, `"hotline-url": "http://…"`). Every flag may come from it; flags on
-/// the command line win. Named by `--config FILE` or `GRIDHUB_CONFIG`.
+/// A daemon's configuration: its file, a JSON object whose keys are the command's long flag names
+/// (`"listen": "0.0.0.0:8080"`, `"hotline-url": "http://…"`), named by `--config FILE` or
+/// `GRIDHUB_CONFIG`; and the environment, where `GRIDHUB_OPT_<FLAG>` sets a flag (`GRIDHUB_OPT_LISTEN`,
+/// `GRIDHUB_OPT_HOTLINE_URL`: upper-cased, dashes as underscores), for containers configured only
+/// through their environment. Flags on the command line win, then the environment, then the file.
 public struct ConfigFile: Sendable {
     public static let environmentVariable = EnvironmentSetting.configFile.name
-    /// The values by flag name, as text.
+    /// The prefix of a flag set in the environment.
+    public static let optionPrefix = EnvironmentSetting.options.name
+    /// The values by flag name, as text: the file's, with the environment's over them.
     public private(set) var values: [String: String]
     public let path: String?
+    /// The flags set in the environment, by flag name, with the variable that set each.
+    public private(set) var fromEnvironment: [String: String] = [:]
 
     public init(values: [String: String] = [:], path: String? = nil) {
         self.values = values
         self.path = path
     }
 
+    /// `GRIDHUB_OPT_HOTLINE_URL` → `hotline-url`.
+    static func flag(ofVariable name: String) -> String {
+        String(name.dropFirst(optionPrefix.count)).lowercased().replacingOccurrences(of: "_", with: "-")
+    }
+
+    /// Lays the environment's `GRIDHUB_OPT_*` flags over the file's.
+    public mutating func addEnvironment(_ environment: [String: String]) {
+        for (name, value) in environment where name.hasPrefix(Self.optionPrefix) && name.count > Self.optionPrefix.count {
+            let flag = Self.flag(ofVariable: name)
+            values[flag] = value
+            fromEnvironment[flag] = name
+        }
+    }
+
     /// Loads `path` (or `GRIDHUB_CONFIG` when nil); no file means an empty configuration.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConfigFile {
+        var file = try loadFile(path: path, environment: environment)
+        file.addEnvironment(environment)
+        return file
+    }
+
+    private static func loadFile(path: String?, environment: [String: String]) throws -> ConfigFile {
         guard let path = path ?? environment[environmentVariable], !path.isEmpty else { return ConfigFile() }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
@@ -38,6 +64,10 @@ public struct ConfigFile: Sendable {
     /// Refuses keys that are not among `flags` (the command's long flag names): a misspelt key would
     /// otherwise be ignored without a word, and the daemon would run on a default nobody chose.
     public func checkKeys(allowed flags: Set<String>) throws {
+        let misspelt = fromEnvironment.filter { !flags.contains($0.key) }.map(\.value).sorted()
+        guard misspelt.isEmpty else {
+            throw ConfigFileError(message: "unknown \(misspelt.joined(separator: ", ")): this command's flags are \(flags.sorted().map { Self.optionPrefix + $0.uppercased().replacingOccurrences(of: "-", with: "_") }.joined(separator: ", "))")
+        }
         let unknown = values.keys.filter { !flags.contains($0) }.sorted()
         guard !unknown.isEmpty else { return }
         let keys = unknown.map { "\"\($0)\"" }.joined(separator: ", ")

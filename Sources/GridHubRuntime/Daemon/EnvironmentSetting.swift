@@ -32,6 +32,7 @@ public struct EnvironmentSetting: Sendable, Hashable, CustomStringConvertible {
     public static let hotlineSecret = EnvironmentSetting("GRIDHUB_HOTLINE_SECRET", "the 12345 platform's shared signing secret", secret: true)
     public static let elinkAPIKey = EnvironmentSetting("GRIDHUB_ELINK_API_KEY", "the API key 综治e通 presents on every batch", secret: true)
     public static let woodpeckerToken = EnvironmentSetting("GRIDHUB_WOODPECKER_TOKEN", "the City Woodpecker open API's bearer token", secret: true)
+    public static let options = EnvironmentSetting("GRIDHUB_OPT_", "a daemon's flag set in the environment: GRIDHUB_OPT_<FLAG>, upper-cased with dashes as underscores (GRIDHUB_OPT_HOTLINE_URL=http://…)", prefix: true)
     public static let configFile = EnvironmentSetting("GRIDHUB_CONFIG", "a daemon's JSON configuration file (keys are its flag names)")
     public static let referenceDirectory = EnvironmentSetting("GRIDHUB_REFERENCE_DIR", "the folder of the reference data")
     public static let stateDirectory = EnvironmentSetting("GRIDHUB_STATE_DIR", "the parent of every adapter's state directory")
@@ -42,7 +43,7 @@ public struct EnvironmentSetting: Sendable, Hashable, CustomStringConvertible {
 
     /// Every setting.
     public static let all: [EnvironmentSetting] = [
-        bootstrap, kafkaProperties, databaseURL, hotlineSecret, elinkAPIKey, woodpeckerToken,
+        bootstrap, kafkaProperties, options, databaseURL, hotlineSecret, elinkAPIKey, woodpeckerToken,
         configFile, referenceDirectory, stateDirectory, logLevel, consoleUsers, ledgerRetentionDays, clockOffsetSeconds,
     ]
 
