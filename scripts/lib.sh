@@ -19,4 +19,18 @@ ensure_packages() {
 RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql libjemalloc2)
 # Packages the tests need on top: clients we did not write, and a schema validator.
 # chromium, chromium-driver and python3-selenium: the console's browser test (Tests/Browser).
-TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chromium chromium-driver python3-selenium)
+# docker-compose: validates Deploy/compose (its `config`; no engine needed).
+TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chromium chromium-driver python3-selenium docker-compose)
+# From PyPI: kubernetes-validate checks Deploy/kubernetes against the Kubernetes API's schemas (offline).
+TEST_PIP_PACKAGES=(kubernetes-validate)
+
+# Installs PyPI packages whose command is missing (pip of the python3 on PATH, for this user).
+ensure_pip_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing missing PyPI packages: ${missing[*]}" >&2
+    python3 -m pip install -q "${missing[@]}" >&2
+}
