@@ -147,10 +147,15 @@ enum ConsolePages {
 
     // MARK: cases
 
+    /// A department works on it and its due date has passed.
+    static func isOverdue(_ c: Case, now: Date) -> Bool {
+        [.dispatched, .accepted, .inProgress].contains(c.status) && (c.dueAt.map { $0 < now } ?? false)
+    }
+
     static func caseList(_ cases: [Case], title: String, reference: ReferenceData, now: Date, session: ConsoleSessions.Session) -> String {
         var rows = ""
         for c in cases {
-            let overdue = (c.dueAt.map { $0 < now } ?? false) ? " <span class=\"badge overdue\">overdue</span>" : ""
+            let overdue = isOverdue(c, now: now) ? " <span class=\"badge overdue\">overdue</span>" : ""
             rows += """
                 <tr><td><a href="/cases/\(escape(c.caseId))">\(escape(String(c.caseId.prefix(12))))</a></td><td>\(escape(c.status.rawValue))\(overdue)</td>
                 <td>\(escape(c.itemCode.flatMap { reference.item(code: $0)?.nameZh } ?? "—"))</td><td>\(escape(c.gridCode.flatMap { reference.grid(code: $0)?.name } ?? "—"))</td>
@@ -211,7 +216,7 @@ enum ConsolePages {
             case .refused(let reason): flash = "<p class=\"flash refused\" id=\"outcome\">指令被拒绝 refused: \(escape(reason))</p>"
             }
         }
-        let overdue = (c.dueAt.map { $0 < now } ?? false) ? " <span class=\"badge overdue\" id=\"overdue\">超期 overdue</span>" : ""
+        let overdue = isOverdue(c, now: now) ? " <span class=\"badge overdue\" id=\"overdue\">超期 overdue</span>" : ""
         let item = c.itemCode.map { code in "\(code) \(reference.item(code: code)?.nameZh ?? "")" } ?? "unclassified"
         let grid = c.gridCode.map { code in "\(code) \(reference.grid(code: code).map { "\($0.townName) \($0.name)" } ?? "")" } ?? "no grid"
         let department = c.department.map { code in reference.department(code: code)?.nameZh ?? code } ?? "—"
@@ -244,7 +249,7 @@ enum ConsolePages {
         func rate(_ r: Double?) -> String { r.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }
         var body = ""
         for r in rows {
-            body += "<tr><td>\(escape(r.name))</td><td class=\"n\">\(r.cases)</td><td class=\"n\">\(r.dispatched)</td><td class=\"n\">\(rate(r.responseRate))</td><td class=\"n\">\(rate(r.resolutionRate))</td><td class=\"n\">\(rate(r.satisfactionRate))</td><td class=\"n\">\(r.overdue)</td>"
+            body += "<tr><td>\(escape(r.name.isEmpty ? "— (\(r.group.isEmpty ? "none" : r.group))" : r.name))</td><td class=\"n\">\(r.cases)</td><td class=\"n\">\(r.dispatched)</td><td class=\"n\">\(rate(r.responseRate))</td><td class=\"n\">\(rate(r.resolutionRate))</td><td class=\"n\">\(rate(r.satisfactionRate))</td><td class=\"n\">\(r.overdue)</td>"
             if !compact { body += "<td class=\"n\">\(r.returned)</td><td class=\"n\">\(r.reopened)</td><td class=\"n\">\(r.medianHoursToResolve.map { String(format: "%.1f", $0) } ?? "—")</td><td class=\"n\">\(r.p90HoursToResolve.map { String(format: "%.1f", $0) } ?? "—")</td>" }
             body += "</tr>"
         }

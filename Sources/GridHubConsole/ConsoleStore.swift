@@ -42,7 +42,7 @@ public final class ConsoleStore: Sendable {
         let nowMs = now.millisecondsSince1970
         let prefix = scope.gridPrefix.map { $0 + "%" }
         let rows = try await client.query("""
-            SELECT grid_code, department, level, count(*)::int8, (count(*) FILTER (WHERE due_ms < \(nowMs)))::int8
+            SELECT grid_code, department, level, count(*)::int8, (count(*) FILTER (WHERE deadline_ms < \(nowMs)))::int8
             FROM cases WHERE closed_ms IS NULL AND (\(prefix)::text IS NULL OR grid_code LIKE \(prefix)::text)
             GROUP BY grid_code, department, level
             """, logger: logger)
@@ -64,8 +64,8 @@ public final class ConsoleStore: Sendable {
               AND (\(filter.department)::text IS NULL OR department = \(filter.department)::text)
               AND (\(filter.level)::text IS NULL OR level = \(filter.level)::text)
               AND (\(filter.gridCode)::text IS NULL OR grid_code = \(filter.gridCode)::text)
-              AND (\(overdueBefore)::int8 IS NULL OR due_ms < \(overdueBefore)::int8)
-            ORDER BY due_ms NULLS LAST, first_ms
+              AND (\(overdueBefore)::int8 IS NULL OR deadline_ms < \(overdueBefore)::int8)
+            ORDER BY deadline_ms NULLS LAST, first_ms
             LIMIT \(limit)
             """, logger: logger)
         return try await decodeCases(rows)

@@ -1,8 +1,10 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
+import GridHubRuntime
 import Logging
 import PostgresNIO
+import Tracing
 
 /// What every unit of work needs and nothing changes: reference data, rules, matcher, the clock.
 public struct RouterEnvironment: Sendable {
@@ -118,6 +120,8 @@ final class CaseWork {
     /// Personal data of the reports this work saw (revealed), for dispatches to departments that need it.
     private var personal: [String: ReportDetails] = [:]
     private var personalKnown: Set<String> = []
+    /// The spans of the reports this work handles, ended when its records are written.
+    private var openSpans: [any Span] = []
     private var features: [String: TextFeatures] = [:]
     /// The outbox body ``flush()`` wrote: its row id and records (for ``OutboxMemory`` once committed).
     private(set) var outboxBody: (id: Int64, records: [OutboxRecord])? = nil
@@ -273,8 +277,17 @@ final class CaseWork {
 
     /// Applies one incident: a new version of a known report, a report solved on the spot, a duplicate
     /// of a case nearby, or a new case routed and dispatched.
-    func handle(_ incident: Incident, traceparent: String? = nil) async throws {
+    func handle(_ incident: Incident, traceparent arrived: String? = nil) async throws {
         counts.incidents += 1
+        // The router's span of its work on the report, under the adapter's (exported when a collector
+        // is configured); the records it writes about the report carry it.
+        var traceparent: String? = nil
+        if let arrived {
+            let (span, trace) = SpanExport.start("route incident", parent: arrived, kind: .consumer)
+            span.attributes["gridhub.incident.id"] = incident.incidentId
+            openSpans.append(span)
+            traceparent = trace
+        }
         if let known = reportCase[incident.incidentId] {
             counts.exactDuplicates += 1
             guard incident.source.version > known.version else { return }
@@ -782,6 +795,10 @@ final class CaseWork {
 
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
     func flush(metrics: RouterMetrics? = nil) async throws {
+        defer {
+            for span in openSpans { span.end() }
+            openSpans = []
+        }
         // The statements are pipelined on the connection: each is sent as soon as it is built, so the
         // database executes one while the next is built. Their order does not matter (one transaction,
         // and the rows two instances could both touch are locked earlier, in one order). The records
@@ -865,7 +882,7 @@ final class CaseWork {
         guard !changed.isEmpty else { return nil }
         var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
         var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
-        var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], doc: [ByteBuffer] = []
+        var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], deadline: [Int64] = [], doc: [ByteBuffer] = []
         let encoder = GridHubJSON.encoder()
         for id in changed {
             guard let e = cases[id] else { continue }
@@ -873,18 +890,20 @@ final class CaseWork {
             lat.append(e.position?.lat ?? .nan); lon.append(e.position?.lon ?? .nan); radius.append(e.radius); text.append(e.text)
             first.append(e.firstMs); last.append(e.lastMs); closed.append(e.closedMs ?? -1); onSite.append(e.onSite)
             department.append(e.value.department ?? ""); level.append(e.value.level?.rawValue ?? ""); due.append(e.dueMs ?? -1)
+            let working: Set<CaseStatus> = [.dispatched, .accepted, .inProgress]
+            deadline.append(working.contains(e.value.status) ? e.value.dueAt?.millisecondsSince1970 ?? -1 : -1)
             doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
         }
         return """
-            INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, doc)
-            SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), doc
+            INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, deadline_ms, doc)
+            SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), NULLIF(dl, -1), doc
             FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
-                        \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(doc)::bytea[])
-                 AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, doc)
+                        \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(deadline)::int8[], \(doc)::bytea[])
+                 AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, dl, doc)
             ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
                 lat = EXCLUDED.lat, lon = EXCLUDED.lon, radius_m = EXCLUDED.radius_m, text = EXCLUDED.text,
                 first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
-                level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, doc = EXCLUDED.doc
+                level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, deadline_ms = EXCLUDED.deadline_ms, doc = EXCLUDED.doc
             """
     }
 }

@@ -102,6 +102,15 @@ public struct RouterStore: Sendable {
         "CREATE INDEX cases_grid_closed ON cases (grid_code, closed_ms) WHERE closed_ms IS NOT NULL",
         // When each grid or grid worker was last alerted for its report mix (ReportMixWatch).
         "CREATE TABLE report_mix_alerts (subject_kind text NOT NULL, subject text NOT NULL, alerted_ms bigint NOT NULL, PRIMARY KEY (subject_kind, subject))",
+        // When the department working on a case must have it done (the case's dueAt while it is dispatched,
+        // accepted or in progress): overdue is deadline_ms < now. due_ms is the router's next timer
+        // (the early warning comes first), not the deadline.
+        "ALTER TABLE cases ADD COLUMN deadline_ms bigint",
+        """
+        UPDATE cases SET deadline_ms = (extract(epoch FROM ((convert_from(doc, 'UTF8')::jsonb) ->> 'dueAt')::timestamptz) * 1000)::int8
+        WHERE status IN ('dispatched', 'accepted', 'inProgress')
+        """,
+        "CREATE INDEX cases_deadline ON cases (deadline_ms) WHERE deadline_ms IS NOT NULL",
     ]
 
     /// Every case whose first report was made in `[from, to)`, as stored (for the assessment, `gridhub stats`).

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 @testable import gridhub
 import GridHubRuntime

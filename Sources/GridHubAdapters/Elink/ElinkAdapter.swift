@@ -3,6 +3,7 @@ import GridHubCore
 import GridHubRuntime
 import Hummingbird
 import Logging
+import Tracing
 
 /// 综治e通's inbound side: `POST /elink/events`, 1..500 events a batch, `X-Api-Key`. Valid events
 /// are stored once (a re-sent batch repeats them harmlessly); invalid ones are listed in `rejected`
@@ -41,7 +42,8 @@ public final class ElinkIngest: Sendable {
         let rid = requestID(request, context)
         var log = logger
         log[metadataKey: "http.request.id"] = .string(rid)
-        let trace = requestTrace(request)
+        let (span, trace) = requestSpan(request, name: "POST /elink/events")
+        defer { span.end() }
         log[metadataKey: TraceContext.logKey] = .string(trace.traceId)
         let (status, body) = await process(request, requestID: rid, trace: trace, logger: log)
         pipeline.recordAckLatency(ContinuousClock.now - started)

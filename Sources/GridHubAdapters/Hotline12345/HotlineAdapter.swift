@@ -3,6 +3,7 @@ import GridHubCore
 import GridHubRuntime
 import Hummingbird
 import Logging
+import Tracing
 
 /// The 12345 hotline adapter's inbound side: `POST /hotline12345/workorders` and
 /// `POST /hotline12345/surveys`, signed with HMAC-SHA256 over `timestamp LF body`, answered with
@@ -54,7 +55,8 @@ public final class HotlineIngest: Sendable {
         let rid = requestID(request, context)
         var log = logger
         log[metadataKey: "http.request.id"] = .string(rid)
-        let trace = requestTrace(request)
+        let (span, trace) = requestSpan(request, name: "POST /hotline12345/\(kind.rawValue)")
+        defer { span.end() }
         log[metadataKey: TraceContext.logKey] = .string(trace.traceId)
         let answer = await process(request, kind: kind, requestID: rid, trace: trace, logger: log)
         pipeline.recordAckLatency(ContinuousClock.now - started)

@@ -1,6 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
+import Tracing
 import GridHubRuntime
 import Logging
 import Prometheus
@@ -77,7 +78,10 @@ public final class IngestPipeline: Sendable {
         metrics.received.increment(by: Int64(incidents.count))
         var outcomes = [Outcome?](repeating: nil, count: incidents.count)
         var records: [ProducerRecord] = []
+        var spans: [any Span] = []
         var indices: [Int] = []
+        // Every span ends (with the delivery's outcome) however this returns.
+        defer { for span in spans { span.end() } }
         for (i, incident) in incidents.enumerated() {
             let key = ledgerKey(incident.source)
             if ledger.contains(key, version: incident.source.version) {
@@ -86,7 +90,11 @@ public final class IngestPipeline: Sendable {
                 continue
             }
             do {
-                records.append(try record(for: incident, traceparent: traceparent))
+                let (span, trace) = SpanExport.start("publish incident", parent: traceparent, kind: .producer)
+                span.attributes["gridhub.incident.id"] = incident.incidentId
+                span.attributes["messaging.destination.name"] = topics.incidents
+                spans.append(span)
+                records.append(try record(for: incident, traceparent: trace))
                 indices.append(i)
             } catch {
                 // Encoding a valid model value cannot fail; if it does, it is a bug worth shouting about.
@@ -97,6 +105,7 @@ public final class IngestPipeline: Sendable {
         if !records.isEmpty {
             if let reachability, !reachability.isReachable {
                 for i in indices { outcomes[i] = .busy(reason: reachability.problem() ?? "Kafka unreachable") }
+                for span in spans { span.setStatus(SpanStatus(code: .error, message: "Kafka unreachable")) }
                 metrics.busy.increment(by: Int64(indices.count))
             } else {
                 let results = await producer.send(records)
@@ -109,6 +118,7 @@ public final class IngestPipeline: Sendable {
                         outcomes[i] = .accepted(duplicate: false)
                     case .failure(let error):
                         outcomes[i] = .busy(reason: "not stored on Kafka: \(error.message)")
+                        spans[n].setStatus(SpanStatus(code: .error, message: error.message))
                         logger.info("incident not delivered", metadata: ["gridhub.incident.id": .string(incidents[i].incidentId), "kafka.error.reason": .string(error.message)])
                     }
                 }
@@ -230,10 +240,10 @@ public final class IngestPipeline: Sendable {
     private func ledgerKey(_ source: SourceRef) -> String { "\(source.system.rawValue)/\(source.recordId)" }
 
     /// The Kafka record of an incident: keyed by its grid (records of one place share a partition),
-    /// CloudEvents headers, deterministic `ce_id`; a `traceparent` continuing the source's trace (a new
-    /// span of it) or, when the source sent none, starting one.
-    func record(for incident: Incident, traceparent: String?) throws -> ProducerRecord {
-        let trace = TraceContext(header: traceparent)?.child() ?? .start()
+    /// CloudEvents headers, deterministic `ce_id`, and `traceparent`: the span that publishes it (a new
+    /// span of the source's trace, or of a new trace when the source sent none).
+    func record(for incident: Incident, traceparent: String) throws -> ProducerRecord {
+        let trace = TraceContext(header: traceparent) ?? .start()
         let event = try CloudEvent(
             id: DeterministicID(namespace: .event, parts: ["incident", incident.source.system.rawValue, incident.source.recordId, String(incident.source.version)]).uuidString,
             source: system.adapterEventSource, type: .incident, time: incident.receivedAt, subject: incident.incidentId,

@@ -1,6 +1,8 @@
 import Foundation
 import GridHubCore
+import GridHubRuntime
 import Hummingbird
+import Tracing
 import Logging
 import Synchronization
 
@@ -50,11 +52,15 @@ func requestID(_ request: Request, _ context: some RequestContext) -> String {
     return String(UInt64.random(in: 0...UInt64.max), radix: 16)
 }
 
-/// The request's trace: the caller's W3C `traceparent` when it sent a valid one, else a new trace. Its
-/// id goes on every log line of the request (`trace_id`) and, through a child span per record, on
-/// everything the hub writes about the request's records.
-func requestTrace(_ request: Request) -> TraceContext {
-    TraceContext(header: request.headers[.traceparent]) ?? .start()
+/// The request's span (a server span, exported when a collector is configured: ``SpanExport``), a
+/// child of the caller's W3C `traceparent` when it sent a valid one, else of a new trace. Its trace id
+/// goes on every log line of the request (`trace_id`); each record published for the request is a
+/// span of its own under it. End the span when the request is answered.
+func requestSpan(_ request: Request, name: String) -> (span: any Span, trace: TraceContext) {
+    let (span, traceparent) = SpanExport.start(name, parent: request.headers[.traceparent], kind: .server)
+    span.attributes["http.request.method"] = request.method.rawValue
+    span.attributes["url.path"] = request.uri.path
+    return (span, TraceContext(header: traceparent) ?? .start())
 }
 
 /// `HTTPTypes.HTTPField.Name`, reached through Hummingbird's re-exported `HTTPFields`.

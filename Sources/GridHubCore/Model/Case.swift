@@ -84,11 +84,12 @@ public struct Case: Sendable, Hashable, Codable {
         reports[i].traceparent = traceparent
     }
 
-    /// A new span of the trace of the report `incidentId` (the opening report's when nil), for a record
-    /// about it; nil when the report came without one.
+    /// The trace context a record about the report `incidentId` (the opening report's when nil)
+    /// carries: the span of the router's work on the report, as ``trace(report:traceparent:)`` recorded
+    /// it; nil when the report came without one.
     public func traceparent(for incidentId: String? = nil) -> String? {
         let report = incidentId.flatMap { id in reports.first { $0.incidentId == id } } ?? reports.first
-        return TraceContext(header: report?.traceparent)?.child().header
+        return TraceContext(header: report?.traceparent)?.header
     }
 
     /// Merges another source report (or a new version of one already merged); the status is unchanged.
@@ -446,8 +447,9 @@ public struct CaseReport: Sendable, Hashable, Codable {
     /// withdrawn report stays on the case (it was reported) but its source gets no more status records
     /// and its reporter's contacts no longer go to departments.
     public var withdrawnAt: Date?
-    /// The W3C `traceparent` the report arrived with (the adapter's span of its trace): the records the
-    /// router writes about it continue that trace. Written only when present.
+    /// The W3C `traceparent` of the router's work on the report: a span under the one the report
+    /// arrived with (the adapter's), which the records the router writes about it carry. Written only
+    /// when present.
     public var traceparent: String?
     /// The grid worker who reported it (综治e通's staff id, `sbr`; staff data, not a citizen's), for
     /// the command centre's report-mix assessment. Written only when present.

@@ -13,6 +13,8 @@ public struct DaemonContext: Sendable {
     public var metrics: DaemonMetrics
     public var readiness: Readiness
     public var logger: Logger
+    /// Exports spans when a collector is configured (``SpanExport``); run first, so it stops last.
+    public var spanExporter: (any Service)?
 
     public init(config: ConfigFile, kafka: KafkaClientConfiguration, metrics: DaemonMetrics = DaemonMetrics(), readiness: Readiness = Readiness(), logger: Logger) {
         self.config = config
@@ -30,8 +32,13 @@ public struct DaemonContext: Sendable {
         do { kafka = try KafkaEnvironment.clientConfiguration(from: environment) } catch {
             throw ConfigFileError(message: error.message)
         }
-        let context = DaemonContext(config: config, kafka: kafka, logger: Logger(label: label))
+        var context = DaemonContext(config: config, kafka: kafka, logger: Logger(label: label))
         context.metrics.bootstrapMetricsSystem()
+        do {
+            context.spanExporter = try SpanExport.bootstrapIfConfigured(serviceName: label.replacingOccurrences(of: ".", with: "-"), environment: environment)
+        } catch {
+            throw ConfigFileError(message: "cannot export spans to the OpenTelemetry collector the OTEL_* variables name: \(error)")
+        }
         return context
     }
 
@@ -43,7 +50,8 @@ public struct DaemonContext: Sendable {
     /// (cancelled after ``gracefulShutdownLimit``). A service that returns early ends the daemon (it is
     /// a failure).
     public func run(_ services: [any Service]) async throws {
-        try await Self.runUntilSignalled(Self.serviceGroup(services.map { .init(service: $0) }, logger: logger), logger: logger)
+        let all = (spanExporter.map { [$0] } ?? []) + services
+        try await Self.runUntilSignalled(Self.serviceGroup(all.map { .init(service: $0) }, logger: logger), logger: logger)
     }
 
     /// The group every long-running command runs (``run(_:)``, `gridhub dev`, `gridhub broker`,
