@@ -19,8 +19,9 @@ ensure_packages() {
 RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql libjemalloc2)
 # Packages the tests need on top: clients we did not write, and a schema validator.
 # chromium, chromium-driver and python3-selenium: the console's browser test (Tests/Browser).
-# docker-compose: validates Deploy/compose (its `config`; no engine needed).
-TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chromium chromium-driver python3-selenium docker-compose)
+# docker-compose: validates Deploy/compose (its `config`; no engine needed); prometheus: promtool for
+# Deploy/prometheus; systemd: systemd-analyze scores the units' hardening.
+TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chromium chromium-driver python3-selenium docker-compose prometheus systemd)
 # From PyPI: kubernetes-validate checks Deploy/kubernetes against the Kubernetes API's schemas (offline).
 TEST_PIP_PACKAGES=(kubernetes-validate)
 

@@ -38,6 +38,8 @@ public struct RouterDaemon: Sendable {
     public let publisher: OutboxPublisher
     public let scheduler: DeadlineScheduler
     public let reportMix: ReportMixWatch
+    /// Measures the consumer lag for `/metrics`.
+    public let lag: ConsumerLagWatch
     public let metrics: RouterMetrics
     /// Probes the Kafka cluster every second, for `/readyz`.
     public let kafkaReachability: KafkaReachability
@@ -55,11 +57,14 @@ public struct RouterDaemon: Sendable {
                                         memory: outboxMemory)
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
         reportMix = ReportMixWatch(store: store, environment: environment, logger: logger, interval: configuration.reportMixInterval)
+        let c = configuration.consumer
+        lag = try ConsumerLagWatch(store: store, kafka: configuration.kafka, topics: [c.incidentsTopic, c.feedbackTopic, c.surveysTopic, c.commandsTopic],
+                                   metrics: daemonMetrics, logger: logger)
         kafkaReachability = try KafkaReachability(client: configuration.kafka, interval: .seconds(1), logger: logger)
     }
 
     /// Every service, the pool first (it must run before the others can use it).
-    public var services: [any Service] { [client, kafkaReachability, consumer, publisher, scheduler, reportMix] }
+    public var services: [any Service] { [client, kafkaReachability, consumer, publisher, scheduler, reportMix, lag] }
 
     /// Adds the router's readiness checks: Kafka answers, the database answers (the deadline check
     /// reaches it every interval), and the consume loop runs with working transactions.

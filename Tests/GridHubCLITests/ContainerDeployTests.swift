@@ -156,4 +156,28 @@ struct ContainerDeployTests {
         #expect(!config.keys.contains { $0.contains("PASSWORD") || $0.contains("SECRET") || $0 == "GRIDHUB_DATABASE_URL" })
         #expect(kind("Secret").count == 1)
     }
+
+    @Test("every systemd unit is hardened: systemd-analyze security --offline=yes scores it below 5 (it was 8.5)")
+    func systemdHardening() async throws {
+        let analyze = try #require(GridHubPaths.which("systemd-analyze"), "systemd-analyze (Debian's systemd) is one of the test packages")
+        let folder = Self.deploy.appendingPathComponent("systemd")
+        let units = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".service") }.sorted()
+        #expect(units.count == 5)
+        for unit in units {
+            let result = try await runCommand(analyze, ["security", "--offline=yes", folder.appendingPathComponent(unit).path])
+            let line = try #require(result.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") }, "\(unit): \(result.stdout.suffix(300)) \(result.stderr)")
+            let score = try #require(line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }, "\(line)")
+            #expect(score < 5, "\(unit): \(line)")
+        }
+    }
+
+    @Test("the Prometheus alert rules pass promtool check rules, and their unit tests (promtool test rules) fire when they should")
+    func alertRules() async throws {
+        let promtool = try #require(GridHubPaths.which("promtool"), "promtool (Debian's prometheus) is one of the test packages")
+        let folder = Self.deploy.appendingPathComponent("prometheus")
+        let checked = try await runCommand(promtool, ["check", "rules", folder.appendingPathComponent("gridhub-alerts.yaml").path])
+        #expect(checked.status == 0 && checked.stdout.contains("SUCCESS"), "\(checked.stdout)\(checked.stderr)")
+        let tested = try await runCommand(promtool, ["test", "rules", folder.appendingPathComponent("gridhub-alerts.test.yaml").path])
+        #expect(tested.status == 0 && tested.stdout.contains("SUCCESS"), "\(tested.stdout)\(tested.stderr)")
+    }
 }
