@@ -22,14 +22,27 @@ RUNTIME_PACKAGES=(librdkafka-dev libssl-dev pkg-config postgresql libjemalloc2)
 # docker-compose: validates Deploy/compose (its `config`; no engine needed); prometheus: promtool for
 # Deploy/prometheus; systemd: systemd-analyze scores the units' hardening.
 TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chromium chromium-driver python3-selenium docker-compose prometheus systemd)
-# From PyPI: kubernetes-validate checks Deploy/kubernetes against the Kubernetes API's schemas (offline).
+# From PyPI: kubernetes-validate checks Deploy/kubernetes against the Kubernetes API's schemas (offline);
+# the CloudEvents SDK for Python, with confluent-kafka for the python3 on PATH, for the interop test.
 TEST_PIP_PACKAGES=(kubernetes-validate)
+TEST_PIP_MODULES=(cloudevents:cloudevents confluent_kafka:confluent-kafka)
 
 # Installs PyPI packages whose command is missing (pip of the python3 on PATH, for this user).
 ensure_pip_packages() {
     local missing=()
     for pkg in "$@"; do
         command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing missing PyPI packages: ${missing[*]}" >&2
+    python3 -m pip install -q "${missing[@]}" >&2
+}
+
+# Installs PyPI packages whose module the python3 on PATH cannot import ("module:package" each).
+ensure_pip_modules() {
+    local missing=()
+    for pair in "$@"; do
+        python3 -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "Installing missing PyPI packages: ${missing[*]}" >&2

@@ -319,10 +319,10 @@ public final class RouterConsumer: Service, Sendable {
             case configuration.incidentsTopic:
                 guard event.eventType == .incident else { throw RouterError("ce_type '\(event.type)' on the incidents topic, expected \(EventType.incident.rawValue)") }
                 // Directly where it is plainly valid; JSONDecoder otherwise, which decides and says why.
-                return .incident(try Incident.decodedDirectly(from: record.value) ?? decoder.decode(Incident.self, from: Data(record.value)))
+                return .incident(try Incident.decodedDirectly(from: event.data) ?? decoder.decode(Incident.self, from: Data(event.data)))
             case configuration.feedbackTopic:
                 guard event.eventType == .feedback else { throw RouterError("ce_type '\(event.type)' on the feedback topic, expected \(EventType.feedback.rawValue)") }
-                let feedback = try decoder.decode(Feedback.self, from: Data(record.value))
+                let feedback = try decoder.decode(Feedback.self, from: Data(event.data))
                 // A department answers only for itself: the producer's ce_source (which a real cluster's
                 // ACLs tie to its credentials, Deploy/README.md) must name the department in the body.
                 guard event.source == CloudEvent.departmentSource(feedback.department) else {
@@ -331,14 +331,14 @@ public final class RouterConsumer: Service, Sendable {
                 return .feedback(feedback)
             case configuration.surveysTopic:
                 guard event.eventType == .survey else { throw RouterError("ce_type '\(event.type)' on the surveys topic, expected \(EventType.survey.rawValue)") }
-                return .survey(try decoder.decode(Survey.self, from: Data(record.value)))
+                return .survey(try decoder.decode(Survey.self, from: Data(event.data)))
             case configuration.commandsTopic:
                 guard event.eventType == .command else { throw RouterError("ce_type '\(event.type)' on the commands topic, expected \(EventType.command.rawValue)") }
                 // Only the command centre gives commands (a real cluster's ACLs tie the ce_source to its credentials).
                 guard event.source == CloudEvent.commandCenterSource else {
                     throw RouterError("command from ce_source \(event.source): commands come from the command centre (\(CloudEvent.commandCenterSource))")
                 }
-                let command = try decoder.decode(Command.self, from: Data(record.value))
+                let command = try decoder.decode(Command.self, from: Data(event.data))
                 guard command.commandId == event.id else { throw RouterError("the command's commandId \(command.commandId) is not its ce_id \(event.id)") }
                 return .command(command)
             default:
@@ -367,7 +367,7 @@ public final class RouterConsumer: Service, Sendable {
         for (record, item) in items {
             switch item {
             case .incident(let incident):
-                try await work.handle(incident, traceparent: record.headers.string(CloudEventHeader.traceparent))
+                try await work.handle(incident, traceparent: record.headers.string(CloudEventHeader.traceparent) ?? Self.structuredTraceparent(record))
             case .feedback(let feedback):
                 if let reason = try await work.handle(feedback) { work.deadLetter(record, reason: reason) }
             case .survey(let survey):
@@ -378,6 +378,11 @@ public final class RouterConsumer: Service, Sendable {
                 break
             }
         }
+    }
+
+    /// The `traceparent` attribute of a structured-mode record (binary mode has it as a header).
+    static func structuredTraceparent(_ record: ConsumerRecord) -> String? {
+        (try? CloudEvent(headers: record.headers.map { ($0.key, $0.value) }, value: record.value))?.traceparent
     }
 
     static func readable(_ error: any Error) -> String {

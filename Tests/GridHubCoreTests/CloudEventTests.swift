@@ -83,3 +83,56 @@ struct CloudEventTests {
         #expect(EventType.status.topics(departments: departments).count == 4)
     }
 }
+
+@Suite("CloudEvents structured mode")
+struct CloudEventStructuredTests {
+    static func envelope(_ extra: [String: Any] = [:], removing: [String] = []) -> [UInt8] {
+        var object: [String: Any] = ["specversion": "1.0", "id": "f-1", "source": "/department/urban-mgmt", "type": "gov.gridhub.feedback.v1",
+                                     "time": "2026-12-05T14:33:18.858582+00:00", "datacontenttype": "application/json",
+                                     "data": ["dispatchId": "d-1", "department": "urban-mgmt", "status": "accepted", "at": "2026-12-05T22:00:00+08:00"]]
+        for (k, v) in extra { object[k] = v }
+        for k in removing { object[k] = nil }
+        return Array(try! JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test("application/cloudevents+json: attributes from the envelope, the data as JSON bytes, the tracing extension read")
+    func structured() throws {
+        let event = try CloudEvent(headers: [("content-type", Array("application/cloudevents+json; charset=utf-8".utf8))],
+                                   value: Self.envelope(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "subject": "c-1"]))
+        #expect(event.id == "f-1" && event.source == "/department/urban-mgmt" && event.eventType == .feedback && event.subject == "c-1")
+        #expect(event.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        #expect(RFC3339.format(event.time).hasPrefix("2026-12-05T22:33:18.858"))
+        let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
+        #expect(data["dispatchId"] as? String == "d-1")
+        // A traceparent header wins over the attribute.
+        let traced = try CloudEvent(headers: [("content-type", Array("application/cloudevents+json".utf8)), ("traceparent", Array("00-11111111111111111111111111111111-2222222222222222-01".utf8))],
+                                    value: Self.envelope(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]))
+        #expect(traced.traceparent?.hasPrefix("00-1111") == true)
+    }
+
+    @Test("the Python SDK's way: no ce_ header, the data's content type (or nothing) in content-type, the event in the value")
+    func withoutStructuredHeader() throws {
+        for headers in [[("content-type", Array("application/json".utf8))], []] as [[(String, [UInt8])]] {
+            #expect(try CloudEvent(headers: headers.map { (key: $0.0, value: $0.1) }, value: Self.envelope()).id == "f-1")
+        }
+        // With binary-mode headers the value is the data, whatever it looks like.
+        let binary = try CloudEvent(headers: [("ce_specversion", Array("1.0".utf8)), ("ce_id", Array("b-1".utf8)), ("ce_source", Array("/x".utf8)),
+                                              ("ce_type", Array("gov.gridhub.feedback.v1".utf8)), ("ce_time", Array("2026-12-05T22:00:00+08:00".utf8)),
+                                              ("content-type", Array("application/json".utf8))], value: Self.envelope())
+        #expect(binary.id == "b-1" && binary.data == Self.envelope())
+    }
+
+    @Test("refused with the attribute named: a missing time, another spec version, binary data, non-JSON data, not an object")
+    func refused() {
+        let header = [(key: "content-type", value: Array("application/cloudevents+json".utf8))]
+        func code(_ value: [UInt8]) -> (String, String)? {
+            do { _ = try CloudEvent(headers: header, value: value); return nil } catch { return ("\(error.code)", error.header) }
+        }
+        #expect(code(Self.envelope(removing: ["time"]))! == ("missingHeader", "time"))
+        #expect(code(Self.envelope(["specversion": "0.3"]))!.0 == "unsupportedSpecVersion")
+        #expect(code(Self.envelope(["data_base64": "AAAA"], removing: ["data"]))! == ("unsupportedContentType", "data_base64"))
+        #expect(code(Self.envelope(["datacontenttype": "text/plain"]))! == ("unsupportedContentType", "datacontenttype"))
+        #expect(code(Array("[1,2]".utf8))!.1 == "value")
+        #expect(code(Self.envelope(["id": 7]))! == ("invalidHeader", "id"))
+    }
+}

@@ -175,6 +175,15 @@ public struct CloudEvent: Sendable, Hashable {
             }
             found[header.key] = text
         }
+        // Structured mode: the whole event, attributes and data, is the value (`application/cloudevents+json`).
+        // (The Python SDK's Kafka binding writes it with the data's content type, or none, in the header: a
+        // value that is a JSON object with a `specversion`, and no ce_ header at all, is structured too.)
+        let noBinaryHeaders = !found.keys.contains { $0.hasPrefix("ce_") }
+        if noBinaryHeaders, found[CloudEventHeader.contentType].map({ Self.mediaType($0) == Self.structuredContentType }) == true
+            || (value.first == UInt8(ascii: "{") && value.count < 1 << 22 && Self.looksStructured(value)) {
+            try self.init(structured: value, traceparentHeader: found[CloudEventHeader.traceparent])
+            return
+        }
         func required(_ name: String) throws(CloudEventError) -> String {
             guard let value = found[name] else { throw CloudEventError(code: .missingHeader, header: name) }
             guard !value.isEmpty else { throw CloudEventError(code: .invalidHeader, header: name, detail: "empty") }
@@ -192,12 +201,61 @@ public struct CloudEvent: Sendable, Hashable {
             throw CloudEventError(code: .invalidHeader, header: CloudEventHeader.time, detail: "'\(timeText)' is not an RFC 3339 time with an offset")
         }
         let contentType = try required(CloudEventHeader.contentType)
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { String($0).trimmingWhitespace().lowercased() } ?? ""
-        guard mediaType == Self.jsonContentType else {
+        guard Self.mediaType(contentType) == Self.jsonContentType else {
             throw CloudEventError(code: .unsupportedContentType, header: CloudEventHeader.contentType, detail: "'\(contentType)'")
         }
         self.init(id: id, source: source, type: type, time: time, subject: found[CloudEventHeader.subject],
                   dataContentType: contentType, traceparent: found[CloudEventHeader.traceparent], data: value)
+    }
+
+    /// The media type of structured mode: the value is the whole event as JSON.
+    public static let structuredContentType = "application/cloudevents+json"
+
+    /// A JSON object with a `specversion` member.
+    static func looksStructured(_ value: [UInt8]) -> Bool {
+        ((try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any])?["specversion"] != nil
+    }
+
+    static func mediaType(_ contentType: String) -> String {
+        contentType.split(separator: ";", maxSplits: 1).first.map { String($0).trimmingWhitespace().lowercased() } ?? ""
+    }
+
+    /// Reads an event in structured mode (the CloudEvents JSON format): `specversion` `1.0`, `id`,
+    /// `source`, `type`, `time` and JSON `data` are required (`datacontenttype`, when given, must be
+    /// `application/json`; `data_base64` is refused); `subject` and the distributed-tracing extension's
+    /// `traceparent` are read (a `traceparent` header, when present, wins). The data is kept as JSON bytes,
+    /// as binary mode carries it.
+    init(structured value: [UInt8], traceparentHeader: String?) throws(CloudEventError) {
+        let field = "value"
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(value), options: [.fragmentsAllowed])) as? [String: Any] else {
+            throw CloudEventError(code: .invalidHeader, header: field, detail: "a structured-mode event must be a JSON object")
+        }
+        func attribute(_ name: String, required: Bool = true) throws(CloudEventError) -> String? {
+            guard let raw = object[name] else {
+                if required { throw CloudEventError(code: .missingHeader, header: name) }
+                return nil
+            }
+            guard let text = raw as? String, !text.isEmpty else { throw CloudEventError(code: .invalidHeader, header: name, detail: "must be a non-empty string") }
+            return text
+        }
+        let spec = try attribute("specversion")!
+        guard spec == Self.specVersion else { throw CloudEventError(code: .unsupportedSpecVersion, header: "specversion", detail: "'\(spec)', expected '1.0'") }
+        let id = try attribute("id")!, source = try attribute("source")!, type = try attribute("type")!
+        let timeText = try attribute("time")!
+        guard let time = RFC3339.parse(timeText) else {
+            throw CloudEventError(code: .invalidHeader, header: "time", detail: "'\(timeText)' is not an RFC 3339 time with an offset")
+        }
+        if let dataContentType = try attribute("datacontenttype", required: false), Self.mediaType(dataContentType) != Self.jsonContentType {
+            throw CloudEventError(code: .unsupportedContentType, header: "datacontenttype", detail: "'\(dataContentType)'")
+        }
+        guard object["data_base64"] == nil else { throw CloudEventError(code: .unsupportedContentType, header: "data_base64", detail: "binary data; GridHub's events carry JSON") }
+        guard let payload = object["data"], payload is [String: Any] || payload is [Any],
+              let data = try? JSONSerialization.data(withJSONObject: payload, options: [.withoutEscapingSlashes]) else {
+            throw CloudEventError(code: .missingHeader, header: "data", detail: "a JSON object")
+        }
+        let traceparent = traceparentHeader ?? (object["traceparent"] as? String)
+        self.init(id: id, source: source, type: type, time: time, subject: try attribute("subject", required: false),
+                  dataContentType: Self.jsonContentType, traceparent: traceparent, data: Array(data))
     }
 }
 
