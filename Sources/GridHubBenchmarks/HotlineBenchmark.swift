@@ -57,7 +57,7 @@ public enum HotlineBenchmark {
         let secret = Array("bench-secret".utf8)
         let ingest = HotlineIngest(configuration: .init(secret: secret), pipeline: runtime.pipeline, reference: reference, logger: logger)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let server = AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: logger,
+        let server = try AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: logger,
                                                routes: { ingest.addRoutes(to: $0) }, onListening: { portContinuation.yield($0) })
         let group = ServiceGroup(configuration: .init(services: (runtime.baseServices + [server]).map { .init(service: $0) }, logger: logger))
         var config = HTTPClient.Configuration()

@@ -19,6 +19,8 @@ public final class Console: Sendable {
         public var kafka: KafkaClientConfiguration
         /// The router's clock (overdue means due before it); `gridhub dev` gives its simulated one.
         public var now: @Sendable () -> Date = { Date() }
+        /// HTTPS instead of HTTP when given.
+        public var tls: TLSFiles?
         public init(listen: ListenAddress, databaseURL: String, kafka: KafkaClientConfiguration) {
             self.listen = listen
             self.databaseURL = databaseURL
@@ -47,11 +49,11 @@ public final class Console: Sendable {
     }
 
     /// The console's services: the database pool, the command publisher, the web server.
-    public func services(readiness: Readiness, metrics: DaemonMetrics, onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> [any Service] {
+    public func services(readiness: Readiness, metrics: DaemonMetrics, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws -> [any Service] {
         let router = Router()
         AdminRoutes.add(to: router, readiness: readiness, metrics: metrics)
         addRoutes(to: router)
-        let app = Application(router: router, server: HTTPLimits().server(),
+        let app = Application(router: router, server: try HTTPLimits().server(tls: configuration.tls),
                               configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "gridhub-console"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? self.configuration.listen.port) }, logger: logger)
         return [store.service, commands, app]
@@ -69,7 +71,7 @@ public final class Console: Sendable {
             if let s = self.sessions.session(request.cookies[Self.cookie]?.value), form["token"] == s.formToken {
                 self.sessions.end(request.cookies[Self.cookie]?.value)
             }
-            return Self.redirect("/login", cookie: "\(Self.cookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+            return Self.redirect("/login", cookie: "\(Self.cookie)=; \(self.cookieAttributes); Max-Age=0")
         }
         router.get("/") { request, _ in try await self.page(request) { try await self.overview($0) } }
         router.get("/api/overview") { request, _ in try await self.page(request) { try await self.overviewJSON($0) } }
@@ -112,7 +114,7 @@ public final class Console: Sendable {
         }
         let (token, _) = sessions.start(user: user.name, scope: scope)
         logger.info("console login", metadata: ["console.user": .string(user.name), "console.scope": .string(scope.description)])
-        return Self.redirect("/", cookie: "\(Self.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict")
+        return Self.redirect("/", cookie: "\(Self.cookie)=\(token); \(cookieAttributes)")
     }
 
     private func overview(_ session: ConsoleSessions.Session) async throws -> Response {
@@ -241,6 +243,9 @@ public final class Console: Sendable {
                                            HTTPField.Name("Content-Security-Policy")!: "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"],
                  body: .init(byteBuffer: ByteBuffer(string: text)))
     }
+
+    /// The session cookie's attributes: `Secure` too when the console speaks HTTPS.
+    var cookieAttributes: String { "Path=/; HttpOnly; SameSite=Strict" + (configuration.tls == nil ? "" : "; Secure") }
 
     static func redirect(_ location: String, cookie: String? = nil) -> Response {
         var headers: HTTPFields = [.location: location]

@@ -156,7 +156,7 @@ struct DevCommand: AsyncParsableCommand {
             AdapterDaemons.Hotline12345Settings(listen: ListenAddress(host: host, port: hotlinePort), hotlineURL: "http://\(host):\(platformPort)", secret: hotlineSecret),
             runtime: hotlineRuntime, reference: reference, logger: hotlineRuntime.logger)
         let elinkRuntime = try runtime(.elink, "elink")
-        let elink = AdapterDaemons.services(AdapterDaemons.ElinkSettings(listen: ListenAddress(host: host, port: elinkPort), apiKey: elinkKey),
+        let elink = try AdapterDaemons.services(AdapterDaemons.ElinkSettings(listen: ListenAddress(host: host, port: elinkPort), apiKey: elinkKey),
                                             runtime: elinkRuntime, reference: reference, logger: elinkRuntime.logger)
         let woodpeckerToken = "gridhub-dev-woodpecker-token"
         let woodpeckerPort = try freeLoopbackPort()
@@ -236,7 +236,7 @@ struct DevCommand: AsyncParsableCommand {
         // after it has read everything the others wrote.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: summaryService)]
         for s in router.services + hotline + elink + woodpecker + enforcement { services.append(.init(service: s)) }
-        for s in console.services(readiness: Readiness(), metrics: metrics) { services.append(.init(service: s)) }
+        for s in try console.services(readiness: Readiness(), metrics: metrics) { services.append(.init(service: s)) }
         for s in [platformServer, woodpeckerServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))

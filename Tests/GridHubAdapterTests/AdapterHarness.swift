@@ -113,7 +113,7 @@ struct PushAdapter {
         config.now = now
         let ingest = HotlineIngest(configuration: config, pipeline: runtime.pipeline, reference: Fixtures.reference, logger: TestKafka.quietLogger)
         let port = PortBox()
-        let server = AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger, limits: limits,
+        let server = try AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger, limits: limits,
                                                routes: { ingest.addRoutes(to: $0) }, onListening: port.callback)
         return PushAdapter(runtime: runtime, services: runtime.baseServices + [server], port: port, stateDirectory: stateDirectory)
     }
@@ -123,7 +123,7 @@ struct PushAdapter {
                                          readiness: Readiness(), logger: TestKafka.quietLogger, topics: topics.ingest)
         let ingest = ElinkIngest(configuration: .init(apiKey: Fixtures.apiKey), pipeline: runtime.pipeline, reference: Fixtures.reference, logger: TestKafka.quietLogger)
         let port = PortBox()
-        let server = AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger,
+        let server = try AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger,
                                                routes: { ingest.addRoutes(to: $0) }, onListening: port.callback)
         return PushAdapter(runtime: runtime, services: runtime.baseServices + [server], port: port, stateDirectory: stateDirectory)
     }

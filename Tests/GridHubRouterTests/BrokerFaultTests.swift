@@ -45,7 +45,7 @@ struct BrokerFaultTests {
                                          metrics: DaemonMetrics(), readiness: Readiness(), logger: TestKafka.quietLogger, deliveryTimeout: .seconds(3))
         let ingest = HotlineIngest(configuration: .init(secret: Self.secret), pipeline: runtime.pipeline, reference: Fixtures.reference, logger: TestKafka.quietLogger)
         let (ports, portsIn) = AsyncStream<Int>.makeStream()
-        let server = AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger,
+        let server = try AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: TestKafka.quietLogger,
                                                routes: { ingest.addRoutes(to: $0) }, onListening: { portsIn.yield($0) })
         let adapter = ServiceGroup(configuration: .init(services: (runtime.baseServices + [server]).map { .init(service: $0) }, logger: TestKafka.quietLogger))
         let prefix = "JY-F-\(UUID().uuidString.prefix(6))"

@@ -13,6 +13,8 @@ public enum AdapterDaemons {
     public struct Hotline12345Settings: Sendable {
         /// Where the push endpoints (and /healthz, /readyz, /metrics) listen.
         public var listen: ListenAddress
+        /// HTTPS instead of HTTP when given.
+        public var tls: TLSFiles?
         /// The hotline platform's base URL, for results (`POST {url}/api/v1/gd/fk`).
         public var hotlineURL: String
         /// The shared signing secret (`GRIDHUB_HOTLINE_SECRET`).
@@ -27,6 +29,8 @@ public enum AdapterDaemons {
     /// `gridhub adapter elink`.
     public struct ElinkSettings: Sendable {
         public var listen: ListenAddress
+        /// HTTPS instead of HTTP when given.
+        public var tls: TLSFiles?
         /// The platform's API key (`GRIDHUB_ELINK_API_KEY`).
         public var apiKey: String
         public init(listen: ListenAddress, apiKey: String) {
@@ -75,16 +79,16 @@ public enum AdapterDaemons {
     public static func services(_ settings: Hotline12345Settings, runtime: AdapterRuntime, reference: ReferenceData, logger: Logger,
                                 onListening: @escaping OnListening = { _ in }) throws -> [any Service] {
         let ingest = HotlineIngest(configuration: .init(secret: settings.secret), pipeline: runtime.pipeline, reference: reference, logger: logger)
-        let server = AdapterServer.application(address: settings.listen, runtime: runtime, logger: logger, routes: { ingest.addRoutes(to: $0) }) { onListening($0) }
+        let server = try AdapterServer.application(address: settings.listen, runtime: runtime, logger: logger, tls: settings.tls, routes: { ingest.addRoutes(to: $0) }) { onListening($0) }
         let outbound = try HotlineOutbound.service(runtime: runtime, hotlineURL: settings.hotlineURL, secret: settings.secret, reference: reference,
                                                    stateDir: runtime.stateDirectory, logger: logger)
         return runtime.baseServices + [server] + outbound
     }
 
     public static func services(_ settings: ElinkSettings, runtime: AdapterRuntime, reference: ReferenceData, logger: Logger,
-                                onListening: @escaping OnListening = { _ in }) -> [any Service] {
+                                onListening: @escaping OnListening = { _ in }) throws -> [any Service] {
         let ingest = ElinkIngest(configuration: .init(apiKey: settings.apiKey), pipeline: runtime.pipeline, reference: reference, logger: logger)
-        let server = AdapterServer.application(address: settings.listen, runtime: runtime, logger: logger, routes: { ingest.addRoutes(to: $0) }) { onListening($0) }
+        let server = try AdapterServer.application(address: settings.listen, runtime: runtime, logger: logger, tls: settings.tls, routes: { ingest.addRoutes(to: $0) }) { onListening($0) }
         return runtime.baseServices + [server]
     }
 

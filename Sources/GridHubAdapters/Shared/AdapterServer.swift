@@ -9,16 +9,16 @@ import ServiceLifecycle
 public enum AdapterServer {
     /// An application listening on `address`; `onListening` gets the bound port (port 0 picks one).
     public static func application(
-        address: ListenAddress, runtime: AdapterRuntime, logger: Logger, limits: HTTPLimits = HTTPLimits(),
+        address: ListenAddress, runtime: AdapterRuntime, logger: Logger, limits: HTTPLimits = HTTPLimits(), tls: TLSFiles? = nil,
         routes: @escaping (Router<BasicRequestContext>) -> Void,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol & Service {
+    ) throws -> some ApplicationProtocol & Service {
         let router = Router()
         AdminRoutes.add(to: router, readiness: runtime.readiness, metrics: runtime.metrics)
         routes(router)
         return Application(
             router: router,
-            server: limits.server(),
+            server: try limits.server(tls: tls),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "gridhub-\(runtime.system.rawValue)"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? address.port) },
             logger: logger)

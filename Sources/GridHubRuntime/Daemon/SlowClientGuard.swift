@@ -23,6 +23,12 @@ public struct HTTPLimits: Sendable {
         let limits = self
         return .http1(configuration: .init(additionalChannelHandlers: [SlowClientGuard(limits: limits, open: open)], idleTimeout: limits.headTimeout))
     }
+
+    /// The same server behind TLS when `tls` names a certificate and key (HTTPS), else plain HTTP.
+    public func server(tls: TLSFiles?) throws -> HTTPServerBuilder {
+        guard let tls else { return server() }
+        return try .tls(server(), tlsConfiguration: tls.serverConfiguration())
+    }
 }
 
 /// The number of connections open on one server.

@@ -23,6 +23,8 @@ struct ConsoleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the console (the default).")
         @Option(help: "HOST:PORT to listen on (port 0 picks a free one; the bound address is printed as GRIDHUB_LISTEN=…).") var listen: String?
         @Option(help: "The users file (default: GRIDHUB_CONSOLE_USERS).") var users: String?
+        @Option(help: "PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).") var tlsCertificate: String?
+        @Option(help: "PEM private key of --tls-certificate.") var tlsKey: String?
         @Option(help: "Configuration file (JSON object of flag names to values).") var config: String?
         @Option(help: "Folder of the reference data (default: Deploy/reference, or GRIDHUB_REFERENCE_DIR).") var referenceDir: String?
 
@@ -41,9 +43,12 @@ struct ConsoleCommand: AsyncParsableCommand {
             // Overdue by the router's clock, rehearsals included.
             let clockOffset = try DaemonSupport.number(.clockOffsetSeconds) ?? 0
             configuration.now = { Date().addingTimeInterval(clockOffset) }
+            do {
+                configuration.tls = try TLSFiles.from(certificate: DaemonSupport.value(context, "tls-certificate", tlsCertificate), key: DaemonSupport.value(context, "tls-key", tlsKey))
+            } catch { throw CommandFailure(error.message) }
             let console = try Console(configuration: configuration, reference: reference, users: table, logger: context.logger)
             let logger = context.logger
-            try await context.run(console.services(readiness: context.readiness, metrics: context.metrics) { port in
+            try await context.run(try console.services(readiness: context.readiness, metrics: context.metrics) { port in
                 DaemonSupport.announce(address.host, port, logger: logger)
             })
         }

@@ -17,19 +17,24 @@ struct ElinkCommand: AsyncParsableCommand {
 
     @Option(help: "JSON configuration file (keys are flag names).") var config: String?
     @Option(help: "HOST:PORT to listen on (port 0 picks one).") var listen: String?
+    @Option(help: "PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).") var tlsCertificate: String?
+    @Option(help: "PEM private key of --tls-certificate.") var tlsKey: String?
     @Option(help: "State directory (delivery ledger).") var stateDir: String?
     @Option(help: "Folder of the reference data.") var referenceDir: String?
 
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.elink", command: self)
-        let settings = AdapterDaemons.ElinkSettings(listen: try DaemonSupport.address(context, "listen", listen),
+        var settings = AdapterDaemons.ElinkSettings(listen: try DaemonSupport.address(context, "listen", listen),
                                                     apiKey: try DaemonSupport.secret(.elinkAPIKey))
+        do {
+            settings.tls = try TLSFiles.from(certificate: DaemonSupport.value(context, "tls-certificate", tlsCertificate), key: DaemonSupport.value(context, "tls-key", tlsKey))
+        } catch { throw CommandFailure(error.message) }
         let reference = try DaemonSupport.reference(context, referenceDir)
         let runtime = try DaemonSupport.runtime(context, system: .elink, stateDir: stateDir)
-        let logger = context.logger
+        let logger = context.logger, host = settings.listen.host
         try await context.run(AdapterDaemons.services(settings, runtime: runtime, reference: reference, logger: logger) { port in
-            DaemonSupport.announce(settings.listen.host, port, logger: logger)
+            DaemonSupport.announce(host, port, logger: logger)
         })
     }
 }
