@@ -167,6 +167,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The department gateway (`gridhub gateway`): HTTP and Open311 for systems without Kafka.
+        .target(
+            name: "GridHubGateway",
+            dependencies: [
+                "GridHubRouter",
+                "GridHubRuntime",
+                "GridHubKafka",
+                "GridHubCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The simulated city: faithful doubles of the four source systems and of department desks, built
         // from their specifications. Used by the tests and by `gridhub dev`.
         .target(
@@ -224,6 +241,7 @@ let package = Package(
                 "GridHubAdapters",
                 "GridHubRouter",
                 "GridHubConsole",
+                "GridHubGateway",
                 "GridHubSimulation",
                 "GridHubKafka",
                 "GridHubCore",

@@ -25,7 +25,7 @@ TEST_PACKAGES=(kcat python3-confluent-kafka python3-jsonschema python3-yaml chro
 # From PyPI: kubernetes-validate checks Deploy/kubernetes against the Kubernetes API's schemas (offline);
 # the CloudEvents SDK for Python, with confluent-kafka for the python3 on PATH, for the interop test.
 TEST_PIP_PACKAGES=(kubernetes-validate)
-TEST_PIP_MODULES=(cloudevents:cloudevents confluent_kafka:confluent-kafka)
+TEST_PIP_MODULES=(cloudevents:cloudevents confluent_kafka:confluent-kafka openapi_spec_validator:openapi-spec-validator)
 
 # Installs PyPI packages whose command is missing (pip of the python3 on PATH, for this user).
 ensure_pip_packages() {

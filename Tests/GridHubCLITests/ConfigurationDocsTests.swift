@@ -56,6 +56,7 @@ struct ConfigurationDocsTests {
         ("gridhub adapter woodpecker", DaemonSupport.configKeys(of: WoodpeckerCommand())),
         ("gridhub adapter enforcement", DaemonSupport.configKeys(of: EnforcementCommand())),
         ("gridhub console", DaemonSupport.configKeys(of: ConsoleCommand.Serve())),
+        ("gridhub gateway", DaemonSupport.configKeys(of: GatewayCommand.Serve())),
     ])
     func flags(command: String, keys: Set<String>) throws {
         let heading = "### `\(command)`"

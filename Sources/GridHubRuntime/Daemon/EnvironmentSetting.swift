@@ -38,13 +38,14 @@ public struct EnvironmentSetting: Sendable, Hashable, CustomStringConvertible {
     public static let stateDirectory = EnvironmentSetting("GRIDHUB_STATE_DIR", "the parent of every adapter's state directory")
     public static let logLevel = EnvironmentSetting("GRIDHUB_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical")
     public static let consoleUsers = EnvironmentSetting("GRIDHUB_CONSOLE_USERS", "the console's users file (JSON: name, PBKDF2 password hash, scope city or a town code)")
+    public static let gatewayKeys = EnvironmentSetting("GRIDHUB_GATEWAY_KEYS", "the gateway's keys file (JSON: department, SHA-256 of its API key)")
     public static let ledgerRetentionDays = EnvironmentSetting("GRIDHUB_LEDGER_RETENTION_DAYS", "how long an adapter remembers a record it put on Kafka (days, default 180; longer than any source re-pushes)")
     public static let clockOffsetSeconds = EnvironmentSetting("GRIDHUB_CLOCK_OFFSET_SECONDS", "seconds added to the router's clock (tests and rehearsals only)")
 
     /// Every setting.
     public static let all: [EnvironmentSetting] = [
         bootstrap, kafkaProperties, options, databaseURL, hotlineSecret, elinkAPIKey, woodpeckerToken,
-        configFile, referenceDirectory, stateDirectory, logLevel, consoleUsers, ledgerRetentionDays, clockOffsetSeconds,
+        configFile, referenceDirectory, stateDirectory, logLevel, consoleUsers, gatewayKeys, ledgerRetentionDays, clockOffsetSeconds,
     ]
 
     /// Names the commands print, not read (`GRIDHUB_LISTEN=host:port` on a daemon's first line).
