@@ -17,6 +17,8 @@ public final class HotlinePlatform: Sendable {
         public var report: Hotline12345.Report
         public var signatureValid: Bool
         public var receivedAt: Date
+        /// The `traceparent` the result came with, if any.
+        public var traceparent: String? = nil
     }
 
     public let secret: [UInt8]
@@ -114,7 +116,8 @@ public final class HotlinePlatform: Sendable {
             do { report = try Hotline12345.Report(xml: String(decoding: body, as: UTF8.self)) } catch {
                 return answer(.invalid, "\(error)")
             }
-            self.state.withLock { $0.received.append(Received(report: report, signatureValid: valid, receivedAt: Date())) }
+            let traced = request.headers[HTTPFields.Element.Name("traceparent")!]
+            self.state.withLock { $0.received.append(Received(report: report, signatureValid: valid, receivedAt: Date(), traceparent: traced)) }
             return answer(.accepted, "成功")
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "hotline-double"),

@@ -85,6 +85,10 @@ struct HotlineScenarioTests {
                 // What the platform heard, in order: every report signed, about this order, phones masked.
                 let heard = platform.received.filter { $0.report.id == order.id }
                 #expect(heard.allSatisfy { $0.signatureValid })
+                // The trace the order started at the adapter comes back with every result.
+                let incident = try #require(try await world.read(Topics.incidents, quiet: .milliseconds(500)).first)
+                let trace = try #require(TraceContext(header: incident.headers.string(CloudEventHeader.traceparent)))
+                #expect(heard.allSatisfy { TraceContext(header: $0.traceparent)?.traceId == trace.traceId }, "\(heard.map(\.traceparent))")
                 let states = heard.map(\.report.state)
                 let firstResolved = try #require(states.firstIndex(of: "办结"))
                 #expect(states.first == "已签收" && states.prefix(firstResolved).allSatisfy { $0 == "已签收" || $0 == "处理中" }, "\(states)")

@@ -45,6 +45,10 @@ public struct HotlineResultSink: OutboundSink {
         request.headers.add(name: "Content-Type", value: "application/xml; charset=UTF-8")
         request.headers.add(name: "X-Hotline-Timestamp", value: timestamp)
         request.headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: secret, timestamp: timestamp, body: body))
+        // The trace goes back with the result: the platform that traced its call sees the answer in it.
+        if let traceparent = item.record.headers.string(CloudEventHeader.traceparent), TraceContext(header: traceparent) != nil {
+            request.headers.add(name: "traceparent", value: traceparent)
+        }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .seconds(10))
