@@ -5,6 +5,7 @@ import Logging
 import Prometheus
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The router's consumer lag per topic, on `/metrics` as `gridhub_router_consumer_lag_records{topic}`:
 /// records on Kafka the router has not applied yet — each partition's end offset less the next offset
@@ -12,7 +13,9 @@ import ServiceLifecycle
 /// Kafka's group offsets, so the usual group-lag tools do not see them). Looked at every ``interval``.
 public final class ConsumerLagWatch: Service, Sendable {
     let store: RouterStore
-    let admin: KafkaAdmin
+    let kafka: KafkaClientConfiguration
+    /// Made at the first measurement, not at start (a router starting needs its CPU for other things).
+    private let admin = Mutex<KafkaAdmin?>(nil)
     let topics: [String]
     let gauges: [String: Gauge]
     let interval: Duration
@@ -20,7 +23,7 @@ public final class ConsumerLagWatch: Service, Sendable {
 
     public init(store: RouterStore, kafka: KafkaClientConfiguration, topics: [String], metrics: DaemonMetrics, logger: Logger, interval: Duration = .seconds(10)) throws {
         self.store = store
-        admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        self.kafka = kafka
         self.topics = topics
         var gauges: [String: Gauge] = [:]
         for topic in topics {
@@ -33,12 +36,13 @@ public final class ConsumerLagWatch: Service, Sendable {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
             do {
                 for (topic, lag) in try await cancelWhenGracefulShutdown({ try await self.lag() }) { gauges[topic]?.record(lag) }
             } catch {
                 logger.debug("consumer lag not measured", metadata: [RouterLogKeys.reason: .string("\(error)")])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 
@@ -48,6 +52,12 @@ public final class ConsumerLagWatch: Service, Sendable {
         for try await (topic, partition, offset) in try await store.client.query(
             "SELECT topic, partition, next_offset FROM consumed_offsets WHERE topic = ANY(\(topics)::text[])", logger: logger).decode((String, Int32, Int64).self) {
             next["\(topic)/\(partition)"] = offset
+        }
+        let admin = try self.admin.withLock { cached -> KafkaAdmin in
+            if let cached { return cached }
+            let made = try KafkaAdmin(configuration: kafka, logger: logger)
+            cached = made
+            return made
         }
         var lag: [String: Int64] = [:]
         for topic in topics {

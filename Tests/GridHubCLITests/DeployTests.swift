@@ -73,7 +73,7 @@ struct DeployTests {
     @Test("the keys a configuration file may hold are the command's long flag names, not --config itself")
     func configKeys() {
         #expect(DaemonSupport.configKeys(of: RouterCommand()) == ["admin-listen", "reference-dir", "routing-rules", "group"])
-        #expect(DaemonSupport.configKeys(of: Hotline12345Command()) == ["listen", "hotline-url", "state-dir", "reference-dir"])
+        #expect(DaemonSupport.configKeys(of: Hotline12345Command()) == ["listen", "hotline-url", "state-dir", "reference-dir", "tls-certificate", "tls-key"])
         #expect(DaemonSupport.kebabCase("adminListen") == "admin-listen")
         #expect(DaemonSupport.kebabCase("hotlineURL") == "hotline-url")
         #expect(DaemonSupport.kebabCase("urlPath") == "url-path")
