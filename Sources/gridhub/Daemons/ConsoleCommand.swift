@@ -34,18 +34,15 @@ struct ConsoleCommand: AsyncParsableCommand {
             let context = try DaemonSupport.context(configPath: config, label: "gridhub.console", command: self)
             let address = try DaemonSupport.address(context, "listen", listen)
             let reference = try DaemonSupport.reference(context, referenceDir)
-            guard let usersPath = DaemonSupport.value(context, "users", users) ?? (try? EnvironmentSetting.consoleUsers.value()) ?? nil else {
-                throw CommandFailure("the console needs its users file: --users or \(EnvironmentSetting.consoleUsers.name) (make password hashes with gridhub console passwd)")
-            }
+            let usersPath = try DaemonSupport.requiredFile(context, "users", users, or: .consoleUsers,
+                                                           what: "the console needs its users file (make password hashes with gridhub console passwd)")
             let table: ConsoleUsers
             do { table = try ConsoleUsers.load(path: usersPath, reference: reference) } catch { throw CommandFailure(error.description) }
             var configuration = Console.Configuration(listen: address, databaseURL: url, kafka: context.kafka)
             // Overdue by the router's clock, rehearsals included.
             let clockOffset = try DaemonSupport.number(.clockOffsetSeconds) ?? 0
             configuration.now = { Date().addingTimeInterval(clockOffset) }
-            do {
-                configuration.tls = try TLSFiles.from(certificate: DaemonSupport.value(context, "tls-certificate", tlsCertificate), key: DaemonSupport.value(context, "tls-key", tlsKey))
-            } catch { throw CommandFailure(error.message) }
+            configuration.tls = try DaemonSupport.tls(context, certificate: tlsCertificate, key: tlsKey)
             let console = try Console(configuration: configuration, reference: reference, users: table, logger: context.logger)
             let logger = context.logger
             try await context.run(try console.services(readiness: context.readiness, metrics: context.metrics) { port in

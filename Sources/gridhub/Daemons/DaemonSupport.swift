@@ -63,6 +63,20 @@ enum DaemonSupport {
         do { return try context.config.address(flag, commandLine: commandLine) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
     }
 
+    /// `--tls-certificate` and `--tls-key` (or their keys): both, or neither; a clear failure otherwise.
+    static func tls(_ context: DaemonContext, certificate: String?, key: String?) throws -> TLSFiles? {
+        do {
+            return try TLSFiles.from(certificate: value(context, "tls-certificate", certificate), key: value(context, "tls-key", key))
+        } catch { throw CommandFailure(error.message) }
+    }
+
+    /// A file named by a flag, else by an environment setting; a clear failure naming both when neither.
+    static func requiredFile(_ context: DaemonContext, _ flag: String, _ commandLine: String?, or setting: EnvironmentSetting, what: String) throws -> String {
+        if let path = value(context, flag, commandLine) { return path }
+        if let path = try? setting.value() { return path }
+        throw CommandFailure("\(what): --\(flag) or \(setting.name)")
+    }
+
     /// A secret from the environment (or the file `<NAME>_FILE` names), or a clear failure naming the variable.
     static func secret(_ setting: EnvironmentSetting) throws -> String {
         do { return try setting.required() } catch { throw CommandFailure(error.description) }

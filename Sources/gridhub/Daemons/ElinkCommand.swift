@@ -27,9 +27,7 @@ struct ElinkCommand: AsyncParsableCommand {
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.elink", command: self)
         var settings = AdapterDaemons.ElinkSettings(listen: try DaemonSupport.address(context, "listen", listen),
                                                     apiKey: try DaemonSupport.secret(.elinkAPIKey))
-        do {
-            settings.tls = try TLSFiles.from(certificate: DaemonSupport.value(context, "tls-certificate", tlsCertificate), key: DaemonSupport.value(context, "tls-key", tlsKey))
-        } catch { throw CommandFailure(error.message) }
+        settings.tls = try DaemonSupport.tls(context, certificate: tlsCertificate, key: tlsKey)
         let reference = try DaemonSupport.reference(context, referenceDir)
         let runtime = try DaemonSupport.runtime(context, system: .elink, stateDir: stateDir)
         let logger = context.logger, host = settings.listen.host

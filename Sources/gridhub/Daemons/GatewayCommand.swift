@@ -35,15 +35,12 @@ struct GatewayCommand: AsyncParsableCommand {
             let context = try DaemonSupport.context(configPath: config, label: "gridhub.gateway", command: self)
             let address = try DaemonSupport.address(context, "listen", listen)
             let reference = try DaemonSupport.reference(context, referenceDir)
-            guard let keysPath = DaemonSupport.value(context, "keys", keys) ?? (try? EnvironmentSetting.gatewayKeys.value()) ?? nil else {
-                throw CommandFailure("the gateway needs its keys file: --keys or \(EnvironmentSetting.gatewayKeys.name) (make keys with gridhub gateway key)")
-            }
+            let keysPath = try DaemonSupport.requiredFile(context, "keys", keys, or: .gatewayKeys,
+                                                          what: "the gateway needs its keys file (make keys with gridhub gateway key)")
             var configuration = Gateway.Configuration(listen: address, databaseURL: url, kafka: context.kafka)
             let table: GatewayKeys
-            do {
-                table = try GatewayKeys.load(path: keysPath, reference: reference)
-                configuration.tls = try TLSFiles.from(certificate: DaemonSupport.value(context, "tls-certificate", tlsCertificate), key: DaemonSupport.value(context, "tls-key", tlsKey))
-            } catch { throw CommandFailure(error.message) }
+            do { table = try GatewayKeys.load(path: keysPath, reference: reference) } catch { throw CommandFailure(error.message) }
+            configuration.tls = try DaemonSupport.tls(context, certificate: tlsCertificate, key: tlsKey)
             let candidates = [DaemonSupport.value(context, "openapi", openapi), "Schemas/gateway.openapi.yaml", "/usr/share/gridhub/gateway.openapi.yaml"].compactMap { $0 }
             let document = candidates.lazy.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first
             let gateway = try Gateway(configuration: configuration, reference: reference, keys: table, openAPI: document, logger: context.logger)

@@ -29,9 +29,7 @@ struct Hotline12345Command: AsyncParsableCommand {
             listen: try DaemonSupport.address(context, "listen", listen),
             hotlineURL: try DaemonSupport.require(context, "hotline-url", hotlineURL),
             secret: Array(try DaemonSupport.secret(.hotlineSecret).utf8))
-        do {
-            settings.tls = try TLSFiles.from(certificate: DaemonSupport.value(context, "tls-certificate", tlsCertificate), key: DaemonSupport.value(context, "tls-key", tlsKey))
-        } catch { throw CommandFailure(error.message) }
+        settings.tls = try DaemonSupport.tls(context, certificate: tlsCertificate, key: tlsKey)
         let reference = try DaemonSupport.reference(context, referenceDir)
         let runtime = try DaemonSupport.runtime(context, system: .hotline12345, stateDir: stateDir)
         let logger = context.logger, host = settings.listen.host
