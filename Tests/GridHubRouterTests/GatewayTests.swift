@@ -14,7 +14,8 @@ struct GatewayTests {
         let world = try await RouterWorld()
         let curl = try #require(GridHubPaths.which("curl"))
         @Sendable func report(_ n: Int) -> Incident {
-            var r = Make.incident(.woodpecker, "WP-GW-\(n)", item: "SR-001", at: Make.place(4000 + n * 700).coordinate, minutes: Double(n) * 400, text: "垃圾成堆，联系13812345678")
+            // Two problems that cannot merge: different items of the same department, far apart.
+            var r = Make.incident(.woodpecker, "WP-GW-\(n)", item: n == 1 ? "SR-001" : "SR-004", at: Make.place(n == 1 ? 3000 : 15000).coordinate, minutes: Double(n) * 400, text: "垃圾成堆，联系13812345678")
             r.reportedAt = Date().addingTimeInterval(Double(n) * 60)
             r.receivedAt = r.reportedAt
             return r
@@ -87,7 +88,9 @@ struct GatewayTests {
             let list = try #require(try JSONSerialization.jsonObject(with: Data(services.body.utf8)) as? [[String: Any]])
             #expect(services.code == "200" && list.count == 150 && list.first?["service_code"] as? String == "SR-001")
             let requests = try await get("/open311/v2/requests.json?service_code=SR-001&status=open")
-            #expect(requests.body.contains(first.caseId) && requests.body.contains(second.caseId), "\(requests.body.prefix(300))")
+            #expect(requests.body.contains(first.caseId) && !requests.body.contains(second.caseId), "\(requests.body.prefix(300))")
+            let open = try await get("/open311/v2/requests.json?status=open")
+            #expect(open.body.contains(first.caseId) && open.body.contains(second.caseId))
             #expect(!(try await get("/open311/v2/requests.json?status=closed")).body.contains(first.caseId))
             let one = try await get("/open311/v2/requests/\(first.caseId).json")
             let item = try #require((try JSONSerialization.jsonObject(with: Data(one.body.utf8)) as? [[String: Any]])?.first)
