@@ -115,11 +115,13 @@ struct CloudEventStructuredTests {
         for headers in [[("content-type", Array("application/json".utf8))], []] as [[(String, [UInt8])]] {
             #expect(try CloudEvent(headers: headers.map { (key: $0.0, value: $0.1) }, value: Self.envelope()).id == "f-1")
         }
-        // With binary-mode headers the value is the data, whatever it looks like.
+        // With binary-mode headers the value is the data, whatever it looks like (one value: a dictionary's
+        // key order differs between serialisations).
+        let value = Self.envelope()
         let binary = try CloudEvent(headers: [("ce_specversion", Array("1.0".utf8)), ("ce_id", Array("b-1".utf8)), ("ce_source", Array("/x".utf8)),
                                               ("ce_type", Array("gov.gridhub.feedback.v1".utf8)), ("ce_time", Array("2026-12-05T22:00:00+08:00".utf8)),
-                                              ("content-type", Array("application/json".utf8))], value: Self.envelope())
-        #expect(binary.id == "b-1" && binary.data == Self.envelope())
+                                              ("content-type", Array("application/json".utf8))], value: value)
+        #expect(binary.id == "b-1" && binary.data == value)
     }
 
     @Test("refused with the attribute named: a missing time, another spec version, binary data, non-JSON data, not an object")
