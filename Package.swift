@@ -205,6 +205,7 @@ let package = Package(
             name: "GridHubBenchmarks",
             dependencies: [
                 "GridHubRouter",
+                "GridHubSimulation",
                 "GridHubAdapters",
                 "GridHubRuntime",
                 "GridHubKafka",

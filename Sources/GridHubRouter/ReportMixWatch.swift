@@ -60,10 +60,15 @@ public final class ReportMixWatch: Service, Sendable {
                 SELECT doc FROM cases WHERE first_ms >= \(from) AND first_ms <= \(nowMs)
                   AND case_id IN (SELECT case_id FROM reports WHERE system = 'elink')
                 """, logger: logger)
+            // Streamed: a month of cases is decoded one at a time and only its observations (a few
+            // strings per grid worker's report) are kept, so a look costs memory in proportion to the
+            // reports, not to the cases' documents.
             let decoder = GridHubJSON.decoder()
-            var cases: [Case] = []
-            for try await doc in rows.decode(ByteBuffer.self) { cases.append(try decoder.decode(Case.self, from: Data(doc.readableBytesView))) }
-            let flags = ReportMixAnomaly(reference: env.reference).flags(ReportMixAnomaly.observations(cases))
+            var observations: [ReportMixAnomaly.Observation] = []
+            for try await doc in rows.decode(ByteBuffer.self) {
+                observations += ReportMixAnomaly.observations(of: try decoder.decode(Case.self, from: Data(doc.readableBytesView)))
+            }
+            let flags = ReportMixAnomaly(reference: env.reference).flags(observations)
                 .filter { !recent.contains($0.subjectKind.rawValue + "/" + $0.subject) && $0.exampleCaseId != nil }
             guard !flags.isEmpty else { return 0 }
             let encoder = GridHubJSON.encoder()

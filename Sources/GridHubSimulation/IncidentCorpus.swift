@@ -15,6 +15,10 @@ public struct IncidentCorpus: Sendable {
         public var label: Int
         /// The department that must handle the problem (the catalogue's).
         public var department: String
+        /// For a 12345 order: how its operator wrote the address (the order is placed from that text alone).
+        public var addressKind: AddressCorpus.Kind? = nil
+        /// The grid the problem is in.
+        public var gridCode: String
     }
 
     public var entries: [Entry]
@@ -24,6 +28,9 @@ public struct IncidentCorpus: Sendable {
         var rng = SplitMix64(seed: seed)
         var byGrid: [String: [GazetteerEntry]] = [:]
         for a in reference.gazetteer.entries { byGrid[a.gridCode, default: []].append(a) }
+        let corner = Dictionary(AddressCorpus.corners(reference.gazetteer.entries.filter { $0.poi.isEmpty }).map { ($0.0.addressID, $0.1) },
+                                uniquingKeysWith: { a, _ in a })
+        var lastKind: AddressCorpus.Kind? = nil
         let items = reference.items
         var entries: [Entry] = []
         var label = 0
@@ -55,8 +62,22 @@ public struct IncidentCorpus: Sendable {
                     let fix = truth.offset(metres: abs(rng.gaussian()) * 15, bearing: rng.unit() * 360)
                     location = Location(lat: fix.lat, lon: fix.lon, gridCode: reference.gridCode(at: fix), address: nil, positioning: Positioning(method: .gps))
                 }
-            case .hotline12345, .enforcement:
-                // The operator types the door plate or one next to it; the gazetteer places it.
+            case .hotline12345:
+                // The operator types the door plate or one next to it, in one of the ways operators write
+                // addresses; the order is placed from that text alone, as the adapter places it.
+                let nearby = (byGrid[place.gridCode] ?? [place]).filter { $0.coordinate.distance(to: truth) < 70 }
+                let typed = rng.unit() < 0.5 ? place : (nearby.randomElement(using: &rng) ?? place)
+                var kind = IncidentCorpus.operatorKinds.last!.kind
+                var roll = rng.unit()
+                for (k, w) in IncidentCorpus.operatorKinds {
+                    if roll < w { kind = k; break }
+                    roll -= w
+                }
+                let text = AddressCorpus.write(typed, as: kind, corner: corner[typed.addressID], using: &rng) ?? typed.fullAddress
+                lastKind = kind
+                location = SourceSupport.location(address: text, match: reference.resolve(address: text))
+            case .enforcement:
+                // The officer types the door plate or one next to it; the gazetteer places it.
                 let nearby = (byGrid[place.gridCode] ?? [place]).filter { $0.coordinate.distance(to: truth) < 70 }
                 let typed = rng.unit() < 0.5 ? place : (nearby.randomElement(using: &rng) ?? place)
                 location = Location(lat: typed.coordinate.lat, lon: typed.coordinate.lon, gridCode: typed.gridCode, address: typed.fullAddress,
@@ -78,7 +99,9 @@ public struct IncidentCorpus: Sendable {
             let n = 1 + Int(rng.next() % 3)
             for (k, system) in channels.prefix(n).enumerated() {
                 let time = t0.addingTimeInterval(k == 0 ? 0 : rng.unit() * 6 * 3600)
-                entries.append(Entry(incident: report(system, label: label, item: item, at: place, time: time, keywordIndex: k), label: label, department: item.department))
+                lastKind = nil
+                let incident = report(system, label: label, item: item, at: place, time: time, keywordIndex: k)
+                entries.append(Entry(incident: incident, label: label, department: item.department, addressKind: lastKind, gridCode: place.gridCode))
             }
             // Hard negatives, four problems in nine.
             let kind = rng.next() % 9
@@ -89,31 +112,40 @@ public struct IncidentCorpus: Sendable {
                    spot.coordinate.distance(to: place.coordinate) > 350 {
                     label += 1
                     entries.append(Entry(incident: report(.woodpecker, label: label, item: item, at: spot, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0),
-                                         label: label, department: item.department))
+                                         label: label, department: item.department, gridCode: spot.gridCode))
                 }
             } else if kind == 1 {
                 // Another item of another group at the same door.
                 if let other = items.filter({ $0.groupZh != item.groupZh }).randomElement(using: &rng) {
                     label += 1
-                    entries.append(Entry(incident: report(.hotline12345, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 1),
-                                         label: label, department: other.department))
+                    lastKind = nil
+                    let incident = report(.hotline12345, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 1)
+                    entries.append(Entry(incident: incident, label: label, department: other.department, addressKind: lastKind, gridCode: place.gridCode))
                 }
             } else if kind == 3 {
                 // Another item of the same group at the same door: a neighbouring problem, not this one.
                 if let other = reference.relatedItems(of: item.code).randomElement(using: &rng) {
                     label += 1
                     entries.append(Entry(incident: report(.woodpecker, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0),
-                                         label: label, department: other.department))
+                                         label: label, department: other.department, gridCode: place.gridCode))
                 }
             } else if kind == 2 {
                 // The same problem again, ten days later.
                 label += 1
                 entries.append(Entry(incident: report(.woodpecker, label: label, item: item, at: place, time: t0.addingTimeInterval(10 * 86_400), keywordIndex: 2),
-                                     label: label, department: item.department))
+                                     label: label, department: item.department, gridCode: place.gridCode))
             }
         }
         self.entries = entries.sorted { $0.incident.reportedAt < $1.incident.reportedAt }
     }
+
+    /// How often 12345 operators write an address each way (the kinds a kind cannot be written for,
+    /// such as an intersection away from a corner, fall back to the full address).
+    static let operatorKinds: [(kind: AddressCorpus.Kind, weight: Double)] = [
+        (.full, 0.20), (.noCity, 0.14), (.noTown, 0.12), (.shortTown, 0.05), (.fullWidth, 0.05), (.chineseNumber, 0.03),
+        (.nearNumber, 0.12), (.numberRange, 0.05), (.intersection, 0.06), (.estateBuilding, 0.03), (.placeName, 0.04),
+        (.roadPlace, 0.03), (.laneDigits, 0.02), (.typo, 0.04), (.traditional, 0.02),
+    ]
 
     static func paraphrase(keyword: String, place: GazetteerEntry, style: Int) -> String {
         let spot = place.poi.isEmpty ? "\(place.road)\(place.number)号" : place.poi

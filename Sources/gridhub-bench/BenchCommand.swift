@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import GridHubBenchmarks
+import GridHubRouter
 import GridHubRuntime
 import Logging
 
@@ -10,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gridhub bench",
         abstract: "Benchmarks (build with -c release for meaningful numbers).",
-        subcommands: [Kafka.self, Reference.self, Hotline.self, Router.self]
+        subcommands: [Kafka.self, Reference.self, Hotline.self, Router.self, Quality.self]
     )
 
     struct Kafka: AsyncParsableCommand {
@@ -42,6 +44,34 @@ struct BenchCommand: AsyncParsableCommand {
             let directory = try ReferenceLocation.directory(explicit: referenceDir)
             let report = try ReferenceBenchmark.run(referenceDirectory: directory, pointLookups: points, addressLookups: addresses)
             StandardOutput.writeLine(report.rendered)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Quality: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Placing and merging: grid accuracy per way of writing an address, merge precision and recall per pair of source systems.")
+
+        @Option(help: "Folder of the reference data.") var referenceDir: String?
+        @Option(help: "Routing rules file (default: routing.json beside the reference folder).") var routingRules: String?
+        @Option(help: "Address samples per kind.") var perKind = 400
+        @Option(help: "Problems in the incident corpus (each reported one to three times, plus hard negatives).") var problems = 1_500
+        @Option(help: "Seed of both corpora.") var seed: UInt64 = 20_261_205
+        @Option(help: "Print up to this many missed addresses of each kind.") var showMisses = 0
+        @Flag(help: "Print one JSON object as the last line too.") var json = false
+
+        func run() async throws {
+            let directory = try ReferenceLocation.directory(explicit: referenceDir)
+            let reference = try ReferenceLocation.load(from: directory)
+            let rules = try RouterDaemon.loadRules(path: routingRules ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory), reference: reference)
+            let report = QualityBenchmark.run(reference: reference, rules: rules, perKind: perKind, problems: problems, seed: seed, showMisses: showMisses)
+            StandardOutput.writeLine(report.rendered)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
+            }
         }
     }
 }

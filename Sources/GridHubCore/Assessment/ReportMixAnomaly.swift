@@ -140,13 +140,14 @@ public struct ReportMixAnomaly: Sendable {
     /// The grid workers' reports of `cases`: one observation per 综治e通 report of a classified case
     /// with a grid.
     public static func observations(_ cases: [Case]) -> [Observation] {
-        var out: [Observation] = []
-        for c in cases {
-            guard let grid = c.gridCode, let item = c.itemCode else { continue }
-            for r in c.reports where r.system == .elink {
-                out.append(Observation(gridCode: grid, workerId: r.workerId, itemCode: item, caseId: c.caseId))
-            }
+        cases.flatMap(observations(of:))
+    }
+
+    /// The grid workers' reports in one case.
+    public static func observations(of c: Case) -> [Observation] {
+        guard let grid = c.gridCode, let item = c.itemCode else { return [] }
+        return c.reports.filter { $0.system == .elink }.map {
+            Observation(gridCode: grid, workerId: $0.workerId, itemCode: item, caseId: c.caseId)
         }
-        return out
     }
 }

@@ -8,6 +8,9 @@ enum AddressText {
     /// Characters dropped everywhere: spaces and punctuation that carry no place information.
     private static let dropped: Set<Unicode.Scalar> = Set(" \t\r\n,，。.、;；:：\"'“”‘’()（）[]【】<>《》{}!！?？~～·".unicodeScalars)
 
+    /// Marks that join two numbers into a range or a list.
+    private static let rangeMarks: Set<Unicode.Scalar> = Set("、~〜—–－-,，/".unicodeScalars)
+
     private static let numeralValue: [Unicode.Scalar: Int] = [
         "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
         "十": 10, "百": 100, "千": 1000,
@@ -25,6 +28,8 @@ enum AddressText {
             if v >= 0xFF01 && v <= 0xFF5E, let h = Unicode.Scalar(v - 0xFEE0) { s = h }
             if v == 0x3000 || v == 0xA0 { continue }
             if s.value >= 0x61 && s.value <= 0x7A, let u = Unicode.Scalar(s.value - 0x20) { s = u }
+            // After a number, a range or list mark stays (as `-`): `18、20号` is 18 to 20, not 1820.
+            if rangeMarks.contains(s), let last = out.last, last.value >= 0x30 && last.value <= 0x39 { out.append("-"); continue }
             if dropped.contains(s) { continue }
             if s == "#" { s = "号" }
             out.append(s)

@@ -155,6 +155,11 @@ public struct Gazetteer: Sendable {
     private let poiMatcher: NameMatcher
     private let townMatcher: NameMatcher
     private let communityMatcher: NameMatcher
+    /// Road names with one character blanked (`*`), for a mistyped character.
+    private let typoIndex: [String: [Int32]]
+    /// Every character of the gazetteer's addresses and of the words around them: a text with others
+    /// (traditional characters, say) is converted to simplified characters first.
+    private let knownScalars: Set<Unicode.Scalar>
     private let locate: @Sendable (Coordinate) -> String?
     private let townOfGrid: [String: String]
 
@@ -179,6 +184,12 @@ public struct Gazetteer: Sendable {
                 byPOI[poi, default: []].append(i)
                 let stripped = AddressText.string(AddressText.stripAdminPrefix(Array(poi.unicodeScalars)))
                 if stripped != poi, stripped.unicodeScalars.count >= 2 { byPOI[stripped, default: []].append(i) }
+                // A company as people name it: `江阴市长润机械有限公司` is `长润机械`.
+                for suffix in ["股份有限公司", "有限责任公司", "有限公司"] where stripped.hasSuffix(suffix) {
+                    let short = String(stripped.dropLast(suffix.count))
+                    if short.unicodeScalars.count >= 3 { byPOI[short, default: []].append(i) }
+                    break
+                }
             }
             roadPlates[e.road, default: []].append(i)
         }
@@ -211,7 +222,34 @@ public struct Gazetteer: Sendable {
         self.roadNames = roadNames
         let poiNames = byPOI.keys.sorted()
         self.poiNames = poiNames
-        roadMatcher = NameMatcher(names: roadNames.enumerated().map { ($1, Int32($0)) })
+        // Each road by its name and, for lanes and roads with a numeral (`东门一巷`), with digits (`东门1巷`),
+        // as operators often type them.
+        var roadAliases: [(String, Int32)] = []
+        var typoIndex: [String: [Int32]] = [:]
+        for (i, name) in roadNames.enumerated() {
+            roadAliases.append((name, Int32(i)))
+            let digits = Gazetteer.withDigits(name)
+            if digits != name { roadAliases.append((digits, Int32(i))) }
+            // One character mistyped (a homophone from the input method): the name with each character blanked.
+            let chars = Array(name.unicodeScalars)
+            if chars.count >= 3 {
+                for j in chars.indices {
+                    var key = chars
+                    key[j] = "*"
+                    typoIndex[AddressText.string(key), default: []].append(Int32(i))
+                }
+            }
+        }
+        roadMatcher = NameMatcher(names: roadAliases)
+        self.typoIndex = typoIndex
+        var known = Set<Unicode.Scalar>()
+        for e in entries { known.formUnion(e.fullAddress.unicodeScalars) }
+        for w in ["附近", "旁边", "对面", "门口", "周边", "一带", "边上", "后面", "前面", "里面", "楼下", "侧", "靠近", "临近", "接近", "位于",
+                  "交叉口", "十字路口", "丁字路口", "交汇处", "交界处", "与", "和", "及", "角", "米", "约", "往", "向", "点", "处", "内", "栋", "楼", "室", "单元", "层", "座",
+                  "零〇一二三四五六七八九十百千两"] {
+            known.formUnion(w.unicodeScalars)
+        }
+        knownScalars = known
         poiMatcher = NameMatcher(names: poiNames.enumerated().map { ($1, Int32($0)) })
 
         // Towns and communities from the grids; a town's centre is the mean of its plates.
@@ -235,7 +273,15 @@ public struct Gazetteer: Sendable {
         }
         towns = townInfos
         communities = communityList
-        townMatcher = NameMatcher(names: townInfos.enumerated().map { ($1.name, Int32($0)) })
+        // Towns by their names and without 镇/街道 (`华士`, `澄江`), as operators shorten them.
+        var townNames: [(String, Int32)] = []
+        for (i, t) in townInfos.enumerated() {
+            townNames.append((t.name, Int32(i)))
+            for suffix in ["街道", "镇"] where t.name.hasSuffix(suffix) && t.name.count > suffix.count + 1 {
+                townNames.append((String(t.name.dropLast(suffix.count)), Int32(i)))
+            }
+        }
+        townMatcher = NameMatcher(names: townNames)
         communityMatcher = NameMatcher(names: communityList.enumerated().map { ($1.name, Int32($0)) })
     }
 
@@ -245,8 +291,9 @@ public struct Gazetteer: Sendable {
     private static let landmarkWords: [[Unicode.Scalar]] = ["附近", "旁边", "对面", "门口", "周边", "一带", "边上", "后面", "前面", "里面", "楼下",
                                                            "东侧", "西侧", "南侧", "北侧", "东面", "西面", "南面", "北面", "旁", "内", "处"]
         .map { Array($0.unicodeScalars) }
+    private static let beforeNumberWords: [[Unicode.Scalar]] = ["靠近", "临近", "接近", "近", "在", "距", "离"].map { Array($0.unicodeScalars) }
     private static let nearWords: [[Unicode.Scalar]] = ["靠近", "临近", "位于", "在"].map { Array($0.unicodeScalars) }
-    private static let intersectionWords: [[Unicode.Scalar]] = ["交叉口", "交叉路口", "十字路口", "丁字路口", "路口", "交汇处", "交界处", "交口"]
+    private static let intersectionWords: [[Unicode.Scalar]] = ["交叉口", "交叉路口", "十字路口", "丁字路口", "路口", "交汇处", "交界处", "交口", "交汇", "交界", "交叉"]
         .map { Array($0.unicodeScalars) }
     private static let corners: [(word: [Unicode.Scalar], bearing: Double)] = [
         ("东北", 45), ("东南", 135), ("西南", 225), ("西北", 315), ("东", 90), ("南", 180), ("西", 270), ("北", 0),
@@ -263,6 +310,11 @@ public struct Gazetteer: Sendable {
     /// `附近`/`旁`/`对面`/`门口` lower the confidence. A road in several towns with no town in the text is
     /// decided by the number (else by size) and flagged `ambiguousTown`.
     public func resolve(_ text: String) -> AddressMatch {
+        var text = text
+        if text.unicodeScalars.contains(where: { $0.value >= 0x3400 && !knownScalars.contains($0) }),
+           let simplified = text.applyingTransform(StringTransform("Traditional-Simplified"), reverse: false) {
+            text = simplified
+        }
         let normalized = AddressText.normalize(text)
         var rest = AddressText.stripAdminPrefix(normalized)
         if rest.isEmpty { return .none }
@@ -270,7 +322,10 @@ public struct Gazetteer: Sendable {
 
         // Town and community prefixes.
         var town: Int? = nil
-        if let t = townMatcher.longest(in: rest, at: rest.startIndex) {
+        if let t = townMatcher.longest(in: rest, at: rest.startIndex),
+           // A shortened town that begins a longer road or place name (`澄江中路`) is that road or place.
+           t.length == towns[Int(t.id)].name.unicodeScalars.count
+            || max(roadMatcher.longest(in: rest, at: rest.startIndex)?.length ?? 0, poiMatcher.longest(in: rest, at: rest.startIndex)?.length ?? 0) <= t.length {
             town = Int(t.id)
             rest = rest.dropFirst(t.length)
         }
@@ -311,14 +366,71 @@ public struct Gazetteer: Sendable {
             return m
         }
         if roadHits.count >= 2, let m = intersection(rest, roadHits, town: townName, factor: factor) { return m }
+        var roadResult: AddressMatch? = nil
         if let first = roadHits.first {
             let road = roadNames[Int(first.id)]
             let after = rest[(first.start + first.length)...]
-            if let m = roadMatch(road, after: after, town: townName, factor: factor) { return m }
+            roadResult = roadMatch(road, after: after, town: townName, factor: factor)
+            if let m = roadResult, m.precision == .doorPlate { return m }
         }
+        // No road, or a road without that number: perhaps one character of the road was mistyped.
+        // (When a real road was found, only a homophone of another road counts: a number past a road's end is not a typo.)
+        if let typo = mistypedRoad(in: rest, town: townName, soundingOnly: !roadHits.isEmpty),
+           roadHits.isEmpty || typo.road != roadNames[Int(roadHits[0].id)],
+           var m = roadMatch(typo.road, after: rest[typo.end...], town: townName, factor: factor), m.precision == .doorPlate {
+            m.confidence *= 0.8
+            return m
+        }
+        if let roadResult { return roadResult }
         if let m = poiMatch(rest, town: townName, factor: factor) { return m }
         if town != nil { return townOnly(town, community: community) }
         return .none
+    }
+
+    /// `东门一巷` → `东门1巷`.
+    static func withDigits(_ name: String) -> String {
+        let digit: [Unicode.Scalar: Unicode.Scalar] = ["一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"]
+        return AddressText.string(name.unicodeScalars.map { digit[$0] ?? $0 })
+    }
+
+    /// A road written with one wrong character, followed by a number that road has: the road and
+    /// where its name ends in `rest`. Only an unambiguous reading counts.
+    private func mistypedRoad(in rest: ArraySlice<Unicode.Scalar>, town: String?, soundingOnly: Bool) -> (road: String, end: Int)? {
+        var found: [(road: String, end: Int)] = []
+        var i = rest.startIndex
+        while i < rest.endIndex {
+            for length in 3...8 where i + length <= rest.endIndex {
+                let window = Array(rest[i..<(i + length)])
+                for j in window.indices {
+                    var key = window
+                    key[j] = "*"
+                    for id in typoIndex[AddressText.string(key)] ?? [] {
+                        let name = roadNames[Int(id)]
+                        guard let road = roads[name], let n = AddressText.leadingNumber(rest[(i + length)...]),
+                              let plates = byPlate["\(name)|\(n.value)"], !plates.isEmpty,
+                              town == nil || road.towns[town!] != nil else { continue }
+                        if !found.contains(where: { $0.road == name }) { found.append((name, i + length)) }
+                    }
+                }
+            }
+            i += 1
+        }
+        if found.count == 1 && !soundingOnly { return found[0] }
+        // Several roads differ from the text by one character: the one where that character sounds the same.
+        let sounding = found.filter { f in
+            let typed = Array(rest[(f.end - f.road.unicodeScalars.count)..<f.end])
+            return zip(typed, f.road.unicodeScalars).allSatisfy { a, b in a == b || Gazetteer.soundsAlike(a, b) }
+        }
+        return sounding.count == 1 ? sounding[0] : nil
+    }
+
+    /// Whether two characters read the same, tones aside (ICU's Han-Latin transliteration).
+    static func soundsAlike(_ a: Unicode.Scalar, _ b: Unicode.Scalar) -> Bool {
+        func reading(_ s: Unicode.Scalar) -> String? {
+            String(Character(s)).applyingTransform(StringTransform("Han-Latin; Latin-ASCII"), reverse: false)
+        }
+        guard let x = reading(a), let y = reading(b), x.unicodeScalars.allSatisfy(\.isASCII) else { return false }
+        return x == y
     }
 
     private func pick(_ list: [Int32], town: String?) -> (Int32, Bool)? {
@@ -348,6 +460,11 @@ public struct Gazetteer: Sendable {
         guard let road = roads[name] else { return nil }
         var rest = after
         var number: Int? = nil
+        // `…路靠近18号`, `…路近18号`: the words between the road and its number.
+        for w in Gazetteer.beforeNumberWords where rest.starts(with: w) && AddressText.leadingNumber(rest.dropFirst(w.count)) != nil {
+            rest = rest.dropFirst(w.count)
+            break
+        }
         if let n = AddressText.leadingNumber(rest) {
             let next = rest.dropFirst(n.length).first
             // Digits directly followed by a building word belong to the building, not the door.
@@ -355,8 +472,10 @@ public struct Gazetteer: Sendable {
                 number = n.value
                 rest = rest.dropFirst(n.length)
                 if rest.first == "号" { rest = rest.dropFirst() }
-                if let dash = rest.first, dash == "-" || dash == "之", let sub = AddressText.leadingNumber(rest.dropFirst()) {
+                // `18-1号`, `18之1号`, and ranges `18-20号`, `18至20号`, `18到20号`: the first number.
+                if let dash = rest.first, "-之至到".unicodeScalars.contains(dash), let sub = AddressText.leadingNumber(rest.dropFirst()) {
                     rest = rest.dropFirst(1 + sub.length)
+                    if rest.first == "号" { rest = rest.dropFirst() }
                 }
             }
         }
@@ -367,7 +486,7 @@ public struct Gazetteer: Sendable {
 
         guard let number else {
             // A place after the road (人民东路靠近福星花园) is better than the road's middle.
-            if !rest.isEmpty, let m = poiMatch(rest, town: inTown ?? town, factor: factor * 0.95) { return m }
+            if !rest.isEmpty, let m = poiMatch(rest, town: inTown ?? town, factor: factor * 0.95, road: name) { return m }
             let candidates = road.plates.indices.filter { inTown == nil || entries[Int(road.plates[$0])].townName == inTown }
             var townPick = inTown
             if townPick == nil, road.towns.count > 1 {
@@ -471,7 +590,7 @@ public struct Gazetteer: Sendable {
     }
 
     /// A place name: the whole text, the text as estate + building, or a known name inside it.
-    private func poiMatch(_ rest: ArraySlice<Unicode.Scalar>, town: String?, factor: Double) -> AddressMatch? {
+    private func poiMatch(_ rest: ArraySlice<Unicode.Scalar>, town: String?, factor: Double, road: String? = nil) -> AddressMatch? {
         let text = Gazetteer.canonicalBuilding(rest)
         var tries = [text]
         for marker in ["单元", "幢"] {
@@ -481,21 +600,26 @@ public struct Gazetteer: Sendable {
             }
         }
         for (n, t) in tries.enumerated() {
-            if let list = byPOI[t], let m = poiPick(list, town: town, confidence: (n == 0 ? 0.9 : 0.85) * factor, method: n == 0 ? .poi : .building) { return m }
+            if let list = byPOI[t], let m = poiPick(list, town: town, road: road, confidence: (n == 0 ? 0.9 : 0.85) * factor, method: n == 0 ? .poi : .building) { return m }
         }
         // A known place inside the text (longest first).
         let hits = poiMatcher.all(in: rest).sorted { $0.length > $1.length }
         for h in hits where h.length >= 3 {
-            if let list = byPOI[poiNames[Int(h.id)]], let m = poiPick(list, town: town, confidence: 0.75 * factor, method: .landmark) { return m }
+            if let list = byPOI[poiNames[Int(h.id)]], let m = poiPick(list, town: town, road: road, confidence: 0.75 * factor, method: .landmark) { return m }
         }
         return nil
     }
 
-    private func poiPick(_ list: [Int32], town: String?, confidence: Double, method: AddressMatch.Method) -> AddressMatch? {
+    private func poiPick(_ list: [Int32], town: String?, road: String? = nil, confidence: Double, method: AddressMatch.Method) -> AddressMatch? {
         var list = list
         if let town {
             let inTown = list.filter { entries[Int($0)].townName == town }
             if !inTown.isEmpty { list = inTown }
+        }
+        // Several places of one name (a chain's shops): the one on the road the text names.
+        if let road {
+            let onRoad = list.filter { entries[Int($0)].road == road }
+            if !onRoad.isEmpty { list = onRoad }
         }
         guard let first = list.first else { return nil }
         // One place, or one estate (all its entries in the same grid): sure. Several same-named shops: ambiguous.

@@ -1,0 +1,191 @@
+import Foundation
+import GridHubCore
+import GridHubSimulation
+
+/// How well GridHub places and merges: grid accuracy per address kind (``AddressCorpus``) and merge
+/// precision and recall per pair of source systems (``IncidentCorpus``, whose 12345 orders are placed
+/// from their address text alone). `gridhub bench quality`; `AddressQualityTests` guards the figures.
+///
+/// The merges are replayed with the router's own decision (``DuplicateMatcher``, candidates from the
+/// report's grid and the grids around it, in report order); `CorpusTests` runs the same corpus through
+/// Kafka and a router with PostgreSQL.
+public enum QualityBenchmark {
+    /// Grid accuracy of one kind of address.
+    public struct KindScore: Sendable, Codable {
+        public var kind: String
+        public var samples: Int
+        /// Placed in the right grid.
+        public var right: Int
+        /// Placed in a grid, but the wrong one.
+        public var wrong: Int
+        /// Not placed in any grid (town level or nothing).
+        public var unplaced: Int
+        /// Mean confidence of the right and of the wrong placements: a wrong one should be less sure.
+        public var confidenceRight: Double
+        public var confidenceWrong: Double
+        /// A few texts that missed: the text, the grid it is in, the grid it was placed in (or none) and how.
+        public var misses: [String] = []
+        public var accuracy: Double { samples == 0 ? 0 : Double(right) / Double(samples) }
+    }
+
+    /// Merge precision and recall over the pairs of reports from two systems.
+    public struct PairScore: Sendable, Codable {
+        public var systems: String
+        public var truePairs: Int
+        public var mergedPairs: Int
+        public var rightMerges: Int
+        public var precision: Double { mergedPairs == 0 ? 1 : Double(rightMerges) / Double(mergedPairs) }
+        public var recall: Double { truePairs == 0 ? 1 : Double(rightMerges) / Double(truePairs) }
+    }
+
+    public struct Report: Sendable, Codable {
+        public var kinds: [KindScore]
+        /// All address samples together.
+        public var addressAccuracy: Double
+        /// 12345 orders of the incident corpus (address text only, written the ways operators write).
+        public var hotlineGridAccuracy: Double
+        public var hotlineOrders: Int
+        public var pairs: [PairScore]
+        public var mergePrecision: Double
+        public var mergeRecall: Double
+        /// The department of each report's case (the routing of its first report's item) against the problem's.
+        public var departmentAccuracy: Double
+        public var incidents: Int
+
+        public var rendered: String {
+            var lines = ["Address → grid, per way of writing the address (gazetteer)", ""]
+            lines.append("kind              samples   right   wrong  unplaced  accuracy  conf(right)  conf(wrong)")
+            for k in kinds {
+                lines.append(pad(k.kind, 16) + pad("\(k.samples)", 9, true) + pad("\(k.right)", 8, true) + pad("\(k.wrong)", 8, true)
+                             + pad("\(k.unplaced)", 10, true) + pad(String(format: "%.3f", k.accuracy), 10, true)
+                             + pad(String(format: "%.2f", k.confidenceRight), 13, true) + pad(String(format: "%.2f", k.confidenceWrong), 13, true))
+            }
+            for k in kinds where !k.misses.isEmpty {
+                lines.append("  missed, \(k.kind):")
+                lines += k.misses.map { "    " + $0 }
+            }
+            lines.append(pad("all", 16) + pad("\(kinds.map(\.samples).reduce(0, +))", 9, true) + pad("", 26) + pad(String(format: "%.3f", addressAccuracy), 10, true))
+            lines += ["", "Merging, per pair of source systems (\(incidents) reports of the incident corpus)", ""]
+            lines.append("systems                      true pairs  merged pairs  precision  recall")
+            for p in pairs {
+                lines.append(pad(p.systems, 28) + pad("\(p.truePairs)", 11, true) + pad("\(p.mergedPairs)", 14, true)
+                             + pad(String(format: "%.3f", p.precision), 11, true) + pad(String(format: "%.3f", p.recall), 8, true))
+            }
+            lines.append(pad("all", 28) + pad("", 25) + pad(String(format: "%.3f", mergePrecision), 11, true) + pad(String(format: "%.3f", mergeRecall), 8, true))
+            lines += ["", String(format: "12345 orders placed in the right grid: %.3f of %d; department accuracy %.3f", hotlineGridAccuracy, hotlineOrders, departmentAccuracy)]
+            return lines.joined(separator: "\n")
+        }
+
+        private func pad(_ s: String, _ width: Int, _ left: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, width - s.count))
+            return left ? fill + s : s + fill
+        }
+    }
+
+    /// Measures on `perKind` addresses of every kind and an incident corpus of `problems` problems.
+    public static func run(reference: ReferenceData, rules: RoutingRules, perKind: Int = 400, problems: Int = 1_500, seed: UInt64 = 20_261_205, showMisses: Int = 0) -> Report {
+        // Addresses.
+        let corpus = AddressCorpus(reference: reference, perKind: perKind, seed: seed)
+        var kinds: [KindScore] = []
+        for kind in AddressCorpus.Kind.allCases {
+            let samples = corpus.samples.filter { $0.kind == kind }
+            guard !samples.isEmpty else { continue }
+            var score = KindScore(kind: kind.rawValue, samples: samples.count, right: 0, wrong: 0, unplaced: 0, confidenceRight: 0, confidenceWrong: 0)
+            for s in samples {
+                let m = reference.resolve(address: s.text)
+                if m.gridCode == s.gridCode {
+                    score.right += 1
+                    score.confidenceRight += m.confidence
+                } else if m.gridCode != nil {
+                    score.wrong += 1
+                    score.confidenceWrong += m.confidence
+                } else { score.unplaced += 1 }
+                if m.gridCode != s.gridCode, score.misses.count < showMisses {
+                    score.misses.append("\(s.text)  (in \(s.gridCode), placed \(m.gridCode ?? "nowhere") by \(m.method.rawValue), confidence \(String(format: "%.2f", m.confidence)))")
+                }
+            }
+            if score.right > 0 { score.confidenceRight /= Double(score.right) }
+            if score.wrong > 0 { score.confidenceWrong /= Double(score.wrong) }
+            kinds.append(score)
+        }
+        let addressAccuracy = Double(kinds.map(\.right).reduce(0, +)) / Double(max(1, kinds.map(\.samples).reduce(0, +)))
+
+        // Incidents.
+        let incidents = IncidentCorpus(reference: reference, problems: problems, seed: seed)
+        let hotline = incidents.entries.filter { $0.incident.source.system == .hotline12345 }
+        let hotlineRight = hotline.filter { $0.incident.location.gridCode == $0.gridCode }.count
+        let clusters = replay(incidents.entries.map(\.incident), reference: reference)
+        var pairs: [String: PairScore] = [:]
+        let e = incidents.entries
+        for i in 0..<e.count {
+            for j in (i + 1)..<e.count {
+                let same = e[i].label == e[j].label
+                let merged = clusters[i] == clusters[j]
+                guard same || merged else { continue }
+                let names = [e[i].incident.source.system.rawValue, e[j].incident.source.system.rawValue].sorted().joined(separator: " + ")
+                var p = pairs[names] ?? PairScore(systems: names, truePairs: 0, mergedPairs: 0, rightMerges: 0)
+                if same { p.truePairs += 1 }
+                if merged { p.mergedPairs += 1 }
+                if same && merged { p.rightMerges += 1 }
+                pairs[names] = p
+            }
+        }
+        let all = pairs.values
+        let tp = all.map(\.rightMerges).reduce(0, +), merged = all.map(\.mergedPairs).reduce(0, +), truth = all.map(\.truePairs).reduce(0, +)
+        // Department: the routing of each case's first report.
+        var firstOfCluster: [Int: Incident] = [:]
+        for (i, incident) in incidents.entries.map(\.incident).enumerated() where firstOfCluster[clusters[i]] == nil { firstOfCluster[clusters[i]] = incident }
+        var rightDepartment = 0
+        for (i, entry) in incidents.entries.enumerated() {
+            if let first = firstOfCluster[clusters[i]],
+               rules.route(itemCode: first.itemCode, gridCode: first.location.gridCode, urgent: first.urgent).department == entry.department { rightDepartment += 1 }
+        }
+        return Report(kinds: kinds, addressAccuracy: addressAccuracy,
+                      hotlineGridAccuracy: Double(hotlineRight) / Double(max(1, hotline.count)), hotlineOrders: hotline.count,
+                      pairs: pairs.values.sorted { $0.systems < $1.systems },
+                      mergePrecision: merged == 0 ? 1 : Double(tp) / Double(merged), mergeRecall: truth == 0 ? 1 : Double(tp) / Double(truth),
+                      departmentAccuracy: Double(rightDepartment) / Double(max(1, e.count)), incidents: e.count)
+    }
+
+    /// The case (an index) of each incident, decided as the router decides: in order of report, against
+    /// the cases of the report's grid and of the grids around it.
+    static func replay(_ incidents: [Incident], reference: ReferenceData) -> [Int] {
+        let matcher = DuplicateMatcher(items: reference.items)
+        var byGrid: [String: [DedupCandidate]] = [:]
+        var caseOf: [Int] = []
+        var caseIndex: [String: Int] = [:]
+        var neighbours: [String: [String]] = [:]
+        for incident in incidents {
+            let placed = DuplicateMatcher.position(of: incident.location, reference: reference)
+            let grid = incident.location.gridCode ?? placed.flatMap { reference.gridCode(at: $0.0) }
+            if let grid, let (position, radius) = placed, !incident.resolvedOnSite {
+                if neighbours[grid] == nil { neighbours[grid] = [grid] + reference.neighbours(of: grid).map(\.gridCode) }
+                var best: DedupDecision? = nil
+                for g in neighbours[grid]! {
+                    best = matcher.decide(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: radius,
+                                          candidates: byGrid[g] ?? [], better: best)
+                }
+                if let best, let index = caseIndex[best.caseId] {
+                    for g in neighbours[grid]! {
+                        guard let k = byGrid[g]?.firstIndex(where: { $0.caseId == best.caseId }) else { continue }
+                        byGrid[g]![k].firstReportedAt = min(byGrid[g]![k].firstReportedAt, incident.reportedAt)
+                        byGrid[g]![k].lastReportedAt = max(byGrid[g]![k].lastReportedAt, incident.reportedAt)
+                    }
+                    caseOf.append(index)
+                    continue
+                }
+                let id = "case-\(caseIndex.count)"
+                caseIndex[id] = caseIndex.count
+                byGrid[grid, default: []].append(DedupCandidate(caseId: id, itemCode: incident.itemCode, position: position, uncertaintyMeters: radius,
+                                                                text: incident.description, firstReportedAt: incident.reportedAt,
+                                                                lastReportedAt: incident.reportedAt, closedAt: nil))
+                caseOf.append(caseIndex[id]!)
+            } else {
+                let id = "case-\(caseIndex.count)"
+                caseIndex[id] = caseIndex.count
+                caseOf.append(caseIndex[id]!)
+            }
+        }
+        return caseOf
+    }
+}
