@@ -51,6 +51,8 @@ public enum QualityBenchmark {
         /// The department of each report's case (the routing of its first report's item) against the problem's.
         public var departmentAccuracy: Double
         public var incidents: Int
+        /// Why reports that opened a case of their own were not merged into their problem's case.
+        public var missedMerges: [String: Int]
 
         public var rendered: String {
             var lines = ["Address → grid, per way of writing the address (gazetteer)", ""]
@@ -72,6 +74,10 @@ public enum QualityBenchmark {
                              + pad(String(format: "%.3f", p.precision), 11, true) + pad(String(format: "%.3f", p.recall), 8, true))
             }
             lines.append(pad("all", 28) + pad("", 25) + pad(String(format: "%.3f", mergePrecision), 11, true) + pad(String(format: "%.3f", mergeRecall), 8, true))
+            if !missedMerges.isEmpty {
+                lines += ["", "Reports kept apart from their problem's case, by reason:"]
+                lines += missedMerges.sorted { $0.value > $1.value }.map { "  \($0.key): \($0.value)" }
+            }
             lines += ["", String(format: "12345 orders placed in the right grid: %.3f of %d; department accuracy %.3f", hotlineGridAccuracy, hotlineOrders, departmentAccuracy)]
             return lines.joined(separator: "\n")
         }
@@ -114,7 +120,7 @@ public enum QualityBenchmark {
         let incidents = IncidentCorpus(reference: reference, problems: problems, seed: seed)
         let hotline = incidents.entries.filter { $0.incident.source.system == .hotline12345 }
         let hotlineRight = hotline.filter { $0.incident.location.gridCode == $0.gridCode }.count
-        let clusters = replay(incidents.entries.map(\.incident), reference: reference)
+        let (clusters, missed, itemOfCase) = replay(incidents.entries.map(\.incident), labels: incidents.entries.map(\.label), reference: reference)
         var pairs: [String: PairScore] = [:]
         let e = incidents.entries
         for i in 0..<e.count {
@@ -132,24 +138,39 @@ public enum QualityBenchmark {
         }
         let all = pairs.values
         let tp = all.map(\.rightMerges).reduce(0, +), merged = all.map(\.mergedPairs).reduce(0, +), truth = all.map(\.truePairs).reduce(0, +)
-        // Department: the routing of each case's first report.
+        // Department: the routing of each case's item (its first report's, or the first item a merged report brought).
         var firstOfCluster: [Int: Incident] = [:]
         for (i, incident) in incidents.entries.map(\.incident).enumerated() where firstOfCluster[clusters[i]] == nil { firstOfCluster[clusters[i]] = incident }
+        // The right department is the catalogue's for a problem one of the case's reports names (in its
+        // text or its source's category), the triage department (the command centre) for one none names.
+        var namedCases = Set<Int>()
+        for (i, entry) in incidents.entries.enumerated() where entry.named { namedCases.insert(clusters[i]) }
         var rightDepartment = 0
         for (i, entry) in incidents.entries.enumerated() {
+            let expected = namedCases.contains(clusters[i]) ? entry.department : rules.triageDepartment
             if let first = firstOfCluster[clusters[i]],
-               rules.route(itemCode: first.itemCode, gridCode: first.location.gridCode, urgent: first.urgent).department == entry.department { rightDepartment += 1 }
+               rules.route(itemCode: itemOfCase[clusters[i]], gridCode: first.location.gridCode, urgent: first.urgent).department == expected { rightDepartment += 1 }
         }
         return Report(kinds: kinds, addressAccuracy: addressAccuracy,
                       hotlineGridAccuracy: Double(hotlineRight) / Double(max(1, hotline.count)), hotlineOrders: hotline.count,
                       pairs: pairs.values.sorted { $0.systems < $1.systems },
                       mergePrecision: merged == 0 ? 1 : Double(tp) / Double(merged), mergeRecall: truth == 0 ? 1 : Double(tp) / Double(truth),
-                      departmentAccuracy: Double(rightDepartment) / Double(max(1, e.count)), incidents: e.count)
+                      departmentAccuracy: Double(rightDepartment) / Double(max(1, e.count)), incidents: e.count, missedMerges: missed)
     }
 
     /// The case (an index) of each incident, decided as the router decides: in order of report, against
     /// the cases of the report's grid and of the grids around it.
     static func replay(_ incidents: [Incident], reference: ReferenceData) -> [Int] {
+        replay(incidents, labels: nil, reference: reference).cases
+    }
+
+    /// ``replay(_:reference:)``, and with `labels`, why each report that opened a case of its own was kept
+    /// apart from the case of the first earlier report of its problem (`notSearched`: that case is not in
+    /// the grids searched).
+    static func replay(_ incidents: [Incident], labels: [Int]?, reference: ReferenceData) -> (cases: [Int], missed: [String: Int], items: [Int: String]) {
+        var missed: [String: Int] = [:]
+        var caseOfLabel: [Int: (id: String, grid: String)] = [:]
+        var itemOfCase: [Int: String] = [:]
         let matcher = DuplicateMatcher(items: reference.items)
         var byGrid: [String: [DedupCandidate]] = [:]
         var caseOf: [Int] = []
@@ -163,29 +184,48 @@ public enum QualityBenchmark {
                 var best: DedupDecision? = nil
                 for g in neighbours[grid]! {
                     best = matcher.decide(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: radius,
-                                          candidates: byGrid[g] ?? [], better: best)
+                                          candidates: byGrid[g] ?? [], sameGrid: g == grid, better: best)
                 }
                 if let best, let index = caseIndex[best.caseId] {
+                    if let labels, let first = caseOf.firstIndex(of: index), labels[first] != labels[caseOf.count] {
+                        let d = best.evidence.distanceMeters.map { Int($0) } ?? -1
+                        missed["wrong merge: \(best.evidence.itemRelation.rawValue), \(incident.location.positioning.method.rawValue)/\(incidents[first].location.positioning.method.rawValue), \(d / 50 * 50) m", default: 0] += 1
+                    }
                     for g in neighbours[grid]! {
                         guard let k = byGrid[g]?.firstIndex(where: { $0.caseId == best.caseId }) else { continue }
+                        // An unclassified case takes the item of a report that has one (CasePolicy.merged).
+                        if byGrid[g]![k].itemCode == nil, let item = incident.itemCode {
+                            byGrid[g]![k].itemCode = item
+                            itemOfCase[index] = item
+                        }
                         byGrid[g]![k].firstReportedAt = min(byGrid[g]![k].firstReportedAt, incident.reportedAt)
                         byGrid[g]![k].lastReportedAt = max(byGrid[g]![k].lastReportedAt, incident.reportedAt)
                     }
                     caseOf.append(index)
                     continue
                 }
+                if let labels, let earlier = caseOfLabel[labels[caseOf.count]] {
+                    if let c = byGrid[earlier.grid]?.first(where: { $0.caseId == earlier.id }), neighbours[grid]!.contains(earlier.grid) {
+                        if case .keptApart(let miss) = matcher.evaluate(incident, position: position, uncertaintyMeters: radius, against: c, sameGrid: earlier.grid == grid) {
+                            missed[miss.reason.rawValue + " (" + miss.itemRelation.rawValue + ")", default: 0] += 1
+                        } else { missed["lostToAnotherCase", default: 0] += 1 }
+                    } else { missed["notSearched", default: 0] += 1 }
+                }
                 let id = "case-\(caseIndex.count)"
+                if let labels, caseOfLabel[labels[caseOf.count]] == nil { caseOfLabel[labels[caseOf.count]] = (id, grid) }
                 caseIndex[id] = caseIndex.count
+                if let item = incident.itemCode { itemOfCase[caseIndex[id]!] = item }
                 byGrid[grid, default: []].append(DedupCandidate(caseId: id, itemCode: incident.itemCode, position: position, uncertaintyMeters: radius,
                                                                 text: incident.description, firstReportedAt: incident.reportedAt,
                                                                 lastReportedAt: incident.reportedAt, closedAt: nil))
                 caseOf.append(caseIndex[id]!)
             } else {
+                if let labels, caseOfLabel[labels[caseOf.count]] != nil { missed["notPlaced", default: 0] += 1 }
                 let id = "case-\(caseIndex.count)"
                 caseIndex[id] = caseIndex.count
                 caseOf.append(caseIndex[id]!)
             }
         }
-        return caseOf
+        return (caseOf, missed, itemOfCase)
     }
 }

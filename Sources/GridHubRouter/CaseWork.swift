@@ -250,7 +250,7 @@ final class CaseWork {
         var best: DedupDecision? = nil
         for g in env.areas[grid] ?? [grid] {
             guard let cases = grids[g]?.cases, !cases.isEmpty else { continue }
-            best = env.matcher.decide(incident, text: text, position: position, uncertaintyMeters: radius, candidates: cases, better: best)
+            best = env.matcher.decide(incident, text: text, position: position, uncertaintyMeters: radius, candidates: cases, sameGrid: g == grid, better: best)
         }
         return best
     }
@@ -375,6 +375,12 @@ final class CaseWork {
             value.recurrenceOf = env.matcher.recurrence(of: incident, position: position, uncertaintyMeters: radius,
                                                         among: (env.areas[grid] ?? [grid]).flatMap { closedEarlier[$0] ?? [] })
             if value.recurrenceOf != nil { counts.recurrences += 1 }
+            // The evidence of the merges that did not happen, for the command centre.
+            let text = textFeatures(of: incident)
+            value.keptApart = Array((env.areas[grid] ?? [grid])
+                .flatMap { env.matcher.nearMisses(incident, text: text, position: position, uncertaintyMeters: radius, candidates: grids[$0]?.cases ?? [], sameGrid: $0 == grid) }
+                .sorted { a, b in (a.distanceMeters ?? 0, a.caseId) < (b.distanceMeters ?? 0, b.caseId) }
+                .prefix(NearMiss.kept))
         }
         let t = incident.reportedAt.millisecondsSince1970
         var entry = Entry(value: value, position: placed?.0, radius: placed?.1 ?? 0, text: incident.description, firstMs: t, lastMs: t,
@@ -529,6 +535,10 @@ final class CaseWork {
         let historyBefore = entry.value.history.count
         if plan.withdrawsDispatch {
             try await send(dispatchOf: entry.value, reason: entry.value.currentDispatchReason, firstEdition: false, withdrawnAt: now)
+        }
+        if let item = plan.classifiesAs {
+            entry.value.itemCode = item
+            updateCandidate(caseId: entry.value.caseId, grid: entry.value.gridCode) { $0.itemCode = item }
         }
         for event in plan.events { try entry.value.apply(event, at: now) }
         if let next = plan.dispatch {

@@ -19,6 +19,9 @@ public struct IncidentCorpus: Sendable {
         public var addressKind: AddressCorpus.Kind? = nil
         /// The grid the problem is in.
         public var gridCode: String
+        /// Whether what the source sent names the problem (its text or its category); a problem that no
+        /// report names can only go to triage.
+        public var named = true
     }
 
     public var entries: [Entry]
@@ -31,6 +34,7 @@ public struct IncidentCorpus: Sendable {
         let corner = Dictionary(AddressCorpus.corners(reference.gazetteer.entries.filter { $0.poi.isEmpty }).map { ($0.0.addressID, $0.1) },
                                 uniquingKeysWith: { a, _ in a })
         var lastKind: AddressCorpus.Kind? = nil
+        var lastNamed = true
         let items = reference.items
         var entries: [Entry] = []
         var label = 0
@@ -40,12 +44,31 @@ public struct IncidentCorpus: Sendable {
             seq += 1
             let recordId = "\(system.rawValue.prefix(2).uppercased())-\(seed)-\(seq)"
             let truth = place.coordinate
-            // Item as the adapter classified it: mostly right, sometimes unclassified or a neighbour of the same group.
-            var itemCode: String? = item.code
-            let roll = rng.unit()
-            if roll < 0.08 { itemCode = nil } else if roll < 0.13, let other = reference.relatedItems(of: item.code).randomElement(using: &rng) { itemCode = other.code }
+            // What the source says, and the item the adapter makes of it with the hub's classifier: the
+            // source's own category (a 12345 operator's SQLB path, sometimes only its first level or 其他;
+            // the app's type, often 其他; the grid worker's type code, now and then a neighbouring one)
+            // and the text, which names the problem in a catalogue word or, one time in twenty, only vaguely.
+            let vague = rng.unit() < 0.05
             let keyword = item.keywordsZh[keywordIndex % item.keywordsZh.count]
-            let text = IncidentCorpus.paraphrase(keyword: keyword, place: place, style: Int(rng.next() % 6))
+            let text = vague ? IncidentCorpus.vague(place: place, style: Int(rng.next() % 4))
+                             : IncidentCorpus.paraphrase(keyword: keyword, place: place, style: Int(rng.next() % 6))
+            let label: String
+            switch system {
+            case .hotline12345:
+                let path = SourceCategoryTables.hotlinePaths.first { $0.item == item.code }?.path
+                let roll = rng.unit()
+                if let path, roll < 0.7 { label = path }
+                else if let path, roll < 0.9 { label = String(path.prefix { $0 != "/" }) }
+                else { label = "其他" }
+            case .woodpecker:
+                label = rng.unit() < 0.7 ? (SourceCategoryTables.woodpeckerTypes.first { $0.item == item.code }?.label ?? "其他") : "其他"
+            case .elink, .enforcement:
+                var picked = item.code
+                if rng.unit() < 0.04, let other = reference.relatedItems(of: item.code).randomElement(using: &rng) { picked = other.code }
+                label = SourceCategoryTables.elinkTypes.first { $0.item == picked }?.code ?? ""
+            }
+            lastNamed = !vague || reference.classifier.meaning(of: label, source: Classifier.Source(rawValue: system.rawValue)!).isItem
+            let itemCode = reference.classifier.classify(source: Classifier.Source(rawValue: system.rawValue), label: label, text: text)?.itemCode
             let location: Location
             switch system {
             case .woodpecker:
@@ -101,7 +124,7 @@ public struct IncidentCorpus: Sendable {
                 let time = t0.addingTimeInterval(k == 0 ? 0 : rng.unit() * 6 * 3600)
                 lastKind = nil
                 let incident = report(system, label: label, item: item, at: place, time: time, keywordIndex: k)
-                entries.append(Entry(incident: incident, label: label, department: item.department, addressKind: lastKind, gridCode: place.gridCode))
+                entries.append(Entry(incident: incident, label: label, department: item.department, addressKind: lastKind, gridCode: place.gridCode, named: lastNamed))
             }
             // Hard negatives, four problems in nine.
             let kind = rng.next() % 9
@@ -111,8 +134,8 @@ public struct IncidentCorpus: Sendable {
                 if let grid = reference.gridCode(at: far), let spot = (byGrid[grid] ?? []).min(by: { $0.coordinate.distance(to: far) < $1.coordinate.distance(to: far) }),
                    spot.coordinate.distance(to: place.coordinate) > 350 {
                     label += 1
-                    entries.append(Entry(incident: report(.woodpecker, label: label, item: item, at: spot, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0),
-                                         label: label, department: item.department, gridCode: spot.gridCode))
+                    let incident = report(.woodpecker, label: label, item: item, at: spot, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0)
+                    entries.append(Entry(incident: incident, label: label, department: item.department, gridCode: spot.gridCode, named: lastNamed))
                 }
             } else if kind == 1 {
                 // Another item of another group at the same door.
@@ -120,20 +143,20 @@ public struct IncidentCorpus: Sendable {
                     label += 1
                     lastKind = nil
                     let incident = report(.hotline12345, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 1)
-                    entries.append(Entry(incident: incident, label: label, department: other.department, addressKind: lastKind, gridCode: place.gridCode))
+                    entries.append(Entry(incident: incident, label: label, department: other.department, addressKind: lastKind, gridCode: place.gridCode, named: lastNamed))
                 }
             } else if kind == 3 {
                 // Another item of the same group at the same door: a neighbouring problem, not this one.
                 if let other = reference.relatedItems(of: item.code).randomElement(using: &rng) {
                     label += 1
-                    entries.append(Entry(incident: report(.woodpecker, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0),
-                                         label: label, department: other.department, gridCode: place.gridCode))
+                    let incident = report(.woodpecker, label: label, item: other, at: place, time: t0.addingTimeInterval(rng.unit() * 3600), keywordIndex: 0)
+                    entries.append(Entry(incident: incident, label: label, department: other.department, gridCode: place.gridCode, named: lastNamed))
                 }
             } else if kind == 2 {
                 // The same problem again, ten days later.
                 label += 1
-                entries.append(Entry(incident: report(.woodpecker, label: label, item: item, at: place, time: t0.addingTimeInterval(10 * 86_400), keywordIndex: 2),
-                                     label: label, department: item.department, gridCode: place.gridCode))
+                let incident = report(.woodpecker, label: label, item: item, at: place, time: t0.addingTimeInterval(10 * 86_400), keywordIndex: 2)
+                entries.append(Entry(incident: incident, label: label, department: item.department, gridCode: place.gridCode, named: lastNamed))
             }
         }
         self.entries = entries.sorted { $0.incident.reportedAt < $1.incident.reportedAt }
@@ -156,6 +179,17 @@ public struct IncidentCorpus: Sendable {
         case 3: return "市民来电：\(spot)一带\(keyword)，影响居民生活"
         case 4: return "巡查发现\(place.road)\(keyword)"
         default: return "\(keyword)！！在\(place.road)这边，希望有关部门来看看"
+        }
+    }
+
+    /// A description that names no catalogue item: the source's category has to say what it is.
+    static func vague(place: GazetteerEntry, style: Int) -> String {
+        let spot = place.poi.isEmpty ? "\(place.road)\(place.number)号" : place.poi
+        switch style {
+        case 0: return "\(spot)这里有问题，请尽快派人来处理"
+        case 1: return "反映\(place.road)附近的情况，影响居民生活"
+        case 2: return "\(spot)门口的情况很久了，没人管"
+        default: return "市民来电反映\(place.road)一带存在问题"
         }
     }
 

@@ -200,4 +200,70 @@ struct GazetteerTests {
             #expect(m.precision == .none && m.gridCode == nil, "\(junk) → \(m)")
         }
     }
+
+    /// A plain plate of a road with a numeral in its name (`东门一巷`), of a road in one town only.
+    static func plate(where keep: (GazetteerEntry) -> Bool) -> GazetteerEntry {
+        entries.first { $0.poi.isEmpty && keep($0) && uniqueWithoutTown.contains("\($0.road)\($0.number)号") }!
+    }
+
+    @Test("near, next to and ranges of numbers: the plate of the first number, lower confidence for near")
+    func nearAndRanges() {
+        let e = Self.plate { $0.number > 20 }
+        for text in ["\(e.road)靠近\(e.number)号附近", "\(e.road)近\(e.number)号", "\(e.road)\(e.number)号旁", "\(e.road)\(e.number)号对面",
+                     "\(e.townName)\(e.road)\(e.number)号东侧约50米"] {
+            let m = Self.data.resolve(address: text)
+            #expect(m.addressID == e.addressID, "\(text) → \(m)")
+        }
+        #expect(Self.data.resolve(address: "\(e.road)\(e.number)号旁").confidence < Self.data.resolve(address: "\(e.road)\(e.number)号").confidence)
+        for text in ["\(e.road)\(e.number)-\(e.number + 2)号", "\(e.road)\(e.number)、\(e.number + 2)号", "\(e.road)\(e.number)～\(e.number + 2)号",
+                     "\(e.road)\(e.number)至\(e.number + 2)号", "\(e.road)\(e.number)号-\(e.number + 2)号"] {
+            let m = Self.data.resolve(address: text)
+            #expect(m.addressID == e.addressID && m.precision == .doorPlate, "\(text) → \(m)")
+        }
+    }
+
+    @Test("a lane's numeral as a digit, a shortened town, traditional characters: the same plate")
+    func variants() {
+        let lane = Self.plate { $0.road.hasSuffix("一巷") }
+        let digits = lane.road.replacingOccurrences(of: "一巷", with: "1巷")
+        #expect(Self.data.resolve(address: "\(digits)\(lane.number)号").addressID == lane.addressID)
+        let e = Self.entries.first { $0.townName == "华士镇" && $0.poi.isEmpty }!
+        let m = Self.data.resolve(address: "华士\(e.road)\(e.number)号")
+        #expect(m.addressID == e.addressID && m.townName == "华士镇" && !m.ambiguousTown)
+        // A shortened town that begins a road's name is the road: 澄江中路 is not 澄江 + 中路.
+        let road = Self.entries.first { $0.road == "澄江中路" && $0.poi.isEmpty }!
+        #expect(Self.data.resolve(address: "澄江中路\(road.number)号").addressID == road.addressID)
+        let east = Self.plate { $0.road.contains("东") }
+        let traditional = "\(east.road.replacingOccurrences(of: "东", with: "東"))\(east.number)號"
+        #expect(Self.data.resolve(address: traditional).addressID == east.addressID, "\(traditional)")
+    }
+
+    @Test("one mistyped road character that sounds the same is read as the road; a number past a real road's end is not a typo")
+    func typos() {
+        let e = Self.entries.first { $0.road == "澄江中路" && $0.poi.isEmpty }!
+        let m = Self.data.resolve(address: "城江中路\(e.number)号")
+        #expect(m.gridCode == e.gridCode && m.confidence < 0.95, "\(m)")
+        let numbers = Self.entries.filter { $0.road == e.road }.map(\.number)
+        let past = Self.data.resolve(address: "澄江中路\(numbers.max()! + 40)号")
+        #expect(past.method == .nearestNumber)
+    }
+
+    @Test("company names without 江阴市 and 有限公司, a shop on the road the text names, two roads that 交汇")
+    func placesAndCrossings() {
+        let company = Self.entries.first { $0.poi.hasPrefix("江阴市") && $0.poi.hasSuffix("有限公司") && !$0.poi.contains("幢") }!
+        let short = String(company.poi.dropFirst(3).dropLast(4))
+        let same = Self.entries.filter { $0.poi == company.poi }
+        let m = Self.data.resolve(address: "\(company.townName)\(short)门口")
+        #expect(same.contains { $0.gridCode == m.gridCode } && m.method == .landmark || m.method == .poi, "\(short) → \(m)")
+        // A chain's shop: the one on the named road.
+        var byName: [String: [GazetteerEntry]] = [:]
+        for x in Self.entries where !x.poi.isEmpty && !x.poi.contains("幢") { byName[x.poi, default: []].append(x) }
+        let chain = byName.values.first { list in list.count > 1 && Set(list.map(\.road)).count == list.count && Set(list.map(\.townName)).count == 1 }!
+        for shop in chain {
+            let r = Self.data.resolve(address: "\(shop.road)\(shop.poi)旁边")
+            #expect(r.addressID == shop.addressID, "\(shop.road)\(shop.poi) → \(r)")
+        }
+        let a = Self.data.resolve(address: "人民中路、人民东路交汇处")
+        #expect(a.method == .intersection)
+    }
 }

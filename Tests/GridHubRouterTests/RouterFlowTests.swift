@@ -49,7 +49,15 @@ struct RouterFlowTests {
         #expect(evidence.itemRelation == .sameItem)
         #expect((evidence.distanceMeters ?? 999) < 100)
         #expect(evidence.timeGapSeconds == 45 * 60)
-        #expect(merged.reports[2].match?.itemRelation == .unclassified)
+        // The worker gave no item, but its words name the case's (垃圾): the stronger of the two reasons.
+        #expect(merged.reports[2].match?.itemRelation == .namedItem)
+        // The distance the merge allowed: both positions' uncertainties (a phone's fix, a door plate).
+        #expect(evidence.uncertaintyMeters == 90)
+        // The report of another item at the same door opened its own case, and says which case it was kept
+        // apart from and why; the same item 700 m away is too far to be a near miss.
+        let other = try #require(cases[map[otherItem.incidentId]!])
+        #expect(other.keptApart.first?.caseId == merged.caseId && other.keptApart.first?.reason == .otherItem, "\(other.keptApart)")
+        #expect(try #require(cases[map[far.incidentId]!]).keptApart.allSatisfy { $0.caseId != merged.caseId })
 
         // One dispatch per case, on the department's topic, keyed by case id; the app report's new
         // version sent it again (same id, higher revision, its text: the app report opened the case).
@@ -68,6 +76,29 @@ struct RouterFlowTests {
             #expect(mine.allSatisfy { $0.caseId == merged.caseId })
             #expect(mine.last?.department == "urban-mgmt")
         }
+    }
+
+    @Test("a case nobody could classify, waiting at triage, takes the item of a report of the same problem that names it, and goes where that item goes; the command centre's dispatch is withdrawn")
+    func classifiedByMerge() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(2100).coordinate
+        let worker = Make.incident(.elink, "ZZ-7", item: nil, at: spot, text: "门口垃圾成堆，发臭")
+        let app = Make.incident(.woodpecker, "WP-7", item: "SR-001", at: spot.offset(metres: 15, bearing: 30), minutes: 30, text: "小区门口垃圾成堆没人清理")
+        try await world.withRouter { _ in
+            try await world.publish([worker])
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.department == "command-center" } }
+            try await world.publish([app])
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.reports.count == 2 && $0.department == "urban-mgmt" } }
+        }
+        let cases = try world.latestCases(try await world.read(Topics.cases))
+        #expect(cases.count == 1)
+        let c = try #require(cases.values.first)
+        #expect(c.itemCode == "SR-001" && c.department == "urban-mgmt" && c.status == .dispatched && c.dispatchCount == 2)
+        #expect(c.history.map(\.event) == [.open, .dispatch, .reroute])
+        let triage = try await world.read(Topics.dispatch(department: "command-center")).map { try GridHubJSON.decoder().decode(Dispatch.self, from: Data($0.value)) }
+        #expect(triage.last?.caseId == c.caseId && triage.last?.withdrawnAt != nil)
+        let work = try await world.read(Topics.dispatch(department: "urban-mgmt")).map { try GridHubJSON.decoder().decode(Dispatch.self, from: Data($0.value)) }
+        #expect(work.count == 1 && work[0].reason == .rerouted && work[0].itemCode == "SR-001")
     }
 
     @Test("personal data only where the department needs it: police and civil affairs get the reporters' phones (read back for a re-dispatch), health and urban management none, the cases topic masked")

@@ -99,4 +99,32 @@ struct RoutingAndDedupTests {
         #expect(DuplicateMatcher.textSimilarity(bikes.description, "占道经营！！在新郁四巷这边，希望有关部门来看看") > 0.5)
         #expect(matcher.decide(bikes, position: p, uncertaintyMeters: 40, candidates: [stalls]) == nil)
     }
+
+    @Test("near misses say which cases nearly took a report and why; a grid worker's coarse report of the same item joins a case of its own grid the same day")
+    func nearMissesAndGrids() {
+        let matcher = DuplicateMatcher(items: Fixtures.reference.items)
+        let p = Make.place(3000).coordinate
+        let incident = Make.incident(.woodpecker, "WP-5", item: "SR-001", at: p, text: "垃圾成堆没人管")
+        func candidate(_ id: String, _ item: String?, metres: Double, hours: Double = 0, uncertainty: Double = 40, text: String = "垃圾成堆") -> DedupCandidate {
+            let t = incident.reportedAt.addingTimeInterval(-hours * 3600)
+            return DedupCandidate(caseId: id, itemCode: item, position: p.offset(metres: metres, bearing: 120), uncertaintyMeters: uncertainty, text: text,
+                                  firstReportedAt: t, lastReportedAt: t, closedAt: nil)
+        }
+        let misses = matcher.nearMisses(incident, text: TextFeatures(incident.description), position: p, uncertaintyMeters: 40, candidates: [
+            candidate("far", "SR-001", metres: 300), candidate("other", "SR-060", metres: 10), candidate("late", "SR-001", metres: 20, hours: 100),
+            candidate("very-far", "SR-001", metres: 2_000),
+        ])
+        #expect(misses.map(\.caseId) == ["other", "late", "far"])
+        #expect(misses.map(\.reason) == [.otherItem, .tooLongApart, .tooFar])
+        #expect(misses[2].limitMeters == 180 && misses[2].distanceMeters.map { abs($0 - 300) < 1 } == true)
+
+        // A worker's report placed only by its grid (the grid's centre, 450 m), other words: not on place alone…
+        let worker = Make.incident(.elink, "ZZ-5", item: "SR-001", at: p, method: .workerGrid, text: "巡查发现暴露垃圾")
+        let gridCase = candidate("mine", "SR-001", metres: 250, hours: 5, text: "反映这里很脏")
+        #expect(matcher.decide(worker, text: TextFeatures(worker.description), position: p, uncertaintyMeters: 450, candidates: [gridCase]) == nil)
+        // …but in its own grid the same day it is the same problem; a day and a half later it is not.
+        #expect(matcher.decide(worker, text: TextFeatures(worker.description), position: p, uncertaintyMeters: 450, candidates: [gridCase], sameGrid: true)?.caseId == "mine")
+        let older = candidate("old", "SR-001", metres: 250, hours: 36, text: "反映这里很脏")
+        #expect(matcher.decide(worker, text: TextFeatures(worker.description), position: p, uncertaintyMeters: 450, candidates: [older], sameGrid: true) == nil)
+    }
 }

@@ -43,6 +43,12 @@ public struct Classifier: Sendable {
         case general(groups: [String])
         /// The label is not in the source's table.
         case unknown
+
+        /// Whether the label names one item.
+        public var isItem: Bool {
+            if case .item = self { return true }
+            return false
+        }
     }
 
     private let items: [CatalogueItem]

@@ -52,6 +52,8 @@ public struct DedupPolicy: Sendable, Hashable {
     /// A new case of the same item at the same place as a case closed longer ago than ``closedGrace``
     /// but within this records that earlier case (``Case/recurrenceOf``): the problem came back.
     public var recurrenceWindow: TimeInterval = 30 * 86_400
+    /// The same item twice in one grid within this is one problem, however coarse the positions.
+    public var sameGridGap: TimeInterval = 24 * 3600
 
     /// The defaults.
     public init() {}
@@ -85,6 +87,11 @@ public struct DuplicateMatcher: Sendable {
         }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// Whether `text` names an item of the catalogue other than `item`.
+    func namesAnotherItem(_ text: TextFeatures, than item: String?) -> Bool {
+        wordsOfItem.contains { code, words in code != item && words.contains { text.contains($0) } }
+    }
+
     /// Whether `text` names `item`: holds every bigram of its name or of one of its catalogue keywords.
     func names(_ text: TextFeatures, item: String?) -> Bool {
         guard let item, let words = wordsOfItem[item] else { return false }
@@ -98,8 +105,9 @@ public struct DuplicateMatcher: Sendable {
 
     /// ``decide(_:position:uncertaintyMeters:candidates:)`` with the incident's text features computed
     /// already; `better` is the best decision so far (from other candidate lists), kept unless beaten.
+    /// `sameGrid`: the candidates are cases of the report's own grid.
     public func decide(_ incident: Incident, text: TextFeatures, position: Coordinate?, uncertaintyMeters: Double,
-                       candidates: [DedupCandidate], better: DedupDecision? = nil) -> DedupDecision? {
+                       candidates: [DedupCandidate], sameGrid: Bool = false, better: DedupDecision? = nil) -> DedupDecision? {
         var best = better
         guard let p = position else { return best }
         candidates.withUnsafeBufferPointer { candidates in
@@ -109,13 +117,31 @@ public struct DuplicateMatcher: Sendable {
                 guard let q = candidates[i].position else { continue }
                 let limit = policy.baseDistance + uncertaintyMeters + candidates[i].uncertaintyMeters
                 guard abs(p.lat - q.lat) * 110_500 <= limit, p.distance(to: q) <= limit,
-                      let decision = score(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: candidates[i]) else { continue }
+                      case .merge(let decision) = evaluate(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters,
+                                                           against: candidates[i], sameGrid: sameGrid) else { continue }
                 if best == nil || decision.rank < best!.rank || (decision.rank == best!.rank && decision.caseId < best!.caseId) {
                     best = decision
                 }
             }
         }
         return best
+    }
+
+    /// The cases among `candidates` that came nearest to taking `incident` without taking it, and why:
+    /// those within twice the allowed distance and twice the time gap, nearest first, at most ``NearMiss/kept``.
+    public func nearMisses(_ incident: Incident, text: TextFeatures, position: Coordinate, uncertaintyMeters: Double, candidates: [DedupCandidate],
+                           sameGrid: Bool = false) -> [NearMiss] {
+        var misses: [NearMiss] = []
+        for c in candidates {
+            guard let q = c.position else { continue }
+            let limit = policy.baseDistance + uncertaintyMeters + c.uncertaintyMeters
+            guard abs(position.lat - q.lat) * 110_500 <= 2 * limit,
+                  case .keptApart(let miss) = evaluate(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: c, sameGrid: sameGrid),
+                  (miss.distanceMeters ?? 0) <= 2 * limit, miss.timeGapSeconds <= 2 * policy.maxTimeGap else { continue }
+            misses.append(miss)
+        }
+        misses.sort { a, b in (a.distanceMeters ?? 0, a.caseId) < (b.distanceMeters ?? 0, b.caseId) }
+        return Array(misses.prefix(NearMiss.kept))
     }
 
     /// The earlier case of the problem a new case reports again: among `closed` cases, the most recently
@@ -140,22 +166,48 @@ public struct DuplicateMatcher: Sendable {
     }
 
     func score(_ incident: Incident, text features: TextFeatures, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate) -> DedupDecision? {
+        if case .merge(let decision) = evaluate(incident, text: features, position: position, uncertaintyMeters: uncertaintyMeters, against: c) { return decision }
+        return nil
+    }
+
+    /// What the matcher made of one candidate: a merge, or why not (with the same evidence).
+    public enum Outcome: Sendable, Hashable {
+        case merge(DedupDecision)
+        case keptApart(NearMiss)
+    }
+
+    /// The merge decision against one candidate, or the reason it was kept apart.
+    /// `sameGrid`: the case is in the report's own grid.
+    public func evaluate(_ incident: Incident, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate, sameGrid: Bool = false) -> Outcome {
+        evaluate(incident, text: TextFeatures(incident.description), position: position, uncertaintyMeters: uncertaintyMeters, against: c, sameGrid: sameGrid)
+    }
+
+    func evaluate(_ incident: Incident, text features: TextFeatures, position: Coordinate?, uncertaintyMeters: Double, against c: DedupCandidate,
+                  sameGrid: Bool = false) -> Outcome {
+        func apart(_ reason: NearMiss.Reason, distance: Double?, limit: Double, gap: TimeInterval, relation: NearMiss.ItemRelation, text: Double) -> Outcome {
+            .keptApart(NearMiss(caseId: c.caseId, reason: reason, distanceMeters: distance.map { ($0 * 10).rounded() / 10 }, limitMeters: limit.rounded(),
+                                timeGapSeconds: gap.rounded(), itemRelation: relation, textScore: (text * 1000).rounded() / 1000))
+        }
         // Place: both must be placed; text alone never merges.
-        guard let p = position, let q = c.position else { return nil }
         let uncertainty = uncertaintyMeters + c.uncertaintyMeters
         let limit = policy.baseDistance + uncertainty
-        // A degree of latitude is at least 110.5 km anywhere: most candidates fail this before any trigonometry.
-        guard abs(p.lat - q.lat) * 110_500 <= limit else { return nil }
-        let distance = p.distance(to: q)
-        guard distance <= limit else { return nil }
         // Time: the gap to the case's nearest report; a closed case only shortly after closing.
         let t = incident.reportedAt
         let gap: TimeInterval
         if t < c.firstReportedAt { gap = c.firstReportedAt.timeIntervalSince(t) }
         else if t > c.lastReportedAt { gap = t.timeIntervalSince(c.lastReportedAt) }
         else { gap = 0 }
-        guard gap <= policy.maxTimeGap else { return nil }
-        if let closed = c.closedAt, t.timeIntervalSince(closed) > policy.closedGrace { return nil }
+        guard let p = position, let q = c.position else {
+            return apart(.notPlaced, distance: nil, limit: limit, gap: gap, relation: .unknown, text: 0)
+        }
+        // A degree of latitude is at least 110.5 km anywhere: most candidates fail this before any trigonometry.
+        guard abs(p.lat - q.lat) * 110_500 <= limit else { return apart(.tooFar, distance: abs(p.lat - q.lat) * 110_500, limit: limit, gap: gap, relation: .unknown, text: 0) }
+        let distance = p.distance(to: q)
+        guard distance <= limit else { return apart(.tooFar, distance: distance, limit: limit, gap: gap, relation: .unknown, text: 0) }
+        guard gap <= policy.maxTimeGap else { return apart(.tooLongApart, distance: distance, limit: limit, gap: gap, relation: .unknown, text: 0) }
+        if let closed = c.closedAt, t.timeIntervalSince(closed) > policy.closedGrace {
+            return apart(.closedBefore, distance: distance, limit: limit, gap: gap, relation: .unknown, text: 0)
+        }
         // Item, then text.
         let text = features.similarity(to: c.text)
         let relation: MergeEvidence.ItemRelation
@@ -165,30 +217,43 @@ public struct DuplicateMatcher: Sendable {
         switch (incident.itemCode, c.itemCode) {
         case let (a?, b?) where a == b:
             relation = .sameItem
-            if uncertainty > policy.coarseUncertainty && text < policy.coarseTextScore { return nil }
+            // Coarse positions (a grid worker's grid, a road) need words in common, unless both are in one
+            // grid within a day: one item reported twice in one grid in a day is one problem.
+            if uncertainty > policy.coarseUncertainty && text < policy.coarseTextScore && !(sameGrid && gap <= policy.sameGridGap) {
+                return apart(.coarseWithoutCommonText, distance: distance, limit: limit, gap: gap, relation: .sameItem, text: text)
+            }
         case let (a?, b?):
-            guard let ga = groupOfItem[a], ga == groupOfItem[b], tight else { return nil }
+            guard let ga = groupOfItem[a], ga == groupOfItem[b] else {
+                return apart(.otherItem, distance: distance, limit: limit, gap: gap, relation: .otherGroup, text: text)
+            }
+            guard tight else { return apart(.notCloseEnough, distance: distance, limit: limit, gap: gap, relation: .sameGroup, text: text) }
             // Related items: one report was classified next to the other only if its text names the other's
             // item. Words in common are no evidence here: reports of neighbouring problems at one address
             // share the address and the phrasing, and differ only in the words that name the problem.
-            guard namesTheOther else { return nil }
+            guard namesTheOther else { return apart(.otherItem, distance: distance, limit: limit, gap: gap, relation: .sameGroup, text: text) }
             relation = .sameGroup
         case (nil, _?), (_?, nil):
             // One side unclassified: enough words in common, or its text names the other's item.
-            guard tight else { return nil }
-            if text >= policy.unclassifiedTextScore { relation = .unclassified }
-            else if namesTheOther { relation = .namedItem }
-            else { return nil }
+            guard tight else { return apart(.notCloseEnough, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
+            // Words in common count only when the unclassified text names no other item: reports of two
+            // problems at one door share the address's words.
+            let unclassifiedText = incident.itemCode == nil ? features : c.text
+            if namesTheOther { relation = .namedItem }
+            else if text >= policy.unclassifiedTextScore && !namesAnotherItem(unclassifiedText, than: incident.itemCode ?? c.itemCode) {
+                relation = .unclassified
+            }
+            else { return apart(.tooLittleCommonText, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
         case (nil, nil):
             relation = .unclassified
-            guard tight && text >= policy.unclassifiedTextScore else { return nil }
+            guard tight else { return apart(.notCloseEnough, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
+            guard text >= policy.unclassifiedTextScore, !namesAnotherItem(features, than: nil) || !namesAnotherItem(c.text, than: nil) else { return apart(.tooLittleCommonText, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
         }
         let itemPenalty: Double = relation == .sameItem ? 0 : 0.5
         let rank = distance / limit + gap / policy.maxTimeGap * 0.5 + itemPenalty - text * 0.5
         let evidence = MergeEvidence(
             distanceMeters: (distance * 10).rounded() / 10, timeGapSeconds: gap.rounded(), itemRelation: relation,
-            textScore: (text * 1000).rounded() / 1000)
-        return DedupDecision(caseId: c.caseId, evidence: evidence, rank: rank)
+            textScore: (text * 1000).rounded() / 1000, uncertaintyMeters: uncertainty.rounded())
+        return .merge(DedupDecision(caseId: c.caseId, evidence: evidence, rank: rank))
     }
 
     /// A report's position and its uncertainty in metres: a device fix is good to a few tens of metres,

@@ -42,6 +42,9 @@ public struct Case: Sendable, Hashable, Codable {
     /// (``DedupPolicy/closedGrace``) but within ``DedupPolicy/recurrenceWindow``: the problem came back.
     /// Written only when present.
     public var recurrenceOf: String?
+    /// The open cases nearest to taking the report that opened this one, and why each was kept apart
+    /// (at most ``NearMiss/kept``, nearest first): the other half of the merge evidence.
+    public var keptApart: [NearMiss] = []
 
     /// Opens a case from the report that opened it (status ``CaseStatus/open``).
     public init(caseId: String, openedBy incident: Incident, at time: Date) {
@@ -185,7 +188,7 @@ public struct Case: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case caseId, version, status, itemCode, department, level, gridCode, location, description, urgent
-        case openedAt, updatedAt, dueAt, currentDispatchId, dispatchCount, reports, history, recurrenceOf
+        case openedAt, updatedAt, dueAt, currentDispatchId, dispatchCount, reports, history, recurrenceOf, keptApart
     }
 
     /// Strict decoding: unknown keys, malformed codes and an empty report list are errors.
@@ -213,6 +216,7 @@ public struct Case: Sendable, Hashable, Codable {
         }
         history = try c.decode([CaseHistoryEntry].self, forKey: .history)
         recurrenceOf = try c.decodeIfPresent(String.self, forKey: .recurrenceOf, satisfying: FieldCheck.isRecordId, "a case id")
+        keptApart = try c.decodeIfPresent([NearMiss].self, forKey: .keptApart) ?? []
     }
 
     /// Writes every field, `null` where absent.
@@ -236,6 +240,7 @@ public struct Case: Sendable, Hashable, Codable {
         try c.encode(reports, forKey: .reports)
         try c.encode(history, forKey: .history)
         try c.encodeIfPresent(recurrenceOf, forKey: .recurrenceOf)
+        if !keptApart.isEmpty { try c.encode(keptApart, forKey: .keptApart) }
     }
 }
 
@@ -533,15 +538,20 @@ public struct MergeEvidence: Sendable, Hashable, Codable {
     /// Text similarity of the two descriptions, 0…1.
     public var textScore: Double
 
+    /// The two positions' uncertainties added (metres): how far apart they may be and still be one
+    /// place (the merge allowed up to 100 m more). `nil` in evidence recorded before it was kept.
+    public var uncertaintyMeters: Double?
+
     /// Merge evidence.
-    public init(distanceMeters: Double?, timeGapSeconds: Double, itemRelation: ItemRelation, textScore: Double) {
+    public init(distanceMeters: Double?, timeGapSeconds: Double, itemRelation: ItemRelation, textScore: Double, uncertaintyMeters: Double? = nil) {
         self.distanceMeters = distanceMeters
         self.timeGapSeconds = timeGapSeconds
         self.itemRelation = itemRelation
         self.textScore = textScore
+        self.uncertaintyMeters = uncertaintyMeters
     }
 
-    enum CodingKeys: String, CodingKey { case distanceMeters, timeGapSeconds, itemRelation, textScore }
+    enum CodingKeys: String, CodingKey { case distanceMeters, timeGapSeconds, itemRelation, textScore, uncertaintyMeters }
 
     /// Strict decoding: unknown keys and out-of-range numbers are errors.
     public init(from decoder: any Decoder) throws {
@@ -551,12 +561,90 @@ public struct MergeEvidence: Sendable, Hashable, Codable {
         timeGapSeconds = try c.decode(Double.self, forKey: .timeGapSeconds, in: 0...Double.greatestFiniteMagnitude)
         itemRelation = try c.decode(ItemRelation.self, forKey: .itemRelation)
         textScore = try c.decode(Double.self, forKey: .textScore, in: 0...1)
+        uncertaintyMeters = try c.decodeIfPresent(Double.self, forKey: .uncertaintyMeters, in: 0...Double.greatestFiniteMagnitude)
     }
 
     /// Writes every field, `null` where absent.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeNullable(distanceMeters, forKey: .distanceMeters)
+        try c.encode(timeGapSeconds, forKey: .timeGapSeconds)
+        try c.encode(itemRelation, forKey: .itemRelation)
+        try c.encode(textScore, forKey: .textScore)
+        try c.encodeIfPresent(uncertaintyMeters, forKey: .uncertaintyMeters)
+    }
+}
+
+/// A case that nearly took a report and why it did not: kept with the case the report opened.
+public struct NearMiss: Sendable, Hashable, Codable {
+    /// At most this many are kept per case.
+    public static let kept = 3
+
+    /// Why the two were kept apart.
+    public enum Reason: String, Sendable, Hashable, Codable, CaseIterable {
+        /// One of them has no position.
+        case notPlaced
+        /// Further apart than the allowed distance (`limitMeters`).
+        case tooFar
+        /// Reported too long after (or before) the case's reports.
+        case tooLongApart
+        /// The case was closed longer ago than the grace period.
+        case closedBefore
+        /// Different items (of different groups, or related items the texts do not name).
+        case otherItem
+        /// Related or unclassified items need the reports closer together.
+        case notCloseEnough
+        /// The same item, but positions too coarse to merge without words in common.
+        case coarseWithoutCommonText
+        /// An unclassified report with too few words in common.
+        case tooLittleCommonText
+    }
+
+    /// How the two reports' items relate, as far as it was looked at.
+    public enum ItemRelation: String, Sendable, Hashable, Codable, CaseIterable {
+        case sameItem, sameGroup, otherGroup, unclassified, unknown
+    }
+
+    public var caseId: String
+    public var reason: Reason
+    public var distanceMeters: Double?
+    /// The distance the two could be apart and still merge: 100 m plus both positions' uncertainties.
+    public var limitMeters: Double
+    public var timeGapSeconds: Double
+    public var itemRelation: ItemRelation
+    public var textScore: Double
+
+    public init(caseId: String, reason: Reason, distanceMeters: Double?, limitMeters: Double, timeGapSeconds: Double, itemRelation: ItemRelation, textScore: Double) {
+        self.caseId = caseId
+        self.reason = reason
+        self.distanceMeters = distanceMeters
+        self.limitMeters = limitMeters
+        self.timeGapSeconds = timeGapSeconds
+        self.itemRelation = itemRelation
+        self.textScore = textScore
+    }
+
+    enum CodingKeys: String, CodingKey { case caseId, reason, distanceMeters, limitMeters, timeGapSeconds, itemRelation, textScore }
+
+    /// Strict decoding: unknown keys and out-of-range numbers are errors.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        caseId = try c.decode(String.self, forKey: .caseId, satisfying: FieldCheck.isRecordId, "a case id")
+        reason = try c.decode(Reason.self, forKey: .reason)
+        distanceMeters = try c.decodeIfPresent(Double.self, forKey: .distanceMeters, in: 0...Double.greatestFiniteMagnitude)
+        limitMeters = try c.decode(Double.self, forKey: .limitMeters, in: 0...Double.greatestFiniteMagnitude)
+        timeGapSeconds = try c.decode(Double.self, forKey: .timeGapSeconds, in: 0...Double.greatestFiniteMagnitude)
+        itemRelation = try c.decode(ItemRelation.self, forKey: .itemRelation)
+        textScore = try c.decode(Double.self, forKey: .textScore, in: 0...1)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(caseId, forKey: .caseId)
+        try c.encode(reason, forKey: .reason)
+        try c.encodeNullable(distanceMeters, forKey: .distanceMeters)
+        try c.encode(limitMeters, forKey: .limitMeters)
         try c.encode(timeGapSeconds, forKey: .timeGapSeconds)
         try c.encode(itemRelation, forKey: .itemRelation)
         try c.encode(textScore, forKey: .textScore)

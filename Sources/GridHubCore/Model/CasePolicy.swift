@@ -126,6 +126,8 @@ public struct CasePolicy: Sendable {
         public var withdrawsDispatch = false
         /// Alerts for the command centre (`gridhub.alerts.v1`).
         public var alerts: [AlertNotice] = []
+        /// The case takes this item (it had none): a report merged into it said what the problem is.
+        public var classifiesAs: String? = nil
 
         /// Nothing to do.
         public var isEmpty: Bool { events.isEmpty && dispatch == nil && !stopWatchingDeadline }
@@ -175,6 +177,14 @@ public struct CasePolicy: Sendable {
         if c.status == .resolved || c.status == .closed, let settled, incident.reportedAt > settled {
             return Plan(outcome: .applied, events: [.reopen(note: Self.recurrenceNote)], dispatch: sameHandler(of: c, reason: .reopened),
                         note: Self.recurrenceNote, alerts: [AlertNotice(kind: .reopened, message: Self.recurrenceNote)])
+        }
+        if c.itemCode == nil, let item = incident.itemCode, c.status == .dispatched, c.department == rules.triageDepartment,
+           case let route = rules.route(itemCode: item, gridCode: c.gridCode, urgent: c.urgent || incident.urgent), !route.triage {
+            // A case nobody could classify, not yet taken up by the command centre, and a report of the same
+            // problem that says what it is: the case takes its item and goes where that item goes.
+            var plan = Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .rerouted), note: Self.classifiedNote)
+            plan.classifiesAs = item
+            return plan
         }
         if [.dispatched, .accepted, .inProgress].contains(c.status), !isHandledBySource(c), let due = c.dueAt,
            let stricter = sourceDeadline(of: incident), stricter < due {
@@ -343,6 +353,9 @@ public struct CasePolicy: Sendable {
                         stopWatchingDeadline: true, withdrawsDispatch: working.contains(c.status))
         }
     }
+
+    /// The note for the sources of an unclassified case that a merged report classified.
+    public static let classifiedNote = "已按同一问题其他来源报告的事项转交责任部门办理"
 
     /// The note for the sources of a case the command centre assigned.
     public static let assignedNote = "指挥中心已指派办理"

@@ -120,6 +120,21 @@ extension Case {
         }
         w.endArray()
         w.key("itemCode"); w.string(itemCode)
+        if !keptApart.isEmpty {
+            w.key("keptApart"); w.beginArray()
+            for k in keptApart {
+                w.beginObject()
+                w.key("caseId"); w.string(k.caseId)
+                w.key("distanceMeters"); w.double(k.distanceMeters)
+                w.key("itemRelation"); w.string(k.itemRelation.rawValue)
+                w.key("limitMeters"); w.double(k.limitMeters)
+                w.key("reason"); w.string(k.reason.rawValue)
+                w.key("textScore"); w.double(k.textScore)
+                w.key("timeGapSeconds"); w.double(k.timeGapSeconds)
+                w.endObject()
+            }
+            w.endArray()
+        }
         w.key("level"); w.string(level?.rawValue)
         w.key("location"); location.write(to: &w)
         w.key("openedAt"); w.date(openedAt)
@@ -135,6 +150,7 @@ extension Case {
                 w.key("itemRelation"); w.string(m.itemRelation.rawValue)
                 w.key("textScore"); w.double(m.textScore)
                 w.key("timeGapSeconds"); w.double(m.timeGapSeconds)
+                if let u = m.uncertaintyMeters { w.key("uncertaintyMeters"); w.double(u) }
                 w.endObject()
             } else {
                 w.null()
