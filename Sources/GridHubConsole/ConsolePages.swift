@@ -225,10 +225,17 @@ enum ConsolePages {
             var why = "opened the case"
             if let m = r.match {
                 let distance = m.distanceMeters.map { String(format: "%.0f m", $0) } ?? "same place (no position)"
-                why = "\(distance), \(String(format: "%.1f h", m.timeGapSeconds / 3600)) apart, item: \(m.itemRelation.rawValue), text \(String(format: "%.2f", m.textScore))"
+                let allowed = m.uncertaintyMeters.map { String(format: " (of %.0f m allowed)", $0 + 100) } ?? ""
+                why = "\(distance)\(allowed), \(String(format: "%.1f h", m.timeGapSeconds / 3600)) apart, item: \(m.itemRelation.rawValue), text \(String(format: "%.2f", m.textScore))"
             }
             reports += "<tr><td>\(escape(r.system.rawValue))</td><td class=\"record\">\(escape(r.recordId))</td><td class=\"n\">v\(r.version)</td><td>\(time(r.mergedAt))</td><td>\(escape(why))</td><td>\(r.isActive ? "" : "withdrawn")</td></tr>"
         }
+        var apart = ""
+        for k in c.keptApart {
+            let distance = k.distanceMeters.map { String(format: "%.0f m", $0) } ?? "no position"
+            apart += "<tr><td><a href=\"/cases/\(escape(k.caseId))\">\(escape(k.caseId))</a></td><td class=\"reason\">\(escape(k.reason.rawValue))</td><td>\(distance) of \(String(format: "%.0f m", k.limitMeters)) allowed, \(String(format: "%.1f h", k.timeGapSeconds / 3600)) apart, item: \(escape(k.itemRelation.rawValue)), text \(String(format: "%.2f", k.textScore))</td></tr>"
+        }
+        let apartSection = apart.isEmpty ? "" : "<section><h2>未合并 cases nearby it was kept apart from</h2><table id=\"kept-apart\"><tr><th>case</th><th>why not</th><th>evidence</th></tr>\(apart)</table></section>"
         var timeline = ""
         for h in c.history.reversed() {
             let whereTo = [h.department.map { reference.department(code: $0)?.nameZh ?? $0 }, h.level?.rawValue].compactMap { $0 }.joined(separator: " / ")
@@ -238,7 +245,7 @@ enum ConsolePages {
             \(flash)<section><h2>案件 case \(escape(c.caseId))</h2>
             <p>status <b id="status">\(escape(c.status.rawValue))</b>\(overdue) · <span id="department">\(escape(department))</span> \(escape(c.level?.rawValue ?? "")) · due \(time(c.dueAt)) · version \(c.version)</p>
             <p>\(escape(item)) · \(escape(grid))</p><p>\(escape(c.description))</p>\(c.recurrenceOf.map { "<p>recurrence of <a href=\"/cases/\(escape($0))\">\(escape($0))</a></p>" } ?? "")</section>
-            <section><h2>来源 reports (\(c.reports.count)) and why they merged</h2><table id="reports"><tr><th>source</th><th>record</th><th>version</th><th>merged</th><th>evidence</th><th></th></tr>\(reports)</table></section>
+            <section><h2>来源 reports (\(c.reports.count)) and why they merged</h2><table id="reports"><tr><th>source</th><th>record</th><th>version</th><th>merged</th><th>evidence</th><th></th></tr>\(reports)</table></section>\(apartSection)
             <section><h2>时间线 timeline</h2><table id="timeline"><tr><th>at</th><th>event</th><th>status</th><th>where</th><th>due</th><th>note</th></tr>\(timeline)</table></section>
             """
     }

@@ -26,16 +26,19 @@ public struct TopicTail: Service {
         public var grid: String?
         /// Only records of this CloudEvents type (`case` or `gov.gridhub.case.v1`).
         public var type: String?
+        /// Only records about this case (keyed by it, or with it as `caseId`).
+        public var caseId: String?
 
         /// Whether `record` passes every filter.
         public func matches(_ record: ConsumerRecord) -> Bool {
-            if department == nil && townCode == nil && grid == nil && type == nil { return true }
+            if department == nil && townCode == nil && grid == nil && type == nil && caseId == nil { return true }
             if let type {
                 let ce = record.headers.string("ce_type") ?? ""
                 if ce != type && ce != "gov.gridhub.\(type).v1" { return false }
             }
-            guard department != nil || townCode != nil || grid != nil else { return true }
+            guard department != nil || townCode != nil || grid != nil || caseId != nil else { return true }
             let object = (try? JSONSerialization.jsonObject(with: Data(record.value))) as? [String: Any] ?? [:]
+            if let caseId, record.keyString != caseId, object["caseId"] as? String != caseId { return false }
             if let department {
                 let own = object["department"] as? String
                 let onTopic = record.topic == Topics.dispatch(department: department)
@@ -159,6 +162,18 @@ public struct RecordFormatter: Sendable {
         return redact(parts.joined(separator: "  "))
     }
 
+    /// `58m/≤190m 45min sameItem text=0.21` from merge evidence or a near miss.
+    static func evidence(_ m: [String: Any]) -> String {
+        var parts: [String] = []
+        let distance = (m["distanceMeters"] as? Double).map { "\(Int($0.rounded()))m" } ?? "?m"
+        let allowed = (m["limitMeters"] as? Double) ?? (m["uncertaintyMeters"] as? Double).map { $0 + 100 }
+        parts.append(distance + (allowed.map { "/≤\(Int($0.rounded()))m" } ?? ""))
+        if let gap = m["timeGapSeconds"] as? Double { parts.append(gap < 5_400 ? "\(Int(gap / 60))min" : "\(Int((gap / 3600).rounded()))h") }
+        if let relation = m["itemRelation"] as? String { parts.append(relation) }
+        if let text = m["textScore"] as? Double { parts.append(String(format: "text=%.2f", text)) }
+        return parts.joined(separator: " ")
+    }
+
     /// The few fields an operator reads first, per event type.
     static func essentials(_ o: [String: Any], type: String?) -> String? {
         func s(_ key: String) -> String { (o[key] as? String) ?? (o[key] is NSNull || o[key] == nil ? "-" : "\(o[key]!)") }
@@ -169,7 +184,19 @@ public struct RecordFormatter: Sendable {
             let source = o["source"] as? [String: Any]
             return "\(source?["system"] ?? "?")/\(source?["recordId"] ?? "?") v\(source?["version"] ?? "?") item=\(s("itemCode")) grid=\((location?["gridCode"] as? String) ?? "-") \"\(short(s("description")))\""
         case "gov.gridhub.case.v1":
-            return "case=\(s("caseId")) \(s("status")) item=\(s("itemCode")) → \(s("department"))/\(s("level")) grid=\(s("gridCode")) due=\(s("dueAt")) reports=\((o["reports"] as? [Any])?.count ?? 0)"
+            var line = "case=\(s("caseId")) \(s("status")) item=\(s("itemCode")) → \(s("department"))/\(s("level")) grid=\(s("gridCode")) due=\(s("dueAt")) reports=\((o["reports"] as? [Any])?.count ?? 0)"
+            // Why each report joined (distance / distance allowed, time apart, items, words in common), and
+            // which cases the first report was kept apart from, and why.
+            let merged = (o["reports"] as? [[String: Any]] ?? []).compactMap { r -> String? in
+                guard let m = r["match"] as? [String: Any] else { return nil }
+                return "\(r["recordId"] ?? "?")(\(evidence(m)))"
+            }
+            if !merged.isEmpty { line += " merged: " + merged.joined(separator: " ") }
+            let apart = (o["keptApart"] as? [[String: Any]] ?? []).map { k in
+                "\(k["caseId"] ?? "?")(\(k["reason"] ?? "?") \(evidence(k)))"
+            }
+            if !apart.isEmpty { line += " kept apart from: " + apart.joined(separator: " ") }
+            return line
         case "gov.gridhub.dispatch.v1":
             return "dispatch=\(s("dispatchId")) case=\(s("caseId")) → \(s("department"))/\(s("level")) item=\(s("itemCode")) grid=\(s("gridCode")) due=\(s("dueAt"))"
         case "gov.gridhub.feedback.v1":

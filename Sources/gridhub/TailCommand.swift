@@ -19,6 +19,7 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "Only records in this town: its 9-digit code or its name (e.g. 澄江街道).") var town: String?
     @Option(help: "Only records in this grid (15-digit code).") var grid: String?
     @Option(help: "Only records of this type (incident, case, dispatch, feedback, survey, status).") var type: String?
+    @Option(name: .customLong("case"), help: "Only records about this case (its id).") var caseId: String?
     @Option(help: "Folder of the reference data (to resolve --town by name).") var referenceDir: String?
 
     func run() async throws {
@@ -31,6 +32,7 @@ struct TailCommand: AsyncParsableCommand {
         options.department = department
         options.grid = grid
         options.type = type
+        options.caseId = caseId
         if let town {
             if town.count == 9, town.allSatisfy(\.isNumber) {
                 options.townCode = town

@@ -266,4 +266,25 @@ struct GazetteerTests {
         let a = Self.data.resolve(address: "人民中路、人民东路交汇处")
         #expect(a.method == .intersection)
     }
+
+    @Test("an ambiguous address says so: low confidence and the other grids it could be in, carried on the incident's positioning; the router then needs words in common to merge it")
+    func ambiguity() throws {
+        var byName: [String: [GazetteerEntry]] = [:]
+        for x in Self.entries where !x.poi.isEmpty && !x.poi.contains("幢") { byName[x.poi, default: []].append(x) }
+        let chain = byName.values.first { list in Set(list.map(\.gridCode)).count >= 3 && Set(list.map(\.townName)).count >= 2 }!
+        let m = Self.data.resolve(address: chain[0].poi + "门口")
+        #expect(m.confidence < 0.5)
+        #expect(!m.candidates.isEmpty && !m.candidates.contains(m.gridCode ?? ""))
+        #expect(Set(m.candidates + [m.gridCode!]).isSubset(of: Set(chain.map(\.gridCode))))
+        let location = SourceSupport.location(address: chain[0].poi + "门口", match: m)
+        #expect(location.positioning.candidates == Array(m.candidates.prefix(Positioning.maxCandidates)))
+        let data = try GridHubJSON.encoder().encode(location)
+        #expect(try GridHubJSON.decoder().decode(Location.self, from: data) == location)
+        #expect(DuplicateMatcher.position(of: location, reference: Self.data)?.1 ?? 0 >= 400)
+        // A plain door plate of one town is not ambiguous.
+        let plain = Self.plate { _ in true }
+        let sure = Self.data.resolve(address: plain.fullAddress)
+        #expect(sure.candidates.isEmpty && SourceSupport.location(address: plain.fullAddress, match: sure).positioning.candidates.isEmpty)
+        #expect(!String(decoding: try GridHubJSON.encoder().encode(SourceSupport.location(address: plain.fullAddress, match: sure)), as: UTF8.self).contains("candidates"))
+    }
 }

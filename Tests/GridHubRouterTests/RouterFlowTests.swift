@@ -58,6 +58,14 @@ struct RouterFlowTests {
         let other = try #require(cases[map[otherItem.incidentId]!])
         #expect(other.keptApart.first?.caseId == merged.caseId && other.keptApart.first?.reason == .otherItem, "\(other.keptApart)")
         #expect(try #require(cases[map[far.incidentId]!]).keptApart.allSatisfy { $0.caseId != merged.caseId })
+        // An operator sees both on the case with gridhub tail.
+        let env = ["GRIDHUB_BOOTSTRAP": world.cluster.bootstrapServers, "GRIDHUB_LOG_LEVEL": "warning"]
+        let shown = try await runCommand(GridHubPaths.executable, ["tail", Topics.cases, "--from-beginning", "--no-follow", "--case", other.caseId], environment: env)
+        #expect(shown.status == 0 && !shown.stdout.isEmpty && shown.stdout.split(separator: "\n").allSatisfy { $0.contains("case=\(other.caseId)") }, "\(shown.stdout)")
+        #expect(shown.stdout.contains("kept apart from: \(merged.caseId)(otherItem "), "\(shown.stdout)")
+        let mergedShown = try await runCommand(GridHubPaths.executable, ["tail", Topics.cases, "--from-beginning", "--no-follow", "--case", merged.caseId], environment: env)
+        #expect(mergedShown.stdout.contains("merged: JY-1("), "\(mergedShown.stdout)")
+        #expect(mergedShown.stdout.contains("/≤190m 45min sameItem text="), "\(mergedShown.stdout)")
 
         // One dispatch per case, on the department's topic, keyed by case id; the app report's new
         // version sent it again (same id, higher revision, its text: the app report opened the case).

@@ -275,7 +275,10 @@ public struct DuplicateMatcher: Sendable {
                 case .community?: radius = 1_000
                 case .town?, nil: return nil
                 }
-                return (Coordinate(lat: lat, lon: lon), radius)
+                // A guess among several places (a name many places share) is as uncertain as the spread of
+                // its candidates: it merges only with words in common, not on place alone.
+                let unsure = !location.positioning.candidates.isEmpty || (location.positioning.confidence ?? 1) < 0.5
+                return (Coordinate(lat: lat, lon: lon), unsure ? max(radius, 400) : radius)
             }
         case .workerGrid, .none:
             break

@@ -103,6 +103,9 @@ public struct AddressMatch: Sendable, Hashable, Codable {
     /// The road exists in several towns (or the place in several spots) and the text named no town:
     /// the town was picked by the house number or by size.
     public var ambiguousTown: Bool
+    /// The other grids the text could mean (a place name several places have, a road in several towns
+    /// without a town in the text), nearest name first; empty when the match is not ambiguous.
+    public var candidates: [String] = []
 
     public init(precision: Precision, method: Method, confidence: Double, coordinate: Coordinate?, gridCode: String?,
                 townName: String?, addressID: String?, ambiguousTown: Bool) {
@@ -355,7 +358,9 @@ public struct Gazetteer: Sendable {
         if townName != nil || community != nil, let i = byKeyWithoutTown[AddressText.string(rest)] {
             if let pick = pick(i, town: townName) { return match(Int(pick.0), .doorPlate, .fullAddress, 1.0 * factor, ambiguous: pick.1) }
         } else if let i = byKeyWithoutTown[AddressText.string(rest)], let pick = pick(i, town: townName) {
-            return match(Int(pick.0), .doorPlate, .fullAddress, (pick.1 ? 0.6 : 0.95) * factor, ambiguous: pick.1)
+            var m = match(Int(pick.0), .doorPlate, .fullAddress, (pick.1 ? 0.6 : 0.95) * factor, ambiguous: pick.1)
+            if pick.1 { m.candidates = otherGrids(i, than: m.gridCode) }
+            return m
         }
 
         // Roads in the text.
@@ -431,6 +436,12 @@ public struct Gazetteer: Sendable {
         }
         guard let x = reading(a), let y = reading(b), x.unicodeScalars.allSatisfy(\.isASCII) else { return false }
         return x == y
+    }
+
+    /// The grids of `list` other than `grid`, in list order, without repeats.
+    private func otherGrids(_ list: [Int32], than grid: String?) -> [String] {
+        var seen = Set([grid ?? ""])
+        return list.map { entries[Int($0)].gridCode }.filter { seen.insert($0).inserted }
     }
 
     private func pick(_ list: [Int32], town: String?) -> (Int32, Bool)? {
@@ -513,7 +524,9 @@ public struct Gazetteer: Sendable {
                 return rank(ea) != rank(eb) ? rank(ea) < rank(eb) : a < b
             }!
             let hasExtra = !rest.isEmpty
-            return match(Int(rep), .doorPlate, .doorPlate, confidence * (hasExtra ? 0.9 : 1), ambiguous: ambiguous)
+            var m = match(Int(rep), .doorPlate, .doorPlate, confidence * (hasExtra ? 0.9 : 1), ambiguous: ambiguous)
+            if ambiguous { m.candidates = otherGrids(platesHere, than: m.gridCode) }
+            return m
         }
 
         // A number that does not exist: the nearest number on the road, same side (parity) preferred.
@@ -625,7 +638,9 @@ public struct Gazetteer: Sendable {
         // One place, or one estate (all its entries in the same grid): sure. Several same-named shops: ambiguous.
         let ambiguous = list.contains { entries[Int($0)].coordinate.distance(to: entries[Int(first)].coordinate) > 300 }
         let severalTowns = list.contains { entries[Int($0)].townName != entries[Int(first)].townName }
-        return match(Int(first), .poi, method, ambiguous ? confidence * 0.5 : confidence, ambiguous: ambiguous && severalTowns)
+        var m = match(Int(first), .poi, method, ambiguous ? confidence * 0.5 : confidence, ambiguous: ambiguous && severalTowns)
+        if ambiguous { m.candidates = otherGrids(list, than: m.gridCode) }
+        return m
     }
 
     /// `A路与B路交叉口(东北角)`: the midpoint of the closest pair of plates (plain plates and estate gates) of the two roads,

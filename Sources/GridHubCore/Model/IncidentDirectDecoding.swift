@@ -65,7 +65,12 @@ extension Positioning {
               let precision = f.optionalEnum("precision", Precision.self),
               let confidence = f.optionalDouble("confidence"), confidence.map({ (0...1).contains($0) }) ?? true,
               let system = f.optionalEnum("reportedCoordinateSystem", CoordinateSystem.self) else { return nil }
-        self.init(method: method, precision: precision, confidence: confidence, reportedCoordinateSystem: system)
+        var candidates: [String] = []
+        if case .null = f["candidates"] {} else {
+            guard let list = f.strings("candidates"), list.count <= Self.maxCandidates, list.allSatisfy(FieldCheck.isGridCode) else { return nil }
+            candidates = list
+        }
+        self.init(method: method, precision: precision, confidence: confidence, reportedCoordinateSystem: system, candidates: candidates)
     }
 }
 

@@ -182,6 +182,11 @@ extension Location {
         w.key("lat"); w.double(lat)
         w.key("lon"); w.double(lon)
         w.key("positioning"); w.beginObject()
+        if !positioning.candidates.isEmpty {
+            w.key("candidates"); w.beginArray()
+            for g in positioning.candidates { w.string(g) }
+            w.endArray()
+        }
         w.key("confidence"); w.double(positioning.confidence)
         w.key("method"); w.string(positioning.method.rawValue)
         w.key("precision"); w.string(positioning.precision?.rawValue)

@@ -100,16 +100,24 @@ public struct Positioning: Sendable, Hashable, Codable {
     public var confidence: Double?
     /// For ``Method/gps``: the datum the source reported in (the written position is always WGS-84).
     public var reportedCoordinateSystem: CoordinateSystem?
+    /// For an ambiguous ``Method/addressMatch``: the other grids the address could be in (several
+    /// places of one name, a road in several towns), at most ``maxCandidates``; empty when it is not ambiguous.
+    public var candidates: [String]
+
+    /// At most this many other grids are named.
+    public static let maxCandidates = 5
 
     /// A positioning record.
-    public init(method: Method, precision: Precision? = nil, confidence: Double? = nil, reportedCoordinateSystem: CoordinateSystem? = nil) {
+    public init(method: Method, precision: Precision? = nil, confidence: Double? = nil, reportedCoordinateSystem: CoordinateSystem? = nil,
+                candidates: [String] = []) {
         self.method = method
         self.precision = precision
         self.confidence = confidence
         self.reportedCoordinateSystem = reportedCoordinateSystem
+        self.candidates = Array(candidates.prefix(Self.maxCandidates))
     }
 
-    enum CodingKeys: String, CodingKey { case method, precision, confidence, reportedCoordinateSystem }
+    enum CodingKeys: String, CodingKey { case method, precision, confidence, reportedCoordinateSystem, candidates }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -119,6 +127,10 @@ public struct Positioning: Sendable, Hashable, Codable {
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision)
         confidence = try c.decodeIfPresent(Double.self, forKey: .confidence, in: 0...1)
         reportedCoordinateSystem = try c.decodeIfPresent(CoordinateSystem.self, forKey: .reportedCoordinateSystem)
+        candidates = try c.decodeIfPresent([String].self, forKey: .candidates) ?? []
+        guard candidates.count <= Self.maxCandidates, candidates.allSatisfy(FieldCheck.isGridCode) else {
+            throw DecodingError.dataCorruptedError(forKey: .candidates, in: c, debugDescription: "candidates are at most \(Self.maxCandidates) 15-digit grid codes")
+        }
     }
 
     /// Writes every field, `null` where absent.
@@ -128,6 +140,7 @@ public struct Positioning: Sendable, Hashable, Codable {
         try c.encodeNullable(precision, forKey: .precision)
         try c.encodeNullable(confidence, forKey: .confidence)
         try c.encodeNullable(reportedCoordinateSystem, forKey: .reportedCoordinateSystem)
+        if !candidates.isEmpty { try c.encode(candidates, forKey: .candidates) }
     }
 }
 

@@ -39,7 +39,8 @@ public enum SourceSupport {
         guard let precision else { return .unknown(address: address.isEmpty ? nil : address) }
         return Location(
             lat: match.coordinate?.lat, lon: match.coordinate?.lon, gridCode: match.gridCode, address: address,
-            positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence))))
+            positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence)),
+                                     candidates: match.candidates))
     }
 
     /// The location of a device position already converted to WGS-84.
