@@ -48,6 +48,9 @@ public enum QualityBenchmark {
         public var pairs: [PairScore]
         public var mergePrecision: Double
         public var mergeRecall: Double
+        /// Recall over the pairs whose reports both name their problem (text or source category): the
+        /// rest can merge only on words in common.
+        public var namedMergeRecall: Double
         /// The department of each report's case (the routing of its first report's item) against the problem's.
         public var departmentAccuracy: Double
         public var incidents: Int
@@ -74,6 +77,7 @@ public enum QualityBenchmark {
                              + pad(String(format: "%.3f", p.precision), 11, true) + pad(String(format: "%.3f", p.recall), 8, true))
             }
             lines.append(pad("all", 28) + pad("", 25) + pad(String(format: "%.3f", mergePrecision), 11, true) + pad(String(format: "%.3f", mergeRecall), 8, true))
+            lines.append(String(format: "recall over pairs of reports that both name their problem: %.3f", namedMergeRecall))
             if !missedMerges.isEmpty {
                 lines += ["", "Reports kept apart from their problem's case, by reason:"]
                 lines += missedMerges.sorted { $0.value > $1.value }.map { "  \($0.key): \($0.value)" }
@@ -122,12 +126,17 @@ public enum QualityBenchmark {
         let hotlineRight = hotline.filter { $0.incident.location.gridCode == $0.gridCode }.count
         let (clusters, missed, itemOfCase) = replay(incidents.entries.map(\.incident), labels: incidents.entries.map(\.label), reference: reference)
         var pairs: [String: PairScore] = [:]
+        var namedTrue = 0, namedRight = 0
         let e = incidents.entries
         for i in 0..<e.count {
             for j in (i + 1)..<e.count {
                 let same = e[i].label == e[j].label
                 let merged = clusters[i] == clusters[j]
                 guard same || merged else { continue }
+                if same && e[i].named && e[j].named {
+                    namedTrue += 1
+                    if merged { namedRight += 1 }
+                }
                 let names = [e[i].incident.source.system.rawValue, e[j].incident.source.system.rawValue].sorted().joined(separator: " + ")
                 var p = pairs[names] ?? PairScore(systems: names, truePairs: 0, mergedPairs: 0, rightMerges: 0)
                 if same { p.truePairs += 1 }
@@ -155,6 +164,7 @@ public enum QualityBenchmark {
                       hotlineGridAccuracy: Double(hotlineRight) / Double(max(1, hotline.count)), hotlineOrders: hotline.count,
                       pairs: pairs.values.sorted { $0.systems < $1.systems },
                       mergePrecision: merged == 0 ? 1 : Double(tp) / Double(merged), mergeRecall: truth == 0 ? 1 : Double(tp) / Double(truth),
+                      namedMergeRecall: namedTrue == 0 ? 1 : Double(namedRight) / Double(namedTrue),
                       departmentAccuracy: Double(rightDepartment) / Double(max(1, e.count)), incidents: e.count, missedMerges: missed)
     }
 
