@@ -83,9 +83,9 @@ driver.save_screenshot(os.path.join(shots, "overview.png"))
 driver.get(base + "/cases?overdue=1")
 check(dispatched[:12] in driver.page_source, "the overdue list shows the dispatched case")
 driver.get(base + "/cases/" + dispatched)
-check(record_id in driver.find_element(By.ID, "reports").text, "the case page shows its merged report")
-check("overdue" in driver.find_element(By.ID, "live").text, "the case page says it is overdue")
-check("dispatch" in driver.find_element(By.ID, "timeline").text, "the timeline shows the dispatch")
+wait_for(lambda: record_id in driver.find_element(By.ID, "reports").text, "the case page shows its merged report")
+wait_for(lambda: "overdue" in driver.find_element(By.ID, "live").text, "the case page says it is overdue")
+wait_for(lambda: "dispatch" in driver.find_element(By.ID, "timeline").text, "the timeline shows the dispatch")
 driver.find_element(By.ID, "supervise-message").send_keys("请今日办结")
 driver.find_element(By.ID, "supervise").click()
 wait_for(lambda: "applied" in driver.find_element(By.ID, "outcome").text, "the supervision is applied by the router")
@@ -94,8 +94,9 @@ driver.save_screenshot(os.path.join(shots, "case.png"))
 
 # The case nobody could route: assign it to the environment department.
 driver.get(base + "/cases/" + triage)
-check("command" in driver.find_element(By.ID, "department").text or "指挥" in driver.find_element(By.ID, "department").text,
-      "the unroutable case is held by the command centre")
+# (The page updates itself: an element read right after loading may be replaced under the reader.)
+wait_for(lambda: any(w in driver.find_element(By.ID, "department").text for w in ("command", "指挥")),
+         "the unroutable case is held by the command centre")
 Select(driver.find_element(By.ID, "assign-department")).select_by_value("env")
 # Sent from the page without leaving it, so that what follows shows the page updating by itself.
 sent = driver.execute_async_script("""
@@ -107,7 +108,7 @@ sent = driver.execute_async_script("""
 check(sent.startswith("200") and "sent=" in sent, "the assignment is sent (" + sent + ")")
 wait_for(lambda: "生态环境" in driver.find_element(By.ID, "department").text, "the case now shows the environment department")
 check(driver.execute_script("return window.__same_page") == "yes", "the page updated without a reload")
-check("(command)" in driver.find_element(By.ID, "timeline").text, "the timeline shows the command that moved it")
+wait_for(lambda: "(command)" in driver.find_element(By.ID, "timeline").text, "the timeline shows the command that moved it")
 
 # A refused command says why.
 driver.find_element(By.ID, "assign").click()

@@ -9,7 +9,8 @@ import Testing
 /// `/readyz` of the router: ready only when Kafka and PostgreSQL both answer, and saying which does not.
 @Suite("Router readiness", .timeLimit(.minutes(3)))
 struct ReadinessTests {
-    /// Runs a router with these endpoints until its readiness problems satisfy `done` (or 20 s pass),
+    /// Runs a router with these endpoints until its readiness problems satisfy `done` (or 60 s pass: a
+    /// loaded machine starts a router slowly),
     /// and returns the last problems seen.
     static func problems(databaseURL: String, kafka: KafkaClientConfiguration, world: RouterWorld,
                          until done: @Sendable ([String]) -> Bool) async throws -> [String] {
@@ -22,7 +23,7 @@ struct ReadinessTests {
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
             var seen: [String] = []
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 seen = await readiness.problems()
                 if done(seen) { break }
