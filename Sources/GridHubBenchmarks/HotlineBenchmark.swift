@@ -34,6 +34,12 @@ public enum HotlineBenchmark {
         public var max: Double
         public var failures: Int
 
+        /// The figures as one JSON object (`--json`).
+        public var json: [String: Any] {
+            ["benchmark": "hotline", "sustainedPerSecond": Double(sustainedRequests) / sustainedSeconds, "fixedRate": fixedRate,
+             "fixedAchievedPerSecond": fixedAchieved, "ackP50Milliseconds": p50, "ackP99Milliseconds": p99, "ackMaxMilliseconds": max, "failures": failures]
+        }
+
         public var table: String {
             """
             | 12345 work orders over HTTP, acked after Kafka delivery | figure |

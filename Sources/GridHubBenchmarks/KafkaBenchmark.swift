@@ -34,6 +34,15 @@ public enum KafkaBenchmark {
         public var librdkafkaVersion: String
         public var rows: [(phase: String, raw: Measurement, gridhub: Measurement)]
 
+        /// The figures as one JSON object (`--json`): each phase's rate, raw and GridHub's, and their ratio.
+        public var json: [String: Any] {
+            ["benchmark": "kafka", "librdkafka": librdkafkaVersion, "records": options.records, "recordBytes": options.recordSize,
+             "phases": rows.map { r -> [String: Any] in
+                 ["phase": r.phase, "rawRecordsPerSecond": r.raw.recordsPerSecond, "gridhubRecordsPerSecond": r.gridhub.recordsPerSecond,
+                  "ratio": r.gridhub.recordsPerSecond / r.raw.recordsPerSecond]
+             }]
+        }
+
         /// A readable table with ratios.
         public var table: String {
             var lines = [

@@ -126,6 +126,22 @@ public enum RouterBenchmark {
         /// The `malloc` the router ran on (``MemoryAllocator/current``).
         public var allocator = MemoryAllocator.current
 
+        /// The figures as one JSON object (`--json`): the raw baselines of the same run and each phase's rate and ratios.
+        public var json: [String: Any] {
+            var o: [String: Any] = [
+                "benchmark": "router", "incidents": incidents, "recordBytes": recordBytes, "allocator": allocator,
+                "rawPassthroughPerSecond": passthroughRate,
+            ]
+            if let mix { o["rawMixIncidentsPerSecond"] = Double(incidents) / mix.seconds }
+            o["phases"] = phases.map { p -> [String: Any] in
+                var q: [String: Any] = ["openCases": p.openCases, "incidentsPerSecond": p.steadyRate, "ratioToRaw": p.steadyRate / passthroughRate,
+                                        "transactions": p.transactions, "published": p.published, "casesOpened": p.casesOpened]
+                if let mix { q["ratioToMix"] = p.steadyRate * mix.seconds / Double(incidents) }
+                return q
+            }
+            return o
+        }
+
         /// A readable table.
         public var table: String {
             var lines: [String] = []

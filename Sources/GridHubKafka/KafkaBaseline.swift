@@ -1,5 +1,6 @@
 import CRdKafka
 import Dispatch
+import Glibc
 
 /// Raw librdkafka loops with no Swift layer in between: the physical limit that the client's own
 /// throughput is reported against (`gridhub bench kafka`). Same settings as the client's defaults.
@@ -70,6 +71,67 @@ package enum KafkaBaseline {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline flush") }
     }
 
+    /// Produce → consume latency in milliseconds of `count` records of `size` bytes produced at `rate`
+    /// per second to a new `topic` (auto-created by its first record) and read back by a raw consumer:
+    /// the floor under any end-to-end latency through Kafka on this broker. Records of the first second
+    /// are not counted.
+    public static func latency(bootstrap: String, topic: String, rate: Int, count: Int, size: Int) throws(KafkaError) -> [Double] {
+        let producer = try rawProducer(bootstrap: bootstrap)
+        defer { producer.destroy() }
+        guard let rkt = rd_kafka_topic_new(producer.pointer, topic, nil) else { throw KafkaError(code: .produce, message: "baseline: no topic handle") }
+        defer { rd_kafka_topic_destroy(rkt) }
+        // A first record (stamp 0) makes the topic; its metadata gives the partitions to read.
+        var zero = [UInt8](repeating: 0, count: 8)
+        _ = zero.withUnsafeMutableBytes { rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, $0.baseAddress, 8, nil, 0, nil) }
+        let flushed = rd_kafka_flush(producer.pointer, 30_000)
+        if flushed != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(flushed, code: .produce, context: "baseline latency: first record") }
+        var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+        let err = rd_kafka_metadata(producer.pointer, 0, rkt, &metadata, 10_000)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md = metadata, md.pointee.topic_cnt == 1 else {
+            throw KafkaError.rd(err, code: .admin, context: "baseline latency: metadata of \(topic)")
+        }
+        let partitions = Int(md.pointee.topics[0].partition_cnt)
+        rd_kafka_metadata_destroy(md)
+        let consumer = try rawConsumer(bootstrap: bootstrap)
+        defer { consumer.destroy() }
+        try assignFromBeginning(consumer, topic: topic, partitions: partitions)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let producing = DispatchQueue(label: "gridhub.bench.baseline.latency")
+        // The producer thread owns the topic handle and the producer until `producing.sync` below.
+        let handles = UncheckedHandles(producer: producer.pointer, topic: rkt)
+        producing.async {
+            let rkt = handles.topic, producer = handles.producer
+            var value = [UInt8](repeating: 0x61, count: max(8, size))
+            for i in 0..<count {
+                let due = start + UInt64(i) * 1_000_000_000 / UInt64(rate)
+                let now = DispatchTime.now().uptimeNanoseconds
+                if due > now { usleep(UInt32((due - now) / 1_000)) }
+                var stamp = DispatchTime.now().uptimeNanoseconds
+                withUnsafeBytes(of: &stamp) { for k in 0..<8 { value[k] = $0[k] } }
+                let key = "k\(i)"
+                _ = key.withCString { k in
+                    value.withUnsafeMutableBytes { v in
+                        rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, v.baseAddress, v.count, k, key.utf8.count, nil)
+                    }
+                }
+                rd_kafka_poll(producer, 0)
+            }
+            rd_kafka_flush(producer, 30_000)
+        }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        try consumeLoop(consumer, until: count + 1) { m in
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard m.pointee.len >= 8, let payload = m.pointee.payload else { return }
+            var stamp: UInt64 = 0
+            withUnsafeMutableBytes(of: &stamp) { $0.copyMemory(from: UnsafeRawBufferPointer(start: payload, count: 8)) }
+            // The first second is the consumer's start, not the steady state.
+            if stamp != 0 && stamp >= start + 1_000_000_000 { latencies.append(Double(now &- stamp) / 1e6) }
+        }
+        producing.sync {}
+        return latencies.sorted()
+    }
+
     // MARK: -
 
     private static func rawProducer(bootstrap: String) throws(KafkaError) -> RDKafkaHandle {
@@ -123,7 +185,12 @@ package enum KafkaBaseline {
         var seen = 0
         var idle = 0
         while seen < count {
-            let n = rd_kafka_consume_batch_queue(queue, 100, &buffer, buffer.count)
+            // As the client polls: what is there now, else the first record as soon as it comes.
+            var n = rd_kafka_consume_batch_queue(queue, 0, &buffer, buffer.count)
+            if n == 0, let first = rd_kafka_consume_queue(queue, 100) {
+                buffer[0] = first
+                n = 1 + max(0, buffer.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, $0.count - 1) })
+            }
             if n <= 0 {
                 idle += 1
                 if idle > 300 { throw KafkaError(code: .timedOut, message: "baseline consumer saw \(seen) of \(count) records") }
@@ -140,4 +207,10 @@ package enum KafkaBaseline {
             }
         }
     }
+}
+
+/// librdkafka handles handed to one other thread, which alone uses them until it is waited for.
+private struct UncheckedHandles: @unchecked Sendable {
+    let producer: OpaquePointer
+    let topic: OpaquePointer
 }

@@ -103,6 +103,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var pollTimeoutMilliseconds: Int = 100
     /// `partition.assignment.strategy`.
     public var assignmentStrategy: String = "range,roundrobin"
+    /// `fetch.wait.max.ms`: how long a fetch waits at the broker when there is nothing new. A broker
+    /// that does not answer a waiting fetch as soon as a record arrives (librdkafka's mock cluster, the
+    /// embedded broker) adds up to this to every hop, where librdkafka's 500 ms put a quarter of a second
+    /// on each; a real broker answers at once, and the only cost is this many empty fetches when idle.
+    public var fetchMaxWaitMilliseconds: Int = 20
 
     public init(client: KafkaClientConfiguration, groupID: String? = nil) {
         self.client = client
@@ -121,6 +126,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("heartbeat.interval.ms", String(heartbeatIntervalMilliseconds)),
             ("max.poll.interval.ms", String(maxPollIntervalMilliseconds)),
             ("partition.assignment.strategy", assignmentStrategy),
+            ("fetch.wait.max.ms", String(fetchMaxWaitMilliseconds)),
         ]
         if let groupID { p.append(("group.id", groupID)) }
         p += client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

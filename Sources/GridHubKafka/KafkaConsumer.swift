@@ -242,7 +242,15 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     private static func consumeBatch(queue: OpaquePointer, max: Int, timeoutMilliseconds: Int32, logger: Logger) -> Result<[ConsumerRecord], KafkaError> {
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: max)
-        let n = rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, &messages, max)
+        // What is there now; else wait for the first record only, then take what came with it.
+        // (`rd_kafka_consume_batch_queue` with a timeout waits for a full batch or the whole timeout,
+        // which put up to a poll's length on every record of a quiet stream.)
+        var n = rd_kafka_consume_batch_queue(queue, 0, &messages, max)
+        if n == 0, timeoutMilliseconds > 0, let first = rd_kafka_consume_queue(queue, timeoutMilliseconds) {
+            messages[0] = first
+            let more = max > 1 ? messages.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, max - 1) } : 0
+            n = 1 + Swift.max(0, more)
+        }
         if n < 0 {
             return .failure(KafkaError.rd(rd_kafka_last_error(), code: .consume, context: "consume"))
         }

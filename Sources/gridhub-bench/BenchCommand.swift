@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gridhub bench",
         abstract: "Benchmarks (build with -c release for meaningful numbers).",
-        subcommands: [Kafka.self, Reference.self, Hotline.self, Router.self, Quality.self]
+        subcommands: [Kafka.self, Reference.self, Hotline.self, Router.self, Quality.self, E2E.self]
     )
 
     struct Kafka: AsyncParsableCommand {
@@ -21,6 +21,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Records per phase.") var records = 100_000
         @Option(help: "Bytes per record.") var size = 400
         @Option(help: "Partitions.") var partitions = 16
+        @Flag(help: "Print one JSON object as the last line too.") var json = false
 
         func run() async throws {
             ProcessLogging.bootstrap()
@@ -30,6 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
             options.partitions = partitions
             let report = try await KafkaBenchmark.run(options: options, logger: Logger(label: "gridhub.bench"))
             StandardOutput.writeLine(report.table)
+            if json { try JSONLine.write(report.json) }
         }
     }
 
@@ -67,11 +69,58 @@ extension BenchCommand {
             let rules = try RouterDaemon.loadRules(path: routingRules ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory), reference: reference)
             let report = QualityBenchmark.run(reference: reference, rules: rules, perKind: perKind, problems: problems, seed: seed, showMisses: showMisses)
             StandardOutput.writeLine(report.rendered)
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
-            }
+            if json { try JSONLine.write(report) }
         }
+    }
+}
+
+extension BenchCommand {
+    struct E2E: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "e2e",
+            abstract: "End to end with the daemons as processes: 12345 orders accepted → dispatch readable, latency at a fixed rate; the daemons' CPU idle and under load.")
+
+        @Option(help: "Orders per second.") var rate = 1_000
+        @Option(help: "Seconds of load.") var seconds = 20
+        @Option(help: "Seconds the daemons are watched with nothing to do.") var idleSeconds = 20
+        @Option(help: "Folder of the reference data.") var referenceDir: String?
+        @Flag(help: "Print one JSON object as the last line too.") var json = false
+
+        func run() async throws {
+            let directory = try ReferenceLocation.directory(explicit: referenceDir)
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            let gridhub = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("gridhub").path
+            guard FileManager.default.isExecutableFile(atPath: gridhub) else {
+                throw ValidationError("the daemons run as \(gridhub), not found: build it (swift build -c release --product gridhub)")
+            }
+            var options = E2EBenchmark.Options(executable: gridhub, referenceDirectory: directory)
+            options.rate = rate
+            options.seconds = seconds
+            options.idleSeconds = idleSeconds
+            let settingsFile = directory.deletingLastPathComponent().appendingPathComponent("postgresql/gridhub.conf").path
+            if FileManager.default.fileExists(atPath: settingsFile) { options.postgresSettings = try PostgresInstance.settings(fromConfigurationFile: settingsFile) }
+            let logger = Logger(label: "gridhub.bench.e2e", factory: { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .warning
+                return handler
+            })
+            let report = try await E2EBenchmark.run(options: options, logger: logger)
+            StandardOutput.writeLine(report.table)
+            if json { try JSONLine.write(report) }
+        }
+    }
+}
+
+/// `--json`: one JSON object on one line, the last of the output.
+enum JSONLine {
+    static func write(_ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        StandardOutput.writeLine(String(decoding: data, as: UTF8.self))
+    }
+
+    static func write<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        StandardOutput.writeLine(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }

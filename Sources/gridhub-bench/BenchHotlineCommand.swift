@@ -16,6 +16,7 @@ extension BenchCommand {
         @Option(help: "Rate of the fixed-rate phase, requests per second.") var rate = 2_000
         @Option(help: "Length of the fixed-rate phase, seconds.") var rateSeconds = 5
         @Option(help: "Folder of the reference data.") var referenceDir: String?
+        @Flag(help: "Print one JSON object as the last line too.") var json = false
 
         func run() async throws {
             let reference = try ReferenceLocation.load(from: ReferenceLocation.directory(explicit: referenceDir))
@@ -28,6 +29,7 @@ extension BenchCommand {
             let logger = Logger(label: "gridhub.bench", factory: { _ in SwiftLogNoOpLogHandler() })
             let report = try await HotlineBenchmark.run(options: options, reference: reference, logger: logger)
             StandardOutput.writeLine(report.table)
+            if json { try JSONLine.write(report.json) }
         }
     }
 }

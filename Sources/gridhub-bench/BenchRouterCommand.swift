@@ -25,6 +25,7 @@ extension BenchCommand {
         @Option(help: "Keep the benchmark PostgreSQL server's log at this path.") var postgresLog: String?
         @Option(help: "Log the plan (with times and buffers) of every statement slower than this many milliseconds in the server's log (auto_explain; use with --postgres-log).") var explainSlowerThan: Int?
         @Option(help: "Folder of the reference data.") var referenceDir: String?
+        @Flag(help: "Print one JSON object as the last line too.") var json = false
         @Option(help: "Routing rules file (default: routing.json beside the reference folder).") var routingRules: String?
 
         func run() async throws {
@@ -69,6 +70,7 @@ extension BenchCommand {
             let report = try await RouterBenchmark.run(options: options, incidents: Array(chosen),
                                                        environment: RouterEnvironment(reference: reference, rules: rules), logger: logger)
             StandardOutput.writeLine(report.table)
+            if json { try JSONLine.write(report.json) }
         }
     }
 }

@@ -32,3 +32,25 @@ struct BenchCommandTests {
         #expect(server.contains("plan:") && server.contains("Insert on cases"), "the server's log has the plans: \(server.prefix(1_000))")
     }
 }
+
+/// `gridhub bench e2e` as a developer runs it: the daemons as processes, every order through to a
+/// department's dispatch, the figures as one JSON object on the last line (their values are not timed here).
+@Suite("End-to-end benchmark command", .timeLimit(.minutes(3)))
+struct E2EBenchCommandTests {
+    @Test("a small run takes every order from the 12345 adapter to a dispatch, measures the daemons idle and under load, and prints JSON last")
+    func smallRun() async throws {
+        let run = try await runCommand(GridHubPaths.executable, ["bench", "e2e", "--rate", "50", "--seconds", "3", "--idle-seconds", "2", "--json"],
+                                       environment: ["GRIDHUB_LOG_LEVEL": "error"], timeout: .seconds(150))
+        #expect(run.status == 0, "stderr: \(run.stderr.suffix(2_000))")
+        let last = try #require(run.stdout.split(separator: "\n").last)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "\(run.stdout)")
+        #expect(report["orders"] as? Int == 150 && report["accepted"] as? Int == 150, "\(report)")
+        // Every accepted order is one problem of its own: one dispatch each.
+        #expect(report["dispatched"] as? Int == 150 && report["missing"] as? Int == 0, "\(report)")
+        let p50 = report["p50"] as? Double ?? -1, p99 = report["p99"] as? Double ?? -1, raw = report["rawP99"] as? Double ?? -1
+        #expect(p50 > 0 && p99 >= p50 && raw > 0, "\(report)")
+        let idle = report["idleCPU"] as? [String: Double] ?? [:]
+        #expect(Set(idle.keys) == ["router", "hotline adapter", "broker"], "\(report)")
+        #expect(run.stdout.contains("| latency p50 / p95 / p99 / max |"))
+    }
+}

@@ -1,0 +1,366 @@
+import AsyncHTTPClient
+import Foundation
+import GridHubCore
+import GridHubKafka
+import GridHubRuntime
+import GridHubSimulation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// `gridhub bench e2e`: the hub as ops run it — `gridhub broker`, PostgreSQL with the settings ops are
+/// given, `gridhub router` and `gridhub adapter hotline12345` as processes — and signed 12345 work
+/// orders pushed at a fixed rate. Measured: from the adapter's answer `ZT 0` (the order is on Kafka) to
+/// the department's dispatch being readable on its topic (a consumer reading committed records, as a
+/// department does); the daemons' CPU while idle and under load; and, on the same broker in the same
+/// run, raw librdkafka's produce → consume latency at the same rate.
+public enum E2EBenchmark {
+    public struct Options: Sendable {
+        /// The `gridhub` executable.
+        public var executable: String
+        public var referenceDirectory: URL
+        public var rate = 1_000
+        public var seconds = 20
+        /// How long the daemons are watched with nothing to do.
+        public var idleSeconds = 20
+        public var postgresSettings: [String: String] = [:]
+        public init(executable: String, referenceDirectory: URL) {
+            self.executable = executable
+            self.referenceDirectory = referenceDirectory
+        }
+    }
+
+    public struct Report: Sendable, Codable {
+        public var rate: Int
+        public var orders: Int
+        public var accepted: Int
+        public var dispatched: Int
+        /// Accepted orders whose dispatch never came within the wait after the load.
+        public var missing: Int
+        public var achievedRate: Double
+        /// Adapter answer (`ZT 0`) → dispatch readable, milliseconds.
+        public var p50: Double
+        public var p95: Double
+        public var p99: Double
+        public var max: Double
+        /// The adapter's answer after the request was sent, milliseconds.
+        public var ackP50: Double
+        public var ackP99: Double
+        /// Raw librdkafka on the same broker at the same rate: produce → consumed, milliseconds.
+        public var rawP50: Double
+        public var rawP99: Double
+        /// Share of one core each daemon used with nothing to do, percent.
+        public var idleCPU: [String: Double]
+        /// Share of one core each daemon used under load, percent, and CPU microseconds per order.
+        public var loadCPU: [String: Double]
+        public var cpuMicrosecondsPerOrder: [String: Double]
+        /// The router's transactions (consumed batches, whole run with warm-up) and their mean time, milliseconds.
+        public var routerBatches: Int
+        public var routerBatchMilliseconds: Double
+
+        public var table: String {
+            func f(_ v: Double) -> String { String(format: "%.1f", v) }
+            var lines = [
+                "| end to end: 12345 order accepted → dispatch readable (processes: broker, PostgreSQL, router, hotline adapter) | figure |",
+                "| --- | --- |",
+                "| orders at \(rate)/s for the run: sent / accepted / dispatched / missing | \(orders) / \(accepted) / \(dispatched) / \(missing) (achieved \(Int(achievedRate))/s) |",
+                "| latency p50 / p95 / p99 / max | \(f(p50)) / \(f(p95)) / \(f(p99)) / \(f(max)) ms |",
+                "| the adapter's answer p50 / p99 | \(f(ackP50)) / \(f(ackP99)) ms |",
+                "| raw librdkafka produce → consume at \(rate)/s, same broker, p50 / p99 | \(f(rawP50)) / \(f(rawP99)) ms |",
+                "| the router's transactions (consumed batches) and their mean time | \(routerBatches), \(f(routerBatchMilliseconds)) ms |",
+            ]
+            for name in idleCPU.keys.sorted() {
+                lines.append("| \(name): CPU idle / under load (share of one core), per order | \(String(format: "%.2f", idleCPU[name]!)) % / \(f(loadCPU[name] ?? 0)) %, \(Int(cpuMicrosecondsPerOrder[name] ?? 0)) µs |")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public static func run(options: Options, logger: Logger) async throws -> Report {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        var processes: [DaemonProcess] = []
+        var postgres: PostgresInstance? = nil
+        func stopAll() async {
+            for p in processes.reversed() { p.stop() }
+            try? await postgres?.stop()
+        }
+        do {
+            let report = try await measure(options: options, work: work, logger: logger, started: { processes.append($0) }, database: { postgres = $0 })
+            await stopAll()
+            return report
+        } catch {
+            await stopAll()
+            throw error
+        }
+    }
+
+    private static func measure(options: Options, work: URL, logger: Logger, started: (DaemonProcess) -> Void,
+                                database: (PostgresInstance) -> Void) async throws -> Report {
+        let exe = options.executable
+        let quiet = ["GRIDHUB_LOG_LEVEL": "warning"]
+        // The broker and the topics.
+        let broker = try DaemonProcess(exe, ["broker", "--brokers", "1"], environment: quiet, log: work.appendingPathComponent("broker.log"))
+        started(broker)
+        let bootstrap = String(try await broker.line(prefix: "GRIDHUB_BOOTSTRAP=", timeout: .seconds(60)).dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        let kafkaEnv = quiet.merging(["GRIDHUB_BOOTSTRAP": bootstrap]) { $1 }
+        let topics = try await Subprocess.run([exe, "topics", "create"], environment: ProcessInfo.processInfo.environment.merging(kafkaEnv) { $1 })
+        guard topics.status == 0 else { throw SubprocessError("gridhub topics create: \(topics.stderr)") }
+        // PostgreSQL as ops run it.
+        var settings = PostgresInstance.Configuration(dataDirectory: work.appendingPathComponent("postgres"), port: try freeLoopbackPort())
+        settings.settings = options.postgresSettings
+        let pg = try PostgresInstance(configuration: settings, logger: logger)
+        database(pg)
+        try await pg.start()
+        // The 12345 platform's side, for the results the adapter reports back.
+        let secret = "bench-e2e-secret"
+        let platform = HotlinePlatform(hubURL: "http://127.0.0.1:0", secret: Array(secret.utf8))
+        let (ports, portsContinuation) = AsyncStream<Int>.makeStream()
+        let platformServer = platform.server(logger: logger) { portsContinuation.yield($0) }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: platformServer)], logger: logger))
+        return try await withThrowingTaskGroup(of: Report?.self, returning: Report.self) { tasks in
+            tasks.addTask { try await group.run(); return nil }
+            var platformPort = 0
+            for await p in ports { platformPort = p; break }
+            let reference = options.referenceDirectory.path
+            let router = try DaemonProcess(exe, ["router", "--admin-listen", "127.0.0.1:0", "--reference-dir", reference],
+                                           environment: kafkaEnv.merging(["GRIDHUB_DATABASE_URL": pg.url]) { $1 }, log: work.appendingPathComponent("router.log"))
+            started(router)
+            let routerAdmin = String(try await router.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
+            let adapter = try DaemonProcess(exe, ["adapter", "hotline12345", "--listen", "127.0.0.1:0", "--hotline-url", "http://127.0.0.1:\(platformPort)",
+                                                  "--state-dir", work.appendingPathComponent("hotline").path, "--reference-dir", reference],
+                                            environment: kafkaEnv.merging(["GRIDHUB_HOTLINE_SECRET": secret]) { $1 }, log: work.appendingPathComponent("hotline.log"))
+            started(adapter)
+            let adapterAddress = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
+            for address in [routerAdmin, adapterAddress] { try await waitReady("http://\(address)/readyz") }
+
+            // Idle: nothing to do for a while.
+            try await Task.sleep(for: .seconds(2))
+            let daemons: [(String, DaemonProcess)] = [("router", router), ("hotline adapter", adapter), ("broker", broker)]
+            let idleStart = daemons.map { $0.1.cpuSeconds() }, idleClock = ContinuousClock.now
+            try await Task.sleep(for: .seconds(options.idleSeconds))
+            let idleWall = (ContinuousClock.now - idleClock).seconds
+            var idleCPU: [String: Double] = [:]
+            for (k, d) in daemons.enumerated() { idleCPU[d.0] = (d.1.cpuSeconds() - idleStart[k]) / idleWall * 100 }
+
+            // Raw librdkafka on the same broker at the same rate.
+            logger.notice("idle measured; raw librdkafka round trip")
+            let raw = try await rawRoundTrip(bootstrap: bootstrap, rate: options.rate, seconds: min(options.seconds, 10), logger: logger)
+            logger.notice("raw measured; load")
+
+            // The department's side: every dispatch topic, committed records only.
+            let dispatchTopics = Topics.all(departments: try ReferenceLocation.load(from: options.referenceDirectory).departments).filter { $0.hasPrefix("gridhub.dispatch.") }
+            var consumerConfig = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap), groupID: "bench-e2e-\(UUID().uuidString.prefix(6))")
+            consumerConfig.offsetReset = .latest
+            consumerConfig.pollTimeoutMilliseconds = 10
+            let consumer = try KafkaConsumer(configuration: consumerConfig, logger: logger)
+            try consumer.subscribe(topics: dispatchTopics)
+            let shared = E2EShared()
+            tasks.addTask {
+                let decoder = GridHubJSON.decoder()
+                while shared.reading.load(ordering: .relaxed) {
+                    let records = try await consumer.poll(timeout: .milliseconds(20))
+                    if !consumer.assignment.isEmpty { shared.readyToRead.store(true, ordering: .relaxed) }
+                    let now = ContinuousClock.now
+                    for r in records {
+                        guard let d = try? decoder.decode(Dispatch.self, from: Data(r.value)) else { continue }
+                        shared.seen.withLock { s in for report in d.reports where s[report.recordId] == nil { s[report.recordId] = now } }
+                    }
+                }
+                await consumer.close()
+                return nil
+            }
+            while !shared.readyToRead.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(100)) }
+            try await Task.sleep(for: .seconds(2))
+
+            // The load: one order per problem (its own door plate and item), pushed at a fixed rate.
+            let referenceData = try ReferenceLocation.load(from: options.referenceDirectory)
+            let plates = referenceData.gazetteer.entries.filter { $0.poi.isEmpty }
+            // One SQLB path per item (the table has several for some items).
+            var items = Set<String>()
+            let paths = SourceCategoryTables.hotlinePaths.filter { $0.item.map { items.insert($0).inserted } ?? false }
+            // Enough connections that the load generator never queues an order behind another.
+            var clientConfiguration = HTTPClient.Configuration()
+            clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 512
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+            let adapterPlatform = HotlinePlatform(hubURL: "http://\(adapterAddress)", secret: Array(secret.utf8), client: client)
+            let run = UUID().uuidString.prefix(6)
+            // Two seconds of warm-up (connections, the router's first transactions), not counted.
+            let warmUp = options.rate * 2
+            let total = options.rate * options.seconds + warmUp
+            let loadClock = ContinuousClock.now
+            var loadStart = daemons.map { $0.1.cpuSeconds() }
+            let interval = Duration.nanoseconds(1_000_000_000 / Int64(options.rate))
+            await withTaskGroup(of: Void.self) { senders in
+                for i in 0..<total {
+                    if i == warmUp { loadStart = daemons.map { $0.1.cpuSeconds() } }
+                    let due = loadClock + interval * i
+                    if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
+                    // Orders of one item are 7 919 plates apart in the gazetteer (another road, mostly another
+                    // town), so no two are one problem: each opens a case and gets a dispatch.
+                    let path = paths[i % paths.count]
+                    let plate = plates[((i / paths.count) &* 7_919 &+ (i % paths.count) &* 31) % plates.count]
+                    let order = Hotline12345.WorkOrder(
+                        id: "E2E-\(run)-\(i)", version: 1, calledAt: Date(), callerName: "张先生", callerPhone: "13812345678", anonymous: false,
+                        orderType: "投诉", category: path.path, title: "", content: "市民反映\(plate.road)\(plate.number)号有问题，请尽快处理。",
+                        address: plate.fullAddress, urgent: false, timeLimitDays: nil)
+                    senders.addTask {
+                        let sent = ContinuousClock.now
+                        guard let answer = try? await adapterPlatform.push(order), answer.code == 0 else {
+                            shared.failures.add(1, ordering: .relaxed)
+                            return
+                        }
+                        let now = ContinuousClock.now
+                        guard i >= warmUp else { return }
+                        shared.accepted.withLock { $0[order.id] = (now, (now - sent).milliseconds) }
+                    }
+                }
+            }
+            let loadWall = (ContinuousClock.now - loadClock).seconds - 2
+            // Wait for the dispatches (at most 60 s after the last order).
+            let acceptedOrders = shared.accepted.withLock { $0 }
+            let waitUntil = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < waitUntil {
+                let got = shared.seen.withLock { s in acceptedOrders.keys.filter { s[$0] != nil }.count }
+                if got == acceptedOrders.count { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let processWall = (ContinuousClock.now - loadClock).seconds - 2
+            var loadCPU: [String: Double] = [:], perOrder: [String: Double] = [:]
+            for (k, d) in daemons.enumerated() {
+                let used = d.1.cpuSeconds() - loadStart[k]
+                loadCPU[d.0] = used / processWall * 100
+                perOrder[d.0] = used / Double(max(1, acceptedOrders.count)) * 1e6
+            }
+            shared.reading.store(false, ordering: .relaxed)
+            // The router's own account: transactions (batches) and their mean time.
+            var routerBatches = 0.0, routerBatchSeconds = 0.0
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://\(routerAdmin)/metrics"), timeout: .seconds(5)),
+               let body = try? await response.body.collect(upTo: 8 << 20) {
+                for line in String(decoding: body.readableBytesView, as: UTF8.self).split(separator: "\n") where line.hasPrefix("gridhub_router_batch_seconds_") {
+                    let parts = line.split(separator: " ")
+                    if line.hasPrefix("gridhub_router_batch_seconds_count") { routerBatches = Double(parts.last ?? "") ?? 0 }
+                    if line.hasPrefix("gridhub_router_batch_seconds_sum") { routerBatchSeconds = Double(parts.last ?? "") ?? 0 }
+                }
+            }
+            let dispatchedAt = shared.seen.withLock { $0 }
+            var latencies: [Double] = []
+            for (id, a) in acceptedOrders { if let d = dispatchedAt[id] { latencies.append(max(0, (d - a.at).milliseconds)) } }
+            latencies.sort()
+            let acks = acceptedOrders.values.map(\.ack).sorted()
+            try await client.shutdown()
+
+            await group.triggerGracefulShutdown()
+            for try await _ in tasks {}
+            return Report(rate: options.rate, orders: total - warmUp, accepted: acceptedOrders.count, dispatched: latencies.count,
+                          missing: acceptedOrders.count - latencies.count, achievedRate: Double(total - warmUp) / loadWall,
+                          p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies.last ?? 0,
+                          ackP50: percentile(acks, 0.5), ackP99: percentile(acks, 0.99), rawP50: percentile(raw, 0.5), rawP99: percentile(raw, 0.99),
+                          idleCPU: idleCPU, loadCPU: loadCPU, cpuMicrosecondsPerOrder: perOrder,
+                          routerBatches: Int(routerBatches), routerBatchMilliseconds: routerBatches > 0 ? routerBatchSeconds / routerBatches * 1000 : 0)
+        }
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+
+    /// Produce → consume latency of raw librdkafka records of about a dispatch's size, at `rate`.
+    static func rawRoundTrip(bootstrap: String, rate: Int, seconds: Int, logger: Logger) async throws -> [Double] {
+        let topic = "bench.e2e.raw.\(UUID().uuidString.prefix(6))"
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do { continuation.resume(returning: try KafkaBaseline.latency(bootstrap: bootstrap, topic: topic, rate: rate, count: rate * seconds, size: 1_000)) }
+                catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    private static func waitReady(_ url: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw SubprocessError("\(url) did not answer 200 within 120 s")
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var milliseconds: Double { seconds * 1000 }
+}
+
+/// What the benchmark's tasks share.
+private final class E2EShared: Sendable {
+    let seen = Mutex<[String: ContinuousClock.Instant]>([:])
+    let accepted = Mutex<[String: (at: ContinuousClock.Instant, ack: Double)]>([:])
+    let failures = Atomic<Int>(0)
+    let reading = Atomic<Bool>(true)
+    let readyToRead = Atomic<Bool>(false)
+}
+
+/// Lines a process wrote.
+private final class LineBuffer: Sendable {
+    let lines = Mutex<[String]>([])
+}
+
+/// A daemon of the benchmark: a `gridhub` command in a process of its own, its standard output read
+/// line by line, its standard error to a log file, its CPU time read from `/proc`.
+final class DaemonProcess: Sendable {
+    private let process: Process
+    private let output = LineBuffer()
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String], log: URL) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        let output = self.output
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+            let text = String(decoding: data, as: UTF8.self)
+            output.lines.withLock { $0 += text.split(separator: "\n").map(String.init) }
+        }
+        try process.run()
+        self.process = process
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func line(prefix: String, timeout: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let l = output.lines.withLock({ $0.first { $0.hasPrefix(prefix) } }) { return l }
+            guard process.isRunning else { throw SubprocessError("\(process.arguments?.joined(separator: " ") ?? "") exited with \(process.terminationStatus)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw SubprocessError("no line \(prefix)… from gridhub \(process.arguments?.first ?? "") within \(timeout)")
+    }
+
+    /// User and system CPU seconds so far.
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// SIGTERM, then SIGKILL after 15 s.
+    func stop() {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
