@@ -230,6 +230,18 @@ enum ConsolePages {
             }
             reports += "<tr><td>\(escape(r.system.rawValue))</td><td class=\"record\">\(escape(r.recordId))</td><td class=\"n\">v\(r.version)</td><td>\(time(r.mergedAt))</td><td>\(escape(why))</td><td>\(r.isActive ? "" : "withdrawn")</td></tr>"
         }
+        // How sure the place is: an address match's precision and confidence, and the other grids an
+        // ambiguous address could be in.
+        var placed = ""
+        let positioning = c.location.positioning
+        if positioning.method == .addressMatch {
+            placed = "<p id=\"placed\">address \(escape(c.location.address ?? "")) · matched \(escape(positioning.precision?.rawValue ?? "—")), confidence \(String(format: "%.2f", positioning.confidence ?? 0))"
+            if !positioning.candidates.isEmpty {
+                let others = positioning.candidates.map { code in escape("\(code) \(reference.grid(code: code).map { "\($0.townName) \($0.name)" } ?? "")") }
+                placed += " · <b>ambiguous</b>, could also be: " + others.joined(separator: "; ")
+            }
+            placed += "</p>"
+        }
         var apart = ""
         for k in c.keptApart {
             let distance = k.distanceMeters.map { String(format: "%.0f m", $0) } ?? "no position"
@@ -244,7 +256,7 @@ enum ConsolePages {
         return """
             \(flash)<section><h2>案件 case \(escape(c.caseId))</h2>
             <p>status <b id="status">\(escape(c.status.rawValue))</b>\(overdue) · <span id="department">\(escape(department))</span> \(escape(c.level?.rawValue ?? "")) · due \(time(c.dueAt)) · version \(c.version)</p>
-            <p>\(escape(item)) · \(escape(grid))</p><p>\(escape(c.description))</p>\(c.recurrenceOf.map { "<p>recurrence of <a href=\"/cases/\(escape($0))\">\(escape($0))</a></p>" } ?? "")</section>
+            <p>\(escape(item)) · \(escape(grid))</p>\(placed)<p>\(escape(c.description))</p>\(c.recurrenceOf.map { "<p>recurrence of <a href=\"/cases/\(escape($0))\">\(escape($0))</a></p>" } ?? "")</section>
             <section><h2>来源 reports (\(c.reports.count)) and why they merged</h2><table id="reports"><tr><th>source</th><th>record</th><th>version</th><th>merged</th><th>evidence</th><th></th></tr>\(reports)</table></section>\(apartSection)
             <section><h2>时间线 timeline</h2><table id="timeline"><tr><th>at</th><th>event</th><th>status</th><th>where</th><th>due</th><th>note</th></tr>\(timeline)</table></section>
             """

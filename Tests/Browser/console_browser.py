@@ -2,7 +2,7 @@
 """Drives the GridHub console in headless Chromium (Selenium + chromedriver) as a command-centre
 operator would, and asserts what the operator sees. Run by ConsoleBrowserTests with:
 
-    console_browser.py BASE_URL CITY_USER PASSWORD TOWN_USER PASSWORD DISPATCHED_CASE TRIAGE_CASE RECORD_ID GRID_CODE SCREENSHOT_DIR
+    console_browser.py BASE_URL CITY_USER PASSWORD TOWN_USER PASSWORD DISPATCHED_CASE TRIAGE_CASE RECORD_ID GRID_CODE SCREENSHOT_DIR APART_CASE
 
 Exits 0 when every check passed; otherwise prints the failed check and exits 1.
 """
@@ -16,7 +16,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-base, city_user, city_password, town_user, town_password, dispatched, triage, record_id, grid, shots = sys.argv[1:11]
+base, city_user, city_password, town_user, town_password, dispatched, triage, record_id, grid, shots, apart = sys.argv[1:12]
 
 
 def check(condition, message):
@@ -91,6 +91,12 @@ driver.find_element(By.ID, "supervise").click()
 wait_for(lambda: "applied" in driver.find_element(By.ID, "outcome").text, "the supervision is applied by the router")
 wait_for(lambda: "supervise" in driver.find_element(By.ID, "timeline").text, "the timeline shows the supervision")
 driver.save_screenshot(os.path.join(shots, "case.png"))
+
+# Another problem at the same door: its case says which case it was kept apart from, and why.
+driver.get(base + "/cases/" + apart)
+wait_for(lambda: dispatched in driver.find_element(By.ID, "kept-apart").text and "otherItem" in driver.find_element(By.ID, "kept-apart").text,
+         "the neighbouring problem's case shows the case it was kept apart from and why")
+driver.save_screenshot(os.path.join(shots, "kept-apart.png"))
 
 # The case nobody could route: assign it to the environment department.
 driver.get(base + "/cases/" + triage)

@@ -21,6 +21,8 @@ struct ConsoleBrowserTests {
         }
         let overdue = now(Make.incident(.woodpecker, "WP-CONSOLE-1", item: "SR-001", at: place.coordinate, text: "垃圾成堆，联系13812345678"))
         let unroutable = now(Make.incident(.hotline12345, "JY-CONSOLE-2", item: nil, at: Make.place(9000).coordinate, method: .addressMatch, text: "邻居家装修纠纷，要求调解赔偿"))
+        // Another problem at the same door: a case of its own, which says it was kept apart from the first.
+        let neighbour = now(Make.incident(.woodpecker, "WP-CONSOLE-3", item: "SR-060", at: place.coordinate.offset(metres: 10, bearing: 90), text: "楼道里电动车飞线充电"))
         let grid = try #require(overdue.location.gridCode)
         let otherTown = try #require(Fixtures.reference.towns.first { !grid.hasPrefix($0.code) }).code
 
@@ -40,11 +42,14 @@ struct ConsoleBrowserTests {
 
         try await world.withRouter { _ in
             try await world.publish([overdue, unroutable])
-            let cases = try await world.waitFor(Topics.cases, as: Case.self) { cs in
+            var cases = try await world.waitFor(Topics.cases, as: Case.self) { cs in
                 cs.contains { $0.status == .dispatched && $0.department == "urban-mgmt" } && cs.contains { $0.department == "command-center" }
             }
             let dispatched = try #require(cases.last { $0.department == "urban-mgmt" }).caseId
             let triage = try #require(cases.last { $0.department == "command-center" }).caseId
+            try await world.publish([neighbour])
+            cases = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.reports.first?.recordId == "WP-CONSOLE-3" } }
+            let apart = try #require(cases.last { $0.reports.first?.recordId == "WP-CONSOLE-3" }).caseId
 
             // The console judges overdue by the router's clock; two days on, the 24-hour item is overdue.
             let console = try ChildProcess(GridHubPaths.executable, ["console", "--listen", "127.0.0.1:0", "--users", usersFile.path], environment: [
@@ -60,7 +65,7 @@ struct ConsoleBrowserTests {
 
             let script = GridHubPaths.packageRoot.appendingPathComponent("Tests/Browser/console_browser.py").path
             let browser = try await runCommand("/usr/bin/python3", [script, base, "zhang", "city-pass-1", "wang", "town-pass-2", dispatched, triage,
-                                                                   "WP-CONSOLE-1", grid, directory.path], timeout: .seconds(180))
+                                                                   "WP-CONSOLE-1", grid, directory.path, apart], timeout: .seconds(180))
             #expect(browser.status == 0, "\(browser.stdout)\n\(browser.stderr)")
             #expect(browser.stdout.contains("all checks passed"), "\(browser.stdout)")
             #expect(!console.standardError.contains("13812345678"), "the console's log masks phones")
