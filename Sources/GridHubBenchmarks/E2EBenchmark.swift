@@ -58,6 +58,12 @@ public enum E2EBenchmark {
         /// The router's transactions (consumed batches, whole run with warm-up) and their mean time, milliseconds.
         public var routerBatches: Int
         public var routerBatchMilliseconds: Double
+        /// The latency split at the router's `issuedAt` of the dispatch (wall clock, milliseconds): accepted →
+        /// issued (Kafka to the router, its transaction), issued → readable (outbox, Kafka to the department).
+        public var toIssueP50: Double
+        public var toIssueP99: Double
+        public var toReadP50: Double
+        public var toReadP99: Double
 
         public var table: String {
             func f(_ v: Double) -> String { String(format: "%.1f", v) }
@@ -68,6 +74,8 @@ public enum E2EBenchmark {
                 "| latency p50 / p95 / p99 / max | \(f(p50)) / \(f(p95)) / \(f(p99)) / \(f(max)) ms |",
                 "| the adapter's answer p50 / p99 | \(f(ackP50)) / \(f(ackP99)) ms |",
                 "| raw librdkafka produce → consume at \(rate)/s, same broker, p50 / p99 | \(f(rawP50)) / \(f(rawP99)) ms |",
+                "| accepted → dispatch issued by the router (p50 / p99) | \(f(toIssueP50)) / \(f(toIssueP99)) ms |",
+                "| dispatch issued → readable by the department (p50 / p99) | \(f(toReadP50)) / \(f(toReadP99)) ms |",
                 "| the router's transactions (consumed batches) and their mean time | \(routerBatches), \(f(routerBatchMilliseconds)) ms |",
             ]
             for name in idleCPU.keys.sorted() {
@@ -163,10 +171,11 @@ public enum E2EBenchmark {
                 while shared.reading.load(ordering: .relaxed) {
                     let records = try await consumer.poll(timeout: .milliseconds(20))
                     if !consumer.assignment.isEmpty { shared.readyToRead.store(true, ordering: .relaxed) }
-                    let now = ContinuousClock.now
+                    let now = ContinuousClock.now, wall = Date()
                     for r in records {
                         guard let d = try? decoder.decode(Dispatch.self, from: Data(r.value)) else { continue }
                         shared.seen.withLock { s in for report in d.reports where s[report.recordId] == nil { s[report.recordId] = now } }
+                        shared.issued.withLock { s in for report in d.reports where s[report.recordId] == nil { s[report.recordId] = (d.issuedAt, wall) } }
                     }
                 }
                 await consumer.close()
@@ -215,6 +224,7 @@ public enum E2EBenchmark {
                         let now = ContinuousClock.now
                         guard i >= warmUp else { return }
                         shared.accepted.withLock { $0[order.id] = (now, (now - sent).milliseconds) }
+                        shared.acceptedWall.withLock { $0[order.id] = Date() }
                     }
                 }
             }
@@ -250,6 +260,16 @@ public enum E2EBenchmark {
             for (id, a) in acceptedOrders { if let d = dispatchedAt[id] { latencies.append(max(0, (d - a.at).milliseconds)) } }
             latencies.sort()
             let acks = acceptedOrders.values.map(\.ack).sorted()
+            // Where the time goes: accepted → issued by the router, issued → read by the department.
+            let walls = shared.acceptedWall.withLock { $0 }, issuedAt = shared.issued.withLock { $0 }
+            var toIssue: [Double] = [], toRead: [Double] = []
+            for (id, a) in walls {
+                guard let i = issuedAt[id] else { continue }
+                toIssue.append(i.issuedAt.timeIntervalSince(a) * 1000)
+                toRead.append(i.readAt.timeIntervalSince(i.issuedAt) * 1000)
+            }
+            toIssue.sort()
+            toRead.sort()
             try await client.shutdown()
 
             await group.triggerGracefulShutdown()
@@ -259,7 +279,9 @@ public enum E2EBenchmark {
                           p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies.last ?? 0,
                           ackP50: percentile(acks, 0.5), ackP99: percentile(acks, 0.99), rawP50: percentile(raw, 0.5), rawP99: percentile(raw, 0.99),
                           idleCPU: idleCPU, loadCPU: loadCPU, cpuMicrosecondsPerOrder: perOrder,
-                          routerBatches: Int(routerBatches), routerBatchMilliseconds: routerBatches > 0 ? routerBatchSeconds / routerBatches * 1000 : 0)
+                          routerBatches: Int(routerBatches), routerBatchMilliseconds: routerBatches > 0 ? routerBatchSeconds / routerBatches * 1000 : 0,
+                          toIssueP50: percentile(toIssue, 0.5), toIssueP99: percentile(toIssue, 0.99),
+                          toReadP50: percentile(toRead, 0.5), toReadP99: percentile(toRead, 0.99))
         }
     }
 
@@ -296,7 +318,10 @@ extension Duration {
 /// What the benchmark's tasks share.
 private final class E2EShared: Sendable {
     let seen = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// When each order's dispatch was issued by the router (its `issuedAt`) and read, wall clock.
+    let issued = Mutex<[String: (issuedAt: Date, readAt: Date)]>([:])
     let accepted = Mutex<[String: (at: ContinuousClock.Instant, ack: Double)]>([:])
+    let acceptedWall = Mutex<[String: Date]>([:])
     let failures = Atomic<Int>(0)
     let reading = Atomic<Bool>(true)
     let readyToRead = Atomic<Bool>(false)

@@ -20,6 +20,8 @@ public final class KafkaProducer: @unchecked Sendable {
     private let blockingQueue = DispatchQueue(label: "gridhub.kafka.producer.blocking")
     private let lifecycle = Mutex(Lifecycle())
     private let pollThread: PollThread
+    /// Topic handles of ``prepare(topics:timeout:)``, released with the producer.
+    private let prepared = Mutex<[UncheckedPointer]>([])
     public let configuration: KafkaProducerConfiguration
 
     /// Whether records are accepted, and how many senders are handing one to librdkafka right now:
@@ -46,6 +48,7 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     deinit {
+        for rkt in prepared.withLock({ $0 }) { rd_kafka_topic_destroy(rkt.pointer) }
         pollThread.stop()
         // Anything still queued is purged so that no waiter is left hanging.
         rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
@@ -101,6 +104,24 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Senders currently waiting for a slot (back-pressure at work).
     public var waitingSenders: Int { permits.waiting }
+
+    /// Learns the partitions and leaders of `topics` now, so that the first record to each does not wait
+    /// for librdkafka to look the topic up (about a second each, seen on the embedded broker: the first
+    /// dispatch to each department after a start waited that long). One metadata request for them all,
+    /// waiting at most `timeout`; the topics stay known for the producer's life. A cluster that does not
+    /// answer only makes this return after `timeout`: records are sent as before.
+    public func prepare(topics: [String], timeout: Duration = .seconds(2)) async {
+        let handle = self.handle
+        let ms = Int32(clamping: timeout.milliseconds)
+        await runBlocking(on: blockingQueue) { [self] in
+            // A topic handle makes librdkafka keep the topic and its metadata; it is released at the end.
+            self.prepared.withLock { list in
+                for topic in topics { if let rkt = rd_kafka_topic_new(handle.pointer, topic, nil) { list.append(UncheckedPointer(rkt)) } }
+            }
+            var md: UnsafePointer<rd_kafka_metadata>? = nil
+            if rd_kafka_metadata(handle.pointer, 0, nil, &md, ms) == RD_KAFKA_RESP_ERR_NO_ERROR, let md { rd_kafka_metadata_destroy(md) }
+        }
+    }
 
     /// Waits until every record sent so far is reported, for at most `timeout`.
     public func flush(timeout: Duration) async throws(KafkaError) {

@@ -16,6 +16,8 @@ public final class OutboxPublisher: Service, Sendable {
     private let logger: Logger
     private let batchSize: Int
     private let memory: OutboxMemory?
+    /// The topics the router writes, looked up at start (``KafkaProducer/prepare(topics:timeout:)``).
+    private let topics: [String]
 
     public convenience init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int = 5_000) throws {
         try self.init(kafka: kafka, store: store, metrics: metrics, logger: logger, batchSize: batchSize, memory: nil)
@@ -23,8 +25,10 @@ public final class OutboxPublisher: Service, Sendable {
 
     /// A publisher that takes the bodies this process's consumer committed from `memory` rather than
     /// reading them back from the table.
-    init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int, memory: OutboxMemory?) throws {
+    init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int, memory: OutboxMemory?,
+         topics: [String] = []) throws {
         self.memory = memory
+        self.topics = topics
         var config = KafkaProducerConfiguration(client: kafka)
         config.idempotence = true
         config.acks = "all"
@@ -36,6 +40,12 @@ public final class OutboxPublisher: Service, Sendable {
     }
 
     public func run() async throws {
+        // Every topic the router writes, looked up before the first record to each (not waited for:
+        // with Kafka away it would only delay publishing).
+        if !topics.isEmpty {
+            let producer = self.producer, topics = self.topics
+            Task { await producer.prepare(topics: topics) }
+        }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // Cancelled on shutdown while the database does not answer (the pool would wait a minute);

@@ -54,7 +54,7 @@ public struct RouterDaemon: Sendable {
         consumer = RouterConsumer(configuration: configuration.consumer, kafka: configuration.kafka, store: store, environment: environment,
                                   metrics: metrics, logger: logger, outboxMemory: outboxMemory)
         publisher = try OutboxPublisher(kafka: configuration.kafka, store: store, metrics: metrics, logger: logger, batchSize: configuration.outboxBatch,
-                                        memory: outboxMemory)
+                                        memory: outboxMemory, topics: Topics.all(departments: environment.reference.departments))
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
         reportMix = ReportMixWatch(store: store, environment: environment, logger: logger, interval: configuration.reportMixInterval)
         let c = configuration.consumer
