@@ -53,6 +53,7 @@ struct DeliveryLedgerCompactionTests {
         for version in 1...200 {
             try await ledger.record((0..<20).map { ("woodpecker/WP-\($0)", version) })
         }
+        await ledger.settled()
         let fileLines = try String(contentsOfFile: ledger.path, encoding: .utf8).split(separator: "\n").count
         // 4 050 lines were written; the file stays below the compaction threshold (100 lines here).
         #expect(fileLines <= 100, "\(fileLines) lines for 20 records")
@@ -80,6 +81,8 @@ struct DeliveryLedgerCompactionTests {
             highest = max(highest, ledger.count)
             clock.now += day
         }
+        // (A compaction runs after the write it follows has been acknowledged.)
+        await ledger.settled()
         // At most the retention plus the eighth it may run over, plus the day being written.
         #expect(highest <= 500, "\(highest) records remembered with a three-day retention")
         #expect(ledger.count <= 500 && ledger.lineCount == ledger.count)

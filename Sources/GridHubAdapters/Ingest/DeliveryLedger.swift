@@ -105,6 +105,12 @@ public final class DeliveryLedger: Sendable {
     /// Lines in the file (for tests and the compaction rule).
     public var lineCount: Int { state.withLock { $0.lines } }
 
+    /// Returns once the work queued so far (a compaction that follows a write) is done: the file and
+    /// ``lineCount`` then agree.
+    public func settled() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in queue.async { continuation.resume() } }
+    }
+
     /// Records versions durably; returns once they are on disk.
     public func record(_ entries: [(key: String, version: Int)]) async throws {
         guard !entries.isEmpty else { return }
