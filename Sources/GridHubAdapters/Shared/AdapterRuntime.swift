@@ -35,6 +35,10 @@ public struct AdapterRuntime: Sendable {
         // Bounded: a sender beyond this waits for a slot (back-pressure), never an unbounded queue.
         config.maxInFlightRecords = 20_000
         producer = try KafkaProducer(configuration: config, logger: logger)
+        // The topics adapters write, looked up now: the first order after a start waited about a second
+        // for librdkafka to find its topic (not waited for here; without Kafka it only returns later).
+        let producer = self.producer
+        Task { await producer.prepare(topics: [Topics.incidents, Topics.surveys, Topics.deadLetter]) }
         ledger = try DeliveryLedger(directory: stateDirectory, retention: ledgerRetention, now: clock)
         reachability = try KafkaReachability(client: kafka, interval: .milliseconds(500), logger: logger)
         pipeline = IngestPipeline(system: system, producer: producer, ledger: ledger, reachability: reachability, metrics: metrics, logger: logger, topics: topics)
