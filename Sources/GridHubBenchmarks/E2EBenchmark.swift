@@ -223,7 +223,7 @@ public enum E2EBenchmark {
                         }
                         let now = ContinuousClock.now
                         guard i >= warmUp else { return }
-                        shared.accepted.withLock { $0[order.id] = (now, (now - sent).milliseconds) }
+                        shared.accepted.withLock { $0[order.id] = (now, (now - sent).fractionalMilliseconds) }
                         shared.acceptedWall.withLock { $0[order.id] = Date() }
                     }
                 }
@@ -257,7 +257,7 @@ public enum E2EBenchmark {
             }
             let dispatchedAt = shared.seen.withLock { $0 }
             var latencies: [Double] = []
-            for (id, a) in acceptedOrders { if let d = dispatchedAt[id] { latencies.append(max(0, (d - a.at).milliseconds)) } }
+            for (id, a) in acceptedOrders { if let d = dispatchedAt[id] { latencies.append(max(0, (d - a.at).fractionalMilliseconds)) } }
             latencies.sort()
             let acks = acceptedOrders.values.map(\.ack).sorted()
             // Where the time goes: accepted → issued by the router, issued → read by the department.
@@ -311,8 +311,8 @@ public enum E2EBenchmark {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    var milliseconds: Double { seconds * 1000 }
+    /// In milliseconds, with fractions (``seconds`` is GridHubRuntime's).
+    fileprivate var fractionalMilliseconds: Double { seconds * 1000 }
 }
 
 /// What the benchmark's tasks share.

@@ -186,11 +186,7 @@ package enum KafkaBaseline {
         var idle = 0
         while seen < count {
             // As the client polls: what is there now, else the first record as soon as it comes.
-            var n = rd_kafka_consume_batch_queue(queue, 0, &buffer, buffer.count)
-            if n == 0, let first = rd_kafka_consume_queue(queue, 100) {
-                buffer[0] = first
-                n = 1 + max(0, buffer.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, $0.count - 1) })
-            }
+            let n = KafkaConsumer.consumeAvailable(queue, into: &buffer, timeoutMilliseconds: 100)
             if n <= 0 {
                 idle += 1
                 if idle > 300 { throw KafkaError(code: .timedOut, message: "baseline consumer saw \(seen) of \(count) records") }

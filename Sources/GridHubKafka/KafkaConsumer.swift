@@ -242,15 +242,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     private static func consumeBatch(queue: OpaquePointer, max: Int, timeoutMilliseconds: Int32, logger: Logger) -> Result<[ConsumerRecord], KafkaError> {
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: max)
-        // What is there now; else wait for the first record only, then take what came with it.
-        // (`rd_kafka_consume_batch_queue` with a timeout waits for a full batch or the whole timeout,
-        // which put up to a poll's length on every record of a quiet stream.)
-        var n = rd_kafka_consume_batch_queue(queue, 0, &messages, max)
-        if n == 0, timeoutMilliseconds > 0, let first = rd_kafka_consume_queue(queue, timeoutMilliseconds) {
-            messages[0] = first
-            let more = max > 1 ? messages.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, max - 1) } : 0
-            n = 1 + Swift.max(0, more)
-        }
+        let n = consumeAvailable(queue, into: &messages, timeoutMilliseconds: timeoutMilliseconds)
         if n < 0 {
             return .failure(KafkaError.rd(rd_kafka_last_error(), code: .consume, context: "consume"))
         }
@@ -272,6 +264,18 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         if let fatal { return .failure(fatal) }
         return .success(records)
+    }
+
+    /// Fills `messages` with what `queue` holds now; when it holds nothing, waits up to `timeout` for
+    /// the first message only and adds what came with it. Returns the count (negative on error).
+    /// (`rd_kafka_consume_batch_queue` with a timeout waits for a full batch or the whole timeout, which
+    /// put up to a poll's length on every record of a quiet stream.) The client and the raw baseline both poll so.
+    static func consumeAvailable(_ queue: OpaquePointer, into messages: inout [UnsafeMutablePointer<rd_kafka_message_t>?], timeoutMilliseconds: Int32) -> Int {
+        let n = rd_kafka_consume_batch_queue(queue, 0, &messages, messages.count)
+        guard n == 0, timeoutMilliseconds > 0, let first = rd_kafka_consume_queue(queue, timeoutMilliseconds) else { return n }
+        messages[0] = first
+        guard messages.count > 1 else { return 1 }
+        return 1 + Swift.max(0, messages.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, $0.count - 1) })
     }
 
     static func record(from m: UnsafeMutablePointer<rd_kafka_message_t>) -> ConsumerRecord {
