@@ -60,10 +60,11 @@ struct FaultTests {
         await cluster.shutdown()
         let started = ContinuousClock.now
         await consumer?.close(timeout: .seconds(2))
-        #expect(ContinuousClock.now - started < .seconds(4))
+        // Limit 2 s; without it librdkafka waits for ever. The margins allow a loaded machine.
+        #expect(ContinuousClock.now - started < .seconds(8))
         let released = ContinuousClock.now
         consumer = nil
-        #expect(ContinuousClock.now - released < .seconds(1))
+        #expect(ContinuousClock.now - released < .seconds(3))
     }
 
     @Test("a full producer makes senders wait instead of failing or growing without bound")
