@@ -73,9 +73,20 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Sends many records, pipelined, and returns each one's outcome in order once all are reported.
     public func send(_ records: [ProducerRecord]) async -> [Result<DeliveryReport, KafkaError>] {
-        if records.isEmpty { return [] }
-        if let error = runningError() { return records.map { _ in .failure(error) } }
-        let batch = BatchCollector(count: records.count)
+        await submit(records).reports()
+    }
+
+    /// Hands `records` to librdkafka in order (waiting for slots while the producer is at capacity) and
+    /// returns without waiting for their delivery; the result reports it. Successive calls from one
+    /// task are sent in call order, so a caller can send the next records while earlier ones are still
+    /// on their way and keep each key's order.
+    public func submit(_ records: [ProducerRecord]) async -> PendingDeliveries {
+        let batch = PendingDeliveries(count: records.count)
+        if records.isEmpty { return batch }
+        if let error = runningError() {
+            for index in records.indices { batch.complete(index, .failure(error)) }
+            return batch
+        }
         for (index, record) in records.enumerated() {
             await permits.acquire()
             let slot = DeliverySlot { batch.complete(index, $0) }
@@ -84,7 +95,7 @@ public final class KafkaProducer: @unchecked Sendable {
                 batch.complete(index, .failure(error))
             }
         }
-        return await batch.wait()
+        return batch
     }
 
     /// Sends a record without waiting for its delivery report; `completion` is called with it on the
@@ -318,8 +329,9 @@ final class DeliverySlot: Sendable {
     init(_ completion: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void) { self.completion = completion }
 }
 
-/// Gathers the delivery reports of one batch and resumes its sender when all are in.
-final class BatchCollector: Sendable {
+/// The delivery reports of records handed over together (``KafkaProducer/submit(_:)``), each in the
+/// order it was sent, once all are in.
+public final class PendingDeliveries: Sendable {
     private struct State {
         var results: [Result<DeliveryReport, KafkaError>?]
         var remaining: Int
@@ -340,7 +352,8 @@ final class BatchCollector: Sendable {
         if let (c, results) = done { c.resume(returning: results) }
     }
 
-    func wait() async -> [Result<DeliveryReport, KafkaError>] {
+    /// Waits until every record is reported; one waiter at a time.
+    public func reports() async -> [Result<DeliveryReport, KafkaError>] {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { s -> [Result<DeliveryReport, KafkaError>]? in
                 if s.remaining == 0 { return s.results.map { $0! } }

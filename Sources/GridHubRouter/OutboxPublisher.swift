@@ -92,57 +92,121 @@ public final class OutboxPublisher: Service, Sendable {
     }
 
     /// Publishes round after round until shutdown, sleeping while the outbox is empty.
+    ///
+    /// Rounds overlap: the next bodies are handed to the producer while earlier ones' delivery reports
+    /// are still coming (up to `batchSize` records on their way), so a record waits for the bodies
+    /// before it to be sent, not delivered. Each key keeps its order (one producer, bodies sent in
+    /// outbox order, idempotent). A round with a failed record stops new sends until every round on its
+    /// way is back; then the rest is sent again, byte for byte the same, from the oldest undelivered body.
     private func publishRounds(on conn: PostgresConnection, wakeup: Wakeup) async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            var t = ContinuousClock.now
-            // The oldest bodies, as many as make up a round (at least one).
-            var waiting: [(id: Int64, delivered: Int, left: Int)] = []
-            var taken = 0, lag: Int64 = 0
-            // Each row also carries the whole outbox's count of undelivered records, for the lag gauge.
-            let heads = try await conn.query("SELECT id, delivered, records - delivered, sum(records - delivered) OVER ()::int8 FROM outbox ORDER BY id LIMIT 100", logger: logger)
-            for try await (id, delivered, left, total) in heads.decode((Int64, Int32, Int32, Int64).self) {
-                if waiting.isEmpty || taken + Int(left) <= batchSize { waiting.append((id, Int(delivered), Int(left))) }
-                taken += Int(left)
-                lag = total
+        let finished = FinishedRounds()
+        var onTheirWay: Set<Int64> = [], recordsOnTheirWay = 0
+        var failure: String? = nil
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            func settleFinished() async throws {
+                let rounds = finished.takeAll()
+                guard !rounds.isEmpty else { return }
+                for round in rounds {
+                    for body in round.bodies { onTheirWay.remove(body.id) }
+                    recordsOnTheirWay -= round.recordCount
+                }
+                metrics.outboxSending.set(Double(recordsOnTheirWay))
+                if let problem = try await settle(rounds, on: conn) { failure = failure ?? problem }
             }
-            metrics.outboxLag.set(lag)
-            guard let oldest = waiting.first?.id else {
-                await wakeup.wait(upTo: .seconds(1))
-                continue
-            }
-            // Bodies this process committed come from memory; the others are read from the table.
-            memory?.forget(below: oldest)
-            let held = memory?.take(waiting.map(\.id)) ?? [:]
-            var read: [Int64: (delivered: Int, records: [OutboxRecord])] = [:]
-            let unheld = waiting.filter { held[$0.id] == nil }.map(\.id)
-            if !unheld.isEmpty {
-                let rows = try await conn.query("SELECT id, delivered, body FROM outbox WHERE id = ANY(\(unheld)::int8[])", logger: logger)
-                for try await (id, delivered, body) in rows.decode((Int64, Int32, ByteBuffer).self) {
-                    read[id] = (Int(delivered), try OutboxRecord.records(in: body))
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                try await settleFinished()
+                if let problem = failure {
+                    // Nothing new until every round on its way is back; then from the oldest again.
+                    if onTheirWay.isEmpty {
+                        logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(problem)])
+                        failure = nil
+                        try? await Task.sleep(for: .milliseconds(500))
+                    } else {
+                        await wakeup.wait(upTo: .seconds(1))
+                    }
+                    continue
+                }
+                if recordsOnTheirWay >= batchSize {
+                    await wakeup.wait(upTo: .seconds(1))
+                    continue
+                }
+                guard let round = try await nextRound(on: conn, skipping: onTheirWay, room: batchSize - recordsOnTheirWay) else {
+                    await wakeup.wait(upTo: .seconds(1))
+                    continue
+                }
+                let t = ContinuousClock.now
+                let pending = await producer.submit(round.bodies.flatMap { $0.records.map { ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) } })
+                metrics.spent("outbox: hand records to the producer", since: t)
+                for body in round.bodies { onTheirWay.insert(body.id) }
+                recordsOnTheirWay += round.recordCount
+                metrics.outboxSending.set(Double(recordsOnTheirWay))
+                group.addTask {
+                    var round = round
+                    round.reports = await pending.reports()
+                    self.metrics.spent("outbox: produce and await delivery", since: t)
+                    finished.add(round)
+                    wakeup.signal()
                 }
             }
-            var bodies: [(id: Int64, delivered: Int, records: [OutboxRecord])] = []
-            for head in waiting {
-                if let records = held[head.id] {
-                    bodies.append((head.id, head.delivered, Array(records.dropFirst(head.delivered))))
-                } else if let row = read[head.id] {
-                    bodies.append((head.id, row.delivered, Array(row.records.dropFirst(row.delivered))))
-                }
+            // At shutdown the rounds on their way are awaited (the producer reports each one within its
+            // delivery timeout) and settled, so a restart does not send them again.
+            try await group.waitForAll()
+            try await settleFinished()
+        }
+    }
+
+    /// The oldest bodies not already on their way, as many as fit `room` records (at least one); nil
+    /// when there are none.
+    private func nextRound(on conn: PostgresConnection, skipping onTheirWay: Set<Int64>, room: Int) async throws -> Round? {
+        let t = ContinuousClock.now
+        var waiting: [(id: Int64, delivered: Int, left: Int)] = []
+        var taken = 0, lag: Int64 = 0, oldest: Int64? = nil
+        // Each row also carries the whole outbox's count of undelivered records, for the lag gauge.
+        let heads = try await conn.query("SELECT id, delivered, records - delivered, sum(records - delivered) OVER ()::int8 FROM outbox ORDER BY id LIMIT \(100 + onTheirWay.count)", logger: logger)
+        for try await (id, delivered, left, total) in heads.decode((Int64, Int32, Int32, Int64).self) {
+            lag = total
+            oldest = oldest ?? id
+            guard !onTheirWay.contains(id) else { continue }
+            if waiting.isEmpty || taken + Int(left) <= room { waiting.append((id, Int(delivered), Int(left))) }
+            taken += Int(left)
+        }
+        metrics.outboxLag.set(lag)
+        guard !waiting.isEmpty, let oldest else { return nil }
+        // Bodies this process committed come from memory; the others are read from the table.
+        memory?.forget(below: oldest)
+        let held = memory?.take(waiting.map(\.id)) ?? [:]
+        var read: [Int64: (delivered: Int, records: [OutboxRecord])] = [:]
+        let unheld = waiting.filter { held[$0.id] == nil }.map(\.id)
+        if !unheld.isEmpty {
+            let rows = try await conn.query("SELECT id, delivered, body FROM outbox WHERE id = ANY(\(unheld)::int8[])", logger: logger)
+            for try await (id, delivered, body) in rows.decode((Int64, Int32, ByteBuffer).self) {
+                read[id] = (Int(delivered), try OutboxRecord.records(in: body))
             }
-            metrics.tally("outbox bodies taken from memory", held.count)
-            metrics.tally("outbox bodies read from the table", read.count)
-            metrics.spent("outbox: read rows", since: t)
-            t = ContinuousClock.now
-            let results = await producer.send(bodies.flatMap { $0.records.map { ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) } })
-            metrics.spent("outbox: produce and await delivery", since: t)
-            t = ContinuousClock.now
-            // A body is deleted when all its records are delivered; otherwise its delivered prefix is
-            // remembered and the rest is sent again next round (byte for byte the same).
-            var done: [Int64] = [], partial: [(id: Int64, delivered: Int)] = []
-            var failure: String? = nil
-            var delivered = 0, deliveredBytes = 0
-            var remaining = results[...]
-            for body in bodies {
+        }
+        var round = Round(bodies: [])
+        for head in waiting {
+            if let records = held[head.id] {
+                round.bodies.append((head.id, head.delivered, Array(records.dropFirst(head.delivered))))
+            } else if let row = read[head.id] {
+                round.bodies.append((head.id, row.delivered, Array(row.records.dropFirst(row.delivered))))
+            }
+        }
+        metrics.tally("outbox bodies taken from memory", held.count)
+        metrics.tally("outbox bodies read from the table", read.count)
+        metrics.spent("outbox: read rows", since: t)
+        return round.bodies.isEmpty ? nil : round
+    }
+
+    /// Deletes the bodies whose records were all delivered and remembers the delivered prefix of the
+    /// others (the rest is sent again). Returns the first failure's reason, if a record failed.
+    private func settle(_ rounds: [Round], on conn: PostgresConnection) async throws -> String? {
+        let t = ContinuousClock.now
+        var done: [Int64] = [], partial: [(id: Int64, delivered: Int)] = []
+        var failure: String? = nil
+        var delivered = 0, deliveredBytes = 0
+        for round in rounds {
+            var remaining = round.reports[...]
+            for body in round.bodies {
                 let mine = remaining.prefix(body.records.count)
                 remaining = remaining.dropFirst(body.records.count)
                 let firstFailure = mine.firstIndex { if case .failure = $0 { true } else { false } }
@@ -158,23 +222,34 @@ public final class OutboxPublisher: Service, Sendable {
                     deliveredBytes += body.records.reduce(0) { $0 + $1.byteCount }
                 }
             }
-            if !done.isEmpty {
-                try await conn.query("DELETE FROM outbox WHERE id = ANY(\(done)::int8[])", logger: logger)
-            }
-            if !partial.isEmpty {
-                try await conn.query("""
-                    UPDATE outbox o SET delivered = u.d FROM unnest(\(partial.map(\.id))::int8[], \(partial.map { Int32($0.delivered) })::int4[]) AS u(i, d)
-                    WHERE o.id = u.i
-                    """, logger: logger)
-            }
-            metrics.delivered(delivered, bytes: deliveredBytes)
-            metrics.spent("outbox: delete delivered rows", since: t)
-            if let failure {
-                logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(failure), RouterLogKeys.count: .stringConvertible(results.count - delivered)])
-                try? await Task.sleep(for: .milliseconds(500))
-            }
         }
+        if !done.isEmpty {
+            try await conn.query("DELETE FROM outbox WHERE id = ANY(\(done)::int8[])", logger: logger)
+        }
+        if !partial.isEmpty {
+            try await conn.query("""
+                UPDATE outbox o SET delivered = u.d FROM unnest(\(partial.map(\.id))::int8[], \(partial.map { Int32($0.delivered) })::int4[]) AS u(i, d)
+                WHERE o.id = u.i
+                """, logger: logger)
+        }
+        metrics.delivered(delivered, bytes: deliveredBytes)
+        metrics.spent("outbox: delete delivered rows", since: t)
+        return failure
     }
+}
+
+/// Bodies handed to the producer together, and their records' delivery reports once all are in.
+private struct Round: Sendable {
+    var bodies: [(id: Int64, delivered: Int, records: [OutboxRecord])]
+    var reports: [Result<DeliveryReport, KafkaError>] = []
+    var recordCount: Int { bodies.reduce(0) { $0 + $1.records.count } }
+}
+
+/// Rounds whose delivery reports are all in, waiting to be settled by the publishing loop.
+private final class FinishedRounds: Sendable {
+    private let rounds = Mutex<[Round]>([])
+    func add(_ round: Round) { rounds.withLock { $0.append(round) } }
+    func takeAll() -> [Round] { rounds.withLock { r in defer { r = [] }; return r } }
 }
 
 /// Escalates overdue cases: due cases come from the partial index on `cases.due_ms`, locked with

@@ -34,6 +34,7 @@ public final class RouterMetrics: Sendable {
     let poisonRecords: Counter
     let published: Counter
     let outboxLag: Gauge
+    let outboxSending: Gauge
     let candidatesCached: Gauge
     let batchLatency: DurationHistogram
     private let dispatched: [String: Counter]
@@ -93,6 +94,7 @@ public final class RouterMetrics: Sendable {
         poisonRecords = metrics.counter(s, "poison_records", help: "Records that failed processing alone while the database answered, dead-lettered.")
         published = metrics.counter(s, "outbox_published", help: "Outbox records delivered to Kafka.")
         outboxLag = metrics.gauge(s, "outbox_lag", unit: "records", help: "Records committed to the outbox and not yet delivered.")
+        outboxSending = metrics.gauge(s, "outbox_sending", unit: "records", help: "Outbox records handed to the producer and waiting for their delivery reports.")
         candidatesCached = metrics.gauge(s, "dedup_candidates_cached", unit: "cases", help: "Cases kept in memory as duplicate candidates (those the time window still allows).")
         batchLatency = metrics.latency(s, "batch", help: "Time to process one consumed batch in one database transaction.")
         var map: [String: Counter] = [:]

@@ -166,4 +166,60 @@ struct OutboxTests {
             try await tasks.waitForAll()
         }
     }
+
+    @Test("the next bodies are sent while earlier ones wait for their delivery reports; every record arrives once, in order")
+    func overlappingRounds() async throws {
+        let world = try await Self.migratedWorld()
+        let topic = Topics.status(source: SourceSystem.elink.rawValue)
+        func body(_ n: Int) -> String {
+            let record = OutboxRecord(topic: topic, key: Array("E-1".utf8), value: Array("{\"n\":\(n)}".utf8), headers: [])
+            return OutboxRecord.body([record]).allBytes.map { String(format: "%02x", $0) }.joined()
+        }
+        func insert(_ n: Int) async throws {
+            _ = try await TestPostgres.query(world.databaseURL, "INSERT INTO outbox (records, body) VALUES (1, '\\x\(body(n))'::bytea); NOTIFY \(RouterStore.outboxChannel)")
+        }
+        let daemonMetrics = DaemonMetrics()
+        let metrics = RouterMetrics(metrics: daemonMetrics, departments: [])
+        let store = RouterStore(client: PostgresClient(configuration: try RouterStore.configuration(url: world.databaseURL), backgroundLogger: TestKafka.quietLogger),
+                                logger: TestKafka.quietLogger)
+        let publisher = try OutboxPublisher(kafka: TestKafka.client(world.cluster), store: store, metrics: metrics, logger: TestKafka.quietLogger, batchSize: 100)
+        let services = ServiceGroup(configuration: .init(services: [.init(service: store.client), .init(service: publisher)], logger: TestKafka.quietLogger))
+        func sending() -> String? {
+            daemonMetrics.render().split(separator: "\n").map(String.init).first { $0.hasPrefix("gridhub_router_outbox_sending_records") }
+        }
+        func waitFor(_ line: String) async throws -> String? {
+            let deadline = ContinuousClock.now + .seconds(20)
+            var seen = sending()
+            while seen != line, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                seen = sending()
+            }
+            return seen
+        }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            // A warm-up record, then a slow broker: each delivery report comes 4 s after its records.
+            try await insert(0)
+            _ = try await TestKafka.readAll(topic, partitions: world.partitions, count: 1, cluster: world.cluster, settle: .milliseconds(100))
+            #expect(try await waitFor("gridhub_router_outbox_sending_records 0.0") == "gridhub_router_outbox_sending_records 0.0")
+            await world.cluster.setRoundTripTime(.seconds(4))
+            try await insert(1)
+            #expect(try await waitFor("gridhub_router_outbox_sending_records 1.0") == "gridhub_router_outbox_sending_records 1.0")
+            // The second body goes out while the first still waits (one round at a time would show 1, then 1).
+            try await insert(2)
+            #expect(try await waitFor("gridhub_router_outbox_sending_records 2.0") == "gridhub_router_outbox_sending_records 2.0")
+            await world.cluster.setRoundTripTime(.zero)
+            for n in 3...40 { try await insert(n) }
+            let records = try await TestKafka.readAll(topic, partitions: world.partitions, count: 41, cluster: world.cluster, settle: .milliseconds(500))
+            #expect(records.sorted { $0.offset < $1.offset }.map { String(decoding: $0.value, as: UTF8.self) } == (0...40).map { "{\"n\":\($0)}" })
+            var left = "?"
+            for _ in 0..<100 where left != "0" {
+                left = try await TestPostgres.query(world.databaseURL, "SELECT count(*) FROM outbox").first?.first ?? "?"
+                if left != "0" { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(left == "0", "every delivered body is deleted")
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
 }
