@@ -36,7 +36,10 @@ public enum E2EBenchmark {
         public var orders: Int
         public var accepted: Int
         public var dispatched: Int
-        /// Accepted orders whose dispatch never came within the wait after the load.
+        /// Accepted orders the router merged into another order's case (two orders of one item close
+        /// together: one problem), so they have no dispatch of their own; seen on the cases topic.
+        public var merged: Int
+        /// Accepted orders neither dispatched nor merged within the wait after the load.
         public var missing: Int
         public var achievedRate: Double
         /// Adapter answer (`ZT 0`) → dispatch readable, milliseconds.
@@ -70,7 +73,7 @@ public enum E2EBenchmark {
             var lines = [
                 "| end to end: 12345 order accepted → dispatch readable (processes: broker, PostgreSQL, router, hotline adapter) | figure |",
                 "| --- | --- |",
-                "| orders at \(rate)/s for the run: sent / accepted / dispatched / missing | \(orders) / \(accepted) / \(dispatched) / \(missing) (achieved \(Int(achievedRate))/s) |",
+                "| orders at \(rate)/s for the run: sent / accepted / dispatched / merged into another's case / missing | \(orders) / \(accepted) / \(dispatched) / \(merged) / \(missing) (achieved \(Int(achievedRate))/s) |",
                 "| latency p50 / p95 / p99 / max | \(f(p50)) / \(f(p95)) / \(f(p99)) / \(f(max)) ms |",
                 "| the adapter's answer p50 / p99 | \(f(ackP50)) / \(f(ackP99)) ms |",
                 "| raw librdkafka produce → consume at \(rate)/s, same broker, p50 / p99 | \(f(rawP50)) / \(f(rawP99)) ms |",
@@ -164,7 +167,8 @@ public enum E2EBenchmark {
             consumerConfig.offsetReset = .latest
             consumerConfig.pollTimeoutMilliseconds = 10
             let consumer = try KafkaConsumer(configuration: consumerConfig, logger: logger)
-            try consumer.subscribe(topics: dispatchTopics)
+            // The cases topic too: an order merged into another's case is dispatched with it, not alone.
+            try consumer.subscribe(topics: dispatchTopics + [Topics.cases])
             let shared = E2EShared()
             tasks.addTask {
                 let decoder = GridHubJSON.decoder()
@@ -173,6 +177,12 @@ public enum E2EBenchmark {
                     if !consumer.assignment.isEmpty { shared.readyToRead.store(true, ordering: .relaxed) }
                     let now = ContinuousClock.now, wall = Date()
                     for r in records {
+                        if r.topic == Topics.cases {
+                            guard let c = try? decoder.decode(Case.self, from: Data(r.value)) else { continue }
+                            let merged = c.reports.filter { $0.match != nil }.map(\.recordId)
+                            if !merged.isEmpty { shared.merged.withLock { $0.formUnion(merged) } }
+                            continue
+                        }
                         guard let d = try? decoder.decode(Dispatch.self, from: Data(r.value)) else { continue }
                         shared.seen.withLock { s in for report in d.reports where s[report.recordId] == nil { s[report.recordId] = now } }
                         shared.issued.withLock { s in for report in d.reports where s[report.recordId] == nil { s[report.recordId] = (d.issuedAt, wall) } }
@@ -208,7 +218,8 @@ public enum E2EBenchmark {
                     let due = loadClock + interval * i
                     if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
                     // Orders of one item are 7 919 plates apart in the gazetteer (another road, mostly another
-                    // town), so no two are one problem: each opens a case and gets a dispatch.
+                    // town), so most open a case and get a dispatch; the few that land close to another
+                    // order of their item are one problem to the router, merged, and counted apart.
                     let path = paths[i % paths.count]
                     let plate = plates[((i / paths.count) &* 7_919 &+ (i % paths.count) &* 31) % plates.count]
                     let order = Hotline12345.WorkOrder(
@@ -233,7 +244,8 @@ public enum E2EBenchmark {
             let acceptedOrders = shared.accepted.withLock { $0 }
             let waitUntil = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < waitUntil {
-                let got = shared.seen.withLock { s in acceptedOrders.keys.filter { s[$0] != nil }.count }
+                let merged = shared.merged.withLock { $0 }
+                let got = shared.seen.withLock { s in acceptedOrders.keys.filter { s[$0] != nil || merged.contains($0) }.count }
                 if got == acceptedOrders.count { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -256,6 +268,7 @@ public enum E2EBenchmark {
                 }
             }
             let dispatchedAt = shared.seen.withLock { $0 }
+            let mergedOrders = shared.merged.withLock { m in Set(acceptedOrders.keys.filter { dispatchedAt[$0] == nil && m.contains($0) }) }
             var latencies: [Double] = []
             for (id, a) in acceptedOrders { if let d = dispatchedAt[id] { latencies.append(max(0, (d - a.at).fractionalMilliseconds)) } }
             latencies.sort()
@@ -275,7 +288,7 @@ public enum E2EBenchmark {
             await group.triggerGracefulShutdown()
             for try await _ in tasks {}
             return Report(rate: options.rate, orders: total - warmUp, accepted: acceptedOrders.count, dispatched: latencies.count,
-                          missing: acceptedOrders.count - latencies.count, achievedRate: Double(total - warmUp) / loadWall,
+                          merged: mergedOrders.count, missing: acceptedOrders.count - latencies.count - mergedOrders.count, achievedRate: Double(total - warmUp) / loadWall,
                           p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies.last ?? 0,
                           ackP50: percentile(acks, 0.5), ackP99: percentile(acks, 0.99), rawP50: percentile(raw, 0.5), rawP99: percentile(raw, 0.99),
                           idleCPU: idleCPU, loadCPU: loadCPU, cpuMicrosecondsPerOrder: perOrder,
@@ -322,6 +335,8 @@ private final class E2EShared: Sendable {
     let issued = Mutex<[String: (issuedAt: Date, readAt: Date)]>([:])
     let accepted = Mutex<[String: (at: ContinuousClock.Instant, ack: Double)]>([:])
     let acceptedWall = Mutex<[String: Date]>([:])
+    /// Record ids of orders merged into another order's case.
+    let merged = Mutex<Set<String>>([])
     let failures = Atomic<Int>(0)
     let reading = Atomic<Bool>(true)
     let readyToRead = Atomic<Bool>(false)

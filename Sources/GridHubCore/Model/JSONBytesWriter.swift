@@ -257,3 +257,54 @@ extension Dispatch {
         return w.bytes
     }
 }
+
+extension Incident {
+    /// This incident as ``GridHubJSON/encoder(disclosingPersonalData:)`` encodes it with `disclosure`,
+    /// written directly (an adapter writes one per accepted record).
+    public func jsonBytes(disclosing disclosure: PersonalDataDisclosure = .mask) -> [UInt8] {
+        func personal<Kind>(_ datum: PersonalDatum<Kind>?, masked: Bool) -> String? {
+            guard let datum else { return nil }
+            return masked || disclosure == .mask ? datum.masked : (datum.revealed ?? datum.masked)
+        }
+        var w = JSONBytesWriter(capacity: 1_024)
+        w.beginObject()
+        w.key("attachments"); w.beginArray()
+        for a in attachments { w.string(a) }
+        w.endArray()
+        w.key("description"); w.string(description)
+        w.key("incidentId"); w.string(incidentId)
+        w.key("itemCode"); w.string(itemCode)
+        w.key("location"); location.write(to: &w)
+        w.key("parties"); w.beginArray()
+        for p in parties { w.string(personal(p, masked: false)) }
+        w.endArray()
+        w.key("receivedAt"); w.date(receivedAt)
+        w.key("reportedAt"); w.date(reportedAt)
+        w.key("reporter")
+        if let reporter {
+            w.beginObject()
+            w.key("anonymous"); w.bool(reporter.anonymous)
+            w.key("id"); w.string(reporter.id)
+            w.key("kind"); w.string(reporter.kind.rawValue)
+            w.key("name"); w.string(personal(reporter.name, masked: reporter.anonymous))
+            w.key("phone"); w.string(personal(reporter.phone, masked: reporter.anonymous))
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("resolution"); w.string(resolution)
+        w.key("resolvedOnSite"); w.bool(resolvedOnSite)
+        w.key("source"); w.beginObject()
+        w.key("category"); w.string(source.category)
+        w.key("recordId"); w.string(source.recordId)
+        w.key("system"); w.string(source.system.rawValue)
+        if let days = source.timeLimitWorkingDays { w.key("timeLimitWorkingDays"); w.int(days) }
+        w.key("version"); w.int(source.version)
+        w.endObject()
+        w.key("title"); w.string(title)
+        w.key("urgent"); w.bool(urgent)
+        w.key("withdrawn"); w.bool(withdrawn)
+        w.endObject()
+        return w.bytes
+    }
+}
