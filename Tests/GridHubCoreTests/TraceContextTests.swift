@@ -12,13 +12,21 @@ struct TraceContextTests {
         #expect(trace.traceId == "4bf92f3577b34da6a3ce929d0e0e4736" && trace.spanId == "00f067aa0ba902b7" && trace.header == header)
         for bad in ["", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                     "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-                    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"] {
+                    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+                    "00-4bf92f3577b34da6a3ce929d0e0e47366-0f067aa0ba902b7-01", "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0é", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+                    "x" + header, header + "0"] {
             #expect(TraceContext(header: bad) == nil, "\(bad)")
         }
+        #expect(TraceContext(header: " \t\(header) ") == trace, "spaces and tabs around the value are allowed")
         let child = trace.child()
         #expect(child.traceId == trace.traceId && child.flags == "01" && child.spanId != trace.spanId && TraceContext(header: child.header) == child)
         let fresh = TraceContext.start()
         #expect(TraceContext(header: fresh.header) == fresh && fresh.traceId != trace.traceId)
+        // New ids are random: a thousand traces and spans, all valid, none repeated.
+        let started = (0..<1_000).map { _ in TraceContext.start() }
+        #expect(started.allSatisfy { TraceContext(header: $0.header) == $0 })
+        #expect(Set(started.map(\.traceId)).count == 1_000 && Set(started.map(\.spanId)).count == 1_000)
     }
 
     @Test("a case remembers each report's trace (the first it arrived with) and writes records about a report as new spans of its trace")

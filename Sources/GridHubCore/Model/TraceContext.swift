@@ -18,15 +18,25 @@ public struct TraceContext: Sendable, Hashable {
     /// The log metadata key of a trace id (OpenTelemetry's log data model names it `trace_id`).
     public static let logKey = "trace_id"
 
-    /// Parses a `traceparent` value; nil unless it is a valid version-00 header.
+    /// Parses a `traceparent` value (spaces and tabs around it allowed); nil unless it is a valid
+    /// version-00 header. Read as bytes: every request and record passes here.
     public init?(header: String?) {
         guard let header else { return nil }
-        let parts = header.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 4, parts[0] == "00", Self.isHex(parts[1], count: 32), Self.isHex(parts[2], count: 16), Self.isHex(parts[3], count: 2),
-              parts[1] != String(repeating: "0", count: 32), parts[2] != String(repeating: "0", count: 16) else { return nil }
-        traceId = parts[1]
-        spanId = parts[2]
-        flags = parts[3]
+        let all = Array(header.utf8)
+        var lower = 0, upper = all.count
+        while lower < upper, all[lower] == 0x20 || all[lower] == 0x09 { lower += 1 }
+        while upper > lower, all[upper - 1] == 0x20 || all[upper - 1] == 0x09 { upper -= 1 }
+        let b = all[lower..<upper]
+        let o = b.startIndex
+        // 00-<32 hex>-<16 hex>-<2 hex>: 55 bytes, dashes at 2, 35 and 52.
+        guard b.count == 55, b[o] == UInt8(ascii: "0"), b[o + 1] == UInt8(ascii: "0"),
+              b[o + 2] == UInt8(ascii: "-"), b[o + 35] == UInt8(ascii: "-"), b[o + 52] == UInt8(ascii: "-") else { return nil }
+        let trace = b[(o + 3)..<(o + 35)], span = b[(o + 36)..<(o + 52)], flags = b[(o + 53)..<(o + 55)]
+        guard trace.allSatisfy(Self.isLowerHex), span.allSatisfy(Self.isLowerHex), flags.allSatisfy(Self.isLowerHex),
+              trace.contains(where: { $0 != UInt8(ascii: "0") }), span.contains(where: { $0 != UInt8(ascii: "0") }) else { return nil }
+        traceId = String(decoding: trace, as: UTF8.self)
+        spanId = String(decoding: span, as: UTF8.self)
+        self.flags = String(decoding: flags, as: UTF8.self)
     }
 
     private init(traceId: String, spanId: String, flags: String) {
@@ -43,16 +53,29 @@ public struct TraceContext: Sendable, Hashable {
     /// A new span of the same trace, for the next record written about the report.
     public func child() -> TraceContext { TraceContext(traceId: traceId, spanId: Self.randomHex(8), flags: flags) }
 
-    private static func isHex(_ s: String, count: Int) -> Bool {
-        s.utf8.count == count && s.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
-    /// `bytes` random bytes in lowercase hex, not all zero (W3C forbids an all-zero id).
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `bytes` random bytes in lowercase hex, not all zero (W3C forbids an all-zero id); eight bytes per
+    /// draw from the system's generator.
     private static func randomHex(_ bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         while true {
-            let id = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            if id.contains(where: { $0 != 0 }) { return id.hexString }
+            var out: [UInt8] = []
+            out.reserveCapacity(2 * bytes)
+            var nonZero = false, word: UInt64 = 0
+            for i in 0..<bytes {
+                if i % 8 == 0 { word = generator.next() }
+                let byte = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                nonZero = nonZero || byte != 0
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            }
+            if nonZero { return String(decoding: out, as: UTF8.self) }
         }
     }
 }
