@@ -74,12 +74,12 @@ public final class HotlineIngest: Sendable {
     private func process(_ request: Request, kind: Kind, requestID rid: String, trace: TraceContext, logger: Logger) async -> Answer {
         // 1. Timestamp and signature: nothing is processed before both check out.
         let now = configuration.now()
-        guard let tsText = request.headers[.hotlineTimestamp], let timestamp = Int64(tsText.trimmingCharacters(in: .whitespaces)) else {
+        guard let tsText = request.headers[.hotlineTimestamp], let timestamp = Int64(tsText.trimmingWhitespace()) else {
             return refuse("timestamp", "缺少或无效的时间戳")
         }
         let nowSeconds = Int64(now.timeIntervalSince1970)
         guard abs(nowSeconds - timestamp) <= Hotline12345.signatureWindowSeconds else { return refuse("timestamp", "时间戳超出300秒有效期") }
-        guard let signatureText = request.headers[.hotlineSignature], let signature = Hotline12345.unhex(signatureText.trimmingCharacters(in: .whitespaces)), signature.count == 32 else {
+        guard let signatureText = request.headers[.hotlineSignature], let signature = Hotline12345.unhex(signatureText.trimmingWhitespace()), signature.count == 32 else {
             return refuse("signature", "缺少或无效的签名")
         }
         var computed = Hotline12345.Signature(secret: configuration.secret, timestamp: tsText)

@@ -80,8 +80,11 @@ func charset(ofContentType value: String?) -> String? {
     guard let value else { return nil }
     for part in value.split(separator: ";").dropFirst() {
         let kv = part.split(separator: "=", maxSplits: 1)
-        if kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" {
-            return kv[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        if kv.count == 2, String(kv[0]).trimmingWhitespace().lowercased() == "charset" {
+            var value = Substring(String(kv[1]).trimmingWhitespace())
+            while let q = value.first, q == "\"" || q == "'" { value.removeFirst() }
+            while let q = value.last, q == "\"" || q == "'" { value.removeLast() }
+            return String(value)
         }
     }
     return nil

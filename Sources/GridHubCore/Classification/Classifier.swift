@@ -110,7 +110,7 @@ public struct Classifier: Sendable {
     /// What `label` means in `source`'s own list. For the 综治e通 give the code (`0301`) or the name
     /// (`安全隐患/消防通道堵塞`); for the hotline the `SQLB` path.
     public func meaning(of label: String, source: Source) -> LabelMeaning {
-        let label = label.trimmingCharacters(in: .whitespacesAndNewlines)
+        let label = label.trimmingWhitespace()
         func from(_ found: String??, groups: [String] = []) -> LabelMeaning? {
             guard let found else { return nil }
             if let code = found { return .item(code) }
@@ -118,7 +118,7 @@ public struct Classifier: Sendable {
         }
         switch source {
         case .hotline12345:
-            let parts = label.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let parts = label.split(separator: "/").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
             guard !parts.isEmpty else { return .unknown }
             let groups = hotlineFirst[parts[0]] ?? []
             // Deepest level first: the full path, then its prefixes.

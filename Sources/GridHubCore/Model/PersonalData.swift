@@ -249,8 +249,11 @@ public enum PersonalDataMasking {
 }
 
 extension String {
-    /// The string with leading and trailing white space (including the ideographic space) removed.
-    func trimmingWhitespace() -> String {
+    /// The string with leading and trailing white space (including the ideographic space and line
+    /// breaks) removed; cheaper than Foundation's `trimmingCharacters(in:)`.
+    public func trimmingWhitespace() -> String {
+        // Most text has nothing to trim: a visible ASCII character at both ends.
+        if let first = utf8.first, let last = utf8.last, (0x21..<0x80).contains(first), (0x21..<0x80).contains(last) { return self }
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }

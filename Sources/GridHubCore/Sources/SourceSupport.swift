@@ -16,14 +16,18 @@ public enum SourceSupport {
     /// Parses the sources' local time `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai, no zone; no daylight saving).
     public static func parseLocalTime(_ text: String) -> Date? {
         let t = text.trimmingWhitespace()
-        guard t.utf8.count == 19, t.utf8[t.utf8.index(t.utf8.startIndex, offsetBy: 10)] == UInt8(ascii: " ") else { return nil }
-        return RFC3339.parse(t.replacingOccurrences(of: " ", with: "T") + "+08:00")
+        var bytes = Array(t.utf8)
+        guard bytes.count == 19, bytes[10] == UInt8(ascii: " ") else { return nil }
+        bytes[10] = UInt8(ascii: "T")
+        return RFC3339.parse(String(decoding: bytes + Array("+08:00".utf8), as: UTF8.self))
     }
 
     /// Formats a time as the sources' local `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai).
     public static func formatLocalTime(_ date: Date) -> String {
         let seconds = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
-        return String(RFC3339.format(seconds).prefix(19)).replacingOccurrences(of: "T", with: " ")
+        var bytes = Array(RFC3339.format(seconds).utf8.prefix(19))
+        if bytes.count == 19 { bytes[10] = UInt8(ascii: " ") }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The location of an address text placed by the gazetteer (or unplaced).
