@@ -699,13 +699,9 @@ final class CaseWork {
         let eventParts = firstEdition ? ["dispatch", id] : ["dispatch", id, String(c.version)]
         pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in
             let eventId = DeterministicID(namespace: .event, parts: eventParts).uuidString
-            // Written directly unless it carries personal data, which the encoders mask or reveal.
-            if let data = record.jsonBytesWithoutPersonalData() {
-                return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId,
-                                  traceparent: trace, data: data)
-            }
-            return try CloudEvent(id: eventId, source: CloudEvent.routerSource, type: .dispatch,
-                                  time: time, subject: record.caseId, traceparent: trace, payload: record, encoder: disclose ? encoder.revealing : encoder.masking)
+            // Written directly; personal data revealed only to the departments that need it.
+            return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId,
+                              traceparent: trace, data: record.jsonBytes(disclosing: disclose ? .reveal : .mask))
         })
     }
 

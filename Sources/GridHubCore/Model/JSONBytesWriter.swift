@@ -216,10 +216,9 @@ extension StatusUpdate {
 }
 
 extension Dispatch {
-    /// This dispatch as ``GridHubJSON`` encodes it, written directly, when it carries no personal data
-    /// (no contacts, no parties); `nil` otherwise, for the encoder to mask or reveal.
-    public func jsonBytesWithoutPersonalData() -> [UInt8]? {
-        guard contacts.isEmpty, parties.isEmpty else { return nil }
+    /// This dispatch as ``GridHubJSON/encoder(disclosingPersonalData:)`` encodes it with `disclosure`,
+    /// written directly (one per case change that concerns a department).
+    public func jsonBytes(disclosing disclosure: PersonalDataDisclosure = .mask) -> [UInt8] {
         var w = JSONBytesWriter(capacity: 1_024)
         w.beginObject()
         w.key("attachments"); w.beginArray()
@@ -227,7 +226,9 @@ extension Dispatch {
         w.endArray()
         w.key("attempt"); w.int(attempt)
         w.key("caseId"); w.string(caseId)
-        w.key("contacts"); w.beginArray(); w.endArray()
+        w.key("contacts"); w.beginArray()
+        for c in contacts { c.write(to: &w, disclosing: disclosure) }
+        w.endArray()
         w.key("department"); w.string(department)
         w.key("description"); w.string(description)
         w.key("dispatchId"); w.string(dispatchId)
@@ -237,7 +238,9 @@ extension Dispatch {
         w.key("itemCode"); w.string(itemCode)
         w.key("level"); w.string(level.rawValue)
         w.key("location"); location.write(to: &w)
-        w.key("parties"); w.beginArray(); w.endArray()
+        w.key("parties"); w.beginArray()
+        for p in parties { w.string(p.jsonText(disclosing: disclosure)) }
+        w.endArray()
         w.key("reason"); w.string(reason.rawValue)
         w.key("reports"); w.beginArray()
         for r in reports {
@@ -262,10 +265,6 @@ extension Incident {
     /// This incident as ``GridHubJSON/encoder(disclosingPersonalData:)`` encodes it with `disclosure`,
     /// written directly (an adapter writes one per accepted record).
     public func jsonBytes(disclosing disclosure: PersonalDataDisclosure = .mask) -> [UInt8] {
-        func personal<Kind>(_ datum: PersonalDatum<Kind>?, masked: Bool) -> String? {
-            guard let datum else { return nil }
-            return masked || disclosure == .mask ? datum.masked : (datum.revealed ?? datum.masked)
-        }
         var w = JSONBytesWriter(capacity: 1_024)
         w.beginObject()
         w.key("attachments"); w.beginArray()
@@ -276,22 +275,12 @@ extension Incident {
         w.key("itemCode"); w.string(itemCode)
         w.key("location"); location.write(to: &w)
         w.key("parties"); w.beginArray()
-        for p in parties { w.string(personal(p, masked: false)) }
+        for p in parties { w.string(p.jsonText(disclosing: disclosure)) }
         w.endArray()
         w.key("receivedAt"); w.date(receivedAt)
         w.key("reportedAt"); w.date(reportedAt)
         w.key("reporter")
-        if let reporter {
-            w.beginObject()
-            w.key("anonymous"); w.bool(reporter.anonymous)
-            w.key("id"); w.string(reporter.id)
-            w.key("kind"); w.string(reporter.kind.rawValue)
-            w.key("name"); w.string(personal(reporter.name, masked: reporter.anonymous))
-            w.key("phone"); w.string(personal(reporter.phone, masked: reporter.anonymous))
-            w.endObject()
-        } else {
-            w.null()
-        }
+        if let reporter { reporter.write(to: &w, disclosing: disclosure) } else { w.null() }
         w.key("resolution"); w.string(resolution)
         w.key("resolvedOnSite"); w.bool(resolvedOnSite)
         w.key("source"); w.beginObject()
@@ -306,5 +295,26 @@ extension Incident {
         w.key("withdrawn"); w.bool(withdrawn)
         w.endObject()
         return w.bytes
+    }
+}
+
+extension Reporter {
+    /// As ``Reporter/encode(to:)`` writes it: an anonymous reporter stays masked even when disclosing.
+    func write(to w: inout JSONBytesWriter, disclosing disclosure: PersonalDataDisclosure) {
+        let shown: PersonalDataDisclosure = anonymous ? .mask : disclosure
+        w.beginObject()
+        w.key("anonymous"); w.bool(anonymous)
+        w.key("id"); w.string(id)
+        w.key("kind"); w.string(kind.rawValue)
+        w.key("name"); w.string(name?.jsonText(disclosing: shown))
+        w.key("phone"); w.string(phone?.jsonText(disclosing: shown))
+        w.endObject()
+    }
+}
+
+extension PersonalDatum {
+    /// The text ``PersonalDatum/encode(to:)`` writes under `disclosure`.
+    func jsonText(disclosing disclosure: PersonalDataDisclosure) -> String {
+        disclosure == .reveal ? (revealed ?? masked) : masked
     }
 }
