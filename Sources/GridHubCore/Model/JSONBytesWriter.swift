@@ -75,6 +75,12 @@ public struct JSONBytesWriter: Sendable {
     }
 
     public mutating func string(_ value: String?) { if let value { string(value) } else { null() } }
+    /// An array of strings.
+    public mutating func strings(_ values: some Sequence<String>) {
+        beginArray()
+        for value in values { string(value) }
+        endArray()
+    }
     public mutating func date(_ value: Date?) { if let value { date(value) } else { null() } }
     public mutating func double(_ value: Double?) { if let value { double(value) } else { null() } }
 
@@ -183,9 +189,7 @@ extension Location {
         w.key("lon"); w.double(lon)
         w.key("positioning"); w.beginObject()
         if !positioning.candidates.isEmpty {
-            w.key("candidates"); w.beginArray()
-            for g in positioning.candidates { w.string(g) }
-            w.endArray()
+            w.key("candidates"); w.strings(positioning.candidates)
         }
         w.key("confidence"); w.double(positioning.confidence)
         w.key("method"); w.string(positioning.method.rawValue)
@@ -221,9 +225,7 @@ extension Dispatch {
     public func jsonBytes(disclosing disclosure: PersonalDataDisclosure = .mask) -> [UInt8] {
         var w = JSONBytesWriter(capacity: 1_024)
         w.beginObject()
-        w.key("attachments"); w.beginArray()
-        for a in attachments { w.string(a) }
-        w.endArray()
+        w.key("attachments"); w.strings(attachments)
         w.key("attempt"); w.int(attempt)
         w.key("caseId"); w.string(caseId)
         w.key("contacts"); w.beginArray()
@@ -238,9 +240,7 @@ extension Dispatch {
         w.key("itemCode"); w.string(itemCode)
         w.key("level"); w.string(level.rawValue)
         w.key("location"); location.write(to: &w)
-        w.key("parties"); w.beginArray()
-        for p in parties { w.string(p.jsonText(disclosing: disclosure)) }
-        w.endArray()
+        w.key("parties"); w.strings(parties.lazy.map { $0.jsonText(disclosing: disclosure) })
         w.key("reason"); w.string(reason.rawValue)
         w.key("reports"); w.beginArray()
         for r in reports {
@@ -267,16 +267,12 @@ extension Incident {
     public func jsonBytes(disclosing disclosure: PersonalDataDisclosure = .mask) -> [UInt8] {
         var w = JSONBytesWriter(capacity: 1_024)
         w.beginObject()
-        w.key("attachments"); w.beginArray()
-        for a in attachments { w.string(a) }
-        w.endArray()
+        w.key("attachments"); w.strings(attachments)
         w.key("description"); w.string(description)
         w.key("incidentId"); w.string(incidentId)
         w.key("itemCode"); w.string(itemCode)
         w.key("location"); location.write(to: &w)
-        w.key("parties"); w.beginArray()
-        for p in parties { w.string(p.jsonText(disclosing: disclosure)) }
-        w.endArray()
+        w.key("parties"); w.strings(parties.lazy.map { $0.jsonText(disclosing: disclosure) })
         w.key("receivedAt"); w.date(receivedAt)
         w.key("reportedAt"); w.date(reportedAt)
         w.key("reporter")
