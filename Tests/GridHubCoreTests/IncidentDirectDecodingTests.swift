@@ -117,6 +117,49 @@ struct IncidentDirectDecodingTests {
         }
     }
 
+    @Test("status records: what the router writes is read directly as JSONDecoder reads it; with fields changed or bytes replaced, whatever the direct reader accepts, JSONDecoder reads the same")
+    func statusRecords() throws {
+        var rng = SplitMix64(seed: 5_150)
+        let statuses = Self.incidents.enumerated().map { n, incident in
+            StatusUpdate(system: incident.source.system, recordId: incident.source.recordId, caseId: "C-\(n)", caseVersion: 1 + n % 7,
+                         status: CaseStatus.allCases[n % CaseStatus.allCases.count], department: n % 3 == 0 ? nil : "urban-mgmt",
+                         note: n % 4 == 0 ? nil : "处理完毕 \"\(n)\"\n/", at: incident.receivedAt)
+        }
+        func reference(_ bytes: [UInt8]) -> StatusUpdate? { try? GridHubJSON.decoder().decode(StatusUpdate.self, from: Data(bytes)) }
+        let odd: [Any] = [NSNull(), 0, -1, 1, 2.5, "", "x", "urban-mgmt", "NOPE", "2026-11-27T09:15:32", "2026-11-27T09:15:32+08:00", "resolved",
+                          true, [Any](), [String: Any]()]
+        let alphabet = Array("{}[],:\"\\ 0123456789-.etrufalsn".utf8)
+        var accepted = 0, rejected = 0
+        for status in statuses {
+            let valid = status.jsonBytes()
+            #expect(StatusUpdate.decodedDirectly(from: valid) == status)
+            #expect(StatusUpdate.decodedDirectly(from: valid) == reference(valid))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(valid)) as? [String: Any])
+            for _ in 0..<20 {
+                var mutated = object
+                let key = object.keys.sorted()[Int(rng.next() % UInt64(object.count))]
+                switch rng.next() % 4 {
+                case 0: mutated[key] = nil
+                case 1: mutated["extra"] = 1
+                default: mutated[key] = odd[Int(rng.next() % UInt64(odd.count))]
+                }
+                let bytes = Array(try JSONSerialization.data(withJSONObject: mutated))
+                let expected = reference(bytes), direct = StatusUpdate.decodedDirectly(from: bytes)
+                if direct != nil { accepted += 1 } else { rejected += 1 }
+                #expect(direct == nil || direct == expected, "\(key): \(String(decoding: bytes, as: UTF8.self))")
+                if expected != nil, direct == nil { Issue.record("valid, but not read directly: \(String(decoding: bytes, as: UTF8.self))") }
+            }
+            for _ in 0..<10 {
+                var bytes = valid
+                let at = Int(rng.next() % UInt64(bytes.count))
+                bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                let direct = StatusUpdate.decodedDirectly(from: bytes)
+                #expect(direct == nil || direct == reference(bytes), "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        #expect(accepted > 100 && rejected > 100, "\(accepted) accepted, \(rejected) rejected")
+    }
+
     /// Every key path of `object` (into nested objects, not arrays).
     static func paths(_ object: [String: Any], prefix: [String] = []) -> [[String]] {
         object.flatMap { key, value -> [[String]] in

@@ -190,7 +190,8 @@ public final class StatusDelivery: Service, Sendable {
     static func decode(_ record: ConsumerRecord) throws -> OutboundItem {
         let event = try CloudEvent(headers: record.headers.map { (key: $0.key, value: $0.value) }, value: record.value)
         switch event.eventType {
-        case .status: return OutboundItem(record: record, payload: .status(try event.decode(StatusUpdate.self)))
+        // Read directly when plainly valid; otherwise the decoder decides and says why.
+        case .status: return OutboundItem(record: record, payload: .status(try StatusUpdate.decodedDirectly(from: event.data) ?? event.decode(StatusUpdate.self)))
         case .dispatch: return OutboundItem(record: record, payload: .dispatch(try event.decode(Dispatch.self)))
         default: throw CloudEventError(code: .invalidHeader, header: "ce_type", detail: "'\(event.type)' is neither a status nor a dispatch")
         }

@@ -96,3 +96,25 @@ extension JSONFields {
         return E(rawValue: text).map { .some($0) }
     }
 }
+
+extension StatusUpdate {
+    /// The status record in `json`, read without `JSONDecoder` (an adapter reads one per report per case
+    /// change), with the same strictness as ``init(from:)``; nil when anything is not plainly valid, and
+    /// the caller then decodes with ``GridHubJSON/decoder()``, which decides and says why.
+    /// `IncidentDirectDecodingTests` holds the two to the same answers.
+    public static func decodedDirectly(from json: [UInt8]) -> StatusUpdate? {
+        guard let f = JSONFields(try? JSONReader.read(json), keys: CodingKeys.self),
+              let system = f.string("system").flatMap(SourceSystem.init(rawValue:)),
+              let recordId = f.string("recordId"), FieldCheck.isRecordId(recordId),
+              let incidentId = f.string("incidentId"),
+              let caseId = f.string("caseId"), FieldCheck.isRecordId(caseId),
+              let caseVersion = f.int("caseVersion"), caseVersion >= 1,
+              let status = f.string("status").flatMap(CaseStatus.init(rawValue:)),
+              let department = f.optionalString("department"), department.map(FieldCheck.isDepartmentCode) ?? true,
+              let note = f.optionalString("note"),
+              let at = f.string("at").flatMap(RFC3339.parse) else { return nil }
+        let update = StatusUpdate(system: system, recordId: recordId, caseId: caseId, caseVersion: caseVersion, status: status,
+                                  department: department, note: note, at: at)
+        return update.incidentId == incidentId ? update : nil
+    }
+}
