@@ -697,7 +697,7 @@ final class CaseWork {
         let time = now, record = work, trace = c.traceparent()
         // The first edition keeps the id it always had; later ones are told apart by their revision.
         let eventParts = firstEdition ? ["dispatch", id] : ["dispatch", id, String(c.version)]
-        pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { encoder in
+        pending.append(PendingRecord(topic: record.topic, key: Array(c.caseId.utf8)) { _ in
             let eventId = DeterministicID(namespace: .event, parts: eventParts).uuidString
             // Written directly; personal data revealed only to the departments that need it.
             return CloudEvent(id: eventId, source: CloudEvent.routerSource, type: EventType.dispatch.rawValue, time: time, subject: record.caseId,
@@ -719,7 +719,7 @@ final class CaseWork {
         for topic in topics {
             pending.append(PendingRecord(topic: topic, key: Array(c.caseId.utf8)) { encoder in
                 try CloudEvent(id: alert.alertId, source: CloudEvent.routerSource, type: .alert, time: time, subject: alert.caseId, traceparent: trace,
-                               payload: alert, encoder: encoder.masking)
+                               payload: alert, encoder: encoder)
             })
         }
     }
@@ -922,18 +922,14 @@ extension CloudEvent {
 /// A record for the outbox whose bytes are made later, off the order of the batch (encoding is the
 /// batch's largest CPU cost, and it parallelises).
 struct PendingRecord: Sendable {
-    /// The two encoders a record is made with: personal data masked, or revealed for a department that needs it.
-    struct Encoders {
-        let masking = GridHubJSON.encoder()
-        let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
-    }
-
     var topic: String
     var key: [UInt8]?
-    var make: (@Sendable (Encoders) throws -> CloudEvent)?
+    /// Makes the record; given an encoder that masks personal data, for the records not written directly
+    /// (dispatches, which may reveal it to a department, are).
+    var make: (@Sendable (JSONEncoder) throws -> CloudEvent)?
     var ready: OutboxRecord?
 
-    init(topic: String, key: [UInt8]?, make: @escaping @Sendable (Encoders) throws -> CloudEvent) {
+    init(topic: String, key: [UInt8]?, make: @escaping @Sendable (JSONEncoder) throws -> CloudEvent) {
         self.topic = topic
         self.key = key
         self.make = make
@@ -946,11 +942,11 @@ struct PendingRecord: Sendable {
     }
 
     static func encode(_ records: ArraySlice<PendingRecord>) throws -> [OutboxRecord] {
-        let encoders = Encoders()
+        let encoder = GridHubJSON.encoder()
         return try records.map { r in
             if let ready = r.ready { return ready }
             do {
-                let event = try r.make!(encoders)
+                let event = try r.make!(encoder)
                 return OutboxRecord(topic: r.topic, key: r.key, value: event.data, headers: event.kafkaHeaders)
             } catch {
                 throw RouterError("a record for \(r.topic) could not be encoded: \(error)")

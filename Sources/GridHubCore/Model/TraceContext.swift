@@ -57,25 +57,16 @@ public struct TraceContext: Sendable, Hashable {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// `bytes` random bytes in lowercase hex, not all zero (W3C forbids an all-zero id); eight bytes per
     /// draw from the system's generator.
     private static func randomHex(_ bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         while true {
-            var out: [UInt8] = []
-            out.reserveCapacity(2 * bytes)
-            var nonZero = false, word: UInt64 = 0
-            for i in 0..<bytes {
-                if i % 8 == 0 { word = generator.next() }
-                let byte = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                nonZero = nonZero || byte != 0
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            }
-            if nonZero { return String(decoding: out, as: UTF8.self) }
+            var id: [UInt8] = []
+            id.reserveCapacity(bytes + 7)
+            while id.count < bytes { withUnsafeBytes(of: generator.next() as UInt64) { id += $0 } }
+            id.removeLast(id.count - bytes)
+            if id.contains(where: { $0 != 0 }) { return id.hexString }
         }
     }
 }
