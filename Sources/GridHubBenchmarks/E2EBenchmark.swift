@@ -117,8 +117,8 @@ public enum E2EBenchmark {
         started(broker)
         let bootstrap = String(try await broker.line(prefix: "GRIDHUB_BOOTSTRAP=", timeout: .seconds(60)).dropFirst("GRIDHUB_BOOTSTRAP=".count))
         let kafkaEnv = quiet.merging(["GRIDHUB_BOOTSTRAP": bootstrap]) { $1 }
-        let topics = try await Subprocess.run([exe, "topics", "create"], environment: ProcessInfo.processInfo.environment.merging(kafkaEnv) { $1 })
-        guard topics.status == 0 else { throw SubprocessError("gridhub topics create: \(topics.stderr)") }
+        let topics = try await ExternalCommand.run([exe, "topics", "create"], environment: ProcessInfo.processInfo.environment.merging(kafkaEnv) { $1 })
+        guard topics.status == 0 else { throw ExternalCommandError("gridhub topics create: \(topics.stderr)") }
         // PostgreSQL as ops run it.
         var settings = PostgresInstance.Configuration(dataDirectory: work.appendingPathComponent("postgres"), port: try freeLoopbackPort())
         settings.settings = options.postgresSettings
@@ -319,7 +319,7 @@ public enum E2EBenchmark {
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == .ok { return }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw SubprocessError("\(url) did not answer 200 within 120 s")
+        throw ExternalCommandError("\(url) did not answer 200 within 120 s")
     }
 }
 
@@ -379,10 +379,10 @@ final class DaemonProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let l = output.lines.withLock({ $0.first { $0.hasPrefix(prefix) } }) { return l }
-            guard process.isRunning else { throw SubprocessError("\(process.arguments?.joined(separator: " ") ?? "") exited with \(process.terminationStatus)") }
+            guard process.isRunning else { throw ExternalCommandError("\(process.arguments?.joined(separator: " ") ?? "") exited with \(process.terminationStatus)") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw SubprocessError("no line \(prefix)… from gridhub \(process.arguments?.first ?? "") within \(timeout)")
+        throw ExternalCommandError("no line \(prefix)… from gridhub \(process.arguments?.first ?? "") within \(timeout)")
     }
 
     /// User and system CPU seconds so far.

@@ -125,16 +125,15 @@ public final class ChildProcess: Sendable {
     public var wasSignalled: Bool { process.terminationReason == .uncaughtSignal }
 }
 
-/// Runs a command to completion and returns its status, stdout and stderr (with `posix_spawn`, not
-/// Foundation's `Process`: see ``Subprocess``).
+/// Runs a command to completion and returns its status, stdout and stderr (through ``ExternalCommand``).
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [], stdin: Data? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
     var env = ProcessInfo.processInfo.environment
     for key in removing { env[key] = nil }
     env.merge(environment) { $1 }
     do {
-        let result = try await Subprocess.run([executable] + arguments, environment: env, stdin: stdin.map { Array($0) }, timeout: timeout)
+        let result = try await ExternalCommand.run([executable] + arguments, environment: env, stdin: stdin.map { Array($0) }, timeout: timeout)
         return (result.status, result.stdout, result.stderr)
-    } catch let error as SubprocessError {
+    } catch let error as ExternalCommandError {
         throw HarnessError(error.description)
     }
 }

@@ -17,20 +17,16 @@ public enum TestPostgres {
         public var adminURL: String { "postgres://postgres@127.0.0.1:\(port)/postgres" }
     }
 
-    private static let queue = DispatchQueue(label: "gridhub.test.postgres")
-    private static let state = Mutex<Result<Server, HarnessError>?>(nil)
+    /// The one start of this process's server, which every caller awaits.
+    private static let starting = Mutex<Task<Server, any Error>?>(nil)
 
-    /// The server of this test process, started on first call (off the cooperative pool).
+    /// The server of this test process, started on first call.
     public static func server() async throws -> Server {
-        let result: Result<Server, HarnessError> = await withCheckedContinuation { continuation in
-            queue.async {
-                if let existing = state.withLock({ $0 }) { continuation.resume(returning: existing); return }
-                let started = Result<Server, HarnessError> { () throws(HarnessError) -> Server in try start() }
-                state.withLock { $0 = started }
-                continuation.resume(returning: started)
-            }
+        let task = starting.withLock { task in
+            if task == nil { task = Task { try await start() } }
+            return task!
         }
-        return try result.get()
+        return try await task.value
     }
 
     /// A new, empty database on the shared server; returns its URL for `GRIDHUB_DATABASE_URL`.
@@ -64,47 +60,40 @@ public enum TestPostgres {
         throw HarnessError("PostgreSQL's \(name) not found (install Debian's postgresql; scripts/test does)")
     }
 
-    private static func start() throws(HarnessError) -> Server {
+    private static func start() async throws -> Server {
         let initdb = try binary("initdb"), pgctl = try binary("pg_ctl")
         let dir = "/tmp/gridhub-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw HarnessError("cannot create \(dir): \(error)")
         }
         let asRoot = getuid() == 0
-        if asRoot { _ = blockingRun("/bin/chown", ["postgres:postgres", dir]) }
+        if asRoot { _ = await run("/bin/chown", ["postgres:postgres", dir]) }
         func asServerUser(_ command: [String]) -> [String] { asRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + command : command }
         let data = "\(dir)/data"
-        let initResult = blockingRun(asServerUser([initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]))
+        let initResult = await run(asServerUser([initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]))
         guard initResult.status == 0 else { throw HarnessError("initdb failed: \(initResult.output)") }
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...60_000)
             let options = "-p \(port) -k \(dir) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=256MB"
-            let startResult = blockingRun(asServerUser([pgctl, "-D", data, "-o", options, "-l", "\(dir)/server.log", "-w", "-t", "30", "start"]))
+            let startResult = await run(asServerUser([pgctl, "-D", data, "-o", options, "-l", "\(dir)/server.log", "-w", "-t", "30", "start"]))
             if startResult.status == 0 {
                 // Stop and remove the server when this process ends, however it ends.
                 let stop = (asRoot ? "/usr/sbin/runuser -u postgres -- " : "") + "\(pgctl) -D \(data) -m immediate stop"
                 let watcher = "while [ -d /proc/\(getpid()) ]; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf \(dir)"
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                process.arguments = ["-c", watcher]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try? process.run()
+                _ = try? ExternalCommand.spawnDetached(["/bin/sh", "-c", watcher])
                 return Server(directory: dir, port: port)
             }
         }
         throw HarnessError("the test PostgreSQL did not start: \((try? String(contentsOfFile: "\(dir)/server.log", encoding: .utf8)) ?? "")")
     }
 
-    private static func blockingRun(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
-        blockingRun([executable] + arguments)
+    private static func run(_ executable: String, _ arguments: [String]) async -> (status: Int32, output: String) {
+        await run([executable] + arguments)
     }
 
-    private static func blockingRun(_ command: [String]) -> (status: Int32, output: String) {
-        // Not Foundation's Process: `pg_ctl start` leaves the server behind holding inherited
-        // descriptors (see Subprocess).
+    private static func run(_ command: [String]) async -> (status: Int32, output: String) {
         do {
-            let result = try Subprocess.run(command, timeout: .seconds(120))
+            let result = try await ExternalCommand.run(command, timeout: .seconds(120))
             return (result.status, result.stdout + result.stderr)
         } catch {
             return (-1, "\(error)")

@@ -41,11 +41,12 @@ public final class PostgresInstance: Sendable {
     private let binDirectory: URL
     /// The watcher's process id while the server runs.
     private let watcher = Mutex<pid_t?>(nil)
+    /// ``dataDirectory()``, once decided.
+    private let resolvedDataDirectory = Mutex<URL?>(nil)
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        dataDirectory = Self.resolveDataDirectory(configuration.dataDirectory)
         guard let bin = PostgresInstance.findBinDirectory() else {
             throw PostgresInstanceError(message: "PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install postgresql")
         }
@@ -79,25 +80,32 @@ public final class PostgresInstance: Sendable {
 
     /// The directory the cluster lives in: the configured one, or (as root, when the `postgres` user
     /// cannot reach it) a directory under `/var/tmp` that the configured path links to. Decided once.
-    public let dataDirectory: URL
+    public func dataDirectory() async -> URL {
+        if let decided = resolvedDataDirectory.withLock({ $0 }) { return decided }
+        let resolved = await Self.resolveDataDirectory(configuration.dataDirectory)
+        return resolvedDataDirectory.withLock { decided in
+            if decided == nil { decided = resolved }
+            return decided!
+        }
+    }
 
-    /// Where the cluster of `configured` lives (see ``dataDirectory``).
-    static func resolveDataDirectory(_ configured: URL) -> URL {
-        guard getuid() == 0, !postgresUserCanEnter(configured.deletingLastPathComponent()) else { return configured }
+    /// Where the cluster of `configured` lives (see ``dataDirectory()``).
+    static func resolveDataDirectory(_ configured: URL) async -> URL {
+        guard getuid() == 0, await !postgresUserCanEnter(configured.deletingLastPathComponent()) else { return configured }
         return URL(fileURLWithPath: "/var/tmp/gridhub-postgres-\(ContentDigest.sha256(Array(configured.path.utf8)).prefix(6).hexString)")
     }
 
     /// Whether the `postgres` OS user can enter `directory` (search permission on it and every parent).
     /// A check that could not run (a busy machine) counts as yes: only a refused `cd` moves the cluster.
-    static func postgresUserCanEnter(_ directory: URL) -> Bool {
-        guard let result = try? Subprocess.run(["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "/bin/sh", "-c", "cd -- \"$1\"", "sh", directory.path],
-                                               timeout: .seconds(60)) else { return true }
+    static func postgresUserCanEnter(_ directory: URL) async -> Bool {
+        guard let result = try? await ExternalCommand.run(["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "/bin/sh", "-c", "cd -- \"$1\"", "sh", directory.path],
+                                                       timeout: .seconds(60)) else { return true }
         return result.status == 0
     }
 
     /// Creates the cluster if needed, starts the server, and creates the database if needed.
     public func start() async throws {
-        let dir = dataDirectory
+        let dir = await dataDirectory()
         let asPostgres = getuid() == 0
         if dir != configuration.dataDirectory {
             logger.info("the postgres user cannot enter the state directory; the private cluster lives elsewhere",
@@ -145,14 +153,14 @@ public final class PostgresInstance: Sendable {
     /// Stops a server still running on the data directory (an earlier run crashed) and deletes the
     /// cluster, so that ``start()`` creates a new one.
     public func discardCluster() async throws {
-        let dir = dataDirectory
+        let dir = await dataDirectory()
         try await stopLeftover(in: dir, asPostgres: getuid() == 0)
         if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
     }
 
     /// Stops the server (fast shutdown: open sessions are ended, committed data is kept).
     public func stop() async throws {
-        try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
+        try await run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", await dataDirectory().path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
         // Only once the server is down: if stopping failed, the watcher still stops it when this process ends.
         stopWatcher()
     }
@@ -183,7 +191,7 @@ public final class PostgresInstance: Sendable {
             + "while alive \(getpid()); do sleep 1; done; "
             + "[ \"$(head -n 1 \"$1/postmaster.pid\" 2>/dev/null)\" = \"\(server)\" ] && kill -INT \(server)"
         do {
-            let pid = try Subprocess.spawnDetached(["/bin/sh", "-c", script, "gridhub-postgres-watcher", dir.path])
+            let pid = try ExternalCommand.spawnDetached(["/bin/sh", "-c", script, "gridhub-postgres-watcher", dir.path])
             watcher.withLock { $0 = pid }
         } catch {
             logger.warning("no watcher for the private PostgreSQL: a crash would leave it running until the next start", metadata: ["error": .string("\(error)")])
@@ -218,7 +226,7 @@ public final class PostgresInstance: Sendable {
         // Deploy/README.md) stays out of it, as it would on the city's database server.
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "LD_PRELOAD")
-        let result = try await Subprocess.run(argv, environment: environment, timeout: .seconds(120))
+        let result = try await ExternalCommand.run(argv, environment: environment, timeout: .seconds(120))
         guard result.status == 0 else {
             throw PostgresInstanceError(message: "\((executable as NSString).lastPathComponent) failed (status \(result.status)): \((result.stdout + result.stderr).suffix(800))")
         }

@@ -1,0 +1,64 @@
+import Foundation
+import Glibc
+import GridHubRuntime
+import Testing
+
+@Suite("ExternalCommand")
+struct ExternalCommandTests {
+    /// A test process holds hundreds of sockets; PostgreSQL refused to start when it inherited them
+    /// ("insufficient file descriptors available to start server process").
+    @Test("a command inherits only standard input, output and error, not the caller's other descriptors")
+    func noInheritedDescriptors() async throws {
+        var pipes: [Int32] = []
+        for _ in 0..<40 {
+            var fds: [Int32] = [0, 0]
+            #expect(pipe(&fds) == 0)
+            pipes += fds
+        }
+        defer { for fd in pipes { close(fd) } }
+        let result = try await ExternalCommand.run(["/bin/ls", "/proc/self/fd"])
+        let open = result.stdout.split(separator: "\n").compactMap { Int($0) }
+        // 0, 1, 2 and the descriptor ls reads /proc/self/fd through.
+        #expect(open.count <= 4, "the command saw descriptors \(open)")
+    }
+}
+
+@Suite("ExternalCommand: status, input, output and time limit")
+struct ExternalCommandResultTests {
+    @Test("exit status, standard input, output and error come back as the command gave them")
+    func statusAndStreams() async throws {
+        let result = try await ExternalCommand.run(["/bin/sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], stdin: Array("hello\n".utf8))
+        #expect(result.status == 3)
+        #expect(result.stdout == "HELLO\n")
+        #expect(result.stderr == "oops\n")
+    }
+
+    @Test("a command ended by a signal reports 128 + the signal")
+    func signalled() async throws {
+        let result = try await ExternalCommand.run(["/bin/sh", "-c", "kill -TERM $$"])
+        #expect(result.status == 128 + SIGTERM)
+    }
+
+    /// `pg_ctl start` exits while the server it started runs on with its descriptors.
+    @Test("returns when the command exits, though a process it started still holds its output")
+    func leavesAProcessBehind() async throws {
+        let started = ContinuousClock.now
+        let result = try await ExternalCommand.run(["/bin/sh", "-c", "sleep 30 & echo started"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "started\n")
+        #expect(ContinuousClock.now - started < .seconds(20), "waited for the process left behind")
+    }
+
+    @Test("a command still running at its time limit is killed, and the call says so")
+    func timeLimit() async throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-timeout-\(UUID().uuidString)").path
+        defer { unlink(marker) }
+        let started = ContinuousClock.now
+        await #expect(throws: ExternalCommandError.self) {
+            try await ExternalCommand.run(["/bin/sh", "-c", "sleep 3; touch \(marker)"], timeout: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        try await Task.sleep(for: .seconds(4))
+        #expect(!FileManager.default.fileExists(atPath: marker), "the command ran on after its time limit")
+    }
+}
