@@ -26,8 +26,7 @@ struct ContainerDeployTests {
     /// `GRIDHUB_OPT_*` variables are added as the flags they stand for, every such variable is a flag of
     /// the command; returns the port it listens on for /readyz.
     static func daemon(_ arguments: [String], environment: [String: String], where place: String) throws -> Int? {
-        var config = ConfigFile()
-        config.addEnvironment(environment)
+        let config = ConfigFile(environment: environment)
         var flags: [String] = []
         for (flag, value) in config.values.sorted(by: { $0.key < $1.key }) { flags += ["--\(flag)", value] }
         let command = try GridHub.parseAsRoot(arguments + flags)

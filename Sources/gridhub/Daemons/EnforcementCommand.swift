@@ -25,7 +25,7 @@ struct EnforcementCommand: AsyncParsableCommand {
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.enforcement", command: self)
-        let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")
+        let address = try DaemonSupport.address(context, "admin-listen", DaemonSupport.value(context, "admin-listen", adminListen) ?? "127.0.0.1:0")
         var settings = AdapterDaemons.EnforcementSettings(inbox: URL(fileURLWithPath: try DaemonSupport.require(context, "inbox", inbox)),
                                                           outbox: URL(fileURLWithPath: try DaemonSupport.require(context, "outbox", outbox)),
                                                           adminListen: address)

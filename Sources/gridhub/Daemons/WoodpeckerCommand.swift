@@ -23,7 +23,7 @@ struct WoodpeckerCommand: AsyncParsableCommand {
     func run() async throws {
         Runtime.bootstrapLogging()
         let context = try DaemonSupport.context(configPath: config, label: "gridhub.adapter.woodpecker", command: self)
-        let address = try DaemonSupport.address(context, "admin-listen", adminListen ?? context.config.values["admin-listen"] ?? "127.0.0.1:0")
+        let address = try DaemonSupport.address(context, "admin-listen", DaemonSupport.value(context, "admin-listen", adminListen) ?? "127.0.0.1:0")
         let settings = AdapterDaemons.WoodpeckerSettings(apiURL: try DaemonSupport.require(context, "api", api),
                                                          token: try DaemonSupport.secret(.woodpeckerToken), adminListen: address)
         let reference = try DaemonSupport.reference(context, referenceDir)
