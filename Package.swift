@@ -49,7 +49,8 @@ let package = Package(
     //   1. CRdKafka → GridHubKafka (the only module that touches C)   1. GridHubCore (pure: no I/O)
     //   2. GridHubRuntime (what every process shares)
     //   3. GridHubAdapters, GridHubRouter, GridHubTools, GridHubSimulation (none uses another)
-    //   4. GridHubBenchmarks   5. the executables gridhub and gridhub-bench
+    //   4. GridHubConsole, GridHubGateway (over the router's database), GridHubBenchmarks
+    //   5. the executables gridhub and gridhub-bench
     //   GridHubTesting (test support) is not a product: only the test targets use it.
     targets: [
         // The C library. Only GridHubKafka imports it.
