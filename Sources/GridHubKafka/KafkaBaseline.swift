@@ -18,14 +18,17 @@ package enum KafkaBaseline {
         }
     }
 
-    /// Reads `count` records from the beginning of every partition of `topic` (`partitions` of them).
-    public static func consume(bootstrap: String, topic: String, partitions: Int, count: Int) throws(KafkaError) {
+    /// Reads `count` records from the beginning of every partition of `topic` (`partitions` of them);
+    /// returns when the first of them was read.
+    @discardableResult
+    public static func consume(bootstrap: String, topic: String, partitions: Int, count: Int) throws(KafkaError) -> ContinuousClock.Instant {
         let rk = try rawConsumer(bootstrap: bootstrap)
         defer { rk.destroy() }
         try assignFromBeginning(rk, topic: topic, partitions: partitions)
         var seen = 0
-        try consumeLoop(rk, until: count) { _ in seen += 1 }
+        let first = try consumeLoop(rk, until: count) { _ in seen += 1 }
         precondition(seen >= count)
+        return first
     }
 
     /// Reads `count` records from `source` and produces each value to `target`, waiting for all
@@ -33,9 +36,11 @@ package enum KafkaBaseline {
     ///
     /// With `fanOut` and `value`, each record read is answered with `fanOut` records (on average; a
     /// running total is rounded) of `value` under the record's key instead: the raw cost of a service
-    /// that turns each record it reads into that many records of that size.
+    /// that turns each record it reads into that many records of that size. Returns when the first
+    /// record was read.
+    @discardableResult
     public static func passthrough(bootstrap: String, source: String, partitions: Int, target: String, count: Int,
-                                   fanOut: Double = 1, value: [UInt8]? = nil) throws(KafkaError) {
+                                   fanOut: Double = 1, value: [UInt8]? = nil) throws(KafkaError) -> ContinuousClock.Instant {
         let consumer = try rawConsumer(bootstrap: bootstrap)
         defer { consumer.destroy() }
         let producer = try rawProducer(bootstrap: bootstrap)
@@ -47,7 +52,7 @@ package enum KafkaBaseline {
         defer { rd_kafka_topic_destroy(rkt) }
         var produceError: rd_kafka_resp_err_t = RD_KAFKA_RESP_ERR_NO_ERROR
         var read = 0, written = 0
-        try consumeLoop(consumer, until: count) { m in
+        let first = try consumeLoop(consumer, until: count) { m in
             read += 1
             let due = value == nil ? read : Int((Double(read) * fanOut).rounded())
             while written < due {
@@ -69,6 +74,7 @@ package enum KafkaBaseline {
         if produceError != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(produceError, code: .produce, context: "baseline passthrough") }
         let err = rd_kafka_flush(producer.pointer, 60_000)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline flush") }
+        return first
     }
 
     /// Produce → consume latency in milliseconds of `count` records of `size` bytes produced at `rate`
@@ -178,12 +184,15 @@ package enum KafkaBaseline {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .consume, context: "baseline assign") }
     }
 
-    private static func consumeLoop(_ handle: RDKafkaHandle, until count: Int, _ each: (UnsafeMutablePointer<rd_kafka_message_t>) -> Void) throws(KafkaError) {
+    /// Reads until `count` records were seen; returns when the first batch came.
+    @discardableResult
+    private static func consumeLoop(_ handle: RDKafkaHandle, until count: Int, _ each: (UnsafeMutablePointer<rd_kafka_message_t>) -> Void) throws(KafkaError) -> ContinuousClock.Instant {
         guard let queue = rd_kafka_queue_get_consumer(handle.pointer) else { throw KafkaError(code: .consume, message: "baseline: no queue") }
         defer { rd_kafka_queue_destroy(queue) }
         var buffer = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: 1_000)
         var seen = 0
         var idle = 0
+        var first: ContinuousClock.Instant? = nil
         while seen < count {
             // As the client polls: what is there now, else the first record as soon as it comes.
             let n = KafkaConsumer.consumeAvailable(queue, into: &buffer, timeoutMilliseconds: 100)
@@ -192,6 +201,7 @@ package enum KafkaBaseline {
                 if idle > 300 { throw KafkaError(code: .timedOut, message: "baseline consumer saw \(seen) of \(count) records") }
                 continue
             }
+            if first == nil { first = .now }
             idle = 0
             for i in 0..<n {
                 guard let m = buffer[i] else { continue }
@@ -202,6 +212,7 @@ package enum KafkaBaseline {
                 rd_kafka_message_destroy(m)
             }
         }
+        return first ?? .now
     }
 }
 

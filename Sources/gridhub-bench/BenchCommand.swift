@@ -21,11 +21,13 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Records per phase.") var records = 100_000
         @Option(help: "Bytes per record.") var size = 400
         @Option(help: "Partitions.") var partitions = 16
+        @Option(help: "Rounds of consume and passthrough (the median is reported).") var rounds = 5
         @Flag(help: "Print one JSON object as the last line too.") var json = false
 
         func run() async throws {
             ProcessLogging.bootstrap()
             var options = KafkaBenchmark.Options()
+            options.rounds = rounds
             options.records = records
             options.recordSize = size
             options.partitions = partitions
