@@ -124,17 +124,29 @@ public final class KafkaConsumer: @unchecked Sendable {
     public var rebalanceCount: Int { state.withLock { $0.rebalances } }
 
     /// Waits up to `timeout` for the next records and returns at most `maxRecords` of them
-    /// (empty when none arrived). Throws on a fatal consumer error.
+    /// (empty when none arrived, or at once, empty, when the calling task is cancelled or ``wakeUp()``
+    /// is called while it waits). Throws on a fatal consumer error.
     public func poll(maxRecords: Int? = nil, timeout: Duration) async throws(KafkaError) -> [ConsumerRecord] {
         let max = maxRecords ?? configuration.maxBatchRecords
         let ms = Int32(clamping: timeout.milliseconds)
         let queuePointer = UncheckedPointer(self.queuePointer)
         let logger = self.logger
         if state.withLock({ $0.closed }) { throw KafkaError(code: .shutDown, message: "the consumer is closed") }
-        let result: Result<[ConsumerRecord], KafkaError> = await onQueue {
-            KafkaConsumer.consumeBatch(queue: queuePointer.pointer, max: max, timeoutMilliseconds: ms, logger: logger)
+        if Task.isCancelled { return [] }
+        let result: Result<[ConsumerRecord], KafkaError> = await withTaskCancellationHandler {
+            await onQueue {
+                KafkaConsumer.consumeBatch(queue: queuePointer.pointer, max: max, timeoutMilliseconds: ms, logger: logger)
+            }
+        } onCancel: {
+            rd_kafka_queue_yield(queuePointer.pointer)
         }
         return try result.get()
+    }
+
+    /// Ends a ``poll(maxRecords:timeout:)`` that is waiting, at once and with no records (the next poll
+    /// returns at once if none is waiting): so that a long poll does not hold up a shutdown.
+    public func wakeUp() {
+        rd_kafka_queue_yield(queuePointer)
     }
 
     /// Batches of records as they arrive, until the consuming task is cancelled or the consumer is

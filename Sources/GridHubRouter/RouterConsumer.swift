@@ -98,11 +98,14 @@ public final class RouterConsumer: Service, Sendable {
             Task {
                 let polled = ContinuousClock.now
                 let batch: [ConsumerRecord]
-                do { batch = try await consumer.poll(timeout: .milliseconds(100)) } catch {
+                // A long wait: a quiet router wakes once a second, not ten times; records end it at once,
+                // and so does a shutdown (``KafkaConsumer/wakeUp()`` below).
+                do { batch = try await consumer.poll(timeout: .seconds(1)) } catch {
                     self.logger.warning("poll failed", metadata: [RouterLogKeys.reason: .string("\(error)")])
                     try? await Task.sleep(for: .milliseconds(200))
                     return nil
                 }
+                guard !batch.isEmpty else { return DecodedBatch(records: [], items: [], assignment: consumer.assignment) }
                 metrics.spent("consumer: poll", since: polled)
                 let decoding = ContinuousClock.now
                 let items = await self.decodeAll(batch)
@@ -139,6 +142,7 @@ public final class RouterConsumer: Service, Sendable {
             }
         } onGracefulShutdown: {
             self.state.withLock { $0 = (false, "shutting down") }
+            consumer.wakeUp()
         }
         // A batch read ahead and not processed is read again by whoever gets its partitions.
         _ = await next?.value

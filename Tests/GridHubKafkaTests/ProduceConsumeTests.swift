@@ -156,3 +156,43 @@ final class Counter: Sendable {
     func increment() { lock.withLock { $0 += 1 } }
     var value: Int { lock.withLock { $0 } }
 }
+
+@Suite("A long poll ends early when asked", .timeLimit(.minutes(2)))
+struct LongPollTests {
+    @Test("wakeUp() ends a waiting poll at once with no records; the next poll still reads what comes")
+    func wakeUp() async throws {
+        let topic = try await TestKafka.makeTopic(partitions: 1)
+        let consumer = try TestKafka.consumer()
+        try consumer.assign([TopicPartitionOffset(topic: topic, partition: 0, offset: KafkaOffset.beginning)])
+        let started = ContinuousClock.now
+        async let polled = consumer.poll(timeout: .seconds(60))
+        try await Task.sleep(for: .milliseconds(300))
+        consumer.wakeUp()
+        let records = try await polled
+        #expect(records.isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(30), "the poll waited out its time")
+        let producer = try TestKafka.producer()
+        _ = try await producer.send(ProducerRecord(topic: topic, key: "k", value: Array("after".utf8)))
+        await producer.shutdown()
+        var read: [ConsumerRecord] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while read.isEmpty && ContinuousClock.now < deadline { read = try await consumer.poll(timeout: .seconds(5)) }
+        #expect(read.map(\.value) == [Array("after".utf8)])
+        await consumer.close()
+    }
+
+    @Test("a waiting poll ends at once, with no records, when its task is cancelled")
+    func cancellation() async throws {
+        let topic = try await TestKafka.makeTopic(partitions: 1)
+        let consumer = try TestKafka.consumer()
+        try consumer.assign([TopicPartitionOffset(topic: topic, partition: 0, offset: KafkaOffset.beginning)])
+        let started = ContinuousClock.now
+        let task = Task { try await consumer.poll(timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        let records = try await task.value
+        #expect(records.isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(30), "the poll waited out its time")
+        await consumer.close()
+    }
+}
