@@ -159,11 +159,17 @@ final class Counter: Sendable {
 
 @Suite("A long poll ends early when asked", .timeLimit(.minutes(2)))
 struct LongPollTests {
-    @Test("wakeUp() ends a waiting poll at once with no records; the next poll still reads what comes")
-    func wakeUp() async throws {
+    /// A consumer of a new, empty topic: a poll of it waits out its whole time unless ended early.
+    static func idleConsumer() async throws -> (topic: String, consumer: KafkaConsumer) {
         let topic = try await TestKafka.makeTopic(partitions: 1)
         let consumer = try TestKafka.consumer()
         try consumer.assign([TopicPartitionOffset(topic: topic, partition: 0, offset: KafkaOffset.beginning)])
+        return (topic, consumer)
+    }
+
+    @Test("wakeUp() ends a waiting poll at once with no records; the next poll still reads what comes")
+    func wakeUp() async throws {
+        let (topic, consumer) = try await Self.idleConsumer()
         let started = ContinuousClock.now
         async let polled = consumer.poll(timeout: .seconds(60))
         try await Task.sleep(for: .milliseconds(300))
@@ -183,9 +189,7 @@ struct LongPollTests {
 
     @Test("a waiting poll ends at once, with no records, when its task is cancelled")
     func cancellation() async throws {
-        let topic = try await TestKafka.makeTopic(partitions: 1)
-        let consumer = try TestKafka.consumer()
-        try consumer.assign([TopicPartitionOffset(topic: topic, partition: 0, offset: KafkaOffset.beginning)])
+        let (_, consumer) = try await Self.idleConsumer()
         let started = ContinuousClock.now
         let task = Task { try await consumer.poll(timeout: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(300))
