@@ -70,6 +70,9 @@ public struct DepartmentDesks: Service {
         var random = SplitMix64(seed: behaviour.seed)
         var plan: [Planned] = []
         var latestDispatch: [String: String] = [:]  // caseId → the dispatch the desks still answer
+        // Dispatches answered to the end (resolved, returned): a revision of one that comes later (a
+        // source's supplement to a finished case) is read, not worked on again.
+        var finished = BoundedSet(capacity: 100_000)
         var sequence = 0
         let decoder = GridHubJSON.decoder()
 
@@ -86,7 +89,7 @@ public struct DepartmentDesks: Service {
                 }
                 // A new revision of a dispatch the desk already works on (a source's supplement): the
                 // desk reads it and goes on with the work it planned.
-                if latestDispatch[dispatch.caseId] == dispatch.dispatchId {
+                if latestDispatch[dispatch.caseId] == dispatch.dispatchId || finished.contains(dispatch.dispatchId) {
                     statistics.add("revised")
                     continue
                 }
@@ -126,7 +129,10 @@ public struct DepartmentDesks: Service {
                 feedback.at = Date()
                 if await publish(feedback, producer: producer) {
                     statistics.add(feedback.status.rawValue)
-                    if feedback.status == .resolved || feedback.status == .returned { latestDispatch[first.caseId] = nil }
+                    if feedback.status == .resolved || feedback.status == .returned {
+                        latestDispatch[first.caseId] = nil
+                        finished.insert(feedback.dispatchId)
+                    }
                 }
                 sent += 1
             }
