@@ -261,8 +261,6 @@ public final class KafkaConsumer: @unchecked Sendable {
         var records: [ConsumerRecord] = []
         records.reserveCapacity(n)
         var fatal: KafkaError? = nil
-        // A batch mostly comes from one or a few topics: each name is made once, not once per record.
-        var lastTopic: (handle: OpaquePointer, name: String)? = nil
         for i in 0..<n {
             guard let m = messages[i] else { continue }
             defer { rd_kafka_message_destroy(m) }
@@ -274,14 +272,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 logger.info("consumer error", metadata: [LoggingKeys.errorCode: .string(error.rdKafkaName ?? ""), LoggingKeys.errorReason: .string(error.message)])
                 continue
             }
-            let topic: String
-            if let rkt = msg.rkt {
-                if let last = lastTopic, last.handle == rkt { topic = last.name } else {
-                    topic = String(cString: rd_kafka_topic_name(rkt))
-                    lastTopic = (rkt, topic)
-                }
-            } else { topic = "" }
-            records.append(record(from: m, topic: topic))
+            records.append(record(from: m))
         }
         if let fatal { return .failure(fatal) }
         return .success(records)
@@ -299,8 +290,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         return 1 + Swift.max(0, messages.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, $0.count - 1) })
     }
 
-    static func record(from m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> ConsumerRecord {
+    static func record(from m: UnsafeMutablePointer<rd_kafka_message_t>) -> ConsumerRecord {
         let msg = m.pointee
+        // A string of its own per record, made here: see KafkaProducer.handleDelivery for what sharing one cost.
+        let topic = msg.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         let value: [UInt8] = msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) } ?? []
         let key: [UInt8]? = msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) }
         var headers: [KafkaHeader] = []
