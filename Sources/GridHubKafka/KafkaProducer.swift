@@ -306,8 +306,8 @@ public final class KafkaProducer: @unchecked Sendable {
         guard let opaque = message.pointee._private else { return }
         let slot = Unmanaged<DeliverySlot>.fromOpaque(opaque).takeRetainedValue()
         // Made anew for each report. Keeping the sent record's topic string in the slot instead (one
-        // string shared by every report, its reference count bumped from the senders' threads and this
-        // one) was tried: the 12345 adapter fell from 4.7 k to 3.1 k req/s (`gridhub bench hotline`).
+        // string shared by every report) was tried: the 12345 adapter fell from 4.7 k to 3.1 k req/s
+        // (`gridhub bench hotline`, three runs each; why, not measured).
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         let result: Result<DeliveryReport, KafkaError>
         if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {

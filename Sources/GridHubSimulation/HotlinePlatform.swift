@@ -117,7 +117,7 @@ public final class HotlinePlatform: Sendable {
                 return answer(.invalid, "\(error)")
             }
             let traced = request.headers[HTTPFields.Element.Name("traceparent")!]
-            self.state.withLock { $0.received.append(Received(report: report, signatureValid: valid, receivedAt: Date(), traceparent: traced)) }
+            self.state.withLock { _ = $0.received.append(Received(report: report, signatureValid: valid, receivedAt: Date(), traceparent: traced)) }
             return answer(.accepted, "成功")
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "hotline-double"),

@@ -8,14 +8,18 @@ struct RecentList<Element: Sendable>: Sendable {
 
     init(capacity: Int) { self.capacity = capacity }
 
-    mutating func append(_ item: Element) {
+    /// Appends `item`; returns the oldest item when it made room for this one.
+    @discardableResult
+    mutating func append(_ item: Element) -> Element? {
         total += 1
         if items.count < capacity {
             items.append(item)
-        } else {
-            items[next] = item
-            next = (next + 1) % capacity
+            return nil
         }
+        let dropped = items[next]
+        items[next] = item
+        next = (next + 1) % capacity
+        return dropped
     }
 
     /// The kept items, oldest first.
@@ -24,23 +28,15 @@ struct RecentList<Element: Sendable>: Sendable {
 
 /// The last `capacity` distinct strings inserted, for "have I seen this?" with bounded memory.
 struct BoundedSet: Sendable {
-    let capacity: Int
     private var members = Set<String>()
-    private var queue: [String] = []
-    private var head = 0
+    private var order: RecentList<String>
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) { order = RecentList(capacity: capacity) }
 
     func contains(_ item: String) -> Bool { members.contains(item) }
 
     mutating func insert(_ item: String) {
         guard members.insert(item).inserted else { return }
-        queue.append(item)
-        if members.count > capacity {
-            members.remove(queue[head])
-            head += 1
-            // Drop the forgotten half of the queue now and then, not on every insert.
-            if head > capacity { queue.removeFirst(head); head = 0 }
-        }
+        if let dropped = order.append(item) { members.remove(dropped) }
     }
 }
