@@ -88,19 +88,39 @@ public enum TestKafka {
     /// Reads from `topic` for `quiet` after the last record and returns everything seen: for
     /// asserting that nothing more than expected arrives.
     /// Everything already on the topic when it is called is read first, however slow the machine (the
-    /// partitions' end offsets, then up to 30 s); the quiet period only counts after that.
+    /// partitions' end offsets, then up to 60 s); the quiet period only counts after that.
     public static func readUntilQuiet(_ topic: String, partitions: Int, cluster: EmbeddedKafkaCluster = TestKafka.cluster, quiet: Duration = .seconds(2)) async throws -> [ConsumerRecord] {
-        let admin = try KafkaAdmin(configuration: client(cluster), logger: quietLogger)
-        var ends: [Int32: Int64] = [:]
-        for end in try await admin.endOffsets(topic: topic) where end.offset > 0 { ends[end.topicPartition.partition] = end.offset }
-        let consumer = try TestKafka.consumer(cluster)
-        try consumer.assign((0..<Int32(partitions)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) })
+        try await readUntilQuiet([topic], client: client(cluster), quiet: quiet)
+    }
+
+    /// ``readUntilQuiet(_:partitions:cluster:quiet:)`` over every partition of several topics, on any
+    /// cluster (a broker in another process included). A partition is read to its end when a record at
+    /// its last offset arrived or the consumer's position passed it (the last offsets of a
+    /// transactional producer's topic are commit markers, never delivered).
+    public static func readUntilQuiet(_ topics: [String], client: KafkaClientConfiguration, quiet: Duration = .seconds(2)) async throws -> [ConsumerRecord] {
+        let admin = try KafkaAdmin(configuration: client, logger: quietLogger)
+        var all: [TopicPartition] = []
+        var ends: [TopicPartition: Int64] = [:]
+        for topic in topics {
+            for end in try await admin.endOffsets(topic: topic) {
+                all.append(end.topicPartition)
+                if end.offset > 0 { ends[end.topicPartition] = end.offset }
+            }
+        }
+        var config = KafkaConsumerConfiguration(client: client)
+        config.sessionTimeoutMilliseconds = 6_000
+        let consumer = try KafkaConsumer(configuration: config, logger: quietLogger)
+        try consumer.assign(all.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: KafkaOffset.beginning) })
         var records: [ConsumerRecord] = []
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         while !ends.isEmpty && ContinuousClock.now < deadline {
             for record in try await consumer.poll(timeout: .milliseconds(200)) {
                 records.append(record)
-                if let end = ends[record.partition], record.offset + 1 >= end { ends[record.partition] = nil }
+                let tp = TopicPartition(topic: record.topic, partition: record.partition)
+                if let end = ends[tp], record.offset + 1 >= end { ends[tp] = nil }
+            }
+            for position in try consumer.positions(Array(ends.keys)) {
+                if let end = ends[position.topicPartition], position.offset >= end { ends[position.topicPartition] = nil }
             }
         }
         var lastSeen = ContinuousClock.now

@@ -199,20 +199,12 @@ struct EnforcementKillTests {
 
         var client = KafkaClientConfiguration(bootstrapServers: bootstrap)
         client.clientID = "gridhub-test"
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client), logger: TestKafka.quietLogger)
-        try consumer.assign((0..<3).map { TopicPartitionOffset(topic: Topics.incidents, partition: $0, offset: KafkaOffset.beginning) })
         var ids = Set<String>(), ceIDs = Set<String>(), total = 0
-        var last = ContinuousClock.now
-        while ContinuousClock.now - last < .seconds(2) {
-            let batch = try await consumer.poll(timeout: .milliseconds(200))
-            if !batch.isEmpty { last = .now }
-            for r in batch {
-                total += 1
-                ids.insert(TestTopics.incident(r).source.recordId)
-                ceIDs.insert(r.headers.string("ce_id") ?? "")
-            }
+        for r in try await TestKafka.readUntilQuiet([Topics.incidents], client: client) {
+            total += 1
+            ids.insert(TestTopics.incident(r).source.recordId)
+            ceIDs.insert(r.headers.string("ce_id") ?? "")
         }
-        await consumer.close()
         let missingFiles = Set((0..<files).filter { f in !ids.contains("ZF-K-\(f)-0") })
         let failed = (try? FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("failed").path)) ?? []
         #expect(ids.count == files * rows, "every valid row is on Kafka; missing files \(missingFiles), failed: \(failed), stderr: \(second.standardError.suffix(2000)) \(first.standardError.suffix(1000))")

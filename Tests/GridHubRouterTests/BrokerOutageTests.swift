@@ -93,14 +93,14 @@ struct BrokerOutageTests {
         }, "the router did not apply every order; its log: \(router.standardError.suffix(2_000))")
 
         // On Kafka: each accepted order, any second copy the same event.
-        let incidents = try await Self.readQuietly(bootstrap: bootstrap, topics: [Topics.incidents])
+        let incidents = try await TestKafka.readUntilQuiet([Topics.incidents], client: KafkaClientConfiguration(bootstrapServers: bootstrap))
         let copies = Dictionary(grouping: incidents) { (try? GridHubJSON.decoder().decode(Incident.self, from: Data($0.value)))?.source.recordId ?? "?" }
         #expect(Set(copies.keys) == ids, "lost: \(ids.subtracting(copies.keys).sorted().prefix(5))")
         #expect(copies.values.allSatisfy { Set($0.map { $0.headers.string(CloudEventHeader.id) ?? "" }).count == 1 }, "two different events for one order")
 
         // One case each, dispatched once.
         let departments = Fixtures.reference.departments.map { Topics.dispatch(department: $0.code) }
-        let out = try await Self.readQuietly(bootstrap: bootstrap, topics: [Topics.cases] + departments)
+        let out = try await TestKafka.readUntilQuiet([Topics.cases] + departments, client: KafkaClientConfiguration(bootstrapServers: bootstrap))
         var latest: [String: Case] = [:]
         var dispatches: [String: [String]] = [:]
         for record in out {
@@ -124,20 +124,5 @@ struct BrokerOutageTests {
         #expect(try await router.waitForExit(timeout: .seconds(30)) == 0)
         broker.signal(SIGTERM)
         #expect(try await broker.waitForExit(timeout: .seconds(20)) == 0)
-    }
-
-    /// Every record of `topics` (3 partitions each) once nothing new has come for two seconds.
-    static func readQuietly(bootstrap: String, topics: [String]) async throws -> [ConsumerRecord] {
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap)), logger: TestKafka.quietLogger)
-        try consumer.assign(topics.flatMap { topic in (0..<Int32(3)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset.beginning) } })
-        var records: [ConsumerRecord] = []
-        var lastSeen = ContinuousClock.now
-        while ContinuousClock.now - lastSeen < .seconds(2) {
-            let batch = try await consumer.poll(timeout: .milliseconds(200))
-            if !batch.isEmpty { lastSeen = .now }
-            records += batch
-        }
-        await consumer.close()
-        return records
     }
 }

@@ -31,16 +31,7 @@ struct CrashTests {
         var firstCopy: [String: (value: [UInt8], key: [UInt8]?)] = [:]
         var repeats = 0, total = 0
         var dispatchesByCaseLevel: [String: Set<String>] = [:]
-        let consumer = try TestKafka.consumer(world.cluster)
-        try consumer.assign(topics.flatMap { t in (0..<Int32(world.partitions)).map { TopicPartitionOffset(topic: t, partition: $0, offset: KafkaOffset.beginning) } })
-        var all: [ConsumerRecord] = []
-        var lastSeen = ContinuousClock.now
-        while ContinuousClock.now - lastSeen < .seconds(3) {
-            let batch = try await consumer.poll(timeout: .milliseconds(200))
-            if !batch.isEmpty { lastSeen = .now }
-            all += batch
-        }
-        await consumer.close()
+        let all = try await TestKafka.readUntilQuiet(topics, client: TestKafka.client(world.cluster), quiet: .seconds(3))
         do {
             for record in all {
                 let topic = record.topic
