@@ -42,7 +42,7 @@ public struct CityTraffic: Service {
     public final class Ledger: Sendable {
         private let counts = Mutex<[String: Int]>([:])
         public init() {}
-        func add(_ key: String, _ n: Int = 1) { counts.withLock { $0[key, default: 0] += n } }
+        public func add(_ key: String, _ n: Int = 1) { counts.withLock { $0[key, default: 0] += n } }
         /// `problems`, `reports.<system>`, `malformed.<system>`, `accepted.<system>`, `busy.<system>`, `surveys`, `dissatisfied`…
         public var snapshot: [String: Int] { counts.withLock { $0 } }
     }
@@ -150,6 +150,7 @@ public struct CityTraffic: Service {
                     patrolCases = []
                 }
                 ledger.add("statuslines.enforcement", enforcement.importStatus())
+                _ = enforcement.unreadBrokenExports()
             }
             if ContinuousClock.now - lastSurveyCheck > .seconds(1) {
                 lastSurveyCheck = .now

@@ -18,6 +18,8 @@ public final class EnforcementSystem: Sendable {
         /// crash (same name) is recognised for an hour.
         var imported: [String: Date] = [:]
         var statusLines = 0
+        /// Exports written with a broken row that the hub had not taken from the inbox when last looked.
+        var brokenExports: Set<String> = []
     }
 
     public init(inbox: URL, outbox: URL) throws {
@@ -57,7 +59,18 @@ public final class EnforcementSystem: Sendable {
         let file = inbox.appendingPathComponent(name)
         try Data(bytes).write(to: file)
         _ = FileManager.default.createFile(atPath: file.path + ".ok", contents: Data())
+        if broken { state.withLock { _ = $0.brokenExports.insert(name) } }
         return name
+    }
+
+    /// The exports with a broken row still in the inbox, unread by the hub (one written just before
+    /// the hub stopped is read at its next start). Forgets those the hub has taken.
+    public func unreadBrokenExports() -> Int {
+        let present = Set((try? FileManager.default.contentsOfDirectory(atPath: inbox.path)) ?? [])
+        return state.withLock { s in
+            s.brokenExports.formIntersection(present)
+            return s.brokenExports.count
+        }
     }
 
     /// Reads the complete status files in the outbox not read before; returns how many lines they held.

@@ -236,14 +236,15 @@ public struct LiveSummaryService: Service {
                     if w.high > w.low { ends[tp] = w.high }
                 }
             }
-            var position: [TopicPartition: Int64] = [:]
+            // Done with a partition once the consumer's position reached its end: it may have read
+            // everything before, and a position also passes commit markers, which are never delivered.
             let deadline = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < deadline, ends.contains(where: { (position[$0.key] ?? -1) + 1 < $0.value }) {
-                guard let batch = try? await consumer.poll(timeout: .milliseconds(100)) else { return false }
-                for record in batch {
-                    summary.observe(record)
-                    position[TopicPartition(topic: record.topic, partition: record.partition)] = record.offset
-                }
+            while !ends.isEmpty {
+                guard let positions = try? consumer.positions(Array(ends.keys)) else { return false }
+                for p in positions where p.offset >= (ends[p.topicPartition] ?? 0) { ends[p.topicPartition] = nil }
+                if ends.isEmpty { break }
+                guard ContinuousClock.now < deadline, let batch = try? await consumer.poll(timeout: .milliseconds(100)) else { return false }
+                for record in batch { summary.observe(record) }
             }
             return true
         }

@@ -243,8 +243,10 @@ struct DevCommand: AsyncParsableCommand {
         }
         try await DaemonContext.runUntilSignalled(DaemonContext.serviceGroup(services, logger: logger), logger: logger)
 
-        // The final summary, and the city's own account to compare it with.
+        // The final summary, and the city's own account to compare it with: a broken export the city
+        // wrote just before the hub stopped is still in the inbox, unread (the next start reads it).
         StandardOutput.writeLine("\n" + summary.render(title: title()))
+        ledger.add("malformed.enforcement.unread", enforcementSystem.unreadBrokenExports())
         let sent = ledger.snapshot.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
         StandardOutput.writeLine("city sent        " + sent)
         let desk = deskStatistics.snapshot.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
