@@ -40,10 +40,8 @@ let package = Package(
         // Spans exported over OTLP/HTTP when a collector is configured (not gRPC: it would build grpc-swift for nothing).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         // Layering of a daemon's settings (command line, environment, file); its default traits only (no YAML).
         .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     // Layers, each using only those before it (docs/architecture.md):
     //   1. CRdKafka → GridHubKafka (the only module that touches C)   1. GridHubCore (pure: no I/O)
@@ -98,9 +96,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),

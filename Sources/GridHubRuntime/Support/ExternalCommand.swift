@@ -1,11 +1,14 @@
 import Foundation
 import Glibc
-import Subprocess
-import SystemPackage
 
-/// Short commands (`initdb`, `pg_ctl`, `psql`, `gridhub topics create`) run to completion through
-/// swift-subprocess, with their output captured in files rather than pipes: `pg_ctl start` leaves the
-/// server it starts running, and a pipe held open by a process that stays would never reach its end.
+/// Short commands (`initdb`, `pg_ctl`, `psql`, `gridhub topics create`) run to completion with
+/// `posix_spawn`, their output captured in files rather than pipes: `pg_ctl start` leaves the server
+/// it starts running, and a pipe held open by a process that stays would never reach its end.
+///
+/// Not through swift-subprocess: with 1.0.2, two full test runs hung with every thread idle and no
+/// timer of the process firing any more (the suites' time limits never fired either) — what a
+/// descriptor closed twice does to libdispatch's timer descriptors. Here the command's descriptors
+/// are opened in the child by the spawn's file actions, so this process opens and closes none.
 public enum ExternalCommand {
     /// What a finished command did.
     public struct Result: Sendable {
@@ -16,59 +19,60 @@ public enum ExternalCommand {
     }
 
     /// Runs `argv` (the first element is the executable's path) with `environment` (nil: this
-    /// process's) and `stdin` as standard input. A command still running after `timeout` is killed
-    /// (swift-subprocess ends a command whose task is cancelled) and the call throws.
+    /// process's) and `stdin` as standard input. A command still running after `timeout`, or when the
+    /// calling task is cancelled, is killed and the call throws. Waits without holding a thread: the
+    /// exit is polled between short sleeps.
     public static func run(_ argv: [String], environment: [String: String]? = nil, stdin: [UInt8]? = nil,
                            timeout: Duration = .seconds(120)) async throws -> Result {
         guard let executable = argv.first else { throw ExternalCommandError("no command to run") }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-command-\(UUID().uuidString)").path
-        let outPath = base + ".out", errPath = base + ".err"
-        defer { for p in [outPath, errPath] { unlink(p) } }
-        func open(_ path: String) throws -> FileDescriptor {
-            do {
-                return try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
-            } catch { throw ExternalCommandError("cannot create \(path): \(error)") }
+        let outPath = base + ".out", errPath = base + ".err", inPath = base + ".in"
+        defer { for p in [outPath, errPath, inPath] { unlink(p) } }
+        if let stdin, !FileManager.default.createFile(atPath: inPath, contents: Data(stdin), attributes: [.posixPermissions: 0o600]) {
+            throw ExternalCommandError("cannot write \(inPath)")
         }
-        let out = try open(outPath)
-        let err: FileDescriptor
-        do { err = try open(errPath) } catch { try? out.close(); throw error }
-        let env: Environment = environment.map { values in
-            .custom(Dictionary(values.map { (Environment.Key(stringLiteral: $0.key), $0.value) }, uniquingKeysWith: { a, _ in a }))
-        } ?? .inherit
-        let status: TerminationStatus
-        do {
-            status = try await withThrowingTaskGroup(of: TerminationStatus?.self) { group in
-                group.addTask {
-                    let arguments = Arguments(Array(argv.dropFirst()))
-                    let output = FileDescriptorOutput.fileDescriptor(out, closeAfterSpawningProcess: true)
-                    let error = FileDescriptorOutput.fileDescriptor(err, closeAfterSpawningProcess: true)
-                    if let stdin {
-                        return try await Subprocess.run(.path(FilePath(executable)), arguments: arguments, environment: env,
-                                                        input: .array(stdin), output: output, error: error).terminationStatus
-                    }
-                    return try await Subprocess.run(.path(FilePath(executable)), arguments: arguments, environment: env,
-                                                    output: output, error: error).terminationStatus
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let finished = first else {
-                    throw ExternalCommandError("\(argv.joined(separator: " ")) did not finish within \(timeout)")
-                }
-                return finished
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin == nil ? "/dev/null" : inPath, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of this process's descriptors (sockets, pipes) reaches the command: PostgreSQL
+        // refuses to start when inherited descriptors leave it too few of its own.
+        _ = addCloseFrom?(&actions, 3)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for a in cArguments { free(a) } }
+        var cEnvironment = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for e in cEnvironment { free(e) } }
+        var attributes = defaultSignalsAttributes()
+        defer { posix_spawnattr_destroy(&attributes) }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArguments, &cEnvironment)
+        guard spawned == 0 else { throw ExternalCommandError("cannot run \(executable): \(String(cString: strerror(spawned)))") }
+
+        var status: Int32 = 0
+        let deadline = ContinuousClock.now + timeout
+        var pause = Duration.milliseconds(1)
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            if reaped < 0 && errno != EINTR { throw ExternalCommandError("cannot wait for \(executable): \(String(cString: strerror(errno)))") }
+            if ContinuousClock.now >= deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw ExternalCommandError("\(argv.joined(separator: " ")) did not finish within \(timeout)")
             }
-        } catch let error as ExternalCommandError {
-            throw error
-        } catch {
-            throw ExternalCommandError("cannot run \(executable): \(error)")
+            do {
+                try await Task.sleep(for: pause)
+            } catch {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw error
+            }
+            pause = min(pause * 2, .milliseconds(20))
         }
-        let code: Int32
-        switch status {
-        case .exited(let value): code = value
-        case .signaled(let signal): code = 128 + signal
-        }
+        let signal = status & 0x7f
+        let code = signal != 0 ? 128 + signal : (status >> 8) & 0xff
         func read(_ path: String) -> String { FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? "" }
         return Result(status: code, stdout: read(outPath), stderr: read(errPath))
     }
@@ -76,18 +80,16 @@ public enum ExternalCommand {
     /// Starts `argv` in a session of its own (no terminal's Ctrl-C reaches it), output discarded, and
     /// returns its process id without waiting: for a watcher that must outlive this process.
     ///
-    /// Not through swift-subprocess: its `run` waits for the command within its scope, and a watcher
-    /// that stops the private PostgreSQL after this process is killed must outlive that scope.
+    /// Not waited for: a watcher that stops the private PostgreSQL after this process is killed must
+    /// outlive it.
     public static func spawnDetached(_ argv: [String]) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
         _ = addCloseFrom?(&actions, 3)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = defaultSignalsAttributes(flags: 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+; not exported to Swift)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+; not exported to Swift)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for a in cArguments { free(a) } }
         var cEnvironment = ProcessInfo.processInfo.environment.filter { $0.key != "LD_PRELOAD" }.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -96,6 +98,21 @@ public enum ExternalCommand {
         let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, &cArguments, &cEnvironment)
         guard spawned == 0 else { throw ExternalCommandError("cannot start \(argv[0]): \(String(cString: strerror(spawned)))") }
         return pid
+    }
+
+    /// Spawn attributes that give the command every signal's default action and no blocked signal, as
+    /// a command started from a shell has: this process may ignore or block some (a daemon's signal
+    /// handling), and a command that inherited that could not be stopped with SIGTERM.
+    private static func defaultSignalsAttributes(flags: Int32 = 0) -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var all = sigset_t(), none = sigset_t()
+        sigfillset(&all)
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(flags | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)))
+        return attributes
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not export:
