@@ -49,6 +49,7 @@ struct AssessmentTests {
         #expect(env.cases == 1 && env.dispatched == 1 && env.respondedInTime == 1 && env.resolvedInTime == 0 && env.overdue == 1)
         #expect(env.returned == 1 && env.reopened == 1 && env.surveys == 1 && env.satisfied == 0 && env.medianHoursToResolve == 30)
         #expect(byDepartment["(none)"]?.cases == 1 && byDepartment["(none)"]?.dispatched == 0 && byDepartment["(none)"]?.responseRate == nil)
+        #expect(byDepartment["(none)"]?.name.hasPrefix("未派遣") == true, "a case no department holds is named for the operator")
         let byTown = assessment.rows([good, silent, late, open], by: .town, now: now)
         #expect(byTown.map(\.group) == ["320281001", "320281104"] && byTown.map(\.cases) == [3, 1])
         let centre = try #require(byTown.first)

@@ -121,19 +121,23 @@ public struct Assessment: Sendable {
     func groups(of c: Case, by grouping: Grouping) -> [(String, String)] {
         let grid = c.gridCode.flatMap { reference.grid(code: $0) }
         switch grouping {
+        // Cases outside every department, place or item get a group of their own, named for an operator:
+        // reports a grid worker resolved on the spot are never dispatched.
         case .department:
-            let code = c.department ?? "(none)"
+            guard let code = c.department else { return [("(none)", "未派遣 not dispatched (resolved on the spot, or not yet)")] }
             return [(code, reference.department(code: code)?.nameZh ?? "")]
-        case .town: return [(grid?.townCode ?? "(unlocated)", grid?.townName ?? "")]
-        case .community: return [(grid?.communityCode ?? "(unlocated)", grid?.communityName ?? "")]
-        case .grid: return [(c.gridCode ?? "(unlocated)", grid?.name ?? "")]
+        case .town: return [(grid?.townCode ?? "(unlocated)", grid?.townName ?? Self.unlocated)]
+        case .community: return [(grid?.communityCode ?? "(unlocated)", grid?.communityName ?? Self.unlocated)]
+        case .grid: return [(c.gridCode ?? "(unlocated)", grid?.name ?? Self.unlocated)]
         case .item:
-            let code = c.itemCode ?? "(unclassified)"
+            guard let code = c.itemCode else { return [("(unclassified)", "未分类 unclassified")] }
             return [(code, reference.item(code: code)?.nameZh ?? "")]
         case .source:
             return Array(Set(c.reports.map(\.system.rawValue))).sorted().map { ($0, "") }
         }
     }
+
+    static let unlocated = "未定位 not located"
 
     /// The nearest-rank percentile of sorted values.
     static func percentile(_ sorted: [Double], _ p: Double) -> Double? {
