@@ -150,7 +150,7 @@ public struct CityTraffic: Service {
                     patrolCases = []
                 }
                 ledger.add("statuslines.enforcement", enforcement.importStatus())
-                _ = enforcement.unreadBrokenExports()
+                _ = enforcement.unreadBrokenExports()  // forgets the broken exports the hub has read: bounded in long runs
             }
             if ContinuousClock.now - lastSurveyCheck > .seconds(1) {
                 lastSurveyCheck = .now
