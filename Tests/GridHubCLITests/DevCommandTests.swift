@@ -77,8 +77,15 @@ struct DevCommandTests {
             #expect(found.isEmpty, "\(topic) holds unmasked phones: \(found.prefix(5))")
         }
 
-        // 35 s of the city once it runs (about 3 simulated hours), then Ctrl-C.
+        // 35 s of the city once it runs (about 3 simulated hours), and on a slow machine until every
+        // source has been told something (up to two minutes more), then Ctrl-C.
         try await Task.sleep(until: started + .seconds(35))
+        let told = try await waitUntil(timeout: .seconds(120), every: .seconds(2)) {
+            for source in Topics.sourceSystems where (try? await everything("gridhub.status.\(source).v1"))?.isEmpty ?? true { return false }
+            return true
+        }
+        #expect(told, "a source heard nothing in \(ContinuousClock.now - started) of the city")
+        try await Task.sleep(for: .seconds(5))  // the enforcement double imports the status files it is sent every 3 s
         dev.signal(SIGINT)
         let status = try await dev.waitForExit(timeout: .seconds(120))
         #expect(status == 0, "stderr: \(dev.standardError.suffix(2_000))")
