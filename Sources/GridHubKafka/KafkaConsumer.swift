@@ -30,6 +30,9 @@ public final class KafkaConsumer: @unchecked Sendable {
         var closeFinished = false
         var assignment: Set<TopicPartition> = []
         var rebalances = 0
+        /// ``wakeUp()`` was called and no poll has ended since: the next poll returns at once. (librdkafka's
+        /// own yield alone was seen lost when it came before the poll began to wait, on a loaded machine.)
+        var wakeUpPending = false
     }
 
     fileprivate final class StateBox: Sendable {
@@ -126,26 +129,38 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Waits up to `timeout` for the next records and returns at most `maxRecords` of them
     /// (empty when none arrived, or at once, empty, when the calling task is cancelled or ``wakeUp()``
     /// is called while it waits). Throws on a fatal consumer error.
+    ///
+    /// A long wait is made of waits of at most a second, so that a wake-up or a cancellation that
+    /// librdkafka's yield missed still ends it within a second.
     public func poll(maxRecords: Int? = nil, timeout: Duration) async throws(KafkaError) -> [ConsumerRecord] {
         let max = maxRecords ?? configuration.maxBatchRecords
-        let ms = Int32(clamping: timeout.milliseconds)
         let queuePointer = UncheckedPointer(self.queuePointer)
         let logger = self.logger
         if state.withLock({ $0.closed }) { throw KafkaError(code: .shutDown, message: "the consumer is closed") }
-        if Task.isCancelled { return [] }
-        let result: Result<[ConsumerRecord], KafkaError> = await withTaskCancellationHandler {
-            await onQueue {
-                KafkaConsumer.consumeBatch(queue: queuePointer.pointer, max: max, timeoutMilliseconds: ms, logger: logger)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if Task.isCancelled { return [] }
+            if state.withLock({ s -> Bool in defer { s.wakeUpPending = false }; return s.wakeUpPending }) { return [] }
+            let ms = Int32(clamping: min(ContinuousClock.now.duration(to: deadline), .seconds(1)).milliseconds)
+            let result: Result<[ConsumerRecord], KafkaError> = await withTaskCancellationHandler {
+                await onQueue {
+                    KafkaConsumer.consumeBatch(queue: queuePointer.pointer, max: max, timeoutMilliseconds: Swift.max(ms, 0), logger: logger)
+                }
+            } onCancel: {
+                rd_kafka_queue_yield(queuePointer.pointer)
             }
-        } onCancel: {
-            rd_kafka_queue_yield(queuePointer.pointer)
+            let records = try result.get()
+            if !records.isEmpty || ContinuousClock.now >= deadline {
+                state.withLock { $0.wakeUpPending = false }
+                return records
+            }
         }
-        return try result.get()
     }
 
     /// Ends a ``poll(maxRecords:timeout:)`` that is waiting, at once and with no records (the next poll
     /// returns at once if none is waiting): so that a long poll does not hold up a shutdown.
     public func wakeUp() {
+        state.withLock { $0.wakeUpPending = true }
         rd_kafka_queue_yield(queuePointer)
     }
 
