@@ -65,11 +65,14 @@ struct SlowClientTests {
                 if !slow.send(String(byte)) { closedEarly = true; break }
                 try await Task.sleep(for: .milliseconds(200))
             }
+            let reading = ContinuousClock.now
             let answer = slow.readToEnd(timeout: .seconds(10))
-            let took = ContinuousClock.now - started
+            let took = ContinuousClock.now - started, waited = ContinuousClock.now - reading
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer) (closed early: \(closedEarly))")
-            // Head timeout 3 s; never closing would take 13 s (3 s of bytes, then 10 s of waiting).
-            #expect(took < .seconds(9), "\(took)")
+            // Head timeout 3 s: the connection is closed by then, or soon after the bytes stop; never
+            // closing would keep the read waiting its full 10 s. (The bytes themselves may take far
+            // longer than 3 s to send on a loaded machine, so the time from the start is only shown.)
+            #expect(waited < .seconds(8), "waited \(waited) for the end after sending; \(took) in all")
 
             // Meanwhile the adapter serves others.
             let hotline = HotlinePlatform(hubURL: url, secret: Fixtures.secret)
