@@ -285,6 +285,9 @@ public struct CasePolicy: Sendable {
             // An old dispatch's answer that the case has gone past (its "accepted" arriving after the
             // current dispatch was resolved): history, not an error of the department's system.
             if superseded { return .nothing(.superseded(applied: false)) }
+            // An answer that crossed the case's closing (every report withdrawn, closed by the command
+            // centre): the department was sent the withdrawal; its answer is history, not an error.
+            if c.status == .closed { return .nothing(.superseded(applied: false)) }
             return .nothing(.refused("feedback '\(feedback.status.rawValue)' does not fit case \(c.caseId): \(error.description)"))
         }
         var plan = Plan(outcome: superseded ? .superseded(applied: true) : .applied, events: [event], note: feedback.note)
