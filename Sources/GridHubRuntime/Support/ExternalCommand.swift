@@ -5,10 +5,8 @@ import Glibc
 /// `posix_spawn`, their output captured in files rather than pipes: `pg_ctl start` leaves the server
 /// it starts running, and a pipe held open by a process that stays would never reach its end.
 ///
-/// Not through swift-subprocess: with 1.0.2, two full test runs hung with every thread idle and no
-/// timer of the process firing any more (the suites' time limits never fired either) — what a
-/// descriptor closed twice does to libdispatch's timer descriptors. Here the command's descriptors
-/// are opened in the child by the spawn's file actions, so this process opens and closes none.
+/// The command's files are opened in the child by the spawn's file actions, so this process opens and
+/// closes no descriptor for a command (docs/architecture.md, "Libraries").
 public enum ExternalCommand {
     /// What a finished command did.
     public struct Result: Sendable {
