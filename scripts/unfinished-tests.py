@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Reads a swift-testing event stream (version 0, JSON Lines) and prints, one per line, a `--filter`
+regular expression for every planned test function that did not end: the tests a run that stalled
+had not finished (scripts/test re-runs them in a new process), or "ALL" if it listed none. With --failed, prints instead the
+display names of the tests that ended with an issue."""
+import json
+import re
+import sys
+
+
+def main() -> int:
+    failed_mode = sys.argv[1:2] == ["--failed"]
+    path = sys.argv[-1]
+    planned: dict[str, str] = {}
+    ended: set[str] = set()
+    failed: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the last line of a killed run may be cut short
+            payload = record.get("payload", {})
+            if record.get("kind") == "test" and payload.get("kind") == "function":
+                planned[payload["id"]] = payload.get("displayName") or payload.get("name", "")
+            elif record.get("kind") == "event" and payload.get("kind") == "testEnded":
+                test_id = payload.get("testID", "")
+                ended.add(test_id)
+                if any(m.get("symbol") == "fail" for m in payload.get("messages", [])):
+                    failed.append(test_id)
+    if failed_mode:
+        for test_id in failed:
+            print(planned.get(test_id, test_id))
+        return 0
+    if not planned:
+        print("ALL")  # the run stalled before it listed its tests: run all of them again
+        return 0
+    for test_id in planned:
+        if test_id in ended:
+            continue
+        # "Module.Suite/function()/File.swift:12:6" → the test's name without its source location.
+        name = re.sub(r"/[^/]+\.swift:\d+:\d+$", "", test_id)
+        print("^" + re.escape(name) + "(/|$)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
