@@ -274,7 +274,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubCoreTests",
-            dependencies: ["GridHubCore"],
+            dependencies: ["GridHubCore", "GridHubRuntime"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -95,7 +95,7 @@ public enum E2EBenchmark {
         var processes: [DaemonProcess] = []
         var postgres: PostgresInstance? = nil
         func stopAll() async {
-            for p in processes.reversed() { p.stop() }
+            for p in processes.reversed() { await p.stop() }
             try? await postgres?.stop()
         }
         do {
@@ -350,39 +350,38 @@ private final class LineBuffer: Sendable {
 /// A daemon of the benchmark: a `gridhub` command in a process of its own, its standard output read
 /// line by line, its standard error to a log file, its CPU time read from `/proc`.
 final class DaemonProcess: Sendable {
-    private let process: Process
+    private let command: RunningCommand
     private let output = LineBuffer()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String], log: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
+        command = try RunningCommand([executable] + arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                     standardErrorPath: log.path)
         let output = self.output
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { handle.readabilityHandler = nil; return }
-            let text = String(decoding: data, as: UTF8.self)
-            output.lines.withLock { $0 += text.split(separator: "\n").map(String.init) }
+        let partial = Mutex<[UInt8]>([])
+        command.readStandardOutput { data in
+            guard let data else { return }
+            let complete: [String] = partial.withLock { buffer in
+                buffer.append(contentsOf: data)
+                guard let last = buffer.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
+                let text = String(decoding: buffer[...last], as: UTF8.self)
+                buffer.removeFirst(last + 1)
+                return text.split(separator: "\n").map(String.init)
+            }
+            if !complete.isEmpty { output.lines.withLock { $0 += complete } }
         }
-        try process.run()
-        self.process = process
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { command.pid }
 
     func line(prefix: String, timeout: Duration) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let l = output.lines.withLock({ $0.first { $0.hasPrefix(prefix) } }) { return l }
-            guard process.isRunning else { throw ExternalCommandError("\(process.arguments?.joined(separator: " ") ?? "") exited with \(process.terminationStatus)") }
+            if let ended = command.ended { throw ExternalCommandError("\(command.argv.dropFirst().joined(separator: " ")) ended: \(ended)") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw ExternalCommandError("no line \(prefix)… from gridhub \(process.arguments?.first ?? "") within \(timeout)")
+        throw ExternalCommandError("no line \(prefix)… from gridhub \(command.argv.dropFirst().first ?? "") within \(timeout)")
     }
 
     /// User and system CPU seconds so far.
@@ -395,12 +394,5 @@ final class DaemonProcess: Sendable {
     }
 
     /// SIGTERM, then SIGKILL after 15 s.
-    func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(15)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
-    }
+    func stop() async { await command.stop(grace: .seconds(15)) }
 }

@@ -5,11 +5,11 @@ import Synchronization
 
 /// A child process for tests: started with arguments and environment, its stdout read line by
 /// line, stderr collected, signalled, and awaited with a time limit. Killed if still running when
-/// the harness is released.
+/// the harness is released. Built on ``RunningCommand`` (posix_spawn), as the product's children are.
 public final class ChildProcess: Sendable {
-    private let process: Process
+    private let command: RunningCommand
     private let stdoutLines: AsyncStream<String>
-    private let stderrBuffer = Locked(Data())
+    private let stderrBuffer = Locked([UInt8]())
     private let stdoutBuffer = Locked([String]())
     public let executable: String
 
@@ -17,26 +17,21 @@ public final class ChildProcess: Sendable {
     /// replaces) this process's environment.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [], inherit: Bool = true, currentDirectory: URL? = nil) throws {
         self.executable = executable
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
         var env = inherit ? ProcessInfo.processInfo.environment : [:]
         for key in removing { env[key] = nil }
         env.merge(environment) { $1 }
-        p.environment = env
-        if let currentDirectory { p.currentDirectoryURL = currentDirectory }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
+        do {
+            command = try RunningCommand([executable] + arguments, environment: env, currentDirectory: currentDirectory?.path)
+        } catch let error as ExternalCommandError {
+            throw HarnessError(error.description)
+        }
         let (stream, continuation) = AsyncStream<String>.makeStream()
         stdoutLines = stream
         let allLines = stdoutBuffer
-        let partial = Locked(Data())
-        let stdoutReader = PipeReader(out.fileHandleForReading) { data in
+        let partial = Locked([UInt8]())
+        command.readStandardOutput { data in
             guard let data else {
-                let rest = partial.withLock { d -> Data in let r = d; d = Data(); return r }
+                let rest = partial.withLock { d -> [UInt8] in let r = d; d = []; return r }
                 if !rest.isEmpty {
                     let line = String(decoding: rest, as: UTF8.self)
                     allLines.withLock { $0.append(line) }
@@ -46,12 +41,14 @@ public final class ChildProcess: Sendable {
                 return
             }
             let lines: [String] = partial.withLock { buffer in
-                buffer.append(data)
+                buffer.append(contentsOf: data)
                 var result: [String] = []
-                while let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    result.append(String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self))
-                    buffer.removeSubrange(buffer.startIndex...nl)
+                var start = 0
+                while let nl = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    result.append(String(decoding: buffer[start..<nl], as: UTF8.self))
+                    start = nl + 1
                 }
+                buffer.removeFirst(start)
                 return result
             }
             for line in lines {
@@ -60,21 +57,13 @@ public final class ChildProcess: Sendable {
             }
         }
         let errBuffer = stderrBuffer
-        let stderrReader = PipeReader(err.fileHandleForReading) { data in
-            if let data { errBuffer.withLock { $0.append(data) } }
+        command.readStandardError { data in
+            if let data { errBuffer.withLock { $0.append(contentsOf: data) } }
         }
-        try p.run()
-        stdoutReader.start()
-        stderrReader.start()
-        process = p
     }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { command.pid }
+    public var isRunning: Bool { command.isRunning }
 
     /// Standard output, line by line, as it is written.
     public var lines: AsyncStream<String> { stdoutLines }
@@ -103,26 +92,28 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Sends `signal` (e.g. `SIGTERM`, `SIGKILL`).
-    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    /// Sends `signal` (e.g. `SIGTERM`, `SIGKILL`), unless the process has ended.
+    public func signal(_ signal: Int32) { command.signal(signal) }
 
-    /// Waits for the process to exit, at most `timeout`; returns its exit status. Kills it and
-    /// throws if it does not exit in time.
+    /// Waits for the process to exit, at most `timeout`; returns its exit status (or the signal that
+    /// ended it: see ``wasSignalled``). Kills it and throws if it does not exit in time.
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline {
-                kill(process.processIdentifier, SIGKILL)
-                throw HarnessError("\(executable) did not exit within \(timeout); stderr: \(standardError)")
+        do {
+            switch try await command.wait(timeout: timeout) {
+            case .exited(let code): return code
+            case .signalled(let signal): return signal
             }
-            try await Task.sleep(for: .milliseconds(20))
+        } catch let error as ExternalCommandError {
+            throw HarnessError("\(error.description); stderr: \(standardError)")
         }
-        return process.terminationStatus
     }
 
     /// Whether it ended by a signal rather than by exiting.
-    public var wasSignalled: Bool { process.terminationReason == .uncaughtSignal }
+    public var wasSignalled: Bool {
+        if case .signalled = command.ended { return true }
+        return false
+    }
 }
 
 /// Runs a command to completion and returns its status, stdout and stderr (through ``ExternalCommand``).
@@ -186,33 +177,6 @@ public final class Locked<Value: Sendable>: Sendable {
     public init(_ value: Value) { mutex = Mutex(value) }
     public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
     public var value: Value { mutex.withLock { $0 } }
-}
-
-/// Reads a pipe to its end on a thread of its own with blocking reads, handing each chunk to
-/// `onData` and then nil at end of file. (Foundation's `readabilityHandler` registers the pipe with
-/// libdispatch's event loop, which crashes on Linux when descriptors are closed and reused as
-/// quickly as a Kafka client does.)
-final class PipeReader: Sendable {
-    private let handle: FileHandle
-    private let onData: @Sendable (Data?) -> Void
-
-    init(_ handle: FileHandle, onData: @escaping @Sendable (Data?) -> Void) {
-        self.handle = handle
-        self.onData = onData
-    }
-
-    func start() {
-        let thread = Thread { [handle, onData] in
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                onData(data)
-            }
-            onData(nil)
-        }
-        thread.name = "gridhub-test-pipe"
-        thread.start()
-    }
 }
 
 /// GET a URL; the status and the body text.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GridHubCore
+import GridHubRuntime
 
 /// Shared fixtures of the model, schema and CloudEvent tests: repository paths, generated events, the
 /// Python schema checker.
@@ -138,28 +139,19 @@ enum ModelFixtures {
 
     /// Runs `Tests/Tools/validate_schemas.py` over `files` (name → JSON bytes) in a fresh temporary
     /// directory; returns the checker's result per file name.
-    static func validateWithPython(_ files: [String: Data]) throws -> [String: SchemaCheckResult] {
+    static func validateWithPython(_ files: [String: Data]) async throws -> [String: SchemaCheckResult] {
         let root = try repositoryRoot()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-schema-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (name, data) in files { try data.write(to: directory.appendingPathComponent(name)) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [root.appendingPathComponent("Tests/Tools/validate_schemas.py").path,
-                             root.appendingPathComponent("Schemas").path, directory.path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 || process.terminationStatus == 1 else {
-            throw FixtureError("validate_schemas.py exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
+        let run = try await ExternalCommand.run(["/usr/bin/python3", root.appendingPathComponent("Tests/Tools/validate_schemas.py").path,
+                                                 root.appendingPathComponent("Schemas").path, directory.path], timeout: .seconds(120))
+        guard run.status == 0 || run.status == 1 else {
+            throw FixtureError("validate_schemas.py exited \(run.status): \(run.stderr)")
         }
+        let stdout = Data(run.stdout.utf8)
         let report = try JSONDecoder().decode(CheckerReport.self, from: stdout)
         #expect(report.schemas.count == EventType.allCases.count)
         return Dictionary(uniqueKeysWithValues: report.results.map { (URL(fileURLWithPath: $0.file).lastPathComponent, $0) })

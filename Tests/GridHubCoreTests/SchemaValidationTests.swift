@@ -49,7 +49,7 @@ struct SchemaValidationTests {
     }
 
     @Test("examples and generated events validate with Python jsonschema; unknown fields are rejected")
-    func python() throws {
+    func python() async throws {
         let root = try ModelFixtures.repositoryRoot()
         var files: [String: Data] = [:]
         for name in Self.examples {
@@ -89,7 +89,7 @@ struct SchemaValidationTests {
         invalid["case-invalid-status.json"] = (.case, Data(badStatus.utf8))
         for (name, entry) in invalid { files[name] = entry.1 }
 
-        let results = try ModelFixtures.validateWithPython(files)
+        let results = try await ModelFixtures.validateWithPython(files)
         #expect(results.count == files.count)
         for name in files.keys.sorted() {
             let result = try #require(results[name], "no result for \(name)")

@@ -7,6 +7,7 @@ import GridHubTesting
 import Logging
 import ServiceLifecycle
 import Synchronization
+import Testing
 
 /// Reference data and rules, loaded once per test process.
 enum Fixtures {
@@ -49,26 +50,37 @@ final class RouterWorld: Sendable {
         RouterEnvironment(reference: Fixtures.reference, rules: Fixtures.rules, now: { [offset] in Date().addingTimeInterval(offset.value) })
     }
 
-    /// Runs a router (in this process) while `body` runs, then shuts it down gracefully.
+    /// Runs a router (in this process) while `body` runs, then shuts it down gracefully. A router whose
+    /// services have not all ended a minute after its shutdown began fails the test, naming them, with
+    /// the router's last log lines on standard error (the test then goes on without it): a shutdown
+    /// that never ends is a defect to see, not a run that hangs.
     func withRouter<T: Sendable>(group: String = "router", reportMixInterval: Duration = .seconds(3_600), _ body: @Sendable (RouterDaemon) async throws -> T) async throws -> T {
         var config = RouterDaemon.Configuration(databaseURL: databaseURL, kafka: TestKafka.client(cluster))
         config.consumer.groupID = group
         config.deadlineInterval = .milliseconds(200)
         config.reportMixInterval = reportMixInterval
-        let daemon = try RouterDaemon(configuration: config, environment: environment(), metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
-        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: TestKafka.quietLogger))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await services.run() }
-            do {
-                let result = try await body(daemon)
-                await services.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await services.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
+        let log = RecentLog()
+        let daemon = try RouterDaemon(configuration: config, environment: environment(), metrics: DaemonMetrics(), logger: log.logger)
+        let tracker = RunningServices()
+        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: TrackedService($0, tracker)) }, logger: TestKafka.quietLogger))
+        let runner = Task { try await services.run() }
+        func stop() async throws {
+            await services.triggerGracefulShutdown()
+            guard await ended(runner, within: .seconds(60)) else {
+                let report = "the router's services \(tracker.names) had not ended 60 s after its shutdown began; its last log lines:\n\(log.lines.joined(separator: "\n"))"
+                FileHandle.standardError.write(Data((report + "\n").utf8))
+                Issue.record(Comment(rawValue: report))
+                throw HarnessError("the router did not shut down")
             }
+            try await runner.value
+        }
+        do {
+            let result = try await withTaskCancellationHandler { try await body(daemon) } onCancel: { runner.cancel() }
+            try await stop()
+            return result
+        } catch {
+            try? await stop()
+            throw error
         }
     }
 
@@ -160,6 +172,67 @@ final class RouterWorld: Sendable {
             if (latest[c.caseId]?.version ?? 0) < c.version { latest[c.caseId] = c }
         }
         return latest
+    }
+}
+
+/// Whether `task` ends within `limit` (it is left running if not).
+func ended(_ task: Task<Void, any Error>, within limit: Duration) async -> Bool {
+    let waiter = Locked<CheckedContinuation<Bool, Never>?>(nil)
+    @Sendable func finish(_ value: Bool) { waiter.withLock { c -> CheckedContinuation<Bool, Never>? in defer { c = nil }; return c }?.resume(returning: value) }
+    return await withCheckedContinuation { continuation in
+        waiter.withLock { $0 = continuation }
+        Task { _ = await task.result; finish(true) }
+        Task { try? await Task.sleep(for: limit); finish(false) }
+    }
+}
+
+/// The names of a router's services still running.
+final class RunningServices: Sendable {
+    private let running = Locked<[String]>([])
+    func start(_ name: String) { running.withLock { $0.append(name) } }
+    func end(_ name: String) { running.withLock { if let i = $0.firstIndex(of: name) { $0.remove(at: i) } } }
+    var names: [String] { running.value }
+}
+
+/// A service that says when it starts and ends.
+struct TrackedService: Service {
+    let inner: any Service
+    let tracker: RunningServices
+    init(_ inner: any Service, _ tracker: RunningServices) { self.inner = inner; self.tracker = tracker }
+    func run() async throws {
+        let name = String(describing: type(of: inner))
+        tracker.start(name)
+        defer { tracker.end(name) }
+        try await inner.run()
+    }
+}
+
+/// The last 300 lines a router logged (info and above), kept to be shown if it does not shut down.
+final class RecentLog: Sendable {
+    private let buffer = Locked<[String]>([])
+    var lines: [String] { buffer.value }
+    var logger: Logger {
+        var logger = Logger(label: "gridhub.router.test") { [buffer] label in Handler(buffer: buffer) }
+        logger.logLevel = .info
+        return logger
+    }
+
+    struct Handler: LogHandler {
+        let buffer: Locked<[String]>
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            let text = "\(Date()) \(event.level) \(event.message) \(all.isEmpty ? "" : all.description)"
+            buffer.withLock { lines in
+                lines.append(text)
+                if lines.count > 300 { lines.removeFirst(lines.count - 300) }
+            }
+        }
     }
 }
 

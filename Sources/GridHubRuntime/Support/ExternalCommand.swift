@@ -37,7 +37,7 @@ public enum ExternalCommand {
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         // Nothing else of this process's descriptors (sockets, pipes) reaches the command: PostgreSQL
         // refuses to start when inherited descriptors leave it too few of its own.
-        _ = addCloseFrom?(&actions, 3)
+        closeInheritedDescriptors(&actions)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for a in cArguments { free(a) } }
         var cEnvironment = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -85,7 +85,7 @@ public enum ExternalCommand {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
-        _ = addCloseFrom?(&actions, 3)
+        closeInheritedDescriptors(&actions)
         var attributes = defaultSignalsAttributes(flags: 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+; not exported to Swift)
         defer { posix_spawnattr_destroy(&attributes) }
         var cArguments = argv.map { strdup($0) } + [nil]
@@ -101,7 +101,7 @@ public enum ExternalCommand {
     /// Spawn attributes that give the command every signal's default action and no blocked signal, as
     /// a command started from a shell has: this process may ignore or block some (a daemon's signal
     /// handling), and a command that inherited that could not be stopped with SIGTERM.
-    private static func defaultSignalsAttributes(flags: Int32 = 0) -> posix_spawnattr_t {
+    static func defaultSignalsAttributes(flags: Int32 = 0) -> posix_spawnattr_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         var all = sigset_t(), none = sigset_t()
@@ -113,13 +113,30 @@ public enum ExternalCommand {
         return attributes
     }
 
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not export:
-    /// nothing of this process's descriptors (sockets, pipes) reaches the watcher.
+    /// Adds a file action that closes every descriptor from 3 up, so that nothing of this process's
+    /// (sockets, pipes) reaches the child.
+    static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        _ = addCloseFrom?(&actions, 3)
+    }
+
+    /// Adds a file action that changes the child's working directory; false if the C library has none.
+    static func changeDirectory(_ actions: inout posix_spawn_file_actions_t, _ path: String) -> Bool {
+        guard let addChdir else { return false }
+        return addChdir(&actions, path) == 0
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not export.
     private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
     }()
 }
+
+/// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), which the Glibc module does not export.
+private let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32).self)
+}()
 
 /// A command could not be run.
 public struct ExternalCommandError: Error, CustomStringConvertible, Sendable {
