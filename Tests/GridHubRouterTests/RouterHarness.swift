@@ -67,7 +67,13 @@ final class RouterWorld: Sendable {
         func stop() async throws {
             await services.triggerGracefulShutdown()
             guard await ended(runner, within: .seconds(60)) else {
-                let report = "the router's services \(tracker.names) had not ended 60 s after its shutdown began; its last log lines:\n\(log.lines.joined(separator: "\n"))"
+                // What the database was doing then (a transaction waiting on a lock, one left open).
+                let sessions = (try? await TestPostgres.query(databaseURL, """
+                    SELECT pid, state, coalesce(wait_event_type || ':' || wait_event, ''), coalesce(now() - xact_start, '0'), left(regexp_replace(query, '\\s+', ' ', 'g'), 160)
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """))?.map { $0.joined(separator: " | ") } ?? ["(pg_stat_activity not read)"]
+                let report = "the router's services \(tracker.names) had not ended 60 s after its shutdown began; its database sessions:\n"
+                    + sessions.joined(separator: "\n") + "\nits last log lines:\n\(log.lines.joined(separator: "\n"))"
                 FileHandle.standardError.write(Data((report + "\n").utf8))
                 Issue.record(Comment(rawValue: report))
                 throw HarnessError("the router did not shut down")
