@@ -101,6 +101,23 @@ struct ProduceConsumeTests {
         await cluster.shutdown()
     }
 
+    @Test("records on their way to a broker that is gone when the producer shuts down are each reported once, as failed, and nobody waits for ever")
+    func shutdownReportsEveryRecord() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        let topic = try await TestKafka.makeTopic(partitions: 2, on: cluster)
+        let producer = try TestKafka.producer(cluster) { $0.deliveryTimeoutMilliseconds = 120_000 }
+        try await producer.send(ProducerRecord(topic: topic, key: "a", value: [1]))
+        await cluster.shutdown()
+        let pending = await producer.submit((0..<300).map { ProducerRecord(topic: topic, key: "k\($0 % 7)", value: Array("\($0)".utf8)) })
+        let stopped = ContinuousClock.now
+        await producer.shutdown(timeout: .milliseconds(300))
+        let reports = await pending.reports()
+        #expect(reports.count == 300)
+        #expect(reports.allSatisfy { if case .failure = $0 { true } else { false } })
+        #expect(ContinuousClock.now - stopped < .seconds(10), "the shutdown took \(ContinuousClock.now - stopped)")
+        #expect(producer.inFlight == 0)
+    }
+
     @Test("shutdown flushes: records sent just before it are delivered")
     func shutdownFlushes() async throws {
         let topic = try await TestKafka.makeTopic(partitions: 2)
