@@ -35,7 +35,7 @@ public final class ConsoleStore: Sendable {
     }
 
     /// The connection pool: run it as one of the console's services.
-    public var service: any Service { client }
+    public var service: any Service { DatabasePool(client, logger: logger) }
 
     /// Counts of open cases in `scope`, overdue meaning due before `now`.
     public func openCounts(scope: ConsoleScope, now: Date) async throws -> [OpenCount] {

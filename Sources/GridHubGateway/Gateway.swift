@@ -54,7 +54,7 @@ public final class Gateway: Sendable {
         let app = Application(router: router, server: try HTTPLimits().server(tls: configuration.tls),
                               configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "gridhub-gateway"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? self.configuration.listen.port) }, logger: logger)
-        return [client, FlushOnShutdown(producer: producer), app]
+        return [DatabasePool(client, logger: logger), FlushOnShutdown(producer: producer), app]
     }
 
     /// Keeps the producer until shutdown, then flushes it (after the server has stopped taking posts).

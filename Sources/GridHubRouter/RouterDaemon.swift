@@ -33,6 +33,8 @@ public struct RouterDaemon: Sendable {
     }
 
     public let client: PostgresClient
+    /// The pool as a service, its stop bounded.
+    public let pool: DatabasePool
     public let store: RouterStore
     public let consumer: RouterConsumer
     public let publisher: OutboxPublisher
@@ -47,6 +49,7 @@ public struct RouterDaemon: Sendable {
     public init(configuration: Configuration, environment: RouterEnvironment, metrics daemonMetrics: DaemonMetrics, logger: Logger) throws {
         client = PostgresClient(configuration: try RouterStore.configuration(url: configuration.databaseURL, maximumConnections: configuration.maximumConnections),
                                 backgroundLogger: logger)
+        pool = DatabasePool(client, logger: logger)
         store = RouterStore(client: client, logger: logger)
         metrics = RouterMetrics(metrics: daemonMetrics, departments: environment.reference.departments.map(\.code))
         // The consumer hands the bodies it commits to the publisher in memory; the table stays the durable copy.
@@ -63,8 +66,8 @@ public struct RouterDaemon: Sendable {
         kafkaReachability = try KafkaReachability(client: configuration.kafka, interval: .seconds(1), logger: logger)
     }
 
-    /// Every service, the pool first (it must run before the others can use it).
-    public var services: [any Service] { [client, kafkaReachability, consumer, publisher, scheduler, reportMix, lag] }
+    /// Every service, the pool first (it must run before the others can use it, and stops last).
+    public var services: [any Service] { [pool, kafkaReachability, consumer, publisher, scheduler, reportMix, lag] }
 
     /// Adds the router's readiness checks: Kafka answers, the database answers (the deadline check
     /// reaches it every interval), and the consume loop runs with working transactions.

@@ -80,14 +80,15 @@ final class RouterWorld: Sendable {
             }
             try await runner.value
         }
+        let result: T
         do {
-            let result = try await withTaskCancellationHandler { try await body(daemon) } onCancel: { runner.cancel() }
-            try await stop()
-            return result
+            result = try await withTaskCancellationHandler { try await body(daemon) } onCancel: { runner.cancel() }
         } catch {
             try? await stop()
             throw error
         }
+        try await stop()
+        return result
     }
 
     /// Publishes events the way adapters and departments do (with `traceparent` on each when given).
