@@ -272,11 +272,7 @@ public enum RouterBenchmark {
         }
         await producer.shutdown()
 
-        let client = PostgresClient(configuration: try RouterStore.configuration(url: databaseURL, maximumConnections: 2), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await client.run() }
-            try await Task.sleep(for: .milliseconds(50))
-            defer { tasks.cancelAll() }
+        return try await DatabasePool.withClient(try RouterStore.configuration(url: databaseURL, maximumConnections: 2), logger: logger) { client in
             let db = BenchDatabase(client: client, logger: logger)
             try await RouterStore(client: client, logger: logger).migrate()
             let settings = try await db.settings()

@@ -116,10 +116,7 @@ public struct RouterStore: Sendable {
     /// Every case whose first report was made in `[from, to)`, as stored (for the assessment, `gridhub stats`).
     /// Read in one go through a short-lived client: a month of a city's cases is tens of megabytes.
     public static func cases(databaseURL: String, reportedFrom from: Date, to: Date, logger: Logger) async throws -> [Case] {
-        let client = PostgresClient(configuration: try configuration(url: databaseURL, maximumConnections: 1), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: [Case]?.self) { group in
-            group.addTask { await client.run(); return nil }
-            defer { group.cancelAll() }
+        try await DatabasePool.withClient(try configuration(url: databaseURL, maximumConnections: 1), logger: logger) { client in
             let decoder = GridHubJSON.decoder()
             var cases: [Case] = []
             let rows = try await client.query("SELECT doc FROM cases WHERE first_ms >= \(from.millisecondsSince1970) AND first_ms < \(to.millisecondsSince1970)", logger: logger)
