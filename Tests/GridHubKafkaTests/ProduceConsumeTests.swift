@@ -86,28 +86,29 @@ struct ProduceConsumeTests {
 
     @Test("a send to a broker that is gone fails with a retriable error instead of hanging")
     func deliveryTimeout() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        let topic = try await TestKafka.makeTopic(partitions: 1, on: cluster)
-        let producer = try TestKafka.producer(cluster) { $0.deliveryTimeoutMilliseconds = 1_500 }
-        try await producer.send(ProducerRecord(topic: topic, key: "a", value: [1]))
-        // The broker goes away for good. (Not setBrokerDown: librdkafka 2.0.2's mock re-listens on the
-        // broker's port at once and aborts the process if that fails.)
-        await cluster.shutdown()
+        let (producer, topic) = try await Self.producerWhoseBrokerIsGone(partitions: 1, deliveryTimeoutMilliseconds: 1_500)
         await #expect { try await producer.send(ProducerRecord(topic: topic, key: "b", value: [2])) } throws: { error in
             guard let e = error as? KafkaError else { return false }
             return e.code == .produce && e.isRetriable
         }
         await producer.shutdown(timeout: .milliseconds(200))
+    }
+
+    /// A producer that has delivered one record to a one-broker cluster, which then goes away for good.
+    /// (Not setBrokerDown: librdkafka 2.0.2's mock re-listens on the broker's port at once and aborts
+    /// the process if that fails.)
+    static func producerWhoseBrokerIsGone(partitions: Int, deliveryTimeoutMilliseconds: Int) async throws -> (KafkaProducer, String) {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        let topic = try await TestKafka.makeTopic(partitions: partitions, on: cluster)
+        let producer = try TestKafka.producer(cluster) { $0.deliveryTimeoutMilliseconds = deliveryTimeoutMilliseconds }
+        try await producer.send(ProducerRecord(topic: topic, key: "a", value: [1]))
         await cluster.shutdown()
+        return (producer, topic)
     }
 
     @Test("records on their way to a broker that is gone when the producer shuts down are each reported once, as failed, and nobody waits for ever")
     func shutdownReportsEveryRecord() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
-        let topic = try await TestKafka.makeTopic(partitions: 2, on: cluster)
-        let producer = try TestKafka.producer(cluster) { $0.deliveryTimeoutMilliseconds = 120_000 }
-        try await producer.send(ProducerRecord(topic: topic, key: "a", value: [1]))
-        await cluster.shutdown()
+        let (producer, topic) = try await Self.producerWhoseBrokerIsGone(partitions: 2, deliveryTimeoutMilliseconds: 120_000)
         let pending = await producer.submit((0..<300).map { ProducerRecord(topic: topic, key: "k\($0 % 7)", value: Array("\($0)".utf8)) })
         let stopped = ContinuousClock.now
         await producer.shutdown(timeout: .milliseconds(300))
