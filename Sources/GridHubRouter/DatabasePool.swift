@@ -38,6 +38,8 @@ public struct DatabasePool: Service {
                                                _ body: (PostgresClient) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let pool = PoolRun(client)
+        // A query before the pool's run() has begun works, but PostgresNIO warns about it in the log.
+        await pool.started()
         let result: T
         do {
             result = try await body(client)
@@ -56,13 +58,24 @@ public struct DatabasePool: Service {
 private final class PoolRun: Sendable {
     private let task: Task<Void, Never>
     private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, finished: Bool, stopping: Bool)>((nil, false, false))
+    private let begun: AsyncStream<Void>
 
     init(_ client: PostgresClient) {
-        task = Task { await client.run() }
+        let (begun, began) = AsyncStream<Void>.makeStream()
+        self.begun = begun
+        task = Task {
+            began.finish()
+            await client.run()
+        }
         Task { [task, self] in
             await task.value
             self.finish()
         }
+    }
+
+    /// Returns once the task that runs the pool has begun.
+    func started() async {
+        for await _ in begun {}
     }
 
     /// Returns when the pool has ended, or `limit` after ``stop(within:logger:)``. Awaited once.
