@@ -184,13 +184,7 @@ final class RouterWorld: Sendable {
 
 /// Whether `task` ends within `limit` (it is left running if not).
 func ended(_ task: Task<Void, any Error>, within limit: Duration) async -> Bool {
-    let waiter = Locked<CheckedContinuation<Bool, Never>?>(nil)
-    @Sendable func finish(_ value: Bool) { waiter.withLock { c -> CheckedContinuation<Bool, Never>? in defer { c = nil }; return c }?.resume(returning: value) }
-    return await withCheckedContinuation { continuation in
-        waiter.withLock { $0 = continuation }
-        Task { _ = await task.result; finish(true) }
-        Task { try? await Task.sleep(for: limit); finish(false) }
-    }
+    await abandoning(after: limit) { _ = await task.result; return true } ?? false
 }
 
 /// The names of a router's services still running.
