@@ -56,6 +56,8 @@ public enum QualityBenchmark {
         public var incidents: Int
         /// Why reports that opened a case of their own were not merged into their problem's case.
         public var missedMerges: [String: Int]
+        /// With `showMisses`, a few wrong and missed merges: both reports' texts, items and positions.
+        public var mergeExamples: [String] = []
 
         public var rendered: String {
             var lines = ["Address → grid, per way of writing the address (gazetteer)", ""]
@@ -81,6 +83,10 @@ public enum QualityBenchmark {
             if !missedMerges.isEmpty {
                 lines += ["", "Reports kept apart from their problem's case, by reason:"]
                 lines += missedMerges.sorted { $0.value > $1.value }.map { "  \($0.key): \($0.value)" }
+            }
+            if !mergeExamples.isEmpty {
+                lines += ["", "Examples (the report, then the first report of the case it was or should have been merged into):"]
+                lines += mergeExamples.map { "  " + $0 }
             }
             lines += ["", String(format: "12345 orders placed in the right grid: %.3f of %d; department accuracy %.3f", hotlineGridAccuracy, hotlineOrders, departmentAccuracy)]
             return lines.joined(separator: "\n")
@@ -124,7 +130,8 @@ public enum QualityBenchmark {
         let incidents = IncidentCorpus(reference: reference, problems: problems, seed: seed)
         let hotline = incidents.entries.filter { $0.incident.source.system == .hotline12345 }
         let hotlineRight = hotline.filter { $0.incident.location.gridCode == $0.gridCode }.count
-        let (clusters, missed, itemOfCase) = replay(incidents.entries.map(\.incident), labels: incidents.entries.map(\.label), reference: reference)
+        let (clusters, missed, itemOfCase, examples) = replay(incidents.entries.map(\.incident), labels: incidents.entries.map(\.label), reference: reference,
+                                                               examples: showMisses)
         var pairs: [String: PairScore] = [:]
         var namedTrue = 0, namedRight = 0
         let e = incidents.entries
@@ -165,20 +172,31 @@ public enum QualityBenchmark {
                       pairs: pairs.values.sorted { $0.systems < $1.systems },
                       mergePrecision: merged == 0 ? 1 : Double(tp) / Double(merged), mergeRecall: truth == 0 ? 1 : Double(tp) / Double(truth),
                       namedMergeRecall: namedTrue == 0 ? 1 : Double(namedRight) / Double(namedTrue),
-                      departmentAccuracy: Double(rightDepartment) / Double(max(1, e.count)), incidents: e.count, missedMerges: missed)
+                      departmentAccuracy: Double(rightDepartment) / Double(max(1, e.count)), incidents: e.count, missedMerges: missed,
+                      mergeExamples: examples)
     }
 
     /// The case (an index) of each incident, decided as the router decides: in order of report, against
     /// the cases of the report's grid and of the grids around it.
     static func replay(_ incidents: [Incident], reference: ReferenceData) -> [Int] {
-        replay(incidents, labels: nil, reference: reference).cases
+        replay(incidents, labels: nil, reference: reference, examples: 0).cases
+    }
+
+    /// One report as an example line shows it.
+    static func describe(_ i: Incident) -> String {
+        let p = i.location.positioning
+        let address = i.location.address.map { " «\($0)» \(String(format: "%.2f", p.confidence ?? 0))" } ?? ""
+        return "[\(i.source.system.rawValue) \(i.itemCode ?? "no item") \(p.method.rawValue)\(p.precision.map { "/" + $0.rawValue } ?? "")\(address)] \(i.description)"
     }
 
     /// ``replay(_:reference:)``, and with `labels`, why each report that opened a case of its own was kept
     /// apart from the case of the first earlier report of its problem (`notSearched`: that case is not in
     /// the grids searched).
-    static func replay(_ incidents: [Incident], labels: [Int]?, reference: ReferenceData) -> (cases: [Int], missed: [String: Int], items: [Int: String]) {
+    static func replay(_ incidents: [Incident], labels: [Int]?, reference: ReferenceData, examples: Int)
+        -> (cases: [Int], missed: [String: Int], items: [Int: String], examples: [String]) {
         var missed: [String: Int] = [:]
+        var shown: [String] = []
+        var wrongShown = 0, missedShown = 0
         var caseOfLabel: [Int: (id: String, grid: String)] = [:]
         var itemOfCase: [Int: String] = [:]
         let matcher = DuplicateMatcher(items: reference.items)
@@ -200,6 +218,10 @@ public enum QualityBenchmark {
                     if let labels, let first = caseOf.firstIndex(of: index), labels[first] != labels[caseOf.count] {
                         let d = best.evidence.distanceMeters.map { Int($0) } ?? -1
                         missed["wrong merge: \(best.evidence.itemRelation.rawValue), \(incident.location.positioning.method.rawValue)/\(incidents[first].location.positioning.method.rawValue), \(d / 50 * 50) m", default: 0] += 1
+                        if wrongShown < examples {
+                            wrongShown += 1
+                            shown.append("wrong merge (\(best.evidence.itemRelation.rawValue), \(d) m, text \(best.evidence.textScore)): \(describe(incident))  ⇄  \(describe(incidents[first]))")
+                        }
                     }
                     for g in neighbours[grid]! {
                         guard let k = byGrid[g]?.firstIndex(where: { $0.caseId == best.caseId }) else { continue }
@@ -218,6 +240,10 @@ public enum QualityBenchmark {
                     if let c = byGrid[earlier.grid]?.first(where: { $0.caseId == earlier.id }), neighbours[grid]!.contains(earlier.grid) {
                         if case .keptApart(let miss) = matcher.evaluate(incident, position: position, uncertaintyMeters: radius, against: c, sameGrid: earlier.grid == grid) {
                             missed[miss.reason.rawValue + " (" + miss.itemRelation.rawValue + ")", default: 0] += 1
+                            if missedShown < examples, let first = labels.firstIndex(of: labels[caseOf.count]) {
+                                missedShown += 1
+                                shown.append("missed, \(miss.reason.rawValue) (\(Int(miss.distanceMeters ?? -1)) m, text \(miss.textScore)): \(describe(incident))  ⇄  \(describe(incidents[first]))")
+                            }
                         } else { missed["lostToAnotherCase", default: 0] += 1 }
                     } else { missed["notSearched", default: 0] += 1 }
                 }
@@ -236,6 +262,6 @@ public enum QualityBenchmark {
                 caseOf.append(caseIndex[id]!)
             }
         }
-        return (caseOf, missed, itemOfCase)
+        return (caseOf, missed, itemOfCase, shown)
     }
 }
