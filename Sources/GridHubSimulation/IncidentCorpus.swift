@@ -80,7 +80,7 @@ public struct IncidentCorpus: Sendable {
                                     positioning: Positioning(method: .gps, reportedCoordinateSystem: .gcj02))
             case .elink:
                 if rng.unit() < 0.2 {
-                    location = Location(lat: nil, lon: nil, gridCode: place.gridCode, address: nil, positioning: Positioning(method: .workerGrid))
+                    location = SourceSupport.location(workerGrid: place.gridCode, description: text, reference: reference)
                 } else {
                     let fix = truth.offset(metres: abs(rng.gaussian()) * 15, bearing: rng.unit() * 360)
                     location = Location(lat: fix.lat, lon: fix.lon, gridCode: reference.gridCode(at: fix), address: nil, positioning: Positioning(method: .gps))

@@ -287,4 +287,93 @@ struct GazetteerTests {
         #expect(sure.candidates.isEmpty && SourceSupport.location(address: plain.fullAddress, match: sure).positioning.candidates.isEmpty)
         #expect(!String(decoding: try GridHubJSON.encoder().encode(SourceSupport.location(address: plain.fullAddress, match: sure)), as: UTF8.self).contains("candidates"))
     }
+
+    /// An incident at a location, for the merge checks below.
+    static func incident(_ system: SourceSystem, _ id: String, item: String, text: String, location: Location) -> Incident {
+        let t = Date(timeIntervalSince1970: 1_795_740_000)
+        return Incident(source: SourceRef(system: system, recordId: id, version: 1), reportedAt: t, receivedAt: t, itemCode: item,
+                        description: text, location: location, urgent: false, resolvedOnSite: false)
+    }
+
+    @Test("an estate's door plate is an area: the match and the incident carry how far its buildings lie, and the router merges a report from its farthest building")
+    func estateExtent() throws {
+        // The estate behind one door plate whose buildings lie farthest from its gate.
+        var byPlate: [String: [GazetteerEntry]] = [:]
+        for e in Self.entries { byPlate["\(e.townName)|\(e.road)|\(e.number)", default: []].append(e) }
+        let estate = try #require(byPlate.values.filter { $0.count > 3 && !$0.contains { $0.poi.isEmpty } }.max { a, b in
+            a.map { a[0].coordinate.distance(to: $0.coordinate) }.max()! < b.map { b[0].coordinate.distance(to: $0.coordinate) }.max()!
+        })
+        let gate = estate[0]
+        let plate = "\(gate.townName)\(gate.road)\(gate.number)号"
+        let m = Self.data.resolve(address: plate)
+        #expect(m.precision == .doorPlate && m.gridCode == gate.gridCode)
+        let farthest = estate.max { m.coordinate!.distance(to: $0.coordinate) < m.coordinate!.distance(to: $1.coordinate) }!
+        let spread = m.coordinate!.distance(to: farthest.coordinate)
+        #expect(spread > 100)
+        #expect(abs(m.spreadMeters - spread) < 1, "\(m.spreadMeters) vs \(spread)")
+        // A building named is a point again.
+        let building = try #require(estate.first { b in b.poi.contains("幢") && !estate.contains { other in other.poi != b.poi && other.poi.hasPrefix(b.poi) } })
+        #expect(Self.data.resolve(address: building.fullAddress).spreadMeters == 0)
+        // The incident carries it (and writes it only when there is one), the router allows for it.
+        let location = SourceSupport.location(address: plate, match: m)
+        #expect(location.positioning.extentMeters == spread.rounded())
+        let json = String(decoding: try GridHubJSON.encoder().encode(location), as: UTF8.self)
+        #expect(json.contains("\"extentMeters\""))
+        #expect(try GridHubJSON.decoder().decode(Location.self, from: Data(json.utf8)) == location)
+        let plainPlate = Self.plate { _ in true }
+        #expect(!String(decoding: try GridHubJSON.encoder().encode(SourceSupport.location(address: plainPlate.fullAddress, match: Self.data.resolve(address: plainPlate.fullAddress))),
+                        as: UTF8.self).contains("extentMeters"))
+        let (_, radius) = try #require(DuplicateMatcher.position(of: location, reference: Self.data))
+        #expect(radius >= spread.rounded())
+        // A citizen's app fix at the farthest building, the same item, merges with the order that named only the plate.
+        let order = Self.incident(.hotline12345, "HL-ESTATE", item: "SR-057", text: "路面塌陷，地点在\(plate)", location: location)
+        let fix = farthest.coordinate
+        let app = Self.incident(.woodpecker, "WP-ESTATE", item: "SR-057", text: "这里地面塌陷了",
+                                location: Location(lat: fix.lat, lon: fix.lon, gridCode: farthest.gridCode, address: nil, positioning: Positioning(method: .gps)))
+        let matcher = DuplicateMatcher(items: Self.data.items)
+        let candidate = DedupCandidate(caseId: "c-estate", itemCode: "SR-057", position: m.coordinate, uncertaintyMeters: radius, text: order.description,
+                                       firstReportedAt: order.reportedAt, lastReportedAt: order.reportedAt, closedAt: nil)
+        #expect(matcher.decide(app, position: fix, uncertaintyMeters: 40, candidates: [candidate])?.caseId == "c-estate")
+        // Had the plate been taken for a point (50 m: 100 + 50 + 40 m allowed), the two would have stayed apart.
+        #expect(spread > 190)
+        var asPoint = candidate
+        asPoint.uncertaintyMeters = 50
+        #expect(matcher.decide(app, position: fix, uncertaintyMeters: 40, candidates: [asPoint]) == nil)
+    }
+
+    @Test("a grid worker's event without a fix is placed at the door plate or place its text names in or beside the worker's grid, else on the road it names in the grid, else in the grid alone")
+    func workerWithoutFix() throws {
+        let e = Self.plate { $0.number > 5 }
+        let grid = e.gridCode
+        // A plate in the worker's grid.
+        let atPlate = SourceSupport.location(workerGrid: grid, description: "\(e.road)\(e.number)号门口垃圾堆放，好几天了没人管", reference: Self.data)
+        #expect(atPlate.positioning.method == .addressMatch && atPlate.positioning.precision == .doorPlate)
+        #expect(atPlate.gridCode == grid && atPlate.lat == e.coordinate.lat && atPlate.lon == e.coordinate.lon)
+        #expect((atPlate.positioning.confidence ?? 1) < 1)
+        // A plate far from the worker's grid (the text tells a story, not the spot): the grid alone.
+        let far = try #require(Self.entries.first { x in
+            x.poi.isEmpty && Self.uniqueWithoutTown.contains("\(x.road)\(x.number)号") && x.coordinate.distance(to: e.coordinate) > 5_000
+                && !Self.data.neighbours(of: grid).contains { $0.gridCode == x.gridCode } && !Self.data.gazetteer.entries.contains { $0.gridCode == grid && $0.road == x.road }
+        })
+        let elsewhere = SourceSupport.location(workerGrid: grid, description: "\(far.road)\(far.number)号有人反映噪音", reference: Self.data)
+        #expect(elsewhere.positioning.method == .workerGrid && elsewhere.gridCode == grid && elsewhere.lat == nil)
+        // A road that crosses the grid, without a number: the road's stretch in the grid, as wide as it is.
+        let stretch = SourceSupport.location(workerGrid: grid, description: "巡查发现\(e.road)乱堆物料", reference: Self.data)
+        #expect(stretch.positioning.method == .addressMatch && stretch.positioning.precision == .road && stretch.gridCode == grid)
+        let onRoad = Self.entries.filter { $0.road == e.road && $0.gridCode == grid }
+        let centre = Coordinate(lat: try #require(stretch.lat), lon: try #require(stretch.lon))
+        let extent = try #require(stretch.positioning.extentMeters)
+        #expect(onRoad.allSatisfy { centre.distance(to: $0.coordinate) <= extent + 1 })
+        #expect(try #require(DuplicateMatcher.position(of: stretch, reference: Self.data)).1 < 450 || extent >= 450)
+        // Nothing named: the worker's grid; a grid not in the city: no grid.
+        let nothing = SourceSupport.location(workerGrid: grid, description: "发现有人乱倒垃圾", reference: Self.data)
+        #expect(nothing == Location(lat: nil, lon: nil, gridCode: grid, address: nil, positioning: Positioning(method: .workerGrid)))
+        #expect(SourceSupport.location(workerGrid: "999999999999999", description: "\(e.road)\(e.number)号", reference: Self.data).gridCode == nil)
+        // The 综治e通 translation uses it for an event at 0,0.
+        let event = Elink.Event(id: "ZZ-1", typeCode: "0401", typeName: "", description: "\(e.road)\(e.number)号门口垃圾堆放", workerGrid: grid, workerId: "W1",
+                                workerName: "", reportedAt: Date(timeIntervalSince1970: 1_795_740_000), position: nil, photos: [], solvedOnSite: false, resolution: "")
+        let translated = event.incident(reference: Self.data, receivedAt: Date()).location
+        #expect(translated == SourceSupport.location(workerGrid: grid, description: event.description, reference: Self.data))
+        #expect(translated.positioning.precision == .doorPlate && translated.lat == e.coordinate.lat)
+    }
 }

@@ -47,7 +47,8 @@ enum ModelFixtures {
                     ? Positioning(method: n % 2 == 0 ? .gps : .addressMatch,
                                   precision: n % 2 == 0 ? nil : Positioning.Precision.allCases[n % Positioning.Precision.allCases.count],
                                   confidence: n % 2 == 0 ? nil : Double(n % 11) / 10,
-                                  reportedCoordinateSystem: n % 2 == 0 ? Positioning.CoordinateSystem.allCases[n % 3] : nil)
+                                  reportedCoordinateSystem: n % 2 == 0 ? Positioning.CoordinateSystem.allCases[n % 3] : nil,
+                                  extentMeters: n % 4 == 1 ? Double(12 * n) + 0.5 : nil)
                     : Positioning(method: n % 2 == 0 ? .workerGrid : .none))
             let reporter: Reporter? = n % 6 == 5 ? nil : Reporter(
                 kind: Reporter.Kind.allCases[n % 3], id: n % 2 == 0 ? "u_\(n)" : nil,

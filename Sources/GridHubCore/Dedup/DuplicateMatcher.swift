@@ -257,7 +257,7 @@ public struct DuplicateMatcher: Sendable {
     }
 
     /// A report's position and its uncertainty in metres: a device fix is good to a few tens of metres,
-    /// a gazetteer match as good as its precision, a worker's grid or a bare grid code as good as the
+    /// a gazetteer match as good as its precision (or as wide as the area it names), a worker's grid or a bare grid code as good as the
     /// grid (its centroid stands in). `nil` when the report cannot be placed.
     public static func position(of location: Location, reference: ReferenceData?) -> (Coordinate, Double)? {
         let gridCentroid: Coordinate? = location.gridCode.flatMap { reference?.grid(code: $0)?.polygon.centroid }
@@ -271,14 +271,16 @@ public struct DuplicateMatcher: Sendable {
                 case .doorPlate?: radius = 50
                 case .poi?: radius = 80
                 case .intersection?: radius = 120
-                case .road?: radius = 400
+                case .road?: radius = location.positioning.extentMeters.map { max($0, 100) } ?? 400
                 case .community?: radius = 1_000
                 case .town?, nil: return nil
                 }
                 // A guess among several places (a name many places share) is as uncertain as the spread of
                 // its candidates: it merges only with words in common, not on place alone.
                 let unsure = !location.positioning.candidates.isEmpty || (location.positioning.confidence ?? 1) < 0.5
-                return (Coordinate(lat: lat, lon: lon), unsure ? max(radius, 400) : radius)
+                // An area (an estate behind one door plate) is as uncertain as it is wide.
+                let area = max(radius, location.positioning.extentMeters ?? 0)
+                return (Coordinate(lat: lat, lon: lon), unsure ? max(area, 400) : area)
             }
         case .workerGrid, .none:
             break

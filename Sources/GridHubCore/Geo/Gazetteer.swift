@@ -106,6 +106,9 @@ public struct AddressMatch: Sendable, Hashable, Codable {
     /// The other grids the text could mean (a place name several places have, a road in several towns
     /// without a town in the text), nearest name first; empty when the match is not ambiguous.
     public var candidates: [String] = []
+    /// How far from `coordinate` the place may be, in metres, when the match names an area: a door plate
+    /// or an estate whose buildings lie around it, the text naming none of them. 0 for a point.
+    public var spreadMeters: Double = 0
 
     public init(precision: Precision, method: Method, confidence: Double, coordinate: Coordinate?, gridCode: String?,
                 townName: String?, addressID: String?, ambiguousTown: Bool) {
@@ -165,6 +168,9 @@ public struct Gazetteer: Sendable {
     private let knownScalars: Set<Unicode.Scalar>
     private let locate: @Sendable (Coordinate) -> String?
     private let townOfGrid: [String: String]
+    /// For each entry: how far the entries behind it lie (the buildings of an estate from its gate, the
+    /// estate from a plain plate of the same number), in metres; 0 for most.
+    private let spread: [Float]
 
     /// Builds the indexes. `grids` give the towns and communities; `locate` maps a point to a grid
     /// code (the grid index), used for intersections and road-level points.
@@ -196,6 +202,22 @@ public struct Gazetteer: Sendable {
             }
             roadPlates[e.road, default: []].append(i)
         }
+        // An entry stands for itself and every entry of its plate whose place name extends its own
+        // (`滨江西路119号` for the estate there, `…星河一品` for its buildings, `…7幢` for its units).
+        var spread = [Float](repeating: 0, count: entries.count)
+        var byTownPlate: [String: [Int]] = [:]
+        for (n, e) in entries.enumerated() { byTownPlate["\(e.townName)|\(e.road)|\(e.number)", default: []].append(n) }
+        for list in byTownPlate.values where list.count > 1 {
+            for a in list {
+                let pa = entries[a].poi
+                var widest = 0.0
+                for b in list where b != a && entries[b].poi.hasPrefix(pa) {
+                    widest = max(widest, entries[a].coordinate.distance(to: entries[b].coordinate))
+                }
+                spread[a] = Float(widest)
+            }
+        }
+        self.spread = spread
         var roads: [String: Road] = [:]
         for (name, list) in roadPlates {
             // Representative per (town, number): the plain plate, else the estate gate (no 幢), else the first.
@@ -392,6 +414,22 @@ public struct Gazetteer: Sendable {
         return .none
     }
 
+    /// The stretch of a road named in `text` that lies in grid `gridCode`: the mean of that road's plates in
+    /// the grid and how far the farthest of them is from it. The first road named that has plates in the
+    /// grid counts (`巡查发现陶湾路…` from a worker of a grid that road crosses); `nil` when none has.
+    public func roadStretch(in text: String, gridCode: String) -> (centre: Coordinate, extentMeters: Double)? {
+        let normalized = AddressText.normalize(text)
+        for hit in roadMatcher.all(in: normalized[...]) {
+            guard let road = roads[roadNames[Int(hit.id)]] else { continue }
+            let points = road.plates.lazy.map { self.entries[Int($0)] }.filter { $0.gridCode == gridCode }.map(\.coordinate)
+            guard !points.isEmpty else { continue }
+            let n = Double(points.count)
+            let centre = Coordinate(lat: points.map(\.lat).reduce(0, +) / n, lon: points.map(\.lon).reduce(0, +) / n)
+            return (centre, points.map { centre.distance(to: $0) }.max() ?? 0)
+        }
+        return nil
+    }
+
     /// `东门一巷` → `东门1巷`.
     static func withDigits(_ name: String) -> String {
         let digit: [Unicode.Scalar: Unicode.Scalar] = ["一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"]
@@ -456,8 +494,10 @@ public struct Gazetteer: Sendable {
 
     private func match(_ i: Int, _ precision: AddressMatch.Precision, _ method: AddressMatch.Method, _ confidence: Double, ambiguous: Bool) -> AddressMatch {
         let e = entries[i]
-        return AddressMatch(precision: precision, method: method, confidence: confidence, coordinate: e.coordinate, gridCode: e.gridCode,
-                            townName: e.townName, addressID: e.addressID, ambiguousTown: ambiguous)
+        var m = AddressMatch(precision: precision, method: method, confidence: confidence, coordinate: e.coordinate, gridCode: e.gridCode,
+                             townName: e.townName, addressID: e.addressID, ambiguousTown: ambiguous)
+        m.spreadMeters = Double(spread[i])
+        return m
     }
 
     private func townOnly(_ town: Int?, community: Int?) -> AddressMatch {

@@ -70,7 +70,9 @@ extension Positioning {
             guard let list = f.strings("candidates"), list.count <= Self.maxCandidates, list.allSatisfy(FieldCheck.isGridCode) else { return nil }
             candidates = list
         }
-        self.init(method: method, precision: precision, confidence: confidence, reportedCoordinateSystem: system, candidates: candidates)
+        guard let extent = f.optionalDouble("extentMeters"), extent.map({ (0...100_000).contains($0) }) ?? true else { return nil }
+        self.init(method: method, precision: precision, confidence: confidence, reportedCoordinateSystem: system, candidates: candidates,
+                  extentMeters: extent)
     }
 }
 

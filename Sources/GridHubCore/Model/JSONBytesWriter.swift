@@ -192,6 +192,9 @@ extension Location {
             w.key("candidates"); w.strings(positioning.candidates)
         }
         w.key("confidence"); w.double(positioning.confidence)
+        if let extent = positioning.extentMeters {
+            w.key("extentMeters"); w.double(extent)
+        }
         w.key("method"); w.string(positioning.method.rawValue)
         w.key("precision"); w.string(positioning.precision?.rawValue)
         w.key("reportedCoordinateSystem"); w.string(positioning.reportedCoordinateSystem?.rawValue)

@@ -103,21 +103,26 @@ public struct Positioning: Sendable, Hashable, Codable {
     /// For an ambiguous ``Method/addressMatch``: the other grids the address could be in (several
     /// places of one name, a road in several towns), at most ``maxCandidates``; empty when it is not ambiguous.
     public var candidates: [String]
+    /// For an ``Method/addressMatch`` of an area rather than a point: how far the spot may lie from the
+    /// position, in metres (the buildings of an estate behind one door plate, a road's stretch in a grid);
+    /// `nil` for a point.
+    public var extentMeters: Double?
 
     /// At most this many other grids are named.
     public static let maxCandidates = 5
 
     /// A positioning record.
     public init(method: Method, precision: Precision? = nil, confidence: Double? = nil, reportedCoordinateSystem: CoordinateSystem? = nil,
-                candidates: [String] = []) {
+                candidates: [String] = [], extentMeters: Double? = nil) {
         self.method = method
+        self.extentMeters = extentMeters
         self.precision = precision
         self.confidence = confidence
         self.reportedCoordinateSystem = reportedCoordinateSystem
         self.candidates = Array(candidates.prefix(Self.maxCandidates))
     }
 
-    enum CodingKeys: String, CodingKey { case method, precision, confidence, reportedCoordinateSystem, candidates }
+    enum CodingKeys: String, CodingKey { case method, precision, confidence, reportedCoordinateSystem, candidates, extentMeters }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -128,6 +133,7 @@ public struct Positioning: Sendable, Hashable, Codable {
         confidence = try c.decodeIfPresent(Double.self, forKey: .confidence, in: 0...1)
         reportedCoordinateSystem = try c.decodeIfPresent(CoordinateSystem.self, forKey: .reportedCoordinateSystem)
         candidates = try c.decodeIfPresent([String].self, forKey: .candidates) ?? []
+        extentMeters = try c.decodeIfPresent(Double.self, forKey: .extentMeters, in: 0...100_000)
         guard candidates.count <= Self.maxCandidates, candidates.allSatisfy(FieldCheck.isGridCode) else {
             throw DecodingError.dataCorruptedError(forKey: .candidates, in: c, debugDescription: "candidates are at most \(Self.maxCandidates) 15-digit grid codes")
         }
@@ -141,6 +147,7 @@ public struct Positioning: Sendable, Hashable, Codable {
         try c.encodeNullable(confidence, forKey: .confidence)
         try c.encodeNullable(reportedCoordinateSystem, forKey: .reportedCoordinateSystem)
         if !candidates.isEmpty { try c.encode(candidates, forKey: .candidates) }
+        if let extentMeters { try c.encode(extentMeters, forKey: .extentMeters) }
     }
 }
 

@@ -113,12 +113,12 @@ public enum Elink {
             resolution = try string("czjg", required: false)
         }
 
-        /// The canonical incident. The position comes from `x,y` when usable (CGCS2000 = WGS-84);
-        /// otherwise only the worker's grid is known and the location says so (`workerGrid`).
+        /// The canonical incident. The position comes from `x,y` when usable (CGCS2000 = WGS-84); otherwise
+        /// from a door plate or place the description names near the worker's grid, else only the worker's
+        /// grid is known and the location says so (`workerGrid`).
         /// An event solved on the spot arrives resolved (`resolvedOnSite`, with `czjg` as resolution).
         public func incident(reference: ReferenceData, receivedAt: Date) -> Incident {
-            var location = Location(lat: nil, lon: nil, gridCode: reference.grid(code: workerGrid) != nil ? workerGrid : nil,
-                                    address: nil, positioning: Positioning(method: .workerGrid))
+            var location: Location? = nil
             if let position, case .success(let point) = Coordinate.fromReport(lat: position.y, lon: position.x, system: .wgs84) {
                 let located = SourceSupport.location(gps: point, reported: .wgs84, address: nil, reference: reference)
                 if located.gridCode != nil { location = located }
@@ -128,7 +128,8 @@ public enum Elink {
                 ?? reference.classifier.classify(source: .elink, label: typeCode, text: description)?.itemCode
             return Incident(
                 source: SourceRef(system: .elink, recordId: id, version: 1, category: typeName.isEmpty ? typeCode : "\(typeCode) \(typeName)"),
-                reportedAt: reportedAt, receivedAt: receivedAt, itemCode: item, description: description, location: location,
+                reportedAt: reportedAt, receivedAt: receivedAt, itemCode: item, description: description,
+                location: location ?? SourceSupport.location(workerGrid: workerGrid, description: description, reference: reference),
                 urgent: item.flatMap { reference.item(code: $0)?.urgent } ?? false, resolvedOnSite: solvedOnSite,
                 resolution: solvedOnSite ? (resolution.isEmpty ? "自行处置" : resolution) : nil,
                 reporter: Reporter(kind: .gridWorker, id: workerId, name: workerName.isEmpty ? nil : PersonName(workerName)),

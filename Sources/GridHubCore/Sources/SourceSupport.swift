@@ -44,7 +44,32 @@ public enum SourceSupport {
         return Location(
             lat: match.coordinate?.lat, lon: match.coordinate?.lon, gridCode: match.gridCode, address: address,
             positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence)),
-                                     candidates: match.candidates))
+                                     candidates: match.candidates, extentMeters: match.spreadMeters > 0 ? match.spreadMeters.rounded() : nil))
+    }
+
+    /// A grid worker's report without a device fix. The worker's grid is where the problem usually is, not
+    /// always; when the description names a door plate or a place (`澄虞路1238号门口…`, `星河一品7幢…`) that
+    /// the gazetteer finds without doubt in that grid or a grid next to it, the report is placed there, as an
+    /// address match of the description (confidence lowered a tenth: the text was not written as an address).
+    /// Else, when it names a road that crosses the worker's grid, the report is placed on that road's stretch
+    /// in the grid (precision `road`, the stretch's extent). Otherwise the location is the worker's grid
+    /// alone (`workerGrid`; no grid for a code not in the city).
+    public static func location(workerGrid: String, description: String, reference: ReferenceData) -> Location {
+        let grid = Location(lat: nil, lon: nil, gridCode: reference.grid(code: workerGrid) != nil ? workerGrid : nil, address: nil,
+                            positioning: Positioning(method: .workerGrid))
+        guard grid.gridCode != nil else { return grid }
+        let match = reference.resolve(address: description)
+        guard match.precision == .doorPlate || match.precision == .poi, match.candidates.isEmpty, !match.ambiguousTown,
+              let coordinate = match.coordinate, let found = match.gridCode,
+              found == workerGrid || reference.neighbours(of: workerGrid).contains(where: { $0.gridCode == found }) else {
+            guard let stretch = reference.gazetteer.roadStretch(in: description, gridCode: workerGrid) else { return grid }
+            return Location(lat: stretch.centre.lat, lon: stretch.centre.lon, gridCode: workerGrid, address: nil,
+                            positioning: Positioning(method: .addressMatch, precision: .road, confidence: 0.5, extentMeters: stretch.extentMeters.rounded()))
+        }
+        let precision: Positioning.Precision = match.precision == .doorPlate ? .doorPlate : .poi
+        return Location(lat: coordinate.lat, lon: coordinate.lon, gridCode: found, address: nil,
+                        positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence * 0.9)),
+                                                 extentMeters: match.spreadMeters > 0 ? match.spreadMeters.rounded() : nil))
     }
 
     /// The location of a device position already converted to WGS-84.
