@@ -62,7 +62,9 @@ extension BenchCommand {
         @Option(help: "Address samples per kind.") var perKind = 400
         @Option(help: "Problems in the incident corpus (each reported one to three times, plus hard negatives).") var problems = 1_500
         @Option(help: "Seed of both corpora.") var seed: UInt64 = 20_261_205
-        @Option(help: "Print up to this many missed addresses of each kind.") var showMisses = 0
+        @Option(help: "Print up to this many missed addresses of each kind, and of wrong and missed merges.") var showMisses = 0
+        @Option(help: "Also measure the incident corpus of each of these seeds (comma-separated): one line per seed and the mean.")
+        var seeds: String?
         @Flag(help: "Print one JSON object as the last line too.") var json = false
 
         func run() async throws {
@@ -71,6 +73,31 @@ extension BenchCommand {
             let rules = try RouterDaemon.loadRules(path: routingRules ?? RouterDaemon.defaultRulesPath(referenceDirectory: directory), reference: reference)
             let report = QualityBenchmark.run(reference: reference, rules: rules, perKind: perKind, problems: problems, seed: seed, showMisses: showMisses)
             StandardOutput.writeLine(report.rendered)
+            if let seeds {
+                let list = try seeds.split(separator: ",").map { text -> UInt64 in
+                    guard let n = UInt64(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--seeds: '\(text)' is not a number") }
+                    return n
+                }
+                var rows: [(String, QualityBenchmark.Report)] = []
+                for s in list {
+                    rows.append(("\(s)", QualityBenchmark.run(reference: reference, rules: rules, perKind: 0, problems: problems, seed: s)))
+                }
+                StandardOutput.writeLine("\nIncident corpus of \(problems) problems per seed\n")
+                StandardOutput.writeLine("seed        precision  recall  named recall  departments  12345 grid")
+                func line(_ name: String, _ values: [Double]) -> String {
+                    name.padding(toLength: 10, withPad: " ", startingAt: 0) + zip(values, [11, 8, 14, 13, 12]).map { v, w in
+                        let t = String(format: "%.4f", v)
+                        return String(repeating: " ", count: max(0, w - t.count)) + t
+                    }.joined()
+                }
+                func figures(_ r: QualityBenchmark.Report) -> [Double] {
+                    [r.mergePrecision, r.mergeRecall, r.namedMergeRecall, r.departmentAccuracy, r.hotlineGridAccuracy]
+                }
+                for (name, r) in rows { StandardOutput.writeLine(line(name, figures(r))) }
+                let n = Double(rows.count)
+                let mean = rows.map { figures($0.1) }.reduce([0, 0, 0, 0, 0]) { a, b in zip(a, b).map(+) }.map { $0 / n }
+                StandardOutput.writeLine(line("mean", mean))
+            }
             if json { try JSONLine.write(report) }
         }
     }

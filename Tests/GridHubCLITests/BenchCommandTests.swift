@@ -54,3 +54,32 @@ struct E2EBenchCommandTests {
         #expect(run.stdout.contains("| latency p50 / p95 / p99 / max |"))
     }
 }
+
+/// `gridhub bench quality --seeds` as a developer runs it to see the merge figures on corpora it was not tuned on.
+@Suite("Quality benchmark command", .timeLimit(.minutes(3)))
+struct QualityBenchCommandTests {
+    @Test("--seeds measures the incident corpus of each seed: one line each, and their mean")
+    func seeds() async throws {
+        let run = try await runCommand(GridHubPaths.executable, ["bench", "quality", "--per-kind", "2", "--problems", "150", "--seeds", "3,4"],
+                                       environment: ["GRIDHUB_LOG_LEVEL": "error"], timeout: .seconds(150))
+        #expect(run.status == 0, "stderr: \(run.stderr.suffix(2_000))")
+        var rows: [String: [Double]] = [:]
+        for line in run.stdout.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            guard words.count == 6, ["3", "4", "mean"].contains(words[0]) else { continue }
+            let values: [Double] = words.dropFirst().compactMap { Double($0) }
+            rows[words[0]] = values
+        }
+        #expect(Set(rows.keys) == ["3", "4", "mean"], "\(run.stdout)")
+        let three = rows["3"] ?? [], four = rows["4"] ?? [], mean = rows["mean"] ?? []
+        try #require(three.count == 5 && four.count == 5 && mean.count == 5)
+        #expect(three.allSatisfy { (0.5...1).contains($0) } && three != four, "\(run.stdout)")
+        for k in 0..<5 {
+            let average: Double = (three[k] + four[k]) / 2
+            #expect(abs(mean[k] - average) < 0.0002, "\(run.stdout)")
+        }
+        let bad = try await runCommand(GridHubPaths.executable, ["bench", "quality", "--per-kind", "1", "--problems", "10", "--seeds", "3,x"],
+                                       environment: ["GRIDHUB_LOG_LEVEL": "error"], timeout: .seconds(60))
+        #expect(bad.status != 0 && bad.stderr.contains("--seeds: 'x' is not a number"), "\(bad.stderr)")
+    }
+}
