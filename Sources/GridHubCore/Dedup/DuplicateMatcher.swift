@@ -257,8 +257,9 @@ public struct DuplicateMatcher: Sendable {
     }
 
     /// A report's position and its uncertainty in metres: a device fix is good to a few tens of metres,
-    /// a gazetteer match as good as its precision (or as wide as the area it names), a worker's grid or a bare grid code as good as the
-    /// grid (its centroid stands in). `nil` when the report cannot be placed.
+    /// a gazetteer match as good as its precision (or as wide as the area it names: an estate behind one
+    /// plate, a road's stretch in a grid), a worker's grid or a bare grid code as good as the grid (its
+    /// centroid stands in). `nil` when the report cannot be placed.
     public static func position(of location: Location, reference: ReferenceData?) -> (Coordinate, Double)? {
         let gridCentroid: Coordinate? = location.gridCode.flatMap { reference?.grid(code: $0)?.polygon.centroid }
         switch location.positioning.method {
