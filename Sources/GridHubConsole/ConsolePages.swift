@@ -230,12 +230,17 @@ enum ConsolePages {
             }
             reports += "<tr><td>\(escape(r.system.rawValue))</td><td class=\"record\">\(escape(r.recordId))</td><td class=\"n\">v\(r.version)</td><td>\(time(r.mergedAt))</td><td>\(escape(why))</td><td>\(r.isActive ? "" : "withdrawn")</td></tr>"
         }
-        // How sure the place is: an address match's precision and confidence, and the other grids an
-        // ambiguous address could be in.
+        // How sure the place is: an address match's precision and confidence, how wide the place it names
+        // is, and the other grids an ambiguous address could be in.
         var placed = ""
         let positioning = c.location.positioning
         if positioning.method == .addressMatch {
-            placed = "<p id=\"placed\">address \(escape(c.location.address ?? "")) · matched \(escape(positioning.precision?.rawValue ?? "—")), confidence \(String(format: "%.2f", positioning.confidence ?? 0))"
+            // A grid worker's event without a fix is placed by the place its text names: it has no address.
+            let source = c.location.address.map { "address \(escape($0))" } ?? "placed by the place its text names"
+            placed = "<p id=\"placed\">\(source) · matched \(escape(positioning.precision?.rawValue ?? "—")), confidence \(String(format: "%.2f", positioning.confidence ?? 0))"
+            if let extent = positioning.extentMeters {
+                placed += " · an area: the spot may be up to \(String(format: "%.0f", extent)) m from the point"
+            }
             if !positioning.candidates.isEmpty {
                 let others = positioning.candidates.map { code in escape("\(code) \(reference.grid(code: code).map { "\($0.townName) \($0.name)" } ?? "")") }
                 placed += " · <b>ambiguous</b>, could also be: " + others.joined(separator: "; ")

@@ -103,6 +103,9 @@ driver.get(base + "/cases/" + triage)
 # (The page updates itself: an element read right after loading may be replaced under the reader.)
 wait_for(lambda: any(w in driver.find_element(By.ID, "department").text for w in ("command", "指挥")),
          "the unroutable case is held by the command centre")
+# Its order named the gate of an estate: the page says how far the spot may be from the point.
+wait_for(lambda: "an area: the spot may be up to 150 m from the point" in driver.find_element(By.ID, "placed").text,
+         "the case page says its place is an area and how wide")
 Select(driver.find_element(By.ID, "assign-department")).select_by_value("env")
 # Sent from the page without leaving it, so that what follows shows the page updating by itself.
 sent = driver.execute_async_script("""

@@ -20,7 +20,11 @@ struct ConsoleBrowserTests {
             return i
         }
         let overdue = now(Make.incident(.woodpecker, "WP-CONSOLE-1", item: "SR-001", at: place.coordinate, text: "垃圾成堆，联系13812345678"))
-        let unroutable = now(Make.incident(.hotline12345, "JY-CONSOLE-2", item: nil, at: Make.place(9000).coordinate, method: .addressMatch, text: "邻居家装修纠纷，要求调解赔偿"))
+        var gate = now(Make.incident(.hotline12345, "JY-CONSOLE-2", item: nil, at: Make.place(9000).coordinate, method: .addressMatch, text: "邻居家装修纠纷，要求调解赔偿"))
+        // Its address is the gate of an estate whose buildings lie up to 150 m away.
+        gate.location.address = Make.place(9000).fullAddress
+        gate.location.positioning.extentMeters = 150
+        let unroutable = gate
         // Another problem at the same door: a case of its own, which says it was kept apart from the first.
         let neighbour = now(Make.incident(.woodpecker, "WP-CONSOLE-3", item: "SR-060", at: place.coordinate.offset(metres: 10, bearing: 90), text: "楼道里电动车飞线充电"))
         let grid = try #require(overdue.location.gridCode)
