@@ -421,7 +421,7 @@ public struct Gazetteer: Sendable {
         let normalized = AddressText.normalize(text)
         for hit in roadMatcher.all(in: normalized[...]) {
             guard let road = roads[roadNames[Int(hit.id)]] else { continue }
-            let points = road.plates.lazy.map { self.entries[Int($0)] }.filter { $0.gridCode == gridCode }.map(\.coordinate)
+            let points = road.plates.compactMap { p in entries[Int(p)].gridCode == gridCode ? entries[Int(p)].coordinate : nil }
             guard !points.isEmpty else { continue }
             let n = Double(points.count)
             let centre = Coordinate(lat: points.map(\.lat).reduce(0, +) / n, lon: points.map(\.lon).reduce(0, +) / n)

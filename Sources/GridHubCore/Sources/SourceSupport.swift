@@ -41,10 +41,11 @@ public enum SourceSupport {
         case .none: precision = nil
         }
         guard let precision else { return .unknown(address: address.isEmpty ? nil : address) }
+        let extent = match.spreadMeters > 0 ? match.spreadMeters.rounded() : nil
         return Location(
             lat: match.coordinate?.lat, lon: match.coordinate?.lon, gridCode: match.gridCode, address: address,
             positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence)),
-                                     candidates: match.candidates, extentMeters: match.spreadMeters > 0 ? match.spreadMeters.rounded() : nil))
+                                     candidates: match.candidates, extentMeters: extent))
     }
 
     /// A grid worker's report without a device fix. The worker's grid is where the problem usually is, not
@@ -60,16 +61,17 @@ public enum SourceSupport {
         guard grid.gridCode != nil else { return grid }
         let match = reference.resolve(address: description)
         guard match.precision == .doorPlate || match.precision == .poi, match.candidates.isEmpty, !match.ambiguousTown,
-              let coordinate = match.coordinate, let found = match.gridCode,
+              match.coordinate != nil, let found = match.gridCode,
               found == workerGrid || reference.neighbours(of: workerGrid).contains(where: { $0.gridCode == found }) else {
             guard let stretch = reference.gazetteer.roadStretch(in: description, gridCode: workerGrid) else { return grid }
             return Location(lat: stretch.centre.lat, lon: stretch.centre.lon, gridCode: workerGrid, address: nil,
                             positioning: Positioning(method: .addressMatch, precision: .road, confidence: 0.5, extentMeters: stretch.extentMeters.rounded()))
         }
-        let precision: Positioning.Precision = match.precision == .doorPlate ? .doorPlate : .poi
-        return Location(lat: coordinate.lat, lon: coordinate.lon, gridCode: found, address: nil,
-                        positioning: Positioning(method: .addressMatch, precision: precision, confidence: min(1, max(0, match.confidence * 0.9)),
-                                                 extentMeters: match.spreadMeters > 0 ? match.spreadMeters.rounded() : nil))
+        // As an address match, without an address (the description is not one) and a tenth less sure.
+        var placed = location(address: "", match: match)
+        placed.address = nil
+        placed.positioning.confidence = min(1, max(0, match.confidence * 0.9))
+        return placed
     }
 
     /// The location of a device position already converted to WGS-84.
