@@ -320,6 +320,12 @@ struct GazetteerTests {
         let json = String(decoding: try GridHubJSON.encoder().encode(location), as: UTF8.self)
         #expect(json.contains("\"extentMeters\""))
         #expect(try GridHubJSON.decoder().decode(Location.self, from: Data(json.utf8)) == location)
+        // A width that cannot be is refused, as every other field out of its range is.
+        for bad in ["-5", "1e9", "\"wide\""] {
+            let text = json.replacingOccurrences(of: "\"extentMeters\":\(Int(spread.rounded()))", with: "\"extentMeters\":\(bad)")
+            #expect(text != json)
+            #expect(throws: (any Error).self, "extentMeters \(bad)") { try GridHubJSON.decoder().decode(Location.self, from: Data(text.utf8)) }
+        }
         let plainPlate = Self.plate { _ in true }
         #expect(!String(decoding: try GridHubJSON.encoder().encode(SourceSupport.location(address: plainPlate.fullAddress, match: Self.data.resolve(address: plainPlate.fullAddress))),
                         as: UTF8.self).contains("extentMeters"))
