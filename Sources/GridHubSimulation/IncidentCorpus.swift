@@ -106,7 +106,7 @@ public struct IncidentCorpus: Sendable {
                 location = Location(lat: typed.coordinate.lat, lon: typed.coordinate.lon, gridCode: typed.gridCode, address: typed.fullAddress,
                                     positioning: Positioning(method: .addressMatch, precision: .doorPlate, confidence: 0.9))
             }
-            return Incident(source: SourceRef(system: system, recordId: recordId, version: 1), reportedAt: time, receivedAt: time,
+            return Incident(source: SourceRef(system: system, recordId: recordId, version: 1, category: label.isEmpty ? nil : label), reportedAt: time, receivedAt: time,
                             itemCode: itemCode, description: text, location: location, urgent: false, resolvedOnSite: false)
         }
 
