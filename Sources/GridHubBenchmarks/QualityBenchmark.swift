@@ -76,7 +76,9 @@ public enum QualityBenchmark {
             lines.append("systems                      true pairs  merged pairs  precision  recall")
             for p in pairs {
                 lines.append(pad(p.systems, 28) + pad("\(p.truePairs)", 11, true) + pad("\(p.mergedPairs)", 14, true)
-                             + pad(String(format: "%.3f", p.precision), 11, true) + pad(String(format: "%.3f", p.recall), 8, true))
+                             + pad(String(format: "%.3f", p.precision), 11, true)
+                             // No two reports of one problem came from this pair: nothing to recall, only wrong merges to count.
+                             + pad(p.truePairs == 0 ? "-" : String(format: "%.3f", p.recall), 8, true))
             }
             lines.append(pad("all", 28) + pad("", 25) + pad(String(format: "%.3f", mergePrecision), 11, true) + pad(String(format: "%.3f", mergeRecall), 8, true))
             lines.append(String(format: "recall over pairs of reports that both name their problem: %.3f", namedMergeRecall))
@@ -199,7 +201,7 @@ public enum QualityBenchmark {
         var wrongShown = 0, missedShown = 0
         var caseOfLabel: [Int: (id: String, grid: String)] = [:]
         var itemOfCase: [Int: String] = [:]
-        let matcher = DuplicateMatcher(items: reference.items)
+        let matcher = DuplicateMatcher(items: reference.items, classifier: reference.classifier)
         var byGrid: [String: [DedupCandidate]] = [:]
         var caseOf: [Int] = []
         var caseIndex: [String: Int] = [:]
@@ -220,7 +222,7 @@ public enum QualityBenchmark {
                         missed["wrong merge: \(best.evidence.itemRelation.rawValue), \(incident.location.positioning.method.rawValue)/\(incidents[first].location.positioning.method.rawValue), \(d / 50 * 50) m", default: 0] += 1
                         if wrongShown < examples {
                             wrongShown += 1
-                            shown.append("wrong merge (\(best.evidence.itemRelation.rawValue), \(d) m, text \(best.evidence.textScore)): \(describe(incident))  ⇄  \(describe(incidents[first]))")
+                            shown.append("wrong merge (\(best.evidence.itemRelation.rawValue), \(d) m, \(String(format: "%.1f h", best.evidence.timeGapSeconds / 3600)), text \(best.evidence.textScore)): \(describe(incident))  ⇄  \(describe(incidents[first]))")
                         }
                     }
                     for g in neighbours[grid]! {
@@ -242,7 +244,7 @@ public enum QualityBenchmark {
                             missed[miss.reason.rawValue + " (" + miss.itemRelation.rawValue + ")", default: 0] += 1
                             if missedShown < examples, let first = labels.firstIndex(of: labels[caseOf.count]) {
                                 missedShown += 1
-                                shown.append("missed, \(miss.reason.rawValue) (\(Int(miss.distanceMeters ?? -1)) m, text \(miss.textScore)): \(describe(incident))  ⇄  \(describe(incidents[first]))")
+                                shown.append("missed, \(miss.reason.rawValue) (\(Int(miss.distanceMeters ?? -1)) m, \(String(format: "%.1f h", miss.timeGapSeconds / 3600)), text \(miss.textScore)): \(describe(incident))  ⇄  \(describe(incidents[first]))")
                             }
                         } else { missed["lostToAnotherCase", default: 0] += 1 }
                     } else { missed["notSearched", default: 0] += 1 }
@@ -253,7 +255,7 @@ public enum QualityBenchmark {
                 if let item = incident.itemCode { itemOfCase[caseIndex[id]!] = item }
                 byGrid[grid, default: []].append(DedupCandidate(caseId: id, itemCode: incident.itemCode, position: position, uncertaintyMeters: radius,
                                                                 text: incident.description, firstReportedAt: incident.reportedAt,
-                                                                lastReportedAt: incident.reportedAt, closedAt: nil))
+                                                                lastReportedAt: incident.reportedAt, closedAt: nil, groups: incident.itemCode == nil ? matcher.categoryGroups(of: incident) : []))
                 caseOf.append(caseIndex[id]!)
             } else {
                 if let labels, caseOfLabel[labels[caseOf.count]] != nil { missed["notPlaced", default: 0] += 1 }

@@ -177,7 +177,7 @@ package final class CandidateCache: Sendable {
             var grids: [String: Grid] = [:]
             for code in codes { grids[code] = Grid(version: versions[code] ?? 0, coveredFromMs: from) }
             let rows = try await conn.query(CaseWork.candidatesQuery(grids: all, from: Array(repeating: from, count: all.count), policy: policy), logger: logger)
-            for try await row in rows.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
+            for try await row in rows.decode(DedupCandidate.Row.self) {
                 let candidate = DedupCandidate(row: row)
                 if grids[row.2] == nil { grids[row.2] = Grid(version: versions[row.2] ?? 0, coveredFromMs: from) }
                 grids[row.2]!.put(candidate)
@@ -195,12 +195,16 @@ package final class CandidateCache: Sendable {
 }
 
 extension DedupCandidate {
-    /// A candidate from the columns `case_id, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms`.
-    init(row: (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?)) {
-        let (id, item, _, lat, lon, radius, text, first, last, closed) = row
+    /// The columns of a candidate: `case_id, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms,
+    /// category_groups`.
+    typealias Row = (String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?, String)
+
+    /// A candidate from its columns (``Row``).
+    init(row: Row) {
+        let (id, item, _, lat, lon, radius, text, first, last, closed, groups) = row
         let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
         self.init(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
                   firstReportedAt: Date(millisecondsSince1970: first), lastReportedAt: Date(millisecondsSince1970: last),
-                  closedAt: closed.map { Date(millisecondsSince1970: $0) })
+                  closedAt: closed.map { Date(millisecondsSince1970: $0) }, groups: CaseWork.Entry.groups(stored: groups))
     }
 }

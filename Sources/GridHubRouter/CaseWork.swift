@@ -22,7 +22,7 @@ public struct RouterEnvironment: Sendable {
     public init(reference: ReferenceData, rules: RoutingRules, policy: DedupPolicy = DedupPolicy(), now: @escaping @Sendable () -> Date = { Date() }) {
         self.reference = reference
         self.rules = rules
-        matcher = DuplicateMatcher(items: reference.items, policy: policy)
+        matcher = DuplicateMatcher(items: reference.items, classifier: reference.classifier, policy: policy)
         self.policy = CasePolicy(rules: rules)
         self.now = now
         departmentNames = Dictionary(reference.departments.map { ($0.code, $0.nameZh) }, uniquingKeysWith: { a, _ in a })
@@ -83,6 +83,13 @@ final class CaseWork {
         var closedMs: Int64?
         var onSite: Bool
         var dueMs: Int64?
+        /// The catalogue groups the opening report's source category names when it names no item
+        /// (``DedupCandidate/groups``), stored joined by commas.
+        var groups: [String] = []
+
+        /// `groups` as the `category_groups` column stores them, and back.
+        static func stored(groups: [String]) -> String { groups.joined(separator: ",") }
+        static func groups(stored: String) -> [String] { stored.split(separator: ",").map(String.init) }
     }
 
     struct DispatchRow {
@@ -191,7 +198,7 @@ final class CaseWork {
         }
         t = ContinuousClock.now
         let closed = try await conn.query(Self.closedEarlierQuery(grids: codes, from: codes.map { needed[$0]! }, policy: env.matcher.policy), logger: logger)
-        for try await row in closed.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
+        for try await row in closed.decode(DedupCandidate.Row.self) {
             closedEarlier[row.2, default: []].append(DedupCandidate(row: row))
         }
         metrics?.spent("tx: prepare: cases closed earlier read", since: t)
@@ -199,7 +206,7 @@ final class CaseWork {
         t = ContinuousClock.now
         defer { metrics?.spent("tx: prepare: candidates read", since: t) }
         let found = try await conn.query(Self.candidatesQuery(grids: stale, from: staleFrom, policy: env.matcher.policy), logger: logger)
-        for try await row in found.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) {
+        for try await row in found.decode(DedupCandidate.Row.self) {
             counts.candidates += 1
             grids[row.2]?.put(DedupCandidate(row: row))
         }
@@ -216,7 +223,7 @@ final class CaseWork {
     static func candidatesQuery(grids: [String], from: [Int64], policy: DedupPolicy) -> PostgresQuery {
         let gap = Int64(policy.maxTimeGap * 1000), grace = Int64(policy.closedGrace * 1000)
         return """
-            SELECT c.case_id, c.item_code, c.grid_code, c.lat, c.lon, c.radius_m, c.text, c.first_ms, c.last_ms, c.closed_ms
+            SELECT c.case_id, c.item_code, c.grid_code, c.lat, c.lon, c.radius_m, c.text, c.first_ms, c.last_ms, c.closed_ms, c.category_groups
             FROM unnest(\(grids)::text[], \(from)::int8[]) AS u(g, f)
             CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.grid_code = u.g AND c.last_ms >= u.f - \(gap)
                                 AND NOT c.on_site AND (c.closed_ms IS NULL OR c.closed_ms >= u.f - \(grace)) OFFSET 0) c
@@ -228,7 +235,7 @@ final class CaseWork {
     static func closedEarlierQuery(grids: [String], from: [Int64], policy: DedupPolicy) -> PostgresQuery {
         let window = Int64(policy.recurrenceWindow * 1000), grace = Int64(policy.closedGrace * 1000)
         return """
-            SELECT c.case_id, c.item_code, c.grid_code, c.lat, c.lon, c.radius_m, c.text, c.first_ms, c.last_ms, c.closed_ms
+            SELECT c.case_id, c.item_code, c.grid_code, c.lat, c.lon, c.radius_m, c.text, c.first_ms, c.last_ms, c.closed_ms, c.category_groups
             FROM unnest(\(grids)::text[], \(from)::int8[]) AS u(g, f)
             CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.grid_code = u.g AND c.closed_ms >= u.f - \(window) AND c.closed_ms < u.f - \(grace)
                                 AND c.item_code IS NOT NULL AND NOT c.on_site OFFSET 0) c
@@ -383,8 +390,9 @@ final class CaseWork {
                 .prefix(NearMiss.kept))
         }
         let t = incident.reportedAt.millisecondsSince1970
+        let groups = incident.itemCode == nil ? env.matcher.categoryGroups(of: incident) : []
         var entry = Entry(value: value, position: placed?.0, radius: placed?.1 ?? 0, text: incident.description, firstMs: t, lastMs: t,
-                          closedMs: nil, onSite: incident.resolvedOnSite, dueMs: nil)
+                          closedMs: nil, onSite: incident.resolvedOnSite, dueMs: nil, groups: groups)
         counts.opened += 1
         setReport(incident, caseId: caseId)
         if incident.resolvedOnSite { counts.closedOnArrival += 1 }
@@ -392,7 +400,8 @@ final class CaseWork {
         if !incident.resolvedOnSite, let grid = value.gridCode, placed != nil {
             updateCandidate(caseId: caseId, grid: grid, { _ in }, or: {
                 DedupCandidate(caseId: caseId, itemCode: incident.itemCode, position: placed?.0, uncertaintyMeters: placed?.1 ?? 0,
-                               text: incident.description, firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil)
+                               text: incident.description, firstReportedAt: incident.reportedAt, lastReportedAt: incident.reportedAt, closedAt: nil,
+                               groups: groups)
             })
         }
     }
@@ -410,6 +419,7 @@ final class CaseWork {
         entry.position = position
         entry.radius = radius
         entry.text = incident.description
+        entry.groups = incident.itemCode == nil ? env.matcher.categoryGroups(of: incident) : []
         if let oldGrid, oldGrid != newGrid {
             factsChanged.insert(oldGrid)
             grids[oldGrid]?.retain { $0.caseId != id }
@@ -418,13 +428,15 @@ final class CaseWork {
         let closed = entry.closedMs.map { Date(millisecondsSince1970: $0) }
         let text = incident.description
         let features = TextFeatures(text)
+        let groups = entry.groups
         updateCandidate(caseId: id, grid: newGrid, { c in
             c.position = position
             c.uncertaintyMeters = radius
             c.text = features
+            c.groups = groups
         }, or: {
             DedupCandidate(caseId: id, itemCode: item, position: position, uncertaintyMeters: radius, text: text,
-                           firstReportedAt: first, lastReportedAt: last, closedAt: closed)
+                           firstReportedAt: first, lastReportedAt: last, closedAt: closed, groups: groups)
         })
     }
 
@@ -599,16 +611,16 @@ final class CaseWork {
         let missing = Set(ids.filter { cases[$0] == nil }).sorted()
         guard !missing.isEmpty else { return }
         let rows = try await conn.query("""
-            SELECT case_id, doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms FROM cases
+            SELECT case_id, doc, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, due_ms, category_groups FROM cases
             WHERE case_id = ANY(\(missing)::text[]) ORDER BY case_id FOR UPDATE
             """, logger: logger)
         let decoder = GridHubJSON.decoder()
-        for try await (id, doc, lat, lon, radius, text, first, last, closed, onSite, due) in rows.decode(
-            (String, ByteBuffer, Double?, Double?, Double, String, Int64, Int64, Int64?, Bool, Int64?).self) {
+        for try await (id, doc, lat, lon, radius, text, first, last, closed, onSite, due, groups) in rows.decode(
+            (String, ByteBuffer, Double?, Double?, Double, String, Int64, Int64, Int64?, Bool, Int64?, String).self) {
             let value = try decoder.decode(Case.self, from: Data(doc.allBytes))
             let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
             cases[id] = Entry(value: value, position: position, radius: radius, text: text, firstMs: first, lastMs: last,
-                              closedMs: closed, onSite: onSite, dueMs: due)
+                              closedMs: closed, onSite: onSite, dueMs: due, groups: Entry.groups(stored: groups))
         }
     }
 
@@ -889,6 +901,7 @@ final class CaseWork {
         var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
         var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
         var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], deadline: [Int64] = [], doc: [ByteBuffer] = []
+        var groups: [String] = []
         let encoder = GridHubJSON.encoder()
         for id in changed {
             guard let e = cases[id] else { continue }
@@ -899,17 +912,20 @@ final class CaseWork {
             let working: Set<CaseStatus> = [.dispatched, .accepted, .inProgress]
             deadline.append(working.contains(e.value.status) ? e.value.dueAt?.millisecondsSince1970 ?? -1 : -1)
             doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
+            groups.append(Entry.stored(groups: e.groups))
         }
         return """
-            INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, deadline_ms, doc)
-            SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), NULLIF(dl, -1), doc
+            INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, deadline_ms, doc, category_groups)
+            SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), NULLIF(dl, -1), doc, cg
             FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
-                        \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(deadline)::int8[], \(doc)::bytea[])
-                 AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, dl, doc)
+                        \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(deadline)::int8[], \(doc)::bytea[],
+                        \(groups)::text[])
+                 AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, dl, doc, cg)
             ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
                 lat = EXCLUDED.lat, lon = EXCLUDED.lon, radius_m = EXCLUDED.radius_m, text = EXCLUDED.text,
                 first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
-                level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, deadline_ms = EXCLUDED.deadline_ms, doc = EXCLUDED.doc
+                level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, deadline_ms = EXCLUDED.deadline_ms, doc = EXCLUDED.doc,
+                category_groups = EXCLUDED.category_groups
             """
     }
 }

@@ -111,6 +111,9 @@ public struct RouterStore: Sendable {
         WHERE status IN ('dispatched', 'accepted', 'inProgress')
         """,
         "CREATE INDEX cases_deadline ON cases (deadline_ms) WHERE deadline_ms IS NOT NULL",
+        // For a case without an item: the catalogue groups its opening report's source category names
+        // (a 12345 operator's first level only), joined by commas; the matcher keeps other groups' reports apart.
+        "ALTER TABLE cases ADD COLUMN category_groups text NOT NULL DEFAULT ''",
     ]
 
     /// Every case whose first report was made in `[from, to)`, as stored (for the assessment, `gridhub stats`).

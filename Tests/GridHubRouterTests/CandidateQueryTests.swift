@@ -60,7 +60,7 @@ struct CandidateQueryTests {
             }
             var got: [String] = []
             let rows = try await client.query(CaseWork.candidatesQuery(grids: batchGrids, from: reportTimes, policy: policy), logger: TestKafka.quietLogger)
-            for try await row in rows.decode((String, String?, String, Double?, Double?, Double, String, Int64, Int64, Int64?).self) { got.append(row.0) }
+            for try await row in rows.decode(DedupCandidate.Row.self) { got.append(row.0) }
             #expect(!expected.isEmpty && expected.count < 20_000, "the window holds \(expected.count) of 200 000 cases")
             #expect(got.count == expected.count && Set(got) == expected)
 

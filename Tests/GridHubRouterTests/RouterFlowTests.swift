@@ -109,6 +109,38 @@ struct RouterFlowTests {
         #expect(work.count == 1 && work[0].reason == .rerouted && work[0].itemCode == "SR-001")
     }
 
+    @Test("a 12345 order filed under a first level only (城乡建设) whose words name no problem: an app report of an item of that level's groups at the same door joins its case, also after a restart (the groups are stored with the case); a report of another group there stays apart, though its words share the order's")
+    func categoryGroup() async throws {
+        let world = try await RouterWorld()
+        let spot = Make.place(2200).coordinate
+        var order = Make.incident(.hotline12345, "JY-9", item: nil, at: spot, method: .addressMatch, text: "这里有问题，请尽快派人来处理")
+        order.source.category = "城乡建设"
+        let call = order
+        let app = Make.incident(.woodpecker, "WP-9", item: "SR-001", at: spot.offset(metres: 15, bearing: 30), minutes: 40, text: "垃圾成堆没人清理，发臭了")
+        let hydrant = Make.incident(.woodpecker, "WP-10", item: "SR-060", at: spot.offset(metres: 10, bearing: 200), minutes: 20,
+                                    text: "消防栓漏水，这里有问题，请尽快派人来处理")
+        try await world.withRouter { _ in
+            try await world.publish([call])
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.department == "command-center" } }
+        }
+        try await world.withRouter { _ in
+            try await world.publish([hydrant, app])
+            try await world.waitForReports(3)
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.reports.count == 2 } }
+        }
+        let map = try await world.caseOfIncident()
+        #expect(map[app.incidentId] == map[call.incidentId])
+        #expect(map[hydrant.incidentId] != map[call.incidentId])
+        let cases = try world.latestCases(try await world.read(Topics.cases))
+        let joined = try #require(cases[map[call.incidentId]!])
+        #expect(joined.reports.map(\.recordId) == ["JY-9", "WP-9"])
+        #expect(joined.reports[1].match?.itemRelation == .categoryGroup)
+        #expect(joined.itemCode == "SR-001" && joined.department == "urban-mgmt")
+        // The hydrant's case says why it was kept apart from the order's.
+        let apart = try #require(cases[map[hydrant.incidentId]!])
+        #expect(apart.keptApart.contains { $0.caseId == joined.caseId && $0.itemRelation == .otherGroup })
+    }
+
     @Test("personal data only where the department needs it: police and civil affairs get the reporters' phones (read back for a re-dispatch), health and urban management none, the cases topic masked")
     func personalDataOnlyWhereNeeded() async throws {
         let world = try await RouterWorld()

@@ -100,6 +100,51 @@ struct RoutingAndDedupTests {
         #expect(matcher.decide(bikes, position: p, uncertaintyMeters: 40, candidates: [stalls]) == nil)
     }
 
+    @Test("a source category that names only a group (a 12345 first level) decides for a report whose words name no problem: an item of that group joins, another group's item stays apart however alike the words; either side may be the unclassified one")
+    func categoryGroups() {
+        let matcher = DuplicateMatcher(items: Fixtures.reference.items, classifier: Fixtures.reference.classifier)
+        let p = Make.place(3000).coordinate
+        func candidate(_ item: String?, _ text: String, groups: [String] = []) -> DedupCandidate {
+            DedupCandidate(caseId: "c1", itemCode: item, position: p.offset(metres: 20, bearing: 80), uncertaintyMeters: 40, text: text,
+                           firstReportedAt: Make.base, lastReportedAt: Make.base.addingTimeInterval(600), closedAt: nil, groups: groups)
+        }
+        var order = Make.incident(.hotline12345, "HL-2", item: nil, at: p, method: .addressMatch, text: "黄家庄路27号这里有问题，请尽快派人来处理")
+        order.source.category = "城乡建设"
+        #expect(matcher.categoryGroups(of: order).contains("市容环境"))
+        // 暴露垃圾 is 市容环境, one of 城乡建设's groups: the same problem, though the words share only the address.
+        let garbage = candidate("SR-001", "黄家庄路27号垃圾成堆")
+        #expect(DuplicateMatcher.textSimilarity(order.description, "黄家庄路27号垃圾成堆") < 0.3)
+        #expect(matcher.decide(order, position: p, uncertaintyMeters: 50, candidates: [garbage])?.evidence.itemRelation == .categoryGroup)
+        // 消防栓损坏 is 消防安全, not 城乡建设's: another problem, however many words the two share.
+        let hydrant = candidate("SR-060", "黄家庄路27号消防栓这里有问题，请尽快派人来处理")
+        #expect(DuplicateMatcher.textSimilarity(order.description, "黄家庄路27号消防栓这里有问题，请尽快派人来处理") >= 0.3)
+        #expect(matcher.decide(order, position: p, uncertaintyMeters: 50, candidates: [hydrant]) == nil)
+        guard case .keptApart(let miss) = matcher.evaluate(order, position: p, uncertaintyMeters: 50, against: hydrant) else {
+            Issue.record("the hydrant's case took the order")
+            return
+        }
+        #expect(miss.reason == .otherItem && miss.itemRelation == .otherGroup)
+        // Without a category (or with 其他) only the words count, as before: the hydrant's words win.
+        var plain = order
+        plain.source.category = "其他"
+        #expect(matcher.categoryGroups(of: plain).isEmpty)
+        #expect(matcher.decide(plain, position: p, uncertaintyMeters: 50, candidates: [hydrant])?.evidence.itemRelation == .unclassified)
+        #expect(matcher.decide(plain, position: p, uncertaintyMeters: 50, candidates: [garbage]) == nil)
+
+        // The case is the unclassified one: its groups were stored with it.
+        let app = Make.incident(.woodpecker, "WP-3", item: "SR-001", at: p, text: "垃圾成堆没人清理")
+        let groups = matcher.categoryGroups(of: order)
+        #expect(matcher.decide(app, position: p, uncertaintyMeters: 25, candidates: [candidate(nil, order.description, groups: groups)])?.evidence.itemRelation == .categoryGroup)
+        let fire = Make.incident(.woodpecker, "WP-4", item: "SR-060", at: p, text: "黄家庄路27号消防栓这里有问题，请尽快派人来处理")
+        #expect(matcher.decide(fire, position: p, uncertaintyMeters: 25, candidates: [candidate(nil, order.description, groups: groups)]) == nil)
+        #expect(matcher.decide(fire, position: p, uncertaintyMeters: 25, candidates: [candidate(nil, order.description)])?.evidence.itemRelation == .unclassified)
+        // Two unclassified reports whose categories name no group in common: two problems, even word for word.
+        var police = order
+        police.source.category = "公共安全"
+        #expect(matcher.decide(police, position: p, uncertaintyMeters: 50, candidates: [candidate(nil, order.description, groups: groups)]) == nil)
+        #expect(matcher.decide(plain, position: p, uncertaintyMeters: 50, candidates: [candidate(nil, order.description, groups: groups)]) != nil)
+    }
+
     @Test("near misses say which cases nearly took a report and why; a grid worker's coarse report of the same item joins a case of its own grid the same day")
     func nearMissesAndGrids() {
         let matcher = DuplicateMatcher(items: Fixtures.reference.items)

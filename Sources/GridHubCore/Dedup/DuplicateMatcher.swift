@@ -19,10 +19,14 @@ public struct DedupCandidate: Sendable, Hashable {
     public var lastReportedAt: Date
     /// When the case was closed, `nil` while it is not closed.
     public var closedAt: Date?
+    /// For a case without an item: the groups of the catalogue that its first report's source category
+    /// names (a 12345 operator's first level only, `城市管理`), empty when it names none.
+    public var groups: [String] = []
 
     /// A candidate.
     public init(caseId: String, itemCode: String?, position: Coordinate?, uncertaintyMeters: Double, text: String,
-                firstReportedAt: Date, lastReportedAt: Date, closedAt: Date?) {
+                firstReportedAt: Date, lastReportedAt: Date, closedAt: Date?, groups: [String] = []) {
+        self.groups = groups
         self.caseId = caseId
         self.itemCode = itemCode
         self.position = position
@@ -77,14 +81,26 @@ public struct DuplicateMatcher: Sendable {
     private let groupOfItem: [String: String]
     /// Each item's name and catalogue keywords, as bigrams (those of two characters or more).
     private let wordsOfItem: [String: [TextFeatures]]
+    /// What a source's category means, for a report without an item.
+    private let classifier: Classifier?
 
-    /// A matcher that knows which items belong to one group of the catalogue, and the words that name each.
-    public init(items: [CatalogueItem], policy: DedupPolicy = DedupPolicy()) {
+    /// A matcher that knows which items belong to one group of the catalogue, and the words that name each;
+    /// with `classifier`, also which groups an unclassified report's source category names.
+    public init(items: [CatalogueItem], classifier: Classifier? = nil, policy: DedupPolicy = DedupPolicy()) {
         self.policy = policy
+        self.classifier = classifier
         groupOfItem = Dictionary(items.map { ($0.code, $0.groupZh) }, uniquingKeysWith: { a, _ in a })
         wordsOfItem = Dictionary(items.map { item in
             (item.code, ([item.nameZh] + item.keywordsZh).map(TextFeatures.init).filter { !$0.bigrams.isEmpty })
         }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The groups of the catalogue that `incident`'s source category names when it names no item (a 12345
+    /// operator's first level only, a 综治e通 type of a whole group); empty otherwise.
+    public func categoryGroups(of incident: Incident) -> [String] {
+        guard let classifier, let category = incident.source.category, let source = Classifier.Source(rawValue: incident.source.system.rawValue),
+              case .general(let groups) = classifier.meaning(of: category, source: source) else { return [] }
+        return groups
     }
 
     /// Whether `text` names an item of the catalogue other than `item`.
@@ -233,19 +249,37 @@ public struct DuplicateMatcher: Sendable {
             guard namesTheOther else { return apart(.otherItem, distance: distance, limit: limit, gap: gap, relation: .sameGroup, text: text) }
             relation = .sameGroup
         case (nil, _?), (_?, nil):
-            // One side unclassified: enough words in common, or its text names the other's item.
+            // One side unclassified: its text names the other's item, or its source's category names the
+            // group of the other's item, or the texts have enough words in common.
             guard tight else { return apart(.notCloseEnough, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
-            // Words in common count only when the unclassified text names no other item: reports of two
-            // problems at one door share the address's words.
             let unclassifiedText = incident.itemCode == nil ? features : c.text
+            let groups = incident.itemCode == nil ? categoryGroups(of: incident) : c.groups
+            let otherItem = incident.itemCode ?? c.itemCode
+            // A category that names a group (a 12345 operator's first level only) says what the problem is
+            // not: an item of another group is another problem, whatever the texts share.
+            let inGroup = groupOfItem[otherItem ?? ""].map(groups.contains) ?? false
+            if !groups.isEmpty && !inGroup {
+                return apart(.otherItem, distance: distance, limit: limit, gap: gap, relation: .otherGroup, text: text)
+            }
+            // Words in common, or the category's group, count only when the unclassified text names no other
+            // item: reports of two problems at one door share the address's words.
             if namesTheOther { relation = .namedItem }
-            else if text >= policy.unclassifiedTextScore && !namesAnotherItem(unclassifiedText, than: incident.itemCode ?? c.itemCode) {
+            else if namesAnotherItem(unclassifiedText, than: otherItem) {
+                return apart(.tooLittleCommonText, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text)
+            }
+            else if inGroup { relation = .categoryGroup }
+            else if text >= policy.unclassifiedTextScore {
                 relation = .unclassified
             }
             else { return apart(.tooLittleCommonText, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
         case (nil, nil):
             relation = .unclassified
             guard tight else { return apart(.notCloseEnough, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
+            // Two categories that name groups, none in common: two problems.
+            let (mine, theirs) = (categoryGroups(of: incident), c.groups)
+            if !mine.isEmpty && !theirs.isEmpty && !mine.contains(where: theirs.contains) {
+                return apart(.otherItem, distance: distance, limit: limit, gap: gap, relation: .otherGroup, text: text)
+            }
             guard text >= policy.unclassifiedTextScore, !namesAnotherItem(features, than: nil) || !namesAnotherItem(c.text, than: nil) else { return apart(.tooLittleCommonText, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
         }
         let itemPenalty: Double = relation == .sameItem ? 0 : 0.5

@@ -527,6 +527,9 @@ public struct MergeEvidence: Sendable, Hashable, Codable {
         case unclassified
         /// One report is unclassified and its text names the other's item.
         case namedItem
+        /// One report is unclassified, its text names no item, and its source's category names the group
+        /// of the other's item (a 12345 operator who chose only the first level, `城市管理`).
+        case categoryGroup
     }
 
     /// Distance in metres between the two positions, or `nil` when one has no position (same grid or address).
