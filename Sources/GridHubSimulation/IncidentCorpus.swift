@@ -65,7 +65,9 @@ public struct IncidentCorpus: Sendable {
             case .elink, .enforcement:
                 var picked = item.code
                 if rng.unit() < 0.04, let other = reference.relatedItems(of: item.code).randomElement(using: &rng) { picked = other.code }
-                label = SourceCategoryTables.elinkTypes.first { $0.item == picked }?.code ?? ""
+                // The type is required (4 digits, elink.md); for a problem without a type of its own the
+                // worker picks its family's 其他 (`0499 环境卫生/其他`), or `0799 其他/其他`.
+                label = SourceCategoryTables.elinkTypes.first { $0.item == picked }?.code ?? IncidentCorpus.elinkOther(group: item.groupZh, classifier: reference.classifier)
             }
             lastNamed = !vague || reference.classifier.meaning(of: label, source: Classifier.Source(rawValue: system.rawValue)!).isItem
             let itemCode = reference.classifier.classify(source: Classifier.Source(rawValue: system.rawValue), label: label, text: text)?.itemCode
@@ -180,6 +182,16 @@ public struct IncidentCorpus: Sendable {
         case 4: return "巡查发现\(place.road)\(keyword)"
         default: return "\(keyword)！！在\(place.road)这边，希望有关部门来看看"
         }
+    }
+
+    /// The 综治e通 type a grid worker picks for a problem its list has no type for: the 其他 of the family
+    /// that covers the problem's group, else `0799`.
+    static func elinkOther(group: String, classifier: Classifier) -> String {
+        let family = ["01", "02", "03", "04", "05", "06"].first { family in
+            if case .general(let groups) = classifier.meaning(of: family + "99", source: .elink) { return groups.contains(group) }
+            return false
+        }
+        return (family ?? "07") + "99"
     }
 
     /// A description that names no catalogue item: the source's category has to say what it is.
