@@ -100,7 +100,7 @@ struct RoutingAndDedupTests {
         #expect(matcher.decide(bikes, position: p, uncertaintyMeters: 40, candidates: [stalls]) == nil)
     }
 
-    @Test("a source category that names only a group (a 12345 first level) decides for a report whose words name no problem: an item of that group joins, another group's item stays apart however alike the words; either side may be the unclassified one")
+    @Test("a source category that names only a group (a 12345 first level) decides for a report whose words name no problem: an item of that group joins within a day, another group's item stays apart however alike the words; either side may be the unclassified one")
     func categoryGroups() {
         let matcher = DuplicateMatcher(items: Fixtures.reference.items, classifier: Fixtures.reference.classifier)
         let p = Make.place(3000).coordinate
@@ -138,6 +138,13 @@ struct RoutingAndDedupTests {
         let fire = Make.incident(.woodpecker, "WP-4", item: "SR-060", at: p, text: "黄家庄路27号消防栓这里有问题，请尽快派人来处理")
         #expect(matcher.decide(fire, position: p, uncertaintyMeters: 25, candidates: [candidate(nil, order.description, groups: groups)]) == nil)
         #expect(matcher.decide(fire, position: p, uncertaintyMeters: 25, candidates: [candidate(nil, order.description)])?.evidence.itemRelation == .unclassified)
+        // Evidence that rests on a category (or on words in common) holds within a day only.
+        var late = garbage
+        late.firstReportedAt = Make.base.addingTimeInterval(-30 * 3600)
+        late.lastReportedAt = late.firstReportedAt
+        #expect(matcher.decide(order, position: p, uncertaintyMeters: 50, candidates: [late]) == nil)
+        if case .keptApart(let miss) = matcher.evaluate(order, position: p, uncertaintyMeters: 50, against: late) { #expect(miss.reason == .tooLongApart) }
+        else { Issue.record("a case 30 h before took the order on its category alone") }
         // Two unclassified reports whose categories name no group in common: two problems, even word for word.
         var police = order
         police.source.category = "公共安全"

@@ -58,6 +58,9 @@ public struct DedupPolicy: Sendable, Hashable {
     public var recurrenceWindow: TimeInterval = 30 * 86_400
     /// The same item twice in one grid within this is one problem, however coarse the positions.
     public var sameGridGap: TimeInterval = 24 * 3600
+    /// A merge whose item evidence is only words in common (``MergeEvidence/ItemRelation/unclassified``)
+    /// or a category's group (``MergeEvidence/ItemRelation/categoryGroup``) needs reports within this.
+    public var weakEvidenceGap: TimeInterval = 24 * 3600
 
     /// The defaults.
     public init() {}
@@ -281,6 +284,11 @@ public struct DuplicateMatcher: Sendable {
                 return apart(.otherItem, distance: distance, limit: limit, gap: gap, relation: .otherGroup, text: text)
             }
             guard text >= policy.unclassifiedTextScore, !namesAnotherItem(features, than: nil) || !namesAnotherItem(c.text, than: nil) else { return apart(.tooLittleCommonText, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text) }
+        }
+        // Evidence of the item that rests on words in common or on a category's group holds only within
+        // a day: a report days later that names nothing is as likely another problem at that door.
+        if relation == .unclassified || relation == .categoryGroup, gap > policy.weakEvidenceGap {
+            return apart(.tooLongApart, distance: distance, limit: limit, gap: gap, relation: .unclassified, text: text)
         }
         let itemPenalty: Double = relation == .sameItem ? 0 : 0.5
         let rank = distance / limit + gap / policy.maxTimeGap * 0.5 + itemPenalty - text * 0.5
