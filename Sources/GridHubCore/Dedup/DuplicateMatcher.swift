@@ -20,7 +20,7 @@ public struct DedupCandidate: Sendable, Hashable {
     /// When the case was closed, `nil` while it is not closed.
     public var closedAt: Date?
     /// For a case without an item: the groups of the catalogue that its first report's source category
-    /// names (a 12345 operator's first level only, `城市管理`), empty when it names none.
+    /// names (a 12345 operator's first level only, `城乡建设`; a 综治e通 family's 其他), empty when it names none.
     public var groups: [String] = []
 
     /// A candidate.
@@ -99,7 +99,7 @@ public struct DuplicateMatcher: Sendable {
     }
 
     /// The groups of the catalogue that `incident`'s source category names when it names no item (a 12345
-    /// operator's first level only, a 综治e通 type of a whole group); empty otherwise.
+    /// operator's first level only, a 综治e通 family's 其他 such as `0499`); empty otherwise.
     public func categoryGroups(of incident: Incident) -> [String] {
         guard let classifier, let category = incident.source.category, let source = Classifier.Source(rawValue: incident.source.system.rawValue),
               case .general(let groups) = classifier.meaning(of: category, source: source) else { return [] }

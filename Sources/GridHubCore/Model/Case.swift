@@ -528,7 +528,8 @@ public struct MergeEvidence: Sendable, Hashable, Codable {
         /// One report is unclassified and its text names the other's item.
         case namedItem
         /// One report is unclassified, its text names no item, and its source's category names the group
-        /// of the other's item (a 12345 operator who chose only the first level, `城市管理`).
+        /// of the other's item (a 12345 order filed under a first level only, `城乡建设`; a 综治e通 event under its
+        /// family's 其他, `0499`).
         case categoryGroup
     }
 
