@@ -524,7 +524,9 @@ final class CaseWork {
         case .applied: break
         }
         counts.surveys += 1
-        if survey.satisfaction == .dissatisfied { counts.reopened += 1 }
+        if plan.dispatch != nil { counts.reopened += 1 }
+        // The same answer sent again will be a repeat.
+        entry.value.surveyed(report: survey.incidentId, answeredAt: survey.at)
         try await execute(plan, on: &entry, survey: survey.satisfaction)
         return nil
     }

@@ -200,6 +200,41 @@ struct CasePolicyTests {
         }
     }
 
+    @Test("an answer about a resolution that another report's complaint reopened, or about a closed case, is recorded (rate) and changes nothing else; the same answer again is a repeat; before any resolution it is still refused")
+    func answersAfterAComplaint() throws {
+        var c = try dispatched([.resolve(dispatchId: "D1", note: nil)])
+        let first = try #require(c.reports.first)
+        let incident = try #require(ModelFixtures.incidents(count: 2).last)
+        c.merge(incident, match: MergeEvidence(distanceMeters: 10, timeGapSeconds: 60, itemRelation: .sameItem, textScore: 0.5), at: ModelFixtures.time(3))
+        let unhappy = Survey(system: first.system, recordId: first.recordId, satisfaction: .dissatisfied, note: "没修好", at: ModelFixtures.time(9))
+        let reopen = policy.survey(unhappy, on: c, at: ModelFixtures.time(9))
+        #expect(reopen.dispatch?.reason == .reopened)
+        for event in reopen.events { try c.apply(event, at: ModelFixtures.time(9)) }
+        try c.apply(.dispatch(department: "urban-mgmt", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(99)), at: ModelFixtures.time(9))
+        c.surveyed(report: first.incidentId, answeredAt: unhappy.at)
+
+        // The other report's citizen is satisfied with the first resolution: recorded, nobody told, no dispatch.
+        let happy = Survey(system: incident.source.system, recordId: incident.source.recordId, satisfaction: .satisfied, note: nil, at: ModelFixtures.time(10))
+        let rate = policy.survey(happy, on: c, at: ModelFixtures.time(10))
+        #expect(rate.outcome == .applied && rate.events == [.rate(note: nil)] && rate.dispatch == nil && rate.alerts.isEmpty && rate.audience == .nobody)
+        var rated = c
+        for event in rate.events { try rated.apply(event, at: ModelFixtures.time(10)) }
+        #expect(rated.status == .dispatched && rated.currentDispatchId == "D2" && rated.dueAt == c.dueAt)
+        // The complaint sent again: a repeat, not a second reopening nor a dead letter.
+        #expect(policy.survey(unhappy, on: c, at: ModelFixtures.time(11)).outcome == .repeated)
+
+        // A closed case: a later answer is recorded too.
+        var closed = try dispatched([.resolve(dispatchId: "D1", note: nil), .close(note: nil)])
+        let late = policy.survey(Survey(system: .woodpecker, recordId: "WP-77", satisfaction: .satisfied, note: "很好", at: ModelFixtures.time(12)), on: closed, at: ModelFixtures.time(12))
+        #expect(late.events == [.rate(note: "很好")])
+        for event in late.events { try closed.apply(event, at: ModelFixtures.time(12)) }
+        #expect(closed.status == .closed && closed.history.last?.event == .rate)
+        // Never resolved: still refused, as before.
+        guard case .refused = policy.survey(happy, on: try dispatched(), at: ModelFixtures.time(9)).outcome else {
+            Issue.record("a survey before any resolution was taken"); return
+        }
+    }
+
     @Test("a passed deadline escalates village → town → city while the case is worked on; at city level, or once resolved, only the watching stops; not yet due: nothing")
     func deadlines() throws {
         let value = try dispatched()

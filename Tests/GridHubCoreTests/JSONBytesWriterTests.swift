@@ -51,6 +51,8 @@ struct JSONBytesWriterTests {
             try? c.apply(.accept(dispatchId: "D-\(seed)"), at: time.addingTimeInterval(0.001))
             if rng.next() % 2 == 0 { try? c.apply(.resolve(dispatchId: "D-\(seed)", note: text(&rng)), at: time.addingTimeInterval(7_200)) }
         }
+        // A citizen answered a survey about one of the reports.
+        if rng.next() % 3 == 0, let report = c.reports.last { c.surveyed(report: report.incidentId, answeredAt: time.addingTimeInterval(9_000.25)) }
         c.location = location()
         return c
     }
@@ -58,7 +60,7 @@ struct JSONBytesWriterTests {
     @Test("a case written directly is byte for byte what JSONEncoder writes, for 2 000 random cases")
     func caseMatchesEncoder() throws {
         let encoder = GridHubJSON.encoder()
-        var withdrawn = 0, escaped = 0
+        var withdrawn = 0, escaped = 0, surveyed = 0
         for seed in 0..<2_000 as Range<UInt64> {
             let c = Self.randomCase(seed)
             let expected = Array(try encoder.encode(c))
@@ -68,10 +70,11 @@ struct JSONBytesWriterTests {
                 return
             }
             if c.reports.contains(where: { $0.withdrawnAt != nil }) { withdrawn += 1 }
+            if c.reports.contains(where: { $0.surveyedAt != nil }) { surveyed += 1 }
             if expected.contains(UInt8(ascii: "\\")) { escaped += 1 }
         }
         // The random cases did exercise the hard parts.
-        #expect(withdrawn > 100 && escaped > 500, "withdrawn \(withdrawn), escaped \(escaped)")
+        #expect(withdrawn > 100 && escaped > 500 && surveyed > 300, "withdrawn \(withdrawn), escaped \(escaped), surveyed \(surveyed)")
     }
 
     @Test("a status record written directly is byte for byte what JSONEncoder writes")

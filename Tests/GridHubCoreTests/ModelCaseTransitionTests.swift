@@ -42,6 +42,7 @@ struct ModelCaseTransitionTests {
         case .close: .close(note: nil)
         case .reopen: .reopen(note: "不满意")
         case .withdraw: .withdraw(note: nil)
+        case .rate: .rate(note: "满意")
         }
     }
 

@@ -80,6 +80,7 @@ enum ModelFixtures {
             [dispatch(1), .accept(dispatchId: "D1"), .start(dispatchId: "D1"), .resolve(dispatchId: "D1", note: "已处理")],
             [dispatch(1), .resolve(dispatchId: "D1", note: nil), .close(note: "满意")],
             [dispatch(1), .resolve(dispatchId: "D1", note: nil), .reopen(note: "不满意，摊贩又回来了")],
+            [dispatch(1), .resolve(dispatchId: "D1", note: nil), .reopen(note: "不满意"), dispatch(2), .rate(note: "满意")],
             [.closeOnArrival(note: "自行处置")],
             [dispatch(1), .return(dispatchId: "D1", note: "不属于本单位职责")],
             [dispatch(1), .escalate(department: "urban-mgmt", level: .city, dispatchId: "D2", dueAt: time(9000))],
@@ -93,6 +94,10 @@ enum ModelFixtures {
                                              itemRelation: MergeEvidence.ItemRelation.allCases[n % 3], textScore: 0.5),
                         at: time(Double(n) + 30))
             for (k, event) in path.enumerated() { try value.apply(event, at: time(Double(n) + 60 * Double(k + 1))) }
+            if path.contains(where: { $0.kind == .rate }) {
+                value.attribute(historyFrom: value.history.count - 1, toSurvey: .satisfied)
+                value.surveyed(report: incidents[(n + 1) % incidents.count].incidentId, answeredAt: time(Double(n) + 400))
+            }
             result.append(value)
         }
         return result

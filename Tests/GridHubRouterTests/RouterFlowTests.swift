@@ -193,7 +193,7 @@ struct RouterFlowTests {
         }
     }
 
-    @Test("full loop: dispatch, feedback, status for every source, dissatisfied survey reopens, bad feedback is dead-lettered, returned re-routes")
+    @Test("full loop: dispatch, feedback, status for every source, dissatisfied survey reopens, later answers about the old resolution are recorded without a dead letter, a repeat changes nothing, bad feedback is dead-lettered, returned re-routes")
     func fullLoop() async throws {
         let world = try await RouterWorld()
         let spot = Make.place(5000).coordinate
@@ -240,6 +240,21 @@ struct RouterFlowTests {
             #expect(redispatch.attempt == 2)
             let reopenedCase = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == theCase.caseId && $0.history.contains { $0.event == .reopen } && $0.status == .dispatched } }
             #expect(reopenedCase.contains { $0.caseId == theCase.caseId && $0.status == .dispatched && $0.dispatchCount == 2 })
+
+            // The app's citizen, satisfied with the first resolution, answers now: recorded, the case goes on.
+            // The hotline's answer sent again is a repeat; its caller's later answer is recorded too (and,
+            // on the same partition, shows that the repeat before it was taken).
+            try await world.publish(survey: Survey(system: .woodpecker, recordId: "WP-10", satisfaction: .satisfied, note: nil, at: t))
+            try await world.publish(survey: Survey(system: .hotline12345, recordId: "JY-10", satisfaction: .dissatisfied, note: "没有清理干净", at: t))
+            try await world.publish(survey: Survey(system: .hotline12345, recordId: "JY-10", satisfaction: .basicallySatisfied, note: nil, at: t.addingTimeInterval(60)))
+            let rated = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.caseId == theCase.caseId && $0.history.filter { $0.event == .rate }.count == 2 } }
+            let latest = try #require(rated.last { $0.caseId == theCase.caseId })
+            #expect(latest.status == .dispatched && latest.dispatchCount == 2 && latest.currentDispatchId == redispatch.dispatchId)
+            #expect(latest.history.filter { $0.event == .rate }.map(\.satisfaction) == [.satisfied, .basicallySatisfied])
+            #expect(latest.history.filter { $0.event == .reopen }.count == 1)
+            let reopenDispatches = try await world.read(Topics.dispatch(department: department)).map { try GridHubJSON.decoder().decode(Dispatch.self, from: Data($0.value)) }
+            #expect(Set(reopenDispatches.filter { $0.caseId == theCase.caseId && $0.reason == .reopened }.map(\.dispatchId)).count == 1)
+            #expect(try await world.read(Topics.deadLetter).count == 4, "no survey was dead-lettered")
 
             // The department returns it: routed to its first return candidate.
             try await world.publish(feedback: Feedback(dispatchId: redispatch.dispatchId, department: department, status: .returned, note: "不属于我部门", at: t))

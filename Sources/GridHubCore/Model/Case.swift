@@ -75,9 +75,14 @@ public struct Case: Sendable, Hashable, Codable {
         for i in history.indices where i >= index { history[i].commandId = commandId }
     }
 
+    /// Records when the citizen of report `incidentId` answered a survey (``CaseReport/surveyedAt``).
+    public mutating func surveyed(report incidentId: String, answeredAt: Date) {
+        if let i = reports.firstIndex(where: { $0.incidentId == incidentId }) { reports[i].surveyedAt = answeredAt }
+    }
+
     /// Records the citizen's answer on the history entries from `index` on (those a survey caused).
     public mutating func attribute(historyFrom index: Int, toSurvey satisfaction: Satisfaction) {
-        for i in history.indices where i >= index && [.close, .reopen].contains(history[i].event) { history[i].satisfaction = satisfaction }
+        for i in history.indices where i >= index && [.close, .reopen, .rate].contains(history[i].event) { history[i].satisfaction = satisfaction }
     }
 
     /// Records the trace a report arrived with, unless it has one already.
@@ -168,6 +173,9 @@ public struct Case: Sendable, Hashable, Codable {
             if event.kind == .return { dueAt = nil }
         case .supervise(let note), .warn(let note):
             entry.note = PersonalDataMasking.maskPhoneNumbers(in: note)
+            entry.dispatchId = currentDispatchId
+        case .rate(let note):
+            entry.note = note.map(PersonalDataMasking.maskPhoneNumbers(in:))
             entry.dispatchId = currentDispatchId
         case .closeByCommand(let note):
             entry.note = PersonalDataMasking.maskPhoneNumbers(in: note)
@@ -276,6 +284,10 @@ public enum CaseEvent: Sendable, Hashable {
     case close(note: String?)
     /// Reopen a resolved or closed case (dissatisfied survey).
     case reopen(note: String?)
+    /// A citizen answered a survey about a resolution that the answer can no longer close or reopen
+    /// (another report's complaint reopened the case, or it is closed): recorded for the assessment,
+    /// the status unchanged.
+    case rate(note: String?)
     /// The source withdrew the report: close the case whatever it was doing.
     case withdraw(note: String?)
 
@@ -296,6 +308,7 @@ public enum CaseEvent: Sendable, Hashable {
         case .closeOnArrival: .closeOnArrival
         case .close: .close
         case .reopen: .reopen
+        case .rate: .rate
         case .withdraw: .withdraw
         }
     }
@@ -358,6 +371,8 @@ public enum CaseEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case reopen
     /// See ``CaseEvent/withdraw(note:)``.
     case withdraw
+    /// A survey answered while the case was being handled again (``CaseEvent/rate(note:)``).
+    case rate
 }
 
 /// The case status machine: which event may follow which status, and where it leads.
@@ -379,6 +394,7 @@ public enum CaseTransitions {
         .closeOnArrival: [.open: .closed],
         .close: [.resolved: .closed],
         .reopen: [.resolved: .reopened, .closed: .reopened],
+        .rate: [.reopened: .reopened, .dispatched: .dispatched, .accepted: .accepted, .inProgress: .inProgress, .returned: .returned, .closed: .closed],
         .withdraw: [.open: .closed, .dispatched: .closed, .accepted: .closed, .inProgress: .closed, .reopened: .closed, .returned: .closed],
     ]
 
@@ -459,6 +475,9 @@ public struct CaseReport: Sendable, Hashable, Codable {
     /// The grid worker who reported it (综治e通's staff id, `sbr`; staff data, not a citizen's), for
     /// the command centre's report-mix assessment. Written only when present.
     public var workerId: String?
+    /// When this report's citizen last answered a survey (the source's time of the answer): the same
+    /// answer sent again is a repeat. Written only when present.
+    public var surveyedAt: Date?
 
     /// Whether the source still wants the problem handled.
     public var isActive: Bool { withdrawnAt == nil }
@@ -482,7 +501,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         if incident.reporter?.kind == .gridWorker, let id = incident.reporter?.id, !id.isEmpty { workerId = id }
     }
 
-    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt, traceparent, workerId }
+    enum CodingKeys: String, CodingKey { case incidentId, system, recordId, version, mergedAt, match, withdrawnAt, traceparent, workerId, surveyedAt }
 
     /// Strict decoding: unknown keys are an error.
     public init(from decoder: any Decoder) throws {
@@ -497,6 +516,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         withdrawnAt = try c.decodeIfPresent(Date.self, forKey: .withdrawnAt)
         traceparent = try c.decodeIfPresent(String.self, forKey: .traceparent, satisfying: { TraceContext(header: $0) != nil }, "a W3C traceparent")
         workerId = try c.decodeIfPresent(String.self, forKey: .workerId, satisfying: { !$0.isEmpty && $0.count <= 64 }, "a worker id of 1–64 characters")
+        surveyedAt = try c.decodeIfPresent(Date.self, forKey: .surveyedAt)
     }
 
     /// Writes every field, `null` where absent; `withdrawnAt` only once the source withdrew the report.
@@ -511,6 +531,7 @@ public struct CaseReport: Sendable, Hashable, Codable {
         try c.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
         try c.encodeIfPresent(traceparent, forKey: .traceparent)
         try c.encodeIfPresent(workerId, forKey: .workerId)
+        try c.encodeIfPresent(surveyedAt, forKey: .surveyedAt)
     }
 }
 

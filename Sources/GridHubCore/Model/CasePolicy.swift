@@ -368,12 +368,21 @@ public struct CasePolicy: Sendable {
     // MARK: - Citizens' surveys
 
     /// A citizen's satisfaction survey: satisfied closes the case; dissatisfied reopens it and sends it
-    /// again to the department and level that last had it.
+    /// again to the department and level that last had it. The same answer again (same report, same
+    /// time of answer) is a repeat. Any other answer about a resolution that cannot close or reopen the
+    /// case any more (another report's complaint reopened it, or it is closed already) is recorded
+    /// (``CaseEvent/rate(note:)``) and changes nothing else.
     public func survey(_ survey: Survey, on c: Case, at time: Date) -> Plan {
+        if let report = c.reports.first(where: { $0.incidentId == survey.incidentId }), report.surveyedAt == survey.at {
+            return .nothing(.repeated)
+        }
         var trial = c
         do {
             try trial.apply(survey.caseEvent, at: time)
         } catch {
+            if c.history.contains(where: { $0.event == .resolve }), CaseTransitions.next(after: c.status, on: .rate) != nil {
+                return Plan(outcome: .applied, events: [.rate(note: survey.note)], audience: .nobody)
+            }
             if error.isRepeat { return .nothing(.repeated) }
             return .nothing(.refused("survey '\(survey.satisfaction.rawValue)' does not fit case \(c.caseId): \(error.description)"))
         }

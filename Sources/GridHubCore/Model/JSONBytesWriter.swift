@@ -163,6 +163,7 @@ extension Case {
             }
             w.key("mergedAt"); w.date(r.mergedAt)
             w.key("recordId"); w.string(r.recordId)
+            if let surveyedAt = r.surveyedAt { w.key("surveyedAt"); w.date(surveyedAt) }
             w.key("system"); w.string(r.system.rawValue)
             if let traceparent = r.traceparent { w.key("traceparent"); w.string(traceparent) }
             w.key("version"); w.int(r.version)
