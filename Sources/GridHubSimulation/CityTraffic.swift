@@ -335,9 +335,9 @@ struct CityModel: Sendable {
 
     func elinkEvent(_ problem: Problem, sequence: Int, now: Date, malformed: Bool, rng: inout SplitMix64) -> [String: Any] {
         let item = problem.item
-        // A problem without a type of its own goes under its family's 其他 (IncidentCorpus.elinkOther).
-        let other = IncidentCorpus.elinkOther(group: item.groupZh, classifier: reference.classifier)
-        let type = SourceCategoryTables.elinkTypes.first { $0.item == item.code } ?? SourceCategoryTables.elinkTypes.first { $0.code == other }!
+        // A problem without a type of its own goes under its family's 其他.
+        let type: (code: String, name: String) = SourceCategoryTables.elinkTypes.first { $0.item == item.code }.map { ($0.code, $0.name) }
+            ?? SourceCategoryTables.elinkOtherType(group: item.groupZh)
         let keyword = item.keywordsZh[Int(rng.next() % UInt64(item.keywordsZh.count))]
         let noFix = rng.chance(0.1)
         let fix = problem.place.coordinate.offset(metres: abs(rng.gaussian()) * 12, bearing: Double.random(in: 0..<360, using: &rng))

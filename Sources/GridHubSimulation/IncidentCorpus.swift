@@ -67,7 +67,7 @@ public struct IncidentCorpus: Sendable {
                 if rng.unit() < 0.04, let other = reference.relatedItems(of: item.code).randomElement(using: &rng) { picked = other.code }
                 // The type is required (4 digits, elink.md); for a problem without a type of its own the
                 // worker picks its family's 其他 (`0499 环境卫生/其他`), or `0799 其他/其他`.
-                label = SourceCategoryTables.elinkTypes.first { $0.item == picked }?.code ?? IncidentCorpus.elinkOther(group: item.groupZh, classifier: reference.classifier)
+                label = SourceCategoryTables.elinkTypes.first { $0.item == picked }?.code ?? SourceCategoryTables.elinkOtherType(group: item.groupZh).code
             }
             lastNamed = !vague || reference.classifier.meaning(of: label, source: Classifier.Source(rawValue: system.rawValue)!).isItem
             let itemCode = reference.classifier.classify(source: Classifier.Source(rawValue: system.rawValue), label: label, text: text)?.itemCode
@@ -182,16 +182,6 @@ public struct IncidentCorpus: Sendable {
         case 4: return "巡查发现\(place.road)\(keyword)"
         default: return "\(keyword)！！在\(place.road)这边，希望有关部门来看看"
         }
-    }
-
-    /// The 综治e通 type a grid worker picks for a problem its list has no type for: the 其他 of the family
-    /// that covers the problem's group, else `0799`.
-    static func elinkOther(group: String, classifier: Classifier) -> String {
-        let family = ["01", "02", "03", "04", "05", "06"].first { family in
-            if case .general(let groups) = classifier.meaning(of: family + "99", source: .elink) { return groups.contains(group) }
-            return false
-        }
-        return (family ?? "07") + "99"
     }
 
     /// A description that names no catalogue item: the source's category has to say what it is.

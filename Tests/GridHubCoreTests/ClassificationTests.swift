@@ -86,4 +86,21 @@ struct ClassificationTests {
         let fullWidth = c.classify(text: "楼下ｋｔｖ太吵")
         #expect(fullWidth?.itemCode == "SR-124")
     }
+
+    @Test("a problem without a 综治e通 type of its own goes under its family's 其他, whose groups include the problem's; else 0799")
+    func elinkOther() {
+        let untyped = Self.items.filter { item in !SourceCategoryTables.elinkTypes.contains { $0.item == item.code } }
+        #expect(!untyped.isEmpty)
+        for item in untyped {
+            let type = SourceCategoryTables.elinkOtherType(group: item.groupZh)
+            #expect(type.code.hasSuffix("99") && type.name.contains("其他"), "\(item.code): \(type)")
+            guard case .general(let groups) = Self.classifier.meaning(of: type.code, source: .elink) else {
+                Issue.record("\(type.code) is not a family's 其他"); continue
+            }
+            #expect(type.code == "0799" ? groups.isEmpty : groups.contains(item.groupZh), "\(item.code) \(item.groupZh) → \(type.code)")
+        }
+        #expect(SourceCategoryTables.elinkOtherType(group: "市容环境").code == "0499")
+        #expect(SourceCategoryTables.elinkOtherType(group: "消防安全").code == "0399")
+        #expect(SourceCategoryTables.elinkOtherType(group: "道路交通").code == "0799")
+    }
 }

@@ -146,15 +146,7 @@ public struct Classifier: Sendable {
     }
 
     private func elinkGroups(_ label: String) -> [String] {
-        switch label.prefix(2) {
-        case "01": ["矛盾纠纷"]
-        case "02": ["治安隐患"]
-        case "03": ["安全隐患", "消防安全"]
-        case "04": ["市容环境", "环境保护"]
-        case "05": ["特殊人群"]
-        case "06": ["民生服务", "公用设施"]
-        default: []
-        }
+        SourceCategoryTables.elinkFamilies.first { label.hasPrefix($0.code) }?.groups ?? []
     }
 
     /// Classifies a report from its source label (optional) and its text (title + description).

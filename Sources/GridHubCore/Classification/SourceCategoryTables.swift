@@ -117,6 +117,20 @@ public enum SourceCategoryTables {
         ("护栏损坏", "SR-112"), ("公交站台损坏", "SR-106"), ("健身器材损坏", "SR-105"), ("焚烧垃圾", "SR-025"),
     ]
 
+    /// 综治e通 families (the first two digits of `sjlx`) and the catalogue groups each covers (07 其他: none).
+    public static let elinkFamilies: [(code: String, groups: [String])] = [
+        ("01", ["矛盾纠纷"]), ("02", ["治安隐患"]), ("03", ["安全隐患", "消防安全"]), ("04", ["市容环境", "环境保护"]),
+        ("05", ["特殊人群"]), ("06", ["民生服务", "公用设施"]), ("07", []),
+    ]
+
+    /// The type a grid worker picks for a problem of catalogue group `group` that the list has no type
+    /// for: the 其他 of the family covering the group (`0499 环境卫生/其他`), else `0799 其他/其他`.
+    public static func elinkOtherType(group: String) -> (code: String, name: String) {
+        let family = elinkFamilies.first { $0.groups.contains(group) }?.code ?? "07"
+        let other = elinkTypes.first { $0.code == family + "99" } ?? ("0799", "其他/其他", nil)
+        return (other.code, other.name)
+    }
+
     /// 综治e通 event types (`sjlx` code, `sjlxmc` name as `family/type`); families 01-07 per `elink.md`.
     public static let elinkTypes: [(code: String, name: String, item: String?)] = [
         ("01", "矛盾纠纷", nil), ("0101", "矛盾纠纷/邻里纠纷", "SR-078"), ("0102", "矛盾纠纷/家庭纠纷", "SR-079"),
