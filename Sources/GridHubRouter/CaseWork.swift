@@ -813,8 +813,9 @@ final class CaseWork {
         return try await first + second
     }
 
-    /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements.
-    func flush(metrics: RouterMetrics? = nil) async throws {
+    /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements,
+    /// and `alongside` (the consumed offsets) pipelined with them.
+    func flush(alongside: PostgresQuery? = nil, metrics: RouterMetrics? = nil) async throws {
         defer {
             for span in openSpans { span.end() }
             openSpans = []
@@ -826,6 +827,7 @@ final class CaseWork {
         let conn = self.conn, logger = self.logger
         let records = pending
         async let encoded = Self.encode(records)
+        async let alongsideWritten: Void = Self.execute(alongside, on: conn, logger: logger)
         let codes = factsChanged.sorted()
         async let versions: [(String, Int64)] = {
             guard !codes.isEmpty else { return [] }
@@ -861,7 +863,7 @@ final class CaseWork {
         }()
         let waiting = ContinuousClock.now
         for (code, version) in try await versions { bumped[code] = version }
-        _ = try await (reportsWritten, dispatchesWritten, casesWritten)
+        _ = try await (reportsWritten, dispatchesWritten, casesWritten, alongsideWritten)
         if let id = try await outboxId { outboxBody = (id, outbox) }
         metrics?.spent("tx: flush: wait for the statements", since: waiting)
     }

@@ -251,7 +251,7 @@ public final class RouterConsumer: Service, Sendable {
     func process(_ decoded: DecodedBatch) async throws {
         let batch = decoded.records
         let ending = Mutex<ContinuousClock.Instant?>(nil)
-        let (counts, update, body) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update, (id: Int64, records: [OutboxRecord])?) in
+        let (counts, update) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update) in
             var t = ContinuousClock.now
             var next: [TopicPartition: Int64] = [:]
             for r in batch {
@@ -260,38 +260,47 @@ public final class RouterConsumer: Service, Sendable {
             }
             let partitions = next.keys.sorted()
             let topics = partitions.map(\.topic), numbers = partitions.map { Int32($0.partition) }
-            try await conn.query("""
-                INSERT INTO consumed_offsets (topic, partition, next_offset) SELECT t, p, 0 FROM unnest(\(topics)::text[], \(numbers)::int4[]) AS u(t, p)
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            // Each partition's row is locked (in one order for every instance); a partition read for the
+            // first time gets its row first, then all are locked again.
             var stored: [TopicPartition: Int64] = [:]
-            let rows = try await conn.query("""
-                SELECT o.topic, o.partition, o.next_offset FROM consumed_offsets o
-                JOIN unnest(\(topics)::text[], \(numbers)::int4[]) WITH ORDINALITY AS u(t, p, n) ON o.topic = u.t AND o.partition = u.p
-                ORDER BY u.n FOR UPDATE OF o
-                """, logger: logger)
-            for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
+            func lock() async throws {
+                let rows = try await conn.query("""
+                    SELECT o.topic, o.partition, o.next_offset FROM consumed_offsets o
+                    JOIN unnest(\(topics)::text[], \(numbers)::int4[]) WITH ORDINALITY AS u(t, p, n) ON o.topic = u.t AND o.partition = u.p
+                    ORDER BY u.n FOR UPDATE OF o
+                    """, logger: logger)
+                for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
+            }
+            try await lock()
+            if stored.count < partitions.count {
+                try await conn.query("""
+                    INSERT INTO consumed_offsets (topic, partition, next_offset) SELECT t, p, 0 FROM unnest(\(topics)::text[], \(numbers)::int4[]) AS u(t, p)
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                stored = [:]
+                try await lock()
+            }
             metrics.spent("tx: lock offsets", since: t)
             let fresh = zip(batch, decoded.items).filter { $0.0.offset >= (stored[TopicPartition(topic: $0.0.topic, partition: $0.0.partition)] ?? 0) }
             let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
             try await apply(fresh, to: work)
-            t = ContinuousClock.now
-            try await work.flush(metrics: metrics)
-            metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox)", since: t)
-            t = ContinuousClock.now
+            // The offsets after the batch are written with the batch's changes (pipelined, one transaction).
             let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
-            if !advance.isEmpty {
-                try await conn.query("""
-                    UPDATE consumed_offsets o SET next_offset = u.o FROM unnest(\(advance.map(\.topic))::text[], \(advance.map { Int32($0.partition) })::int4[], \(advance.map { next[$0]! })::int8[]) AS u(t, p, o)
-                    WHERE o.topic = u.t AND o.partition = u.p
-                    """, logger: logger)
-            }
-            metrics.spent("tx: store offsets", since: t)
+            let storeOffsets: PostgresQuery? = advance.isEmpty ? nil : """
+                UPDATE consumed_offsets o SET next_offset = u.o FROM unnest(\(advance.map(\.topic))::text[], \(advance.map { Int32($0.partition) })::int4[], \(advance.map { next[$0]! })::int8[]) AS u(t, p, o)
+                WHERE o.topic = u.t AND o.partition = u.p
+                """
+            t = ContinuousClock.now
+            try await work.flush(alongside: storeOffsets, metrics: metrics)
+            metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox, offsets)", since: t)
+            // Handed to the publisher before the commit, so that it finds the body in memory when the
+            // commit's notification wakes it; it takes a body only once the table lists it, which only the
+            // commit makes (a body of a transaction that fails is never listed, and is dropped later).
+            if let body = work.outboxBody { outboxMemory?.keep(id: body.id, records: body.records) }
             ending.withLock { $0 = ContinuousClock.now }
-            return (work.counts, work.cacheUpdate, work.outboxBody)
+            return (work.counts, work.cacheUpdate)
         }
         if let ended = ending.withLock({ $0 }) { metrics.spent("tx: commit", since: ended) }
-        if let body { outboxMemory?.keep(id: body.id, records: body.records) }
         cache.apply(update, now: env.now().millisecondsSince1970)
         metrics.candidatesCached.set(Double(cache.candidateCount))
         counts.apply(to: metrics)
