@@ -1,14 +1,17 @@
 import Synchronization
 
-/// The outbox bodies this process committed, kept in memory for the publisher, so that it sends them
+/// The outbox bodies this process wrote, kept in memory for the publisher, so that it sends them
 /// without reading back from PostgreSQL what it wrote a moment before.
 ///
 /// The `outbox` table stays the durable copy and the only one that counts: the publisher still finds
 /// its work in the table, in the table's order, and deletes a body there only after its records are
 /// delivered; it takes a body from here only when the table lists it, and reads it from the table
-/// otherwise (after a restart, when another instance wrote it, or when this memory was full). Bodies
-/// are kept only after their transaction committed, and only while this process's publisher holds
-/// the publishing lock (else nobody here would ever take them).
+/// otherwise (after a restart, when another instance wrote it, or when this memory was full). A body is
+/// kept at the end of its transaction, just before the commit, so that it is here when the commit's
+/// notification wakes the publisher; only the commit makes the table list it, so the body of a
+/// transaction that fails is never taken, and goes with the older ones (``forget(below:)``). Bodies are
+/// kept only while this process's publisher holds the publishing lock (else nobody here would ever
+/// take them).
 final class OutboxMemory: Sendable {
     private struct State {
         var bodies: [Int64: [OutboxRecord]] = [:]
@@ -25,7 +28,7 @@ final class OutboxMemory: Sendable {
         self.limitBytes = limitBytes
     }
 
-    /// Holds the records of committed body `id`, if the publisher is taking bodies and there is room.
+    /// Holds the records of body `id`, if the publisher is taking bodies and there is room.
     func keep(id: Int64, records: [OutboxRecord]) {
         let size = records.reduce(0) { $0 + $1.byteCount }
         state.withLock { s in

@@ -32,6 +32,8 @@ public final class OutboxPublisher: Service, Sendable {
         var config = KafkaProducerConfiguration(client: kafka)
         config.idempotence = true
         config.acks = "all"
+        // A round's records are handed over together, so a longer linger adds latency and no batching.
+        config.lingerMilliseconds = 1
         producer = try KafkaProducer(configuration: config, logger: logger)
         self.store = store
         self.metrics = metrics
@@ -95,63 +97,66 @@ public final class OutboxPublisher: Service, Sendable {
     ///
     /// Rounds overlap: the next bodies are handed to the producer while earlier ones' delivery reports
     /// are still coming (up to `batchSize` records on their way), so a record waits for the bodies
-    /// before it to be sent, not delivered. Each key keeps its order (one producer, bodies sent in
-    /// outbox order, idempotent). A round with a failed record stops new sends until every round on its
-    /// way is back; then the rest is sent again, byte for byte the same, from the oldest undelivered body.
+    /// before it to be sent, not delivered. New bodies are sent before the delivered ones are deleted,
+    /// so a dispatch does not wait for that delete. Each key keeps its order (one producer, bodies sent
+    /// in outbox order, idempotent). A round with a failed record stops new sends until every round on
+    /// its way is back; then the rest is sent again, byte for byte the same, from the oldest undelivered
+    /// body.
     private func publishRounds(on conn: PostgresConnection, wakeup: Wakeup) async throws {
         let finished = FinishedRounds()
+        // Bodies handed to the producer and not yet settled (delivered and deleted, or failed): the
+        // table still lists them, and they are not sent again meanwhile.
         var onTheirWay: Set<Int64> = [], recordsOnTheirWay = 0
         var failure: String? = nil
         try await withThrowingTaskGroup(of: Void.self) { group in
-            func settleFinished() async throws {
+            func settleFinished() async throws -> Bool {
                 let rounds = finished.takeAll()
-                guard !rounds.isEmpty else { return }
+                guard !rounds.isEmpty else { return false }
+                if let problem = try await settle(rounds, on: conn) { failure = failure ?? problem }
                 for round in rounds {
                     for body in round.bodies { onTheirWay.remove(body.id) }
                     recordsOnTheirWay -= round.recordCount
                 }
                 metrics.outboxSending.set(Double(recordsOnTheirWay))
-                if let problem = try await settle(rounds, on: conn) { failure = failure ?? problem }
+                return true
             }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                try await settleFinished()
+                var sent = false
+                if failure == nil, !finished.anyFailed, recordsOnTheirWay < batchSize,
+                   let round = try await nextRound(on: conn, skipping: onTheirWay, room: batchSize - recordsOnTheirWay) {
+                    let t = ContinuousClock.now
+                    let pending = await producer.submit(round.bodies.flatMap { $0.records.map { ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) } })
+                    metrics.spent("outbox: hand records to the producer", since: t)
+                    for body in round.bodies { onTheirWay.insert(body.id) }
+                    recordsOnTheirWay += round.recordCount
+                    metrics.outboxSending.set(Double(recordsOnTheirWay))
+                    group.addTask {
+                        var round = round
+                        round.reports = await pending.reports()
+                        self.metrics.spent("outbox: produce and await delivery", since: t)
+                        finished.add(round)
+                        wakeup.signal()
+                    }
+                    sent = true
+                }
+                let settled = try await settleFinished()
                 if let problem = failure {
                     // Nothing new until every round on its way is back; then from the oldest again.
                     if onTheirWay.isEmpty {
                         logger.warning("outbox records not delivered, retrying", metadata: [RouterLogKeys.reason: .string(problem)])
                         failure = nil
                         try? await Task.sleep(for: .milliseconds(500))
-                    } else {
+                    } else if !settled {
                         await wakeup.wait(upTo: .seconds(1))
                     }
                     continue
                 }
-                if recordsOnTheirWay >= batchSize {
-                    await wakeup.wait(upTo: .seconds(1))
-                    continue
-                }
-                guard let round = try await nextRound(on: conn, skipping: onTheirWay, room: batchSize - recordsOnTheirWay) else {
-                    await wakeup.wait(upTo: .seconds(1))
-                    continue
-                }
-                let t = ContinuousClock.now
-                let pending = await producer.submit(round.bodies.flatMap { $0.records.map { ProducerRecord(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) } })
-                metrics.spent("outbox: hand records to the producer", since: t)
-                for body in round.bodies { onTheirWay.insert(body.id) }
-                recordsOnTheirWay += round.recordCount
-                metrics.outboxSending.set(Double(recordsOnTheirWay))
-                group.addTask {
-                    var round = round
-                    round.reports = await pending.reports()
-                    self.metrics.spent("outbox: produce and await delivery", since: t)
-                    finished.add(round)
-                    wakeup.signal()
-                }
+                if !sent && !settled { await wakeup.wait(upTo: .seconds(1)) }
             }
             // At shutdown the rounds on their way are awaited (the producer reports each one within its
             // delivery timeout) and settled, so a restart does not send them again.
             try await group.waitForAll()
-            try await settleFinished()
+            _ = try await settleFinished()
         }
     }
 
@@ -250,6 +255,10 @@ private final class FinishedRounds: Sendable {
     private let rounds = Mutex<[Round]>([])
     func add(_ round: Round) { rounds.withLock { $0.append(round) } }
     func takeAll() -> [Round] { rounds.withLock { r in defer { r = [] }; return r } }
+    /// Whether a record of a finished round failed (then nothing new is sent before it is settled).
+    var anyFailed: Bool {
+        rounds.withLock { $0.contains { $0.reports.contains { if case .failure = $0 { true } else { false } } } }
+    }
 }
 
 /// Escalates overdue cases: due cases come from the partial index on `cases.due_ms`, locked with
