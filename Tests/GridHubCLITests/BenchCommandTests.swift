@@ -49,6 +49,9 @@ struct E2EBenchCommandTests {
         #expect(report["dispatched"] as? Int == 150 && report["missing"] as? Int == 0, "\(report)")
         let p50 = report["p50"] as? Double ?? -1, p99 = report["p99"] as? Double ?? -1, raw = report["rawP99"] as? Double ?? -1
         #expect(p50 > 0 && p99 >= p50 && raw > 0, "\(report)")
+        // The publishing side split at the dispatch record's Kafka timestamp: both parts measured, in order in time.
+        let toSend = report["toSendP50"] as? Double ?? -1, sentToRead = report["sentToReadP50"] as? Double ?? -1
+        #expect(toSend >= 0 && sentToRead >= 0 && report["toSendP99"] as? Double ?? -1 >= toSend, "\(report)")
         let idle = report["idleCPU"] as? [String: Double] ?? [:]
         #expect(Set(idle.keys) == ["router", "hotline adapter", "broker"], "\(report)")
         #expect(run.stdout.contains("| latency p50 / p95 / p99 / max |"))
