@@ -170,12 +170,29 @@ final class CaseWork {
         t = ContinuousClock.now
         try await conn.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(keys)::int8[]) WITH ORDINALITY AS u(k, n) ORDER BY n", logger: logger)
         metrics?.spent("tx: prepare: grid locks", since: t)
-        var versions: [String: Int64] = [:]
+        // Both read under the locks; queued together on the connection, the second is sent as the first
+        // ends, without waiting for this task to run in between.
+        t = ContinuousClock.now
         let codes = Array(needed.keys)
-        for try await (code, version) in try await conn.query(
-            "SELECT grid_code, version FROM grid_state WHERE grid_code = ANY(\(codes)::text[])", logger: logger).decode((String, Int64).self) {
-            versions[code] = version
-        }
+        let conn = self.conn, logger = self.logger
+        let closedQuery = Self.closedEarlierQuery(grids: codes, from: codes.map { needed[$0]! }, policy: env.matcher.policy)
+        async let versionRows: [(String, Int64)] = {
+            var out: [(String, Int64)] = []
+            for try await row in try await conn.query(
+                "SELECT grid_code, version FROM grid_state WHERE grid_code = ANY(\(codes)::text[])", logger: logger).decode((String, Int64).self) {
+                out.append(row)
+            }
+            return out
+        }()
+        async let closedRows: [DedupCandidate.Row] = {
+            var out: [DedupCandidate.Row] = []
+            for try await row in try await conn.query(closedQuery, logger: logger).decode(DedupCandidate.Row.self) { out.append(row) }
+            return out
+        }()
+        var versions: [String: Int64] = [:]
+        for (code, version) in try await versionRows { versions[code] = version }
+        for row in try await closedRows { closedEarlier[row.2, default: []].append(DedupCandidate(row: row)) }
+        metrics?.spent("tx: prepare: grid versions and cases closed earlier read", since: t)
         let cached = cache?.take(codes) ?? [:]
         let horizon = cache?.horizon(now: now.millisecondsSince1970)
         var stale: [String] = [], staleFrom: [Int64] = []
@@ -196,12 +213,6 @@ final class CaseWork {
                 staleFrom.append(covered)
             }
         }
-        t = ContinuousClock.now
-        let closed = try await conn.query(Self.closedEarlierQuery(grids: codes, from: codes.map { needed[$0]! }, policy: env.matcher.policy), logger: logger)
-        for try await row in closed.decode(DedupCandidate.Row.self) {
-            closedEarlier[row.2, default: []].append(DedupCandidate(row: row))
-        }
-        metrics?.spent("tx: prepare: cases closed earlier read", since: t)
         guard !stale.isEmpty else { return }
         t = ContinuousClock.now
         defer { metrics?.spent("tx: prepare: candidates read", since: t) }
