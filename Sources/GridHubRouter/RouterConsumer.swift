@@ -117,8 +117,18 @@ public final class RouterConsumer: Service, Sendable {
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let waiting = ContinuousClock.now
-                guard let decoded = await (next ?? fetch()).value else { next = nil; continue }
+                guard var decoded = await (next ?? fetch()).value else { next = nil; continue }
                 metrics.spent("consumer: wait for the next batch", since: waiting)
+                // The batch read ahead holds what had come when the last transaction began; what came
+                // during it joins now, so that a record waits for one transaction before its own, not two.
+                if !decoded.records.isEmpty, decoded.records.count < configuration.maxBatchRecords,
+                   let more = try? await consumer.poll(maxRecords: configuration.maxBatchRecords - decoded.records.count, timeout: .zero), !more.isEmpty {
+                    let decoding = ContinuousClock.now
+                    decoded.items += await decodeAll(more)
+                    decoded.records += more
+                    decoded.assignment = consumer.assignment
+                    metrics.spent("consumer: decode records that came during the last transaction", since: decoding)
+                }
                 if decoded.assignment != known {
                     // Moves new partitions to their stored offsets; a batch already read ahead from
                     // before the seek is processed first (what is done in it is skipped).
