@@ -176,19 +176,9 @@ final class CaseWork {
         let codes = Array(needed.keys)
         let conn = self.conn, logger = self.logger
         let closedQuery = Self.closedEarlierQuery(grids: codes, from: codes.map { needed[$0]! }, policy: env.matcher.policy)
-        async let versionRows: [(String, Int64)] = {
-            var out: [(String, Int64)] = []
-            for try await row in try await conn.query(
-                "SELECT grid_code, version FROM grid_state WHERE grid_code = ANY(\(codes)::text[])", logger: logger).decode((String, Int64).self) {
-                out.append(row)
-            }
-            return out
-        }()
-        async let closedRows: [DedupCandidate.Row] = {
-            var out: [DedupCandidate.Row] = []
-            for try await row in try await conn.query(closedQuery, logger: logger).decode(DedupCandidate.Row.self) { out.append(row) }
-            return out
-        }()
+        async let versionRows = try await conn.query("SELECT grid_code, version FROM grid_state WHERE grid_code = ANY(\(codes)::text[])", logger: logger)
+            .decode((String, Int64).self).reduce(into: []) { $0.append($1) }
+        async let closedRows = try await conn.query(closedQuery, logger: logger).decode(DedupCandidate.Row.self).reduce(into: []) { $0.append($1) }
         var versions: [String: Int64] = [:]
         for (code, version) in try await versionRows { versions[code] = version }
         for row in try await closedRows { closedEarlier[row.2, default: []].append(DedupCandidate(row: row)) }
@@ -842,13 +832,10 @@ final class CaseWork {
         let codes = factsChanged.sorted()
         async let versions: [(String, Int64)] = {
             guard !codes.isEmpty else { return [] }
-            var out: [(String, Int64)] = []
-            let rows = try await conn.query("""
+            return try await conn.query("""
                 INSERT INTO grid_state (grid_code, version) SELECT g, 1 FROM unnest(\(codes)::text[]) WITH ORDINALITY AS u(g, n) ORDER BY n
                 ON CONFLICT (grid_code) DO UPDATE SET version = grid_state.version + 1 RETURNING grid_code, version
-                """, logger: logger)
-            for try await row in rows.decode((String, Int64).self) { out.append(row) }
-            return out
+                """, logger: logger).decode((String, Int64).self).reduce(into: []) { $0.append($1) }
         }()
         let reportQuery = try reportsStatement()
         async let reportsWritten: Void = Self.execute(reportQuery, on: conn, logger: logger)

@@ -252,13 +252,14 @@ private struct Round: Sendable {
 
 /// Rounds whose delivery reports are all in, waiting to be settled by the publishing loop.
 private final class FinishedRounds: Sendable {
-    private let rounds = Mutex<[Round]>([])
-    func add(_ round: Round) { rounds.withLock { $0.append(round) } }
-    func takeAll() -> [Round] { rounds.withLock { r in defer { r = [] }; return r } }
-    /// Whether a record of a finished round failed (then nothing new is sent before it is settled).
-    var anyFailed: Bool {
-        rounds.withLock { $0.contains { $0.reports.contains { if case .failure = $0 { true } else { false } } } }
+    private let state = Mutex<(rounds: [Round], failed: Bool)>(([], false))
+    func add(_ round: Round) {
+        let failed = round.reports.contains { if case .failure = $0 { true } else { false } }
+        state.withLock { $0.rounds.append(round); $0.failed = $0.failed || failed }
     }
+    func takeAll() -> [Round] { state.withLock { s in defer { s = ([], false) }; return s.rounds } }
+    /// Whether a record of a finished round failed (then nothing new is sent before it is settled).
+    var anyFailed: Bool { state.withLock { $0.failed } }
 }
 
 /// Escalates overdue cases: due cases come from the partial index on `cases.due_ms`, locked with
