@@ -20,73 +20,84 @@ package func runBlocking<T: Sendable, E: Error>(on queue: DispatchQueue = .globa
 }
 
 /// A counting semaphore for async code: ``acquire()`` suspends while no permit is free.
-/// Waiters are served in order.
+///
+/// A permit that is free is taken and given back with one atomic operation each (a producer takes one
+/// per record it sends); the lock is only taken when a caller has to wait, or a permit is given back
+/// while one waits. Waiters that queued are served in order.
 final class AsyncPermits: Sendable {
-    private struct State {
-        var available: Int
-        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
-        var waiterHead = 0
-        var nextID: UInt64 = 0
-    }
-
-    private let state: Mutex<State>
+    /// Free permits minus callers that have to wait for one: negative while some wait.
+    private let balance: Atomic<Int>
+    private let waiters = Mutex(Waiters())
     let capacity: Int
+
+    private struct Waiters {
+        var queue: [CheckedContinuation<Void, Never>] = []
+        var head = 0
+        /// Permits given back for a caller that had counted itself as waiting but had not queued yet:
+        /// it takes one of these instead of queueing.
+        var handedOver = 0
+    }
 
     init(_ count: Int) {
         precondition(count > 0, "AsyncPermits needs at least one permit")
         capacity = count
-        state = Mutex(State(available: count))
-    }
-
-    /// Takes a permit without waiting, if one is free.
-    func tryAcquire() -> Bool {
-        state.withLock { s in
-            guard s.available > 0 else { return false }
-            s.available -= 1
-            return true
-        }
+        balance = Atomic(count)
     }
 
     /// Takes a permit, waiting for one when none is free.
     func acquire() async {
-        if tryAcquire() { return }
+        if balance.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue > 0 { return }
+        // Counted as waiting: a permit given back from now on is handed to a waiter.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                if s.available > 0 {
-                    s.available -= 1
+            let resumeNow = waiters.withLock { w -> Bool in
+                if w.handedOver > 0 {
+                    w.handedOver -= 1
                     return true
                 }
-                s.nextID += 1
-                s.waiters.append((s.nextID, continuation))
+                w.queue.append(continuation)
                 return false
             }
             if resumeNow { continuation.resume() }
         }
     }
 
-    /// Returns a permit, handing it to the oldest waiter if there is one.
-    func release(_ count: Int = 1) {
-        var toResume: [CheckedContinuation<Void, Never>] = []
-        state.withLock { s in
-            var remaining = count
-            while remaining > 0, s.waiterHead < s.waiters.count {
-                toResume.append(s.waiters[s.waiterHead].continuation)
-                s.waiterHead += 1
-                remaining -= 1
-            }
-            if s.waiterHead > 64, s.waiterHead * 2 > s.waiters.count {
-                s.waiters.removeFirst(s.waiterHead)
-                s.waiterHead = 0
-            }
-            s.available += remaining
+    /// Takes `count` permits if that many are free now, else none.
+    func tryAcquire(_ count: Int) -> Bool {
+        var free = balance.load(ordering: .relaxed)
+        while free >= count {
+            let (taken, now) = balance.compareExchange(expected: free, desired: free - count, ordering: .acquiringAndReleasing)
+            if taken { return true }
+            free = now
         }
-        for c in toResume { c.resume() }
+        return false
+    }
+
+    /// Returns permits, handing each to the oldest waiter while there are waiters.
+    func release(_ count: Int = 1) {
+        for _ in 0..<count {
+            if balance.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue >= 0 { continue }
+            // A caller waits (or is about to queue): the permit is its.
+            let next = waiters.withLock { w -> CheckedContinuation<Void, Never>? in
+                guard w.head < w.queue.count else {
+                    w.handedOver += 1
+                    return nil
+                }
+                let c = w.queue[w.head]
+                w.head += 1
+                if w.head > 64, w.head * 2 > w.queue.count {
+                    w.queue.removeFirst(w.head)
+                    w.head = 0
+                }
+                return c
+            }
+            next?.resume()
+        }
     }
 
     /// Permits currently free.
-    var available: Int { state.withLock { $0.available } }
+    var available: Int { max(0, balance.load(ordering: .relaxed)) }
     /// Callers currently waiting.
-    var waiting: Int { state.withLock { $0.waiters.count - $0.waiterHead } }
+    var waiting: Int { max(0, -balance.load(ordering: .relaxed)) }
 }
 
 /// Runs blocking work that may wait for seconds or minutes (an admin request to a cluster that does

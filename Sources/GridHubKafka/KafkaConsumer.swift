@@ -276,6 +276,9 @@ public final class KafkaConsumer: @unchecked Sendable {
         var records: [ConsumerRecord] = []
         records.reserveCapacity(n)
         var fatal: KafkaError? = nil
+        // A batch holds records of few topics: each topic's name is made once per batch, not per record.
+        var topicHandle: OpaquePointer? = nil
+        var topicName = ""
         for i in 0..<n {
             guard let m = messages[i] else { continue }
             defer { rd_kafka_message_destroy(m) }
@@ -287,7 +290,11 @@ public final class KafkaConsumer: @unchecked Sendable {
                 logger.info("consumer error", metadata: [LoggingKeys.errorCode: .string(error.rdKafkaName ?? ""), LoggingKeys.errorReason: .string(error.message)])
                 continue
             }
-            records.append(record(from: m))
+            if msg.rkt != topicHandle {
+                topicHandle = msg.rkt
+                topicName = msg.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+            }
+            records.append(record(from: m, topic: topicName))
         }
         if let fatal { return .failure(fatal) }
         return .success(records)
@@ -305,10 +312,8 @@ public final class KafkaConsumer: @unchecked Sendable {
         return 1 + Swift.max(0, messages.withUnsafeMutableBufferPointer { rd_kafka_consume_batch_queue(queue, 0, $0.baseAddress! + 1, $0.count - 1) })
     }
 
-    static func record(from m: UnsafeMutablePointer<rd_kafka_message_t>) -> ConsumerRecord {
+    static func record(from m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> ConsumerRecord {
         let msg = m.pointee
-        // A string of its own per record, made here: see KafkaProducer.handleDelivery for what sharing one cost.
-        let topic = msg.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         let value: [UInt8] = msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) } ?? []
         let key: [UInt8]? = msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) }
         var headers: [KafkaHeader] = []

@@ -13,7 +13,18 @@ final class RDKafkaContext: Sendable {
     /// Called on rebalances (consumers only), inside librdkafka's poll.
     let rebalanceHandler: (@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)?
     /// The first fatal error raised on the handle.
-    let fatalError = Mutex<KafkaError?>(nil)
+    private let firstFatal = Mutex<KafkaError?>(nil)
+    /// Whether ``firstFatal`` is set: read for every record sent, without taking the lock.
+    private let hasFatalError = Atomic(false)
+
+    /// The first fatal error raised on the handle, if any.
+    var fatal: KafkaError? { hasFatalError.load(ordering: .acquiring) ? firstFatal.withLock { $0 } : nil }
+
+    /// Records the handle's fatal error (the first one is kept).
+    func setFatal(_ error: KafkaError) {
+        firstFatal.withLock { if $0 == nil { $0 = error } }
+        hasFatalError.store(true, ordering: .releasing)
+    }
 
     init(
         logger: Logger,
@@ -136,7 +147,7 @@ private func rdKafkaErrorCallback(_ rk: OpaquePointer?, _ err: Int32, _ reason: 
         let error = KafkaError(
             code: .produce, message: "fatal error: \(cString(buf))", rdKafkaCode: original.rawValue,
             rdKafkaName: String(cString: rd_kafka_err2name(original)), isFatal: true)
-        context.fatalError.withLock { if $0 == nil { $0 = error } }
+        context.setFatal(error)
     }
     context.logger.info(
         "librdkafka error",

@@ -94,6 +94,40 @@ struct ProduceConsumeTests {
         await producer.shutdown(timeout: .milliseconds(200))
     }
 
+    @Test("batches from several senders through few slots: each record is delivered once, and each report is its own record's")
+    func batchesThroughFewSlots() async throws {
+        let topic = try await TestKafka.makeTopic(partitions: 3)
+        // Fewer slots than any batch: every batch waits for slots part of the way.
+        let producer = try TestKafka.producer { $0.maxInFlightRecords = 8 }
+        let batches = try await withThrowingTaskGroup(of: [(ProducerRecord, DeliveryReport)].self) { group in
+            for sender in 0..<3 {
+                group.addTask {
+                    var delivered: [(ProducerRecord, DeliveryReport)] = []
+                    for round in 0..<4 {
+                        let records = (0..<150).map { ProducerRecord(topic: topic, key: "s\(sender)-\($0 % 5)", value: Array("\(sender)/\(round)/\($0)".utf8)) }
+                        let pending = await producer.submit(records)
+                        #expect(await pending.failures().isEmpty)
+                        for (record, result) in zip(records, await pending.reports()) { delivered.append((record, try result.get())) }
+                    }
+                    return delivered
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(batches.count == 1_800)
+        #expect(producer.inFlight == 0 && producer.waitingSenders == 0)
+        await producer.shutdown()
+
+        // Each report names where its own record landed: read back, the record at that offset is it.
+        let read = try await TestKafka.readAll(topic, partitions: 3, count: 1_800, settle: .milliseconds(300))
+        #expect(read.count == 1_800)
+        let atOffset = Dictionary(uniqueKeysWithValues: read.map { (TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset), $0.value) })
+        for (record, report) in batches {
+            #expect(report.topic == topic)
+            #expect(atOffset[TopicPartitionOffset(topic: report.topic, partition: report.partition, offset: report.offset)] == record.value)
+        }
+    }
+
     /// A producer that has delivered one record to a one-broker cluster, which then goes away for good.
     /// (Not setBrokerDown: librdkafka 2.0.2's mock re-listens on the broker's port at once and aborts
     /// the process if that fails.)
