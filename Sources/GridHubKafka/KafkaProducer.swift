@@ -20,8 +20,9 @@ public final class KafkaProducer: @unchecked Sendable {
     private let blockingQueue = DispatchQueue(label: "gridhub.kafka.producer.blocking")
     private let gate = Gate()
     private let pollThread: PollThread
-    /// Topic handles of ``prepare(topics:timeout:)``, released with the producer.
-    private let prepared = Mutex<[UncheckedPointer]>([])
+    /// librdkafka's handle of each topic written or prepared, made once and released with the producer:
+    /// a record sent with its topic's handle is not looked up by name.
+    private let topicHandles = Mutex<[String: UncheckedPointer]>([:])
     public let configuration: KafkaProducerConfiguration
 
     /// Whether records are accepted, and how many senders are handing one to librdkafka right now:
@@ -61,7 +62,7 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     deinit {
-        for rkt in prepared.withLock({ $0 }) { rd_kafka_topic_destroy(rkt.pointer) }
+        for rkt in topicHandles.withLock({ $0.values }) { rd_kafka_topic_destroy(rkt.pointer) }
         pollThread.stop()
         // Anything still queued is purged so that no waiter is left hanging.
         rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
@@ -104,6 +105,9 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         batch.awaitReports()
         var start = 0
+        // A batch's records mostly go to one topic: its handle is looked up once.
+        var lastTopic: String? = nil
+        var lastHandle: OpaquePointer? = nil
         while start < records.count {
             // A chunk's slots at once when they are free; else one record per slot as slots come. (Waiting
             // for a whole chunk's slots while holding some could wait for ever: another sender could hold
@@ -118,7 +122,9 @@ public final class KafkaProducer: @unchecked Sendable {
             }
             if gate.enter() {
                 for index in start..<end {
-                    if let error = enqueue(records[index], opaque: batch.ticket(index)) {
+                    let record = records[index]
+                    if record.topic != lastTopic { (lastTopic, lastHandle) = (record.topic, topicHandle(record.topic)) }
+                    if let error = enqueue(record, topicHandle: lastHandle, opaque: batch.ticket(index)) {
                         permits.release()
                         batch.complete(index, .failure(error))
                     }
@@ -165,9 +171,7 @@ public final class KafkaProducer: @unchecked Sendable {
         let ms = Int32(clamping: timeout.milliseconds)
         await runBlocking(on: blockingQueue) { [self] in
             // A topic handle makes librdkafka keep the topic and its metadata; it is released at the end.
-            self.prepared.withLock { list in
-                for topic in topics { if let rkt = rd_kafka_topic_new(handle.pointer, topic, nil) { list.append(UncheckedPointer(rkt)) } }
-            }
+            for topic in topics { _ = self.topicHandle(topic) }
             var md: UnsafePointer<rd_kafka_metadata>? = nil
             if rd_kafka_metadata(handle.pointer, 0, nil, &md, ms) == RD_KAFKA_RESP_ERR_NO_ERROR, let md { rd_kafka_metadata_destroy(md) }
         }
@@ -282,14 +286,25 @@ public final class KafkaProducer: @unchecked Sendable {
         guard gate.enter() else { return Self.shutDownError }
         defer { gate.leave() }
         let opaque = Unmanaged.passRetained(slot).toOpaque()
-        guard let error = enqueue(record, opaque: opaque) else { return nil }
+        guard let error = enqueue(record, topicHandle: topicHandle(record.topic), opaque: opaque) else { return nil }
         Unmanaged<DeliverySlot>.fromOpaque(opaque).release()
         return error
     }
 
+    /// librdkafka's handle of `topic`, made on first use; nil if librdkafka refuses the name (the record
+    /// is then sent by name, and refused with librdkafka's reason).
+    private func topicHandle(_ topic: String) -> OpaquePointer? {
+        topicHandles.withLock { handles in
+            if let rkt = handles[topic] { return rkt.pointer }
+            guard let rkt = rd_kafka_topic_new(handle.pointer, topic, nil) else { return nil }
+            handles[topic] = UncheckedPointer(rkt)
+            return rkt
+        }
+    }
+
     /// Hands one record to librdkafka with `opaque` for its delivery report; the caller holds the gate.
     /// Returns an error if it was not enqueued (no report will come).
-    private func enqueue(_ record: ProducerRecord, opaque: UnsafeMutableRawPointer) -> KafkaError? {
+    private func enqueue(_ record: ProducerRecord, topicHandle: OpaquePointer?, opaque: UnsafeMutableRawPointer) -> KafkaError? {
         var headers: OpaquePointer? = nil
         if !record.headers.isEmpty {
             headers = rd_kafka_headers_new(record.headers.count)
@@ -301,7 +316,7 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         var err = RD_KAFKA_RESP_ERR_NO_ERROR
         while true {
-            err = produceVU(record, headers: headers, opaque: opaque)
+            err = produceVU(record, topicHandle: topicHandle, headers: headers, opaque: opaque)
             // Our permits normally keep librdkafka's queue from filling; if it fills anyway
             // (records larger than expected), serve delivery reports and try again.
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { break }
@@ -312,7 +327,7 @@ public final class KafkaProducer: @unchecked Sendable {
         return KafkaError.rd(err, code: .produce, context: "could not enqueue a record for \(record.topic)")
     }
 
-    private func produceVU(_ record: ProducerRecord, headers: OpaquePointer?, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+    private func produceVU(_ record: ProducerRecord, topicHandle: OpaquePointer?, headers: OpaquePointer?, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
         record.topic.withCString { topic in
             record.value.withUnsafeBytes { value in
                 withKeyBytes(record.key) { key in
@@ -325,7 +340,7 @@ public final class KafkaProducer: @unchecked Sendable {
                         vus.initializeElement(at: n, to: vu)
                         n += 1
                     }
-                    add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
+                    if let topicHandle { add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topicHandle } } else { add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic } }
                     add(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress); $0.u.mem.size = value.count }
                     if let key {
                         add(RD_KAFKA_VTYPE_KEY) { $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress); $0.u.mem.size = key.count }
