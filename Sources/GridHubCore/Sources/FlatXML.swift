@@ -68,34 +68,48 @@ public enum FlatXML {
 
     /// Parses `text`; the document must hold exactly one root element.
     public static func parse(_ text: String) throws(XMLError) -> FlatXMLElement {
-        var parser = Parser(Array(text.unicodeScalars))
-        return try parser.document()
+        var text = text
+        // The parser reads UTF-8 bytes: every character with a meaning in XML is ASCII, and names and
+        // text are cut out of the bytes whole (a valid string, cut at ASCII characters, stays valid).
+        let result: Result<FlatXMLElement, XMLError> = text.withUTF8 { bytes in
+            var parser = Parser(bytes)
+            do throws(XMLError) { return .success(try parser.document()) } catch {
+                // Offsets are told in characters (Unicode scalars), as a reader of the text counts them.
+                return .failure(XMLError(message: error.message, offset: bytes.prefix(error.offset).count { $0 & 0xC0 != 0x80 }))
+            }
+        }
+        return try result.get()
     }
 
+    /// Reads UTF-8 bytes; an error's offset is a byte offset until ``parse(_:)`` tells it in characters.
     private struct Parser {
-        let s: [Unicode.Scalar]
+        let s: UnsafeBufferPointer<UInt8>
         var i = 0
-        init(_ s: [Unicode.Scalar]) { self.s = s }
+        init(_ s: UnsafeBufferPointer<UInt8>) { self.s = s }
 
         func fail(_ message: String) -> XMLError { XMLError(message: message, offset: i) }
 
-        func peek(_ literal: String) -> Bool {
-            var j = i
-            for c in literal.unicodeScalars {
-                guard j < s.count, s[j] == c else { return false }
-                j += 1
-            }
+        func peek(_ literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            guard i + n <= s.count else { return false }
+            let l = literal.utf8Start
+            for k in 0..<n where s[i + k] != l[k] { return false }
             return true
         }
 
-        mutating func expect(_ literal: String) throws(XMLError) {
+        func peek(_ byte: UInt8) -> Bool { i < s.count && s[i] == byte }
+
+        mutating func expect(_ literal: StaticString) throws(XMLError) {
             guard peek(literal) else { throw fail("expected \(literal)") }
-            i += literal.unicodeScalars.count
+            i += literal.utf8CodeUnitCount
         }
 
         mutating func skipSpace() {
-            while i < s.count, s[i] == " " || s[i] == "\n" || s[i] == "\r" || s[i] == "\t" { i += 1 }
+            while i < s.count, s[i] == 0x20 || s[i] == 0x0A || s[i] == 0x0D || s[i] == 0x09 { i += 1 }
         }
+
+        /// The text of bytes `from..<to` (cut at ASCII characters of valid UTF-8, so valid itself).
+        func text(_ from: Int, _ to: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: s[from..<to]), as: UTF8.self) }
 
         /// Skips `<?…?>` and `<!--…-->` at the document level.
         mutating func skipMisc() throws(XMLError) {
@@ -107,9 +121,9 @@ public enum FlatXML {
             }
         }
 
-        mutating func skip(until end: String) throws(XMLError) {
+        mutating func skip(until end: StaticString) throws(XMLError) {
             while i < s.count {
-                if peek(end) { i += end.unicodeScalars.count; return }
+                if peek(end) { i += end.utf8CodeUnitCount; return }
                 i += 1
             }
             throw fail("unterminated \(end)")
@@ -117,19 +131,33 @@ public enum FlatXML {
 
         mutating func document() throws(XMLError) -> FlatXMLElement {
             // A byte-order mark may precede the declaration.
-            if i < s.count, s[i] == "\u{FEFF}" { i += 1 }
+            if peek("\u{FEFF}") { i += 3 }
             // XML 1.0 § 2.2: no control characters but tab, line feed and carriage return (a NUL inside
-            // a field is not XML, whatever the parser would make of it), and no U+FFFE/U+FFFF.
-            if let bad = s.firstIndex(where: { !Self.isXMLChar($0) }) {
-                i = bad
-                throw fail("character U+\(String(s[bad].value, radix: 16, uppercase: true).leftPadded(to: 4)) is not allowed in XML")
+            // a field is not XML, whatever the parser would make of it), and no U+FFFE/U+FFFF. (A valid
+            // string holds no surrogates, and every other character is allowed.)
+            if let bad = Self.firstNonXMLChar(s) {
+                i = bad.offset
+                throw fail("character U+\(String(bad.scalar, radix: 16, uppercase: true).leftPadded(to: 4)) is not allowed in XML")
             }
             try skipMisc()
-            guard peek("<") else { throw fail("no root element") }
+            guard peek(UInt8(ascii: "<")) else { throw fail("no root element") }
             let root = try element(depth: 0)
             try skipMisc()
             guard i == s.count else { throw fail("content after the root element") }
             return root
+        }
+
+        /// The first character that XML 1.0's `Char` production leaves out, and its byte offset.
+        static func firstNonXMLChar(_ s: UnsafeBufferPointer<UInt8>) -> (offset: Int, scalar: UInt32)? {
+            var k = 0
+            while k < s.count {
+                let b = s[k]
+                if b < 0x20, b != 0x09, b != 0x0A, b != 0x0D { return (k, UInt32(b)) }
+                // U+FFFE and U+FFFF: EF BF BE and EF BF BF.
+                if b == 0xEF, k + 2 < s.count, s[k + 1] == 0xBF, s[k + 2] >= 0xBE { return (k, 0xFFFE + UInt32(s[k + 2] - 0xBE)) }
+                k += 1
+            }
+            return nil
         }
 
         /// XML 1.0's `Char` production.
@@ -140,18 +168,23 @@ public enum FlatXML {
             }
         }
 
-        static func isNameStart(_ c: Unicode.Scalar) -> Bool {
-            c == "_" || c == ":" || (c >= "A" && c <= "Z") || (c >= "a" && c <= "z") || c.value >= 0xC0
+        /// A name starts with a letter, `_`, `:` or a character from U+00C0 on (whose UTF-8 lead byte is
+        /// C3 or more).
+        static func isNameStart(_ b: UInt8) -> Bool {
+            b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b >= 0xC3
         }
-        static func isName(_ c: Unicode.Scalar) -> Bool {
-            isNameStart(c) || c == "-" || c == "." || (c >= "0" && c <= "9")
+        /// Within a name, also digits, `-`, `.`, and the rest of a character begun by a name byte.
+        static func isName(_ b: UInt8) -> Bool {
+            isNameStart(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || (b >= 0x30 && b <= 0x39) || (b >= 0x80 && b <= 0xBF)
         }
 
         mutating func name() throws(XMLError) -> String {
             guard i < s.count, Parser.isNameStart(s[i]) else { throw fail("expected a name") }
-            var out = String.UnicodeScalarView()
-            while i < s.count, Parser.isName(s[i]) { out.append(s[i]); i += 1 }
-            return String(out)
+            let start = i
+            i += 1
+            // A character U+0080…U+00BF (lead byte C2) ends the name, as it is not a name character.
+            while i < s.count, Parser.isName(s[i]) { i += 1 }
+            return text(start, i)
         }
 
         mutating func element(depth: Int) throws(XMLError) -> FlatXMLElement {
@@ -167,7 +200,7 @@ public enum FlatXML {
                 skipSpace()
                 try expect("=")
                 skipSpace()
-                guard i < s.count, s[i] == "\"" || s[i] == "'" else { throw fail("expected a quoted attribute value") }
+                guard i < s.count, s[i] == UInt8(ascii: "\"") || s[i] == UInt8(ascii: "'") else { throw fail("expected a quoted attribute value") }
                 let quote = s[i]
                 i += 1
                 let value = try characters(until: quote)
@@ -175,7 +208,7 @@ public enum FlatXML {
                 attributes.append(.init(name: attribute, value: value))
             }
             var children: [FlatXMLElement] = []
-            var text = String.UnicodeScalarView()
+            var text = ""
             while true {
                 guard i < s.count else { throw fail("element <\(tag)> is not closed") }
                 if peek("</") {
@@ -184,14 +217,17 @@ public enum FlatXML {
                     guard closing == tag else { throw fail("</\(closing)> closes <\(tag)>") }
                     skipSpace()
                     try expect(">")
-                    return FlatXMLElement(name: tag, attributeList: attributes, children: children, text: String(text))
+                    return FlatXMLElement(name: tag, attributeList: attributes, children: children, text: text)
                 } else if peek("<![CDATA[") {
                     i += 9
+                    let start = i
                     while true {
                         guard i < s.count else { throw fail("unterminated CDATA section") }
-                        if peek("]]>") { i += 3; break }
-                        text.append(s[i]); i += 1
+                        if peek("]]>") { break }
+                        i += 1
                     }
+                    text += self.text(start, i)
+                    i += 3
                 } else if peek("<!--") {
                     try skip(until: "-->")
                 } else if peek("<?") {
@@ -199,36 +235,43 @@ public enum FlatXML {
                 } else if peek("<") {
                     children.append(try element(depth: depth + 1))
                 } else {
-                    text.append(contentsOf: try characters(until: "<").unicodeScalars)
+                    text += try characters(until: UInt8(ascii: "<"))
                 }
             }
         }
 
         /// Character data up to (not including) `end`, with references resolved.
-        mutating func characters(until end: Unicode.Scalar) throws(XMLError) -> String {
-            var out = String.UnicodeScalarView()
+        mutating func characters(until end: UInt8) throws(XMLError) -> String {
+            var out = ""
+            var start = i
             while i < s.count, s[i] != end {
                 let c = s[i]
-                if c == "&" {
-                    out.append(try reference())
-                } else if c == "<" {
+                if c == UInt8(ascii: "&") {
+                    out += text(start, i)
+                    out.unicodeScalars.append(try reference())
+                    start = i
+                } else if c == UInt8(ascii: "<") {
                     throw fail("'<' inside an attribute value")
                 } else {
-                    out.append(c); i += 1
+                    i += 1
                 }
             }
-            if end != "<" && i >= s.count { throw fail("unterminated attribute value") }
-            return String(out)
+            if end != UInt8(ascii: "<") && i >= s.count { throw fail("unterminated attribute value") }
+            out += text(start, i)
+            return out
         }
 
         mutating func reference() throws(XMLError) -> Unicode.Scalar {
             i += 1
-            var body = ""
-            while i < s.count, s[i] != ";" {
-                body.unicodeScalars.append(s[i]); i += 1
-                guard body.unicodeScalars.count <= 10 else { throw fail("unterminated entity reference") }
+            let start = i
+            var scalars = 0
+            while i < s.count, s[i] != UInt8(ascii: ";") {
+                if s[i] & 0xC0 != 0x80 { scalars += 1 }
+                i += 1
+                guard scalars <= 10 else { throw fail("unterminated entity reference") }
             }
             guard i < s.count else { throw fail("unterminated entity reference") }
+            let body = text(start, i)
             i += 1
             switch body {
             case "lt": return "<"
