@@ -55,15 +55,29 @@ public enum FlatXML {
     /// The encoding named in the XML declaration (`<?xml version="1.0" encoding="GBK"?>`), read from
     /// the raw bytes (the declaration is ASCII in every encoding the sources use); `nil` when absent.
     public static func declaredEncoding(_ bytes: some Collection<UInt8>) -> String? {
-        let head = Array(bytes.prefix(200))
-        guard let text = String(validating: head.prefix(while: { $0 < 0x80 }), as: UTF8.self),
-              text.hasPrefix("<?xml"), let end = text.range(of: "?>") else { return nil }
-        let decl = text[..<end.lowerBound]
-        guard let r = decl.range(of: "encoding") else { return nil }
-        var rest = decl[r.upperBound...].drop { $0 == " " || $0 == "=" }
-        guard let quote = rest.first, quote == "\"" || quote == "'" else { return nil }
-        rest = rest.dropFirst()
-        return String(rest.prefix { $0 != quote })
+        let head = Array(bytes.prefix(200).prefix { $0 < 0x80 })
+        guard head.starts(with: "<?xml".utf8), let end = firstIndex(of: "?>", in: head[...]) else { return nil }
+        let decl = head[..<end]
+        guard let name = firstIndex(of: "encoding", in: decl) else { return nil }
+        var k = name + "encoding".utf8.count
+        while k < end, decl[k] == UInt8(ascii: " ") || decl[k] == UInt8(ascii: "=") { k += 1 }
+        guard k < end, decl[k] == UInt8(ascii: "\"") || decl[k] == UInt8(ascii: "'") else { return nil }
+        let quote = decl[k]
+        let value = decl[(k + 1)...].prefix { $0 != quote }
+        return String(decoding: value, as: UTF8.self)
+    }
+
+    /// Where `needle` (ASCII) first occurs in `bytes`.
+    private static func firstIndex(of needle: StaticString, in bytes: ArraySlice<UInt8>) -> Int? {
+        let n = needle.utf8CodeUnitCount
+        guard n <= bytes.count else { return nil }
+        let first = needle.utf8Start.pointee
+        var k = bytes.startIndex
+        while k + n <= bytes.endIndex {
+            if bytes[k] == first, (1..<n).allSatisfy({ bytes[k + $0] == needle.utf8Start[$0] }) { return k }
+            k += 1
+        }
+        return nil
     }
 
     /// Parses `text`; the document must hold exactly one root element.
