@@ -94,8 +94,8 @@ public final class KafkaProducer: @unchecked Sendable {
     /// task are sent in call order, so a caller can send the next records while earlier ones are still
     /// on their way and keep each key's order.
     ///
-    /// The batch costs one allocation, not one per record: each record's delivery report finds its
-    /// place in the batch through a ticket of the batch's own, and free slots are taken a chunk at a time.
+    /// Nothing is allocated per record: each record's delivery report finds its place in the batch
+    /// through a ticket of the batch's own, and free slots are taken a chunk at a time.
     public func submit(_ records: [ProducerRecord]) async -> PendingDeliveries {
         let batch = PendingDeliveries(records)
         if records.isEmpty { return batch }
@@ -105,9 +105,7 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         batch.awaitReports()
         var start = 0
-        // A batch's records mostly go to one topic: its handle is looked up once.
-        var lastTopic: String? = nil
-        var lastHandle: OpaquePointer? = nil
+        var topics = TopicHandleCache()
         while start < records.count {
             // A chunk's slots at once when they are free; else one record per slot as slots come. (Waiting
             // for a whole chunk's slots while holding some could wait for ever: another sender could hold
@@ -120,23 +118,39 @@ public final class KafkaProducer: @unchecked Sendable {
                 await permits.acquire()
                 end = start + 1
             }
-            if gate.enter() {
-                for index in start..<end {
-                    let record = records[index]
-                    if record.topic != lastTopic { (lastTopic, lastHandle) = (record.topic, topicHandle(record.topic)) }
-                    if let error = enqueue(record, topicHandle: lastHandle, opaque: batch.ticket(index)) {
-                        permits.release()
-                        batch.complete(index, .failure(error))
-                    }
-                }
-                gate.leave()
-            } else {
-                permits.release(end - start)
-                for index in start..<end { batch.complete(index, .failure(Self.shutDownError)) }
-            }
+            handOver(records, start..<end, of: batch, topics: &topics)
             start = end
         }
         return batch
+    }
+
+    /// Hands `records[range]` of `batch`, whose slots are taken, to librdkafka; each one that is not
+    /// enqueued gives its slot back and is reported failed at once.
+    private func handOver(_ records: [ProducerRecord], _ range: Range<Int>, of batch: PendingDeliveries, topics: inout TopicHandleCache) {
+        guard gate.enter() else {
+            permits.release(range.count)
+            for index in range { batch.complete(index, .failure(Self.shutDownError)) }
+            return
+        }
+        defer { gate.leave() }
+        for index in range {
+            let record = records[index]
+            if let error = enqueue(record, topicHandle: topics.handle(record.topic, from: self), opaque: batch.ticket(index)) {
+                permits.release()
+                batch.complete(index, .failure(error))
+            }
+        }
+    }
+
+    /// The last topic handle a batch used: a batch's records mostly go to one topic, looked up once.
+    private struct TopicHandleCache {
+        var topic: String?
+        var handle: OpaquePointer?
+
+        mutating func handle(_ topic: String, from producer: KafkaProducer) -> OpaquePointer? {
+            if topic != self.topic { (self.topic, handle) = (topic, producer.topicHandle(topic)) }
+            return handle
+        }
     }
 
     /// The most records whose slots ``submit(_:)`` takes at once: enough that taking slots costs nothing
