@@ -168,7 +168,7 @@ final class CaseWork {
         // for the same problem (same or neighbouring grids) take turns; the order rules out deadlocks.
         let keys = needed.keys.compactMap { Int64($0) }.sorted()
         t = ContinuousClock.now
-        try await conn.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(keys)::int8[]) WITH ORDINALITY AS u(k, n) ORDER BY n", logger: logger)
+        for try await _ in try await conn.run(Statement.LockGrids.self, keys, logger: logger) {}
         metrics?.spent("tx: prepare: grid locks", since: t)
         // Both read under the locks; queued together on the connection, the second is sent as the first
         // ends, without waiting for this task to run in between.
@@ -816,7 +816,7 @@ final class CaseWork {
 
     /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements,
     /// and `alongside` (the consumed offsets) pipelined with them.
-    func flush(alongside: PostgresQuery? = nil, metrics: RouterMetrics? = nil) async throws {
+    func flush(alongside: Write? = nil, metrics: RouterMetrics? = nil) async throws {
         defer {
             for span in openSpans { span.end() }
             openSpans = []
@@ -828,35 +828,31 @@ final class CaseWork {
         let conn = self.conn, logger = self.logger
         let records = pending
         async let encoded = Self.encode(records)
-        async let alongsideWritten: Void = Self.execute(alongside, on: conn, logger: logger)
+        async let alongsideWritten: Void = Self.execute(alongside, on: conn)
         let codes = factsChanged.sorted()
         async let versions: [(String, Int64)] = {
             guard !codes.isEmpty else { return [] }
-            return try await conn.query("""
-                INSERT INTO grid_state (grid_code, version) SELECT g, 1 FROM unnest(\(codes)::text[]) WITH ORDINALITY AS u(g, n) ORDER BY n
-                ON CONFLICT (grid_code) DO UPDATE SET version = grid_state.version + 1 RETURNING grid_code, version
-                """, logger: logger).decode((String, Int64).self).reduce(into: []) { $0.append($1) }
+            return try await conn.run(Statement.BumpGrids.self, codes, logger: logger).reduce(into: []) { $0.append(try $1.decode((String, Int64).self)) }
         }()
         let reportQuery = try reportsStatement()
-        async let reportsWritten: Void = Self.execute(reportQuery, on: conn, logger: logger)
+        async let reportsWritten: Void = Self.execute(reportQuery, on: conn)
         let dispatchQuery = dispatchesStatement()
-        async let dispatchesWritten: Void = Self.execute(dispatchQuery, on: conn, logger: logger)
+        async let dispatchesWritten: Void = Self.execute(dispatchQuery, on: conn)
         let encoding = ContinuousClock.now
         let outbox = try await encoded
         metrics?.spent("tx: flush: wait for the records' encoding", since: encoding)
         var docs: [String: [UInt8]] = [:]
         for (id, index) in docRecord { docs[id] = outbox[index].value }
         let caseQuery = try casesStatement(docs: docs)
-        async let casesWritten: Void = Self.execute(caseQuery, on: conn, logger: logger)
+        async let casesWritten: Void = Self.execute(caseQuery, on: conn)
         async let outboxId: Int64? = {
             guard !outbox.isEmpty else { return nil }
             // The NOTIFY (delivered at commit) wakes the outbox publisher.
-            let rows = try await conn.query("""
-                WITH written AS (INSERT INTO outbox (records, body) VALUES (\(Int32(outbox.count)), \(OutboxRecord.body(outbox))) RETURNING id)
-                SELECT id, pg_notify('\(unescaped: RouterStore.outboxChannel)', '')::text FROM written
-                """, logger: logger)
             var id: Int64? = nil
-            for try await (row, _) in rows.decode((Int64, String).self) { id = row }
+            for try await row in try await conn.run(Statement.WriteOutbox.self, Int32(outbox.count), OutboxRecord.body(outbox), logger: logger) {
+                let (written, _) = try row.decode((Int64, String).self)
+                id = written
+            }
             return id
         }()
         let waiting = ContinuousClock.now
@@ -866,11 +862,14 @@ final class CaseWork {
         metrics?.spent("tx: flush: wait for the statements", since: waiting)
     }
 
-    private static func execute(_ query: PostgresQuery?, on conn: PostgresConnection, logger: Logger) async throws {
-        if let query { try await conn.query(query, logger: logger) }
+    /// A write to run on the transaction's connection.
+    typealias Write = @Sendable (PostgresConnection) async throws -> Void
+
+    private static func execute(_ write: Write?, on conn: PostgresConnection) async throws {
+        if let write { try await write(conn) }
     }
 
-    private func reportsStatement() throws -> PostgresQuery? {
+    private func reportsStatement() throws -> Write? {
         guard !reportRows.isEmpty else { return nil }
         var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
         var personalData: [ByteBuffer] = []
@@ -879,26 +878,24 @@ final class CaseWork {
             ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
             personalData.append(ByteBuffer(bytes: try (personal[k] ?? nil).map { Array(try revealing.encode($0)) } ?? []))
         }
-        return """
-            INSERT INTO reports (incident_id, case_id, system, record_id, version, personal)
-            SELECT i, c, s, r, v, NULLIF(p, ''::bytea)
-            FROM unnest(\(ids)::text[], \(caseIds)::text[], \(systems)::text[], \(records)::text[], \(versions)::int4[], \(personalData)::bytea[]) AS u(i, c, s, r, v, p)
-            ON CONFLICT (incident_id) DO UPDATE SET version = EXCLUDED.version, personal = EXCLUDED.personal
-            """
+        let logger = self.logger
+        return { [ids, caseIds, systems, records, versions, personalData] conn in
+            for try await _ in try await conn.run(Statement.WriteReports.self, ids, caseIds, systems, records, versions, personalData, logger: logger) {}
+        }
     }
 
-    private func dispatchesStatement() -> PostgresQuery? {
+    private func dispatchesStatement() -> Write? {
         guard !dispatchRows.isEmpty else { return nil }
-        let r = dispatchRows
-        return """
-            INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
-            SELECT * FROM unnest(\(r.map(\.id))::text[], \(r.map(\.caseId))::text[], \(r.map { Int32($0.attempt) })::int4[],
-                                 \(r.map(\.department))::text[], \(r.map(\.level.rawValue))::text[], \(r.map(\.reason.rawValue))::text[], \(r.map(\.issuedMs))::int8[])
-            """
+        let r = dispatchRows, logger = self.logger
+        let (ids, caseIds, attempts) = (r.map(\.id), r.map(\.caseId), r.map { Int32($0.attempt) })
+        let (departments, levels, reasons, issued) = (r.map(\.department), r.map(\.level.rawValue), r.map(\.reason.rawValue), r.map(\.issuedMs))
+        return { conn in
+            for try await _ in try await conn.run(Statement.WriteDispatches.self, ids, caseIds, attempts, departments, levels, reasons, issued, logger: logger) {}
+        }
     }
 
     /// The changed cases' rows; `docs`: the documents already encoded for their records.
-    private func casesStatement(docs: [String: [UInt8]]) throws -> PostgresQuery? {
+    private func casesStatement(docs: [String: [UInt8]]) throws -> Write? {
         guard !changed.isEmpty else { return nil }
         var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
         var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
@@ -916,19 +913,11 @@ final class CaseWork {
             doc.append(ByteBuffer(bytes: try docs[id] ?? Array(encoder.encode(e.value))))
             groups.append(Entry.stored(groups: e.groups))
         }
-        return """
-            INSERT INTO cases (case_id, status, item_code, grid_code, lat, lon, radius_m, text, first_ms, last_ms, closed_ms, on_site, department, level, due_ms, deadline_ms, doc, category_groups)
-            SELECT c, s, NULLIF(i, ''), NULLIF(g, ''), NULLIF(la, 'NaN'::float8), NULLIF(lo, 'NaN'::float8), r, t, f, l, NULLIF(cl, -1), o, NULLIF(d, ''), NULLIF(lv, ''), NULLIF(du, -1), NULLIF(dl, -1), doc, cg
-            FROM unnest(\(ids)::text[], \(status)::text[], \(item)::text[], \(grid)::text[], \(lat)::float8[], \(lon)::float8[], \(radius)::float8[], \(text)::text[],
-                        \(first)::int8[], \(last)::int8[], \(closed)::int8[], \(onSite)::bool[], \(department)::text[], \(level)::text[], \(due)::int8[], \(deadline)::int8[], \(doc)::bytea[],
-                        \(groups)::text[])
-                 AS u(c, s, i, g, la, lo, r, t, f, l, cl, o, d, lv, du, dl, doc, cg)
-            ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, item_code = EXCLUDED.item_code, grid_code = EXCLUDED.grid_code,
-                lat = EXCLUDED.lat, lon = EXCLUDED.lon, radius_m = EXCLUDED.radius_m, text = EXCLUDED.text,
-                first_ms = EXCLUDED.first_ms, last_ms = EXCLUDED.last_ms, closed_ms = EXCLUDED.closed_ms, department = EXCLUDED.department,
-                level = EXCLUDED.level, due_ms = EXCLUDED.due_ms, deadline_ms = EXCLUDED.deadline_ms, doc = EXCLUDED.doc,
-                category_groups = EXCLUDED.category_groups
-            """
+        let logger = self.logger
+        return { [ids, status, item, grid, lat, lon, radius, text, first, last, closed, onSite, department, level, due, deadline, doc, groups] conn in
+            for try await _ in try await conn.run(Statement.WriteCases.self, ids, status, item, grid, lat, lon, radius, text, first, last, closed, onSite,
+                                                  department, level, due, deadline, doc, groups, logger: logger) {}
+        }
     }
 }
 

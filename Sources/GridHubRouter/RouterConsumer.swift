@@ -274,12 +274,10 @@ public final class RouterConsumer: Service, Sendable {
             // first time gets its row first, then all are locked again.
             var stored: [TopicPartition: Int64] = [:]
             func lock() async throws {
-                let rows = try await conn.query("""
-                    SELECT o.topic, o.partition, o.next_offset FROM consumed_offsets o
-                    JOIN unnest(\(topics)::text[], \(numbers)::int4[]) WITH ORDINALITY AS u(t, p, n) ON o.topic = u.t AND o.partition = u.p
-                    ORDER BY u.n FOR UPDATE OF o
-                    """, logger: logger)
-                for try await (t, p, o) in rows.decode((String, Int32, Int64).self) { stored[TopicPartition(topic: t, partition: p)] = o }
+                for try await row in try await conn.run(Statement.LockOffsets.self, topics, numbers, logger: logger) {
+                    let (t, p, o) = try row.decode((String, Int32, Int64).self)
+                    stored[TopicPartition(topic: t, partition: p)] = o
+                }
             }
             try await lock()
             if stored.count < partitions.count {
@@ -296,10 +294,14 @@ public final class RouterConsumer: Service, Sendable {
             try await apply(fresh, to: work)
             // The offsets after the batch are written with the batch's changes (pipelined, one transaction).
             let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
-            let storeOffsets: PostgresQuery? = advance.isEmpty ? nil : """
-                UPDATE consumed_offsets o SET next_offset = u.o FROM unnest(\(advance.map(\.topic))::text[], \(advance.map { Int32($0.partition) })::int4[], \(advance.map { next[$0]! })::int8[]) AS u(t, p, o)
-                WHERE o.topic = u.t AND o.partition = u.p
-                """
+            let (advancedTopics, advancedPartitions, advancedTo) = (advance.map(\.topic), advance.map { Int32($0.partition) }, advance.map { next[$0]! })
+            let offsetsLogger = logger
+            var storeOffsets: CaseWork.Write? = nil
+            if !advance.isEmpty {
+                storeOffsets = { conn in
+                    for try await _ in try await conn.run(Statement.StoreOffsets.self, advancedTopics, advancedPartitions, advancedTo, logger: offsetsLogger) {}
+                }
+            }
             t = ContinuousClock.now
             try await work.flush(alongside: storeOffsets, metrics: metrics)
             metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox, offsets)", since: t)
