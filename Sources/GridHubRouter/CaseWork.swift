@@ -873,10 +873,9 @@ final class CaseWork {
         guard !reportRows.isEmpty else { return nil }
         var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
         var personalData: [ByteBuffer] = []
-        let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
         for (k, v) in reportRows {
             ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
-            personalData.append(ByteBuffer(bytes: try (personal[k] ?? nil).map { Array(try revealing.encode($0)) } ?? []))
+            personalData.append(ByteBuffer(bytes: (personal[k] ?? nil)?.revealedJSONBytes() ?? []))
         }
         let logger = self.logger
         return { [ids, caseIds, systems, records, versions, personalData] conn in
@@ -959,27 +958,5 @@ struct PendingRecord: Sendable {
                 throw RouterError("a record for \(r.topic) could not be encoded: \(error)")
             }
         }
-    }
-}
-
-/// The personal data of one report that a department may need: who reported it and the parties named.
-/// Kept (revealed) in the router's database, never in a log line; it goes out only on dispatches to
-/// departments the routing rules name in `personalDataFor`.
-/// What a department may need of a report beyond the case (kept beside the report, `reports.personal`):
-/// the reporter and the parties (personal data: only for departments that need it), the title and the
-/// attachments (photos: for every department).
-struct ReportDetails: Codable, Sendable, Hashable {
-    var reporter: Reporter?
-    var parties: [PersonName]
-    var title: String?
-    var attachments: [String]?
-
-    /// The incident's details, nil when it has none.
-    init?(_ incident: Incident) {
-        guard incident.reporter != nil || !incident.parties.isEmpty || incident.title != nil || !incident.attachments.isEmpty else { return nil }
-        reporter = incident.reporter
-        parties = incident.parties
-        title = incident.title
-        attachments = incident.attachments.isEmpty ? nil : incident.attachments
     }
 }

@@ -128,25 +128,8 @@ struct JSONBytesWriterTests {
         let masking = GridHubJSON.encoder(), revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
         var withReporter = 0, anonymous = 0, withParties = 0
         for seed in 0..<2_000 as Range<UInt64> {
-            var rng = SplitMix64(seed: seed &+ 7_777)
-            let base = Self.randomCase(seed).reports.first!
-            let time = Date(millisecondsSince1970: 1_790_000_000_000 + Int64(rng.next() % 10_000_000_000))
-            let names = ["张三", "欧阳娜娜", "李", "王*", "Tom \"T\""], phones = ["13812345678", "0510-86123456", "138****5678", "+86 139 0000 1111", "12"]
-            func pick(_ values: [String]) -> String { values[Int(rng.next() % UInt64(values.count))] }
-            let reporter: Reporter? = switch rng.next() % 4 {
-            case 0: nil
-            case 1: Reporter(kind: .citizen, name: PersonName(pick(names)), phone: PhoneNumber(pick(phones)), anonymous: true)
-            case 2: Reporter(kind: .citizen, id: rng.next() % 2 == 0 ? nil : Self.text(&rng), name: PersonName(pick(names)), phone: rng.next() % 2 == 0 ? nil : PhoneNumber(pick(phones)))
-            default: Reporter(kind: .gridWorker, id: "WGY-\(rng.next() % 1_000)")
-            }
-            let incident = Incident(
-                source: SourceRef(system: base.system, recordId: base.recordId, version: base.version, category: rng.next() % 2 == 0 ? nil : Self.text(&rng),
-                                  timeLimitWorkingDays: rng.next() % 3 == 0 ? Int(rng.next() % 20) : nil),
-                reportedAt: time, receivedAt: time.addingTimeInterval(Double(rng.next() % 100_000) / 1_000), itemCode: rng.next() % 4 == 0 ? nil : "SR-00\(1 + rng.next() % 9)",
-                title: rng.next() % 2 == 0 ? nil : Self.text(&rng), description: Self.text(&rng), location: Self.randomCase(seed &+ 1).location,
-                urgent: rng.next() % 3 == 0, resolvedOnSite: rng.next() % 5 == 0, resolution: rng.next() % 3 == 0 ? Self.text(&rng) : nil,
-                withdrawn: rng.next() % 4 == 0, reporter: reporter,
-                parties: (0..<Int(rng.next() % 3)).map { _ in PersonName(pick(names)) }, attachments: (0..<Int(rng.next() % 3)).map { _ in Self.text(&rng) })
+            let incident = Self.randomIncident(seed)
+            let reporter = incident.reporter
             for (encoder, disclosure) in [(masking, PersonalDataDisclosure.mask), (revealing, .reveal)] {
                 let expected = Array(try encoder.encode(incident)), actual = incident.jsonBytes(disclosing: disclosure)
                 if actual != expected {
@@ -159,5 +142,48 @@ struct JSONBytesWriterTests {
             if !incident.parties.isEmpty { withParties += 1 }
         }
         #expect(withReporter > 1_000 && anonymous > 300 && withParties > 1_000, "\(withReporter) \(anonymous) \(withParties)")
+    }
+
+    /// A random incident: with or without a reporter (anonymous or not, a citizen or a grid worker),
+    /// parties, attachments, title, item, time limit and resolution.
+    static func randomIncident(_ seed: UInt64) -> Incident {
+        var rng = SplitMix64(seed: seed &+ 7_777)
+        let base = Self.randomCase(seed).reports.first!
+        let time = Date(millisecondsSince1970: 1_790_000_000_000 + Int64(rng.next() % 10_000_000_000))
+        let names = ["张三", "欧阳娜娜", "李", "王*", "Tom \"T\""], phones = ["13812345678", "0510-86123456", "138****5678", "+86 139 0000 1111", "12"]
+        func pick(_ values: [String]) -> String { values[Int(rng.next() % UInt64(values.count))] }
+        let reporter: Reporter? = switch rng.next() % 4 {
+        case 0: nil
+        case 1: Reporter(kind: .citizen, name: PersonName(pick(names)), phone: PhoneNumber(pick(phones)), anonymous: true)
+        case 2: Reporter(kind: .citizen, id: rng.next() % 2 == 0 ? nil : Self.text(&rng), name: PersonName(pick(names)), phone: rng.next() % 2 == 0 ? nil : PhoneNumber(pick(phones)))
+        default: Reporter(kind: .gridWorker, id: "WGY-\(rng.next() % 1_000)")
+        }
+        return Incident(
+            source: SourceRef(system: base.system, recordId: base.recordId, version: base.version, category: rng.next() % 2 == 0 ? nil : Self.text(&rng),
+                              timeLimitWorkingDays: rng.next() % 3 == 0 ? Int(rng.next() % 20) : nil),
+            reportedAt: time, receivedAt: time.addingTimeInterval(Double(rng.next() % 100_000) / 1_000), itemCode: rng.next() % 4 == 0 ? nil : "SR-00\(1 + rng.next() % 9)",
+            title: rng.next() % 2 == 0 ? nil : Self.text(&rng), description: Self.text(&rng), location: Self.randomCase(seed &+ 1).location,
+            urgent: rng.next() % 3 == 0, resolvedOnSite: rng.next() % 5 == 0, resolution: rng.next() % 3 == 0 ? Self.text(&rng) : nil,
+            withdrawn: rng.next() % 4 == 0, reporter: reporter,
+            parties: (0..<Int(rng.next() % 3)).map { _ in PersonName(pick(names)) }, attachments: (0..<Int(rng.next() % 3)).map { _ in Self.text(&rng) })
+    }
+
+    @Test("report details written directly are byte for byte what JSONEncoder writes, revealed, for 2 000 random incidents")
+    func reportDetailsMatchEncoder() throws {
+        let revealing = GridHubJSON.encoder(disclosingPersonalData: .reveal)
+        var checked = 0, withReporter = 0, withAttachments = 0, withoutTitle = 0
+        for seed in 0..<2_000 as Range<UInt64> {
+            guard let details = ReportDetails(Self.randomIncident(seed)) else { continue }
+            let expected = Array(try revealing.encode(details)), actual = details.revealedJSONBytes()
+            if actual != expected {
+                Issue.record("seed \(seed):\n\(String(decoding: actual, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+                return
+            }
+            checked += 1
+            if details.reporter != nil { withReporter += 1 }
+            if details.attachments != nil { withAttachments += 1 }
+            if details.title == nil { withoutTitle += 1 }
+        }
+        #expect(checked > 1_500 && withReporter > 1_000 && withAttachments > 1_000 && withoutTitle > 300, "\(checked) \(withReporter) \(withAttachments) \(withoutTitle)")
     }
 }
