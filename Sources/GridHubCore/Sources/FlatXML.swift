@@ -55,6 +55,13 @@ public enum FlatXML {
     /// The encoding named in the XML declaration (`<?xml version="1.0" encoding="GBK"?>`), read from
     /// the raw bytes (the declaration is ASCII in every encoding the sources use); `nil` when absent.
     public static func declaredEncoding(_ bytes: some Collection<UInt8>) -> String? {
+        declaredEncoding(Array(bytes.prefix(200)))
+    }
+
+    /// The encoding declared by an array of bytes, as a request body is. (Called from another
+    /// module, the generic form runs unspecialised, every byte through witness tables: 1.5 % of the 12345
+    /// adapter's samples under load for 200 bytes.)
+    public static func declaredEncoding(_ bytes: [UInt8]) -> String? {
         let head = Array(bytes.prefix(200).prefix { $0 < 0x80 })
         guard head.starts(with: "<?xml".utf8), let end = firstIndex(of: "?>", in: head[...]) else { return nil }
         let decl = head[..<end]

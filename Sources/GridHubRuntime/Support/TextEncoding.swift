@@ -16,10 +16,14 @@ public enum TextEncoding: String, Sendable, CaseIterable {
     }
 
     /// Decodes `bytes`; nil when they are not valid in this encoding (no replacement characters).
-    public func decode(_ bytes: some Collection<UInt8>) -> String? {
+    public func decode(_ bytes: some Collection<UInt8>) -> String? { decode(Array(bytes)) }
+
+    /// Decodes an array of bytes without copying it through the generic form (which
+    /// runs unspecialised when called from another module).
+    public func decode(_ bytes: [UInt8]) -> String? {
         switch self {
-        case .utf8: return String(validating: Array(bytes), as: UTF8.self)
-        case .gbk: return Iconv.convert(Array(bytes), from: "GB18030", to: "UTF-8").map { String(decoding: $0, as: UTF8.self) }
+        case .utf8: return String(validating: bytes, as: UTF8.self)
+        case .gbk: return Iconv.convert(bytes, from: "GB18030", to: "UTF-8").map { String(decoding: $0, as: UTF8.self) }
         }
     }
 
