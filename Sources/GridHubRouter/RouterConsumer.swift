@@ -260,62 +260,78 @@ public final class RouterConsumer: Service, Sendable {
     /// One transaction: lock the offsets, skip what is done, apply the rest, write state, outbox, offsets.
     func process(_ decoded: DecodedBatch) async throws {
         let batch = decoded.records
-        let ending = Mutex<ContinuousClock.Instant?>(nil)
-        let (counts, update) = try await store.client.withTransaction(logger: logger) { conn -> (WorkCounts, CandidateCache.Update) in
-            var t = ContinuousClock.now
-            var next: [TopicPartition: Int64] = [:]
-            for r in batch {
-                let tp = TopicPartition(topic: r.topic, partition: r.partition)
-                next[tp] = max(next[tp] ?? 0, r.offset + 1)
-            }
-            let partitions = next.keys.sorted()
-            let topics = partitions.map(\.topic), numbers = partitions.map { Int32($0.partition) }
-            // Each partition's row is locked (in one order for every instance); a partition read for the
-            // first time gets its row first, then all are locked again.
-            var stored: [TopicPartition: Int64] = [:]
-            func lock() async throws {
-                for try await row in try await conn.run(Statement.LockOffsets.self, topics, numbers, logger: logger) {
-                    let (t, p, o) = try row.decode((String, Int32, Int64).self)
-                    stored[TopicPartition(topic: t, partition: p)] = o
+        let (counts, update, ended) = try await store.client.withConnection { connection in
+            do {
+                return try await connection.withTransaction(logger: logger) { conn in
+                    try await self.transaction(batch, decoded.items, on: conn)
                 }
+            } catch {
+                // A statement whose preparation fails stays failed on its connection (PostgresNIO keeps the
+                // error), and one first prepared after another statement had failed the transaction fails
+                // ("current transaction is aborted"): the connection goes with the failed transaction, and
+                // the pool opens a new one.
+                try? await connection.close()
+                throw error
             }
-            try await lock()
-            if stored.count < partitions.count {
-                try await conn.query("""
-                    INSERT INTO consumed_offsets (topic, partition, next_offset) SELECT t, p, 0 FROM unnest(\(topics)::text[], \(numbers)::int4[]) AS u(t, p)
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-                stored = [:]
-                try await lock()
-            }
-            metrics.spent("tx: lock offsets", since: t)
-            let fresh = zip(batch, decoded.items).filter { $0.0.offset >= (stored[TopicPartition(topic: $0.0.topic, partition: $0.0.partition)] ?? 0) }
-            let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
-            try await apply(fresh, to: work)
-            // The offsets after the batch are written with the batch's changes (pipelined, one transaction).
-            let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
-            let (advancedTopics, advancedPartitions, advancedTo) = (advance.map(\.topic), advance.map { Int32($0.partition) }, advance.map { next[$0]! })
-            let offsetsLogger = logger
-            var storeOffsets: CaseWork.Write? = nil
-            if !advance.isEmpty {
-                storeOffsets = { conn in
-                    for try await _ in try await conn.run(Statement.StoreOffsets.self, advancedTopics, advancedPartitions, advancedTo, logger: offsetsLogger) {}
-                }
-            }
-            t = ContinuousClock.now
-            try await work.flush(alongside: storeOffsets, metrics: metrics)
-            metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox, offsets)", since: t)
-            // Handed to the publisher before the commit, so that it finds the body in memory when the
-            // commit's notification wakes it; it takes a body only once the table lists it, which only the
-            // commit makes (a body of a transaction that fails is never listed, and is dropped later).
-            if let body = work.outboxBody { outboxMemory?.keep(id: body.id, records: body.records) }
-            ending.withLock { $0 = ContinuousClock.now }
-            return (work.counts, work.cacheUpdate)
         }
-        if let ended = ending.withLock({ $0 }) { metrics.spent("tx: commit", since: ended) }
+        metrics.spent("tx: commit", since: ended)
         cache.apply(update, now: env.now().millisecondsSince1970)
         metrics.candidatesCached.set(Double(cache.candidateCount))
         counts.apply(to: metrics)
+    }
+
+    /// The work of one transaction on `conn`: returns its counts, the candidate cache's update, and when it
+    /// ended (the commit follows).
+    private func transaction(_ batch: [ConsumerRecord], _ items: [Item], on conn: PostgresConnection) async throws
+        -> (WorkCounts, CandidateCache.Update, ContinuousClock.Instant) {
+        var t = ContinuousClock.now
+        var next: [TopicPartition: Int64] = [:]
+        for r in batch {
+            let tp = TopicPartition(topic: r.topic, partition: r.partition)
+            next[tp] = max(next[tp] ?? 0, r.offset + 1)
+        }
+        let partitions = next.keys.sorted()
+        let topics = partitions.map(\.topic), numbers = partitions.map { Int32($0.partition) }
+        // Each partition's row is locked (in one order for every instance); a partition read for the
+        // first time gets its row first, then all are locked again.
+        var stored: [TopicPartition: Int64] = [:]
+        func lock() async throws {
+            for try await row in try await conn.run(Statement.LockOffsets.self, topics, numbers, logger: logger) {
+                let (t, p, o) = try row.decode((String, Int32, Int64).self)
+                stored[TopicPartition(topic: t, partition: p)] = o
+            }
+        }
+        try await lock()
+        if stored.count < partitions.count {
+            try await conn.query("""
+                INSERT INTO consumed_offsets (topic, partition, next_offset) SELECT t, p, 0 FROM unnest(\(topics)::text[], \(numbers)::int4[]) AS u(t, p)
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+            stored = [:]
+            try await lock()
+        }
+        metrics.spent("tx: lock offsets", since: t)
+        let fresh = zip(batch, items).filter { $0.0.offset >= (stored[TopicPartition(topic: $0.0.topic, partition: $0.0.partition)] ?? 0) }
+        let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
+        try await apply(fresh, to: work)
+        // The offsets after the batch are written with the batch's changes (pipelined, one transaction).
+        let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
+        let (advancedTopics, advancedPartitions, advancedTo) = (advance.map(\.topic), advance.map { Int32($0.partition) }, advance.map { next[$0]! })
+        let offsetsLogger = logger
+        var storeOffsets: CaseWork.Write? = nil
+        if !advance.isEmpty {
+            storeOffsets = { conn in
+                for try await _ in try await conn.run(Statement.StoreOffsets.self, advancedTopics, advancedPartitions, advancedTo, logger: offsetsLogger) {}
+            }
+        }
+        t = ContinuousClock.now
+        try await work.flush(alongside: storeOffsets, metrics: metrics)
+        metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox, offsets)", since: t)
+        // Handed to the publisher before the commit, so that it finds the body in memory when the
+        // commit's notification wakes it; it takes a body only once the table lists it, which only the
+        // commit makes (a body of a transaction that fails is never listed, and is dropped later).
+        if let body = work.outboxBody { outboxMemory?.keep(id: body.id, records: body.records) }
+        return (work.counts, work.cacheUpdate, ContinuousClock.now)
     }
 
     /// A consumed record, decoded.
