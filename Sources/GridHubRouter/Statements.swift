@@ -4,7 +4,7 @@ import PostgresNIO
 /// The statements the router runs in (almost) every transaction, each prepared once per connection.
 ///
 /// Sent as unnamed statements, PostgreSQL parsed, analysed and planned every one of them at every use:
-/// under `gridhub bench e2e` at 1 000 orders/s that was 29 % of PostgreSQL's CPU (`perf`: `GetCachedPlan`,
+/// under `gridhub bench e2e` at 1 000 orders/s that was 30-33 % of PostgreSQL's CPU (`perf`: `GetCachedPlan`,
 /// `pg_analyze_and_rewrite_varparams`, `raw_parser`). Prepared, a statement is parsed once per
 /// connection and each use sends only its parameters.
 ///
