@@ -58,7 +58,10 @@ public final class OutboxPublisher: Service, Sendable {
                     try await cancelWhenGracefulShutdown { try await self.store.migrate() }
                     try await self.store.client.withConnection { conn in
                         defer { self.memory?.accept(false) }
-                        try await self.publish(on: conn)
+                        // On the connection's event loop: a round's statements and their answers do not cross threads.
+                        try await withTaskExecutorPreference(EventLoopTaskExecutor(conn.eventLoop)) {
+                            try await self.publish(on: conn)
+                        }
                     }
                 }
             } catch {
