@@ -131,6 +131,8 @@ public enum E2EBenchmark {
         func stopAll() async {
             for p in processes.reversed() { await p.stop() }
             try? await postgres?.stop()
+            // The cluster goes with the run (it may live outside `work`, see PostgresInstance).
+            try? await postgres?.discardCluster()
         }
         do {
             let report = try await measure(options: options, work: work, logger: logger, started: { processes.append($0) }, database: { postgres = $0 })

@@ -222,6 +222,7 @@ public enum RouterBenchmark {
         let cluster: EmbeddedKafkaCluster
         do { cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger) } catch {
             try? await postgres.stop()
+            try? await postgres.discardCluster()
             throw error
         }
         defer {
@@ -239,9 +240,12 @@ public enum RouterBenchmark {
             let report = try await measure(options: options, records: records, recordBytes: recordBytes, partitions: partitions, incidents: incidents,
                                            cluster: cluster, databaseURL: postgres.url, environment: environment, logger: logger)
             try? await postgres.stop()
+            // The cluster goes with the run (it may live outside `directory`, see PostgresInstance).
+            try? await postgres.discardCluster()
             return report
         } catch {
             try? await postgres.stop()
+            try? await postgres.discardCluster()
             throw error
         }
     }
