@@ -219,14 +219,10 @@ public enum RouterBenchmark {
         }
         let postgres = try PostgresInstance(configuration: settings, logger: logger)
         try await postgres.start()
-        let cluster: EmbeddedKafkaCluster
-        do { cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger) } catch {
+        /// Stops the server, keeps its log if asked, and removes the cluster: it goes with the run (it may live
+        /// outside `directory`, see PostgresInstance).
+        func removePostgres() async {
             try? await postgres.stop()
-            try? await postgres.discardCluster()
-            throw error
-        }
-        defer {
-            // The cluster is destroyed when released (on a thread of its own).
             if let path = options.postgresLogPath {
                 let kept = URL(fileURLWithPath: path)
                 try? FileManager.default.removeItem(at: kept)
@@ -234,18 +230,22 @@ public enum RouterBenchmark {
                     logger.warning("the benchmark server's log was not kept", metadata: ["gridhub.reason": .string("\(error)")])
                 }
             }
-            try? FileManager.default.removeItem(at: directory)
+            try? await postgres.discardCluster()
         }
+        let cluster: EmbeddedKafkaCluster
+        do { cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger) } catch {
+            await removePostgres()
+            throw error
+        }
+        // The Kafka cluster is destroyed when released (on a thread of its own).
+        defer { try? FileManager.default.removeItem(at: directory) }
         do {
             let report = try await measure(options: options, records: records, recordBytes: recordBytes, partitions: partitions, incidents: incidents,
                                            cluster: cluster, databaseURL: postgres.url, environment: environment, logger: logger)
-            try? await postgres.stop()
-            // The cluster goes with the run (it may live outside `directory`, see PostgresInstance).
-            try? await postgres.discardCluster()
+            await removePostgres()
             return report
         } catch {
-            try? await postgres.stop()
-            try? await postgres.discardCluster()
+            await removePostgres()
             throw error
         }
     }
