@@ -362,7 +362,8 @@ public enum E2EBenchmark {
         }
     }
 
-    private static func waitReady(_ url: String) async throws {
+    /// Waits until `url` answers 200 (a daemon's `/readyz`), for at most two minutes.
+    static func waitReady(_ url: String) async throws {
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == .ok { return }
@@ -453,14 +454,17 @@ final class DaemonProcess: Sendable {
     }
 
     /// User and system CPU seconds so far.
-    func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
+    func cpuSeconds() -> Double { processCPUSeconds(pid) }
 
     /// SIGTERM, then SIGKILL after 15 s.
     func stop() async { await command.stop(grace: .seconds(15)) }
+}
+
+/// User and system CPU seconds process `pid` used so far, from `/proc` (0 if it cannot be read).
+func processCPUSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

@@ -1,26 +1,34 @@
-import AsyncHTTPClient
 import Foundation
+import Logging
 import GridHubCore
 import GridHubKafka
 import GridHubRuntime
-import GridHubAdapters
-import Logging
 import NIOCore
-import ServiceLifecycle
-import Synchronization
+import NIOHTTP1
 
-/// `gridhub bench hotline`: signed 12345 work orders over loopback HTTP into the adapter, each
-/// answered only after its Kafka delivery report, against an embedded broker in the same process.
-/// Phase 1: closed loop at `concurrency` for the sustained rate. Phase 2: open loop at a fixed rate for
-/// the ack latency percentiles.
+/// `gridhub bench hotline`: signed 12345 work orders over loopback HTTP into the adapter as ops run it
+/// (`gridhub adapter hotline12345`, a process of its own, on `gridhub broker`), each answered only after
+/// its Kafka delivery report. Phase 1: closed loop at `concurrency` connections for the sustained rate.
+/// Phase 2: open loop at a fixed rate for the ack latency percentiles.
+///
+/// The load generator (this process) builds and signs every request before its phase starts, so that
+/// during the phase it only writes them and checks the answers. The CPU each process used in phase 1
+/// is measured from `/proc`: on this machine the adapter shares the cores with the broker and the
+/// generator, which in a city's deployment run on other machines.
 public enum HotlineBenchmark {
     public struct Options: Sendable {
+        /// The `gridhub` executable.
+        public var executable: String
+        public var referenceDirectory: URL
         public var requests = 60_000
         public var concurrency = 64
         public var maxDuration: Duration = .seconds(30)
         public var fixedRate = 2_000
         public var fixedDuration: Duration = .seconds(5)
-        public init() {}
+        public init(executable: String, referenceDirectory: URL) {
+            self.executable = executable
+            self.referenceDirectory = referenceDirectory
+        }
     }
 
     public struct Report: Sendable {
@@ -33,125 +41,152 @@ public enum HotlineBenchmark {
         public var p99: Double
         public var max: Double
         public var failures: Int
+        /// Work orders accepted (ZT 0) in the warm-up and both phases, and incidents on Kafka after them.
+        public var accepted: Int
+        public var onKafka: Int
+        /// CPU microseconds per request answered in phase 1, per process: the adapter, the broker and
+        /// the load generator.
+        public var cpuMicrosecondsPerRequest: [String: Double]
+        /// The machine's cores.
+        public var cores: Int
+
+        public var sustainedPerSecond: Double { Double(sustainedRequests) / sustainedSeconds }
+
+        /// Requests per second the adapter's CPU per request would allow with the machine's cores to
+        /// itself (its broker and its clients elsewhere, as deployed): a ceiling, not a measured rate.
+        public var adapterCeilingPerSecond: Double {
+            guard let perRequest = cpuMicrosecondsPerRequest[Self.adapter], perRequest > 0 else { return 0 }
+            return Double(cores) * 1_000_000 / perRequest
+        }
+
+        static let adapter = "hotline adapter", broker = "broker", generator = "load generator"
 
         /// The figures as one JSON object (`--json`).
         public var json: [String: Any] {
-            ["benchmark": "hotline", "sustainedPerSecond": Double(sustainedRequests) / sustainedSeconds, "fixedRate": fixedRate,
-             "fixedAchievedPerSecond": fixedAchieved, "ackP50Milliseconds": p50, "ackP99Milliseconds": p99, "ackMaxMilliseconds": max, "failures": failures]
+            ["benchmark": "hotline", "sustainedPerSecond": sustainedPerSecond, "fixedRate": fixedRate,
+             "fixedAchievedPerSecond": fixedAchieved, "ackP50Milliseconds": p50, "ackP99Milliseconds": p99, "ackMaxMilliseconds": max, "failures": failures,
+             "accepted": accepted, "onKafka": onKafka, "cpuMicrosecondsPerRequest": cpuMicrosecondsPerRequest, "cores": cores, "adapterCeilingPerSecond": adapterCeilingPerSecond]
         }
 
         public var table: String {
-            """
-            | 12345 work orders over HTTP, acked after Kafka delivery | figure |
-            | --- | --- |
-            | sustained (closed loop) | \(Int(Double(sustainedRequests) / sustainedSeconds)) req/s (\(sustainedRequests) in \(String(format: "%.1f", sustainedSeconds)) s) |
-            | fixed rate \(fixedRate) req/s: achieved | \(Int(fixedAchieved)) req/s (\(fixedRequests) requests) |
-            | ack latency p50 / p99 / max at \(fixedRate) req/s | \(String(format: "%.1f", p50)) / \(String(format: "%.1f", p99)) / \(String(format: "%.1f", max)) ms |
-            | answers other than ZT 0 | \(failures) |
-            """
+            func f(_ v: Double) -> String { String(format: "%.1f", v) }
+            let cpu = [Self.adapter, Self.broker, Self.generator].map { "\($0) \(Int(cpuMicrosecondsPerRequest[$0] ?? 0)) µs" }.joined(separator: ", ")
+            return """
+                | 12345 work orders over HTTP, acked after Kafka delivery | figure |
+                | --- | --- |
+                | sustained (closed loop) | \(Int(sustainedPerSecond)) req/s (\(sustainedRequests) in \(f(sustainedSeconds)) s) |
+                | CPU per request in the closed loop | \(cpu) |
+                | the adapter's CPU per request on \(cores) cores of its own (a ceiling, not measured) | \(Int(adapterCeilingPerSecond)) req/s |
+                | fixed rate \(fixedRate) req/s: achieved | \(Int(fixedAchieved)) req/s (\(fixedRequests) requests) |
+                | ack latency p50 / p99 / max at \(fixedRate) req/s (from when each was due) | \(f(p50)) / \(f(p99)) / \(f(max)) ms |
+                | answers other than ZT 0 | \(failures) |
+                | work orders accepted / incidents on Kafka | \(accepted) / \(onKafka) |
+                """
         }
     }
 
-    public static func run(options: Options, reference: ReferenceData, logger: Logger) async throws -> Report {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
-        // Destroyed when released (on a thread of its own).
-        try await cluster.createTopics([Topics.incidents, Topics.surveys, Topics.feedback, Topics.deadLetter].map { .init($0, partitions: 6) })
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: state) }
-        let runtime = try AdapterRuntime(system: .hotline12345, kafka: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers),
-                                         stateDirectory: state, metrics: DaemonMetrics(), readiness: Readiness(), logger: logger)
-        let secret = Array("bench-secret".utf8)
-        let ingest = HotlineIngest(configuration: .init(secret: secret), pipeline: runtime.pipeline, reference: reference, logger: logger)
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let server = try AdapterServer.application(address: ListenAddress(host: "127.0.0.1", port: 0), runtime: runtime, logger: logger,
-                                               routes: { ingest.addRoutes(to: $0) }, onListening: { portContinuation.yield($0) })
-        let group = ServiceGroup(configuration: .init(services: (runtime.baseServices + [server]).map { .init(service: $0) }, logger: logger))
-        var config = HTTPClient.Configuration()
-        config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = options.concurrency
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-        let report: Report = try await withThrowingTaskGroup(of: Report?.self, returning: Report.self) { tasks in
-            tasks.addTask { try await group.run(); return nil }
-            var port = 0
-            for await p in ports { port = p; break }
-            while !runtime.reachability.isReachable { try await Task.sleep(for: .milliseconds(50)) }
-            let url = "http://127.0.0.1:\(port)/hotline12345/workorders"
-            let template = Hotline12345.WorkOrder(
-                id: "X", version: 1, calledAt: Date(), callerName: "张先生", callerPhone: "13812345678", anonymous: false, orderType: "投诉",
-                category: "城乡建设/市容环境/占道经营", title: "人民东路夜市摊贩占道", content: "每天晚上六点以后人民东路188号门口有很多摊贩占用人行道，行人只能走机动车道，很危险。",
-                address: "江阴市澄江街道人民东路188号", urgent: false, timeLimitDays: 5)
-            let run = UUID().uuidString.prefix(8)
-            @Sendable func send(_ n: Int) async -> (ok: Bool, latency: Double) {
-                var order = template
-                order.id = "BENCH-\(run)-\(n)"
-                let body = TextEncoding.gbk.encode(order.xml(encodingLabel: "GBK")) ?? []
-                let ts = String(Int64(Date().timeIntervalSince1970))
-                var request = HTTPClientRequest(url: url)
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/xml; charset=GBK")
-                request.headers.add(name: "X-Hotline-Timestamp", value: ts)
-                request.headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: secret, timestamp: ts, body: body))
-                request.body = .bytes(ByteBuffer(bytes: body))
-                let started = ContinuousClock.now
-                do {
-                    let response = try await client.execute(request, timeout: .seconds(30))
-                    let answer = try await response.body.collect(upTo: 4096)
-                    let ok = Hotline12345.parseAnswer(String(decoding: answer.readableBytesView, as: UTF8.self))?.code == 0
-                    let d = ContinuousClock.now - started
-                    return (ok, Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
-                } catch { return (false, 0) }
-            }
-            // Warm-up.
-            for n in 0..<200 { _ = await send(-1 - n) }
-            // Phase 1: closed loop.
-            let shared = Shared()
-            let start = ContinuousClock.now
-            let deadline = start + options.maxDuration
-            await withTaskGroup(of: Void.self) { workers in
-                for _ in 0..<options.concurrency {
-                    workers.addTask {
-                        while ContinuousClock.now < deadline {
-                            let n = shared.counter.add(1, ordering: .relaxed).newValue
-                            if n > options.requests { return }
-                            if !(await send(n)).ok { shared.failures.add(1, ordering: .relaxed) }
-                        }
-                    }
-                }
-            }
-            let elapsed = ContinuousClock.now - start
-            let sustained = min(shared.counter.load(ordering: .relaxed), options.requests)
-            // Phase 2: open loop at a fixed rate.
-            let total = options.fixedRate * Int(options.fixedDuration.components.seconds)
-            let interval = Duration.nanoseconds(1_000_000_000 / Int64(options.fixedRate))
-            let fixedStart = ContinuousClock.now
-            await withTaskGroup(of: Void.self) { senders in
-                for i in 0..<total {
-                    let due = fixedStart + interval * i
-                    if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
-                    senders.addTask {
-                        let r = await send(10_000_000 + i)
-                        if r.ok { shared.latencies.withLock { $0.append(r.latency) } } else { shared.failures.add(1, ordering: .relaxed) }
-                    }
-                }
-            }
-            let fixedElapsed = ContinuousClock.now - fixedStart
-            let sorted = shared.latencies.withLock { $0 }.sorted()
-            func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-            let secondsOf = { (d: Duration) in Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-            let report = Report(sustainedRequests: sustained, sustainedSeconds: secondsOf(elapsed), fixedRate: options.fixedRate, fixedRequests: total,
-                                fixedAchieved: Double(total) / secondsOf(fixedElapsed), p50: pct(0.5), p99: pct(0.99), max: sorted.last ?? 0,
-                                failures: shared.failures.load(ordering: .relaxed))
-            await group.triggerGracefulShutdown()
-            for try await _ in tasks {}
-            return report
+    public static func run(options: Options) async throws -> Report {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-bench-hotline-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        var processes: [DaemonProcess] = []
+        func stopAll() async {
+            for p in processes.reversed() { await p.stop() }
         }
-        try await client.shutdown()
-        return report
+        do {
+            let report = try await measure(options: options, work: work, started: { processes.append($0) })
+            await stopAll()
+            return report
+        } catch {
+            await stopAll()
+            throw error
+        }
+    }
+
+    private static func measure(options: Options, work: URL, started: (DaemonProcess) -> Void) async throws -> Report {
+        let exe = options.executable
+        let quiet = ["GRIDHUB_LOG_LEVEL": "warning"]
+        let broker = try DaemonProcess(exe, ["broker", "--brokers", "1"], environment: quiet, log: work.appendingPathComponent("broker.log"))
+        started(broker)
+        let bootstrap = String(try await broker.line(prefix: "GRIDHUB_BOOTSTRAP=", timeout: .seconds(60)).dropFirst("GRIDHUB_BOOTSTRAP=".count))
+        let kafkaEnv = quiet.merging(["GRIDHUB_BOOTSTRAP": bootstrap]) { $1 }
+        let topics = try await ExternalCommand.run([exe, "topics", "create"], environment: ProcessInfo.processInfo.environment.merging(kafkaEnv) { $1 })
+        guard topics.status == 0 else { throw ExternalCommandError("gridhub topics create: \(topics.stderr)") }
+        let secret = "bench-secret"
+        // No results go back to the platform in this benchmark: the URL is a free port nobody listens on.
+        let adapter = try DaemonProcess(exe, ["adapter", "hotline12345", "--listen", "127.0.0.1:0", "--hotline-url", "http://127.0.0.1:\(try freeLoopbackPort())",
+                                              "--state-dir", work.appendingPathComponent("hotline").path, "--reference-dir", options.referenceDirectory.path],
+                                        environment: kafkaEnv.merging(["GRIDHUB_HOTLINE_SECRET": secret]) { $1 }, log: work.appendingPathComponent("hotline.log"))
+        started(adapter)
+        let address = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
+        try await E2EBenchmark.waitReady("http://\(address)/readyz")
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw ExternalCommandError("the adapter listens on \(address), not HOST:PORT")
+        }
+        let load = HTTPLoad(host: String(address[..<colon]), port: port) { status, body in
+            status == .ok && Hotline12345.parseAnswer(String(buffer: body))?.code == 0
+        }
+        let orders = WorkOrders(secret: Array(secret.utf8), host: address)
+
+        // Warm-up: connections, the adapter's first records.
+        let warm = try await load.closedLoop(orders.requests(-200 ..< 0), connections: 8, deadline: .now + .seconds(30))
+        guard warm.completed == 200 else { throw ExternalCommandError("warm-up: \(warm.completed) of 200 work orders accepted; see \(work.path)/hotline.log") }
+
+        // Phase 1: closed loop.
+        let closed = orders.requests(0 ..< options.requests)
+        let daemons: [(String, DaemonProcess)] = [(Report.adapter, adapter), (Report.broker, broker)]
+        let cpuBefore = daemons.map { $0.1.cpuSeconds() }, generatorBefore = processCPUSeconds(getpid())
+        let sustained = try await load.closedLoop(closed, connections: options.concurrency, deadline: .now + options.maxDuration)
+        var cpu: [String: Double] = [:]
+        let answered = Double(max(1, sustained.completed + sustained.failures))
+        for (k, d) in daemons.enumerated() { cpu[d.0] = (d.1.cpuSeconds() - cpuBefore[k]) / answered * 1e6 }
+        cpu[Report.generator] = (processCPUSeconds(getpid()) - generatorBefore) / answered * 1e6
+
+        // Phase 2: open loop at a fixed rate.
+        let total = options.fixedRate * Int(options.fixedDuration.components.seconds)
+        let fixed = try await load.fixedRate(orders.requests(10_000_000 ..< 10_000_000 + total), rate: options.fixedRate,
+                                             connections: options.concurrency)
+        // Every order answered ZT 0 is on Kafka, once.
+        let accepted = warm.completed + sustained.completed + fixed.completed
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: bootstrap), logger: Logger(label: "gridhub.bench.hotline"))
+        let onKafka = Int(try await admin.endOffsets(topic: Topics.incidents).reduce(0) { $0 + $1.offset })
+        guard onKafka == accepted else {
+            throw ExternalCommandError("\(accepted) work orders were accepted but \(Topics.incidents) holds \(onKafka) records; see \(work.path)/hotline.log")
+        }
+        return Report(sustainedRequests: sustained.completed, sustainedSeconds: sustained.seconds, fixedRate: options.fixedRate, fixedRequests: total,
+                      fixedAchieved: Double(fixed.completed + fixed.failures) / fixed.seconds,
+                      p50: E2EBenchmark.percentile(fixed.latencies, 0.5), p99: E2EBenchmark.percentile(fixed.latencies, 0.99),
+                      max: fixed.latencies.last ?? 0, failures: sustained.failures + fixed.failures, accepted: accepted, onKafka: onKafka,
+                      cpuMicrosecondsPerRequest: cpu, cores: ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 
-/// Counters shared by the load generator's tasks.
-private final class Shared: Sendable {
-    let counter = Atomic<Int>(0)
-    let failures = Atomic<Int>(0)
-    let latencies = Mutex<[Double]>([])
+/// The benchmark's work orders: one complaint, each with its own id, GBK-encoded and signed as the
+/// 12345 platform sends them.
+private struct WorkOrders {
+    let secret: [UInt8]
+    let host: String
+    let run = UUID().uuidString.prefix(8)
+    let template = Hotline12345.WorkOrder(
+        id: "X", version: 1, calledAt: Date(), callerName: "张先生", callerPhone: "13812345678", anonymous: false, orderType: "投诉",
+        category: "城乡建设/市容环境/占道经营", title: "人民东路夜市摊贩占道", content: "每天晚上六点以后人民东路188号门口有很多摊贩占用人行道，行人只能走机动车道，很危险。",
+        address: "江阴市澄江街道人民东路188号", urgent: false, timeLimitDays: 5)
+
+    /// Requests for orders `numbers`, signed now (the adapter accepts a signature for 300 s).
+    func requests(_ numbers: Range<Int>) -> [HTTPLoad.Request] {
+        let timestamp = String(Int64(Date().timeIntervalSince1970))
+        return numbers.map { n in
+            var order = template
+            order.id = "BENCH-\(run)-\(n)"
+            let body = TextEncoding.gbk.encode(order.xml(encodingLabel: "GBK")) ?? []
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: host)
+            headers.add(name: "Content-Type", value: "application/xml; charset=GBK")
+            headers.add(name: "Content-Length", value: String(body.count))
+            headers.add(name: "X-Hotline-Timestamp", value: timestamp)
+            headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: secret, timestamp: timestamp, body: body))
+            return HTTPLoad.Request(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/hotline12345/workorders", headers: headers),
+                                    body: ByteBuffer(bytes: body))
+        }
+    }
 }

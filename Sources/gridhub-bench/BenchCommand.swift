@@ -117,12 +117,7 @@ extension BenchCommand {
 
         func run() async throws {
             let directory = try ReferenceLocation.directory(explicit: referenceDir)
-            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            let gridhub = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("gridhub").path
-            guard FileManager.default.isExecutableFile(atPath: gridhub) else {
-                throw ValidationError("the daemons run as \(gridhub), not found: build it (swift build -c release --product gridhub)")
-            }
-            var options = E2EBenchmark.Options(executable: gridhub, referenceDirectory: directory)
+            var options = E2EBenchmark.Options(executable: try daemonsExecutable(), referenceDirectory: directory)
             options.rate = rate
             options.seconds = seconds
             options.idleSeconds = idleSeconds
@@ -152,4 +147,15 @@ enum JSONLine {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         StandardOutput.writeLine(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
+}
+
+/// The `gridhub` executable beside this one, which the benchmarks that run the daemons as processes
+/// start.
+func daemonsExecutable() throws -> String {
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let gridhub = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("gridhub").path
+    guard FileManager.default.isExecutableFile(atPath: gridhub) else {
+        throw ValidationError("the daemons run as \(gridhub), not found: build it (swift build -c release --product gridhub)")
+    }
+    return gridhub
 }

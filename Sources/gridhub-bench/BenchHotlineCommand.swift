@@ -1,14 +1,12 @@
 import ArgumentParser
 import GridHubBenchmarks
-import GridHubAdapters
 import GridHubRuntime
-import Logging
 
 extension BenchCommand {
     /// `gridhub bench hotline`: signed 12345 work orders over loopback HTTP, acked after Kafka delivery.
     struct Hotline: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "12345 work orders over HTTP into the adapter and an embedded broker: sustained req/s and ack latency at a fixed rate.")
+            abstract: "12345 work orders over HTTP into the adapter and the broker as processes: sustained req/s, CPU per request, and ack latency at a fixed rate.")
 
         @Option(help: "Requests in the closed-loop phase (bounded also by --seconds).") var requests = 60_000
         @Option(help: "Concurrent connections in the closed-loop phase.") var concurrency = 64
@@ -19,15 +17,13 @@ extension BenchCommand {
         @Flag(help: "Print one JSON object as the last line too.") var json = false
 
         func run() async throws {
-            let reference = try ReferenceLocation.load(from: ReferenceLocation.directory(explicit: referenceDir))
-            var options = HotlineBenchmark.Options()
+            var options = HotlineBenchmark.Options(executable: try daemonsExecutable(), referenceDirectory: try ReferenceLocation.directory(explicit: referenceDir))
             options.requests = requests
             options.concurrency = concurrency
             options.maxDuration = .seconds(seconds)
             options.fixedRate = rate
             options.fixedDuration = .seconds(rateSeconds)
-            let logger = Logger(label: "gridhub.bench", factory: { _ in SwiftLogNoOpLogHandler() })
-            let report = try await HotlineBenchmark.run(options: options, reference: reference, logger: logger)
+            let report = try await HotlineBenchmark.run(options: options)
             StandardOutput.writeLine(report.table)
             if json { try JSONLine.write(report.json) }
         }

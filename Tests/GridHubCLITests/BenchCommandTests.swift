@@ -58,6 +58,29 @@ struct E2EBenchCommandTests {
     }
 }
 
+/// `gridhub bench hotline` as a developer runs it: the adapter and the broker as processes, a lean load
+/// generator, the figures as one JSON object on the last line (their values are not timed here).
+@Suite("12345 benchmark command", .timeLimit(.minutes(3)))
+struct HotlineBenchCommandTests {
+    @Test("a small run has every signed work order accepted and on Kafka once, measures each process's CPU, and prints JSON last")
+    func smallRun() async throws {
+        let run = try await runCommand(GridHubPaths.executable, [
+            "bench", "hotline", "--requests", "600", "--concurrency", "8", "--rate", "100", "--rate-seconds", "2", "--json",
+        ], environment: ["GRIDHUB_LOG_LEVEL": "error"], timeout: .seconds(150))
+        #expect(run.status == 0, "stderr: \(run.stderr.suffix(2_000))")
+        let last = try #require(run.stdout.split(separator: "\n").last)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "\(run.stdout)")
+        // 200 in the warm-up, 600 in the closed loop, 200 at the fixed rate: each answered ZT 0, each on the topic once.
+        #expect(report["failures"] as? Int == 0 && report["accepted"] as? Int == 1_000 && report["onKafka"] as? Int == 1_000, "\(report)")
+        let cpu = report["cpuMicrosecondsPerRequest"] as? [String: Double] ?? [:]
+        #expect(Set(cpu.keys) == ["hotline adapter", "broker", "load generator"], "\(report)")
+        #expect((cpu["hotline adapter"] ?? 0) > 0 && (report["adapterCeilingPerSecond"] as? Double ?? 0) > 0, "\(report)")
+        let p50 = report["ackP50Milliseconds"] as? Double ?? -1, p99 = report["ackP99Milliseconds"] as? Double ?? -1
+        #expect(p50 > 0 && p99 >= p50, "\(report)")
+        #expect(run.stdout.contains("| work orders accepted / incidents on Kafka | 1000 / 1000 |"), "\(run.stdout)")
+    }
+}
+
 /// `gridhub bench quality --seeds` as a developer runs it to see the merge figures on corpora it was not tuned on.
 @Suite("Quality benchmark command", .timeLimit(.minutes(3)))
 struct QualityBenchCommandTests {

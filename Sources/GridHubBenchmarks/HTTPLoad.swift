@@ -1,0 +1,207 @@
+import Foundation
+import GridHubRuntime
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A lean HTTP/1.1 load generator for the benchmarks, so that the machine's cores go to the daemon
+/// measured rather than to its client: requests are built before the clock starts, and each keep-alive
+/// connection sends its next request from the event loop as soon as the answer to the last one is read
+/// (no task, pool or per-request state machine per request).
+///
+/// Every answer is checked: `check` gets its status and body, and a request whose answer fails the
+/// check, or whose connection breaks, counts as failed.
+struct HTTPLoad: Sendable {
+    /// A request ready to write.
+    struct Request: @unchecked Sendable {
+        // `@unchecked`: the head and body are values, read-only once built.
+        var head: HTTPRequestHead
+        var body: ByteBuffer
+    }
+
+    /// What a phase measured.
+    struct Outcome: Sendable {
+        /// Requests answered and checked.
+        var completed = 0
+        var failures = 0
+        /// From the moment each request was due (sent at once in a closed loop; its place in the
+        /// schedule at a fixed rate, so that a request kept waiting behind another counts its wait) to
+        /// its answer read, milliseconds, sorted.
+        var latencies: [Double] = []
+        var seconds = 0.0
+    }
+
+    let host: String
+    let port: Int
+    let check: @Sendable (HTTPResponseStatus, ByteBuffer) -> Bool
+
+    /// Sends `requests` over `connections` connections, each sending its next request when the last is
+    /// answered, until every request is sent or `deadline` passes.
+    func closedLoop(_ requests: [Request], connections: Int, deadline: ContinuousClock.Instant) async throws -> Outcome {
+        let next = SharedCounter()
+        let start = ContinuousClock.now
+        return try await run(connections: connections, start: start) { _, _ in
+            guard ContinuousClock.now < deadline else { return nil }
+            let index = next.value.add(1, ordering: .relaxed).oldValue
+            return index < requests.count ? (requests[index], .now) : nil
+        }
+    }
+
+    /// Sends `requests` at `rate` per second, spread over `connections` connections (request `i` on
+    /// connection `i % connections`, due at `i / rate` seconds from the start). A request whose
+    /// connection is still waiting for an earlier answer is sent when it is free, and its latency counts
+    /// from when it was due.
+    func fixedRate(_ requests: [Request], rate: Int, connections: Int) async throws -> Outcome {
+        let start = ContinuousClock.now
+        let nanosecondsApart = 1_000_000_000 / Int64(max(1, rate))
+        return try await run(connections: connections, start: start) { connection, round in
+            let index = connection + round * connections
+            guard index < requests.count else { return nil }
+            return (requests[index], start + .nanoseconds(Int64(index) * nanosecondsApart))
+        }
+    }
+
+    /// Runs `connections` connections; `nextRequest` gives a connection its next request and when it is
+    /// due (given the connection's number and how many it sent), or nil when it is done.
+    private func run(connections: Int, start: ContinuousClock.Instant,
+                     _ nextRequest: @escaping @Sendable (_ connection: Int, _ round: Int) -> (Request, ContinuousClock.Instant)?) async throws -> Outcome {
+        let results = SharedOutcome()
+        let group = MultiThreadedEventLoopGroup.singleton
+        var channels: [any Channel] = []
+        for connection in 0..<connections {
+            let check = self.check
+            let channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(
+                            LoadConnection(number: connection, next: nextRequest, check: check, results: results))
+                    }
+                }
+                .connect(host: host, port: port).get()
+            channels.append(channel)
+        }
+        // Each connection starts once all are open, so the first ones do not run ahead.
+        for channel in channels { channel.pipeline.fireUserInboundEventTriggered(LoadConnection.Go()) }
+        for channel in channels { try? await channel.closeFuture.get() }
+        var outcome = results.value.withLock { $0 }
+        outcome.seconds = (ContinuousClock.now - start).seconds
+        outcome.latencies.sort()
+        return outcome
+    }
+}
+
+/// One connection of an ``HTTPLoad``: sends a request, reads its answer, sends the next; closes when
+/// there is none, and adds what it measured to the shared outcome.
+private final class LoadConnection: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    /// The event that starts the connection.
+    struct Go {}
+
+    private let number: Int
+    private let next: @Sendable (_ connection: Int, _ round: Int) -> (HTTPLoad.Request, ContinuousClock.Instant)?
+    private let check: @Sendable (HTTPResponseStatus, ByteBuffer) -> Bool
+    private let results: SharedOutcome
+    private var round = 0
+    private var due: ContinuousClock.Instant? = nil
+    private var status: HTTPResponseStatus = .ok
+    private var body = ByteBuffer()
+    private var measured = HTTPLoad.Outcome()
+    private var finished = false
+
+    init(number: Int, next: @escaping @Sendable (_ connection: Int, _ round: Int) -> (HTTPLoad.Request, ContinuousClock.Instant)?,
+         check: @escaping @Sendable (HTTPResponseStatus, ByteBuffer) -> Bool, results: SharedOutcome) {
+        self.number = number
+        self.next = next
+        self.check = check
+        self.results = results
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is Go { sendNext(context) } else { context.fireUserInboundEventTriggered(event) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = head.status
+            body.clear()
+        case .body(var part):
+            body.writeBuffer(&part)
+        case .end:
+            if let due {
+                if check(status, body) {
+                    measured.completed += 1
+                    measured.latencies.append((ContinuousClock.now - due).seconds * 1_000)
+                } else {
+                    measured.failures += 1
+                }
+            }
+            due = nil
+            sendNext(context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // A request sent and not answered failed.
+        if due != nil { measured.failures += 1 }
+        due = nil
+        finish()
+        context.fireChannelInactive()
+    }
+
+    private func sendNext(_ context: ChannelHandlerContext) {
+        guard let (request, due) = next(number, round) else {
+            finish()
+            context.close(promise: nil)
+            return
+        }
+        round += 1
+        let wait = ContinuousClock.now.duration(to: due)
+        if wait > .zero {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(wait.seconds * 1e9))) {
+                let (connection, context) = loopBound.value
+                connection.send(request, due: due, context)
+            }
+        } else {
+            send(request, due: due, context)
+        }
+    }
+
+    private func send(_ request: HTTPLoad.Request, due: ContinuousClock.Instant, _ context: ChannelHandlerContext) {
+        self.due = due
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        let measured = self.measured
+        results.value.withLock { outcome in
+            outcome.completed += measured.completed
+            outcome.failures += measured.failures
+            outcome.latencies += measured.latencies
+        }
+    }
+}
+
+/// What the connections of a load add up, shared between them.
+private final class SharedOutcome: Sendable {
+    let value = Mutex(HTTPLoad.Outcome())
+}
+
+/// The next request of a closed loop, shared by its connections.
+private final class SharedCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
