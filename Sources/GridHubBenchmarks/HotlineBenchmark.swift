@@ -123,9 +123,7 @@ public enum HotlineBenchmark {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
             throw ExternalCommandError("the adapter listens on \(address), not HOST:PORT")
         }
-        let load = HTTPLoad(host: String(address[..<colon]), port: port) { status, body in
-            status == .ok && Hotline12345.parseAnswer(String(buffer: body))?.code == 0
-        }
+        let load = HTTPLoad(host: String(address[..<colon]), port: port, check: HTTPLoad.Request.isHotlineAcceptance)
         let orders = WorkOrders(secret: Array(secret.utf8), host: address)
 
         // Warm-up: connections, the adapter's first records.
@@ -174,19 +172,32 @@ private struct WorkOrders {
 
     /// Requests for orders `numbers`, signed now (the adapter accepts a signature for 300 s).
     func requests(_ numbers: Range<Int>) -> [HTTPLoad.Request] {
-        let timestamp = String(Int64(Date().timeIntervalSince1970))
+        let timestamp = Int64(Date().timeIntervalSince1970)
         return numbers.map { n in
             var order = template
             order.id = "BENCH-\(run)-\(n)"
-            let body = TextEncoding.gbk.encode(order.xml(encodingLabel: "GBK")) ?? []
-            var headers = HTTPHeaders()
-            headers.add(name: "Host", value: host)
-            headers.add(name: "Content-Type", value: "application/xml; charset=GBK")
-            headers.add(name: "Content-Length", value: String(body.count))
-            headers.add(name: "X-Hotline-Timestamp", value: timestamp)
-            headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: secret, timestamp: timestamp, body: body))
-            return HTTPLoad.Request(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/hotline12345/workorders", headers: headers),
-                                    body: ByteBuffer(bytes: body))
+            return .hotlineWorkOrder(order, secret: secret, host: host, timestamp: timestamp)
         }
+    }
+}
+
+extension HTTPLoad.Request {
+    /// A 12345 work order as the platform pushes it: GBK, signed with `timestamp`.
+    static func hotlineWorkOrder(_ order: Hotline12345.WorkOrder, secret: [UInt8], host: String, timestamp: Int64) -> HTTPLoad.Request {
+        let body = TextEncoding.gbk.encode(order.xml(encodingLabel: "GBK")) ?? []
+        let ts = String(timestamp)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: host)
+        headers.add(name: "Content-Type", value: "application/xml; charset=GBK")
+        headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "X-Hotline-Timestamp", value: ts)
+        headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: secret, timestamp: ts, body: body))
+        return HTTPLoad.Request(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/hotline12345/workorders", headers: headers),
+                                body: ByteBuffer(bytes: body))
+    }
+
+    /// Whether an answer of the adapter is `ZT 0`: the order is on Kafka.
+    @Sendable static func isHotlineAcceptance(_ status: HTTPResponseStatus, _ body: ByteBuffer) -> Bool {
+        status == .ok && Hotline12345.parseAnswer(String(buffer: body))?.code == 0
     }
 }
