@@ -49,6 +49,8 @@ public enum HotlineBenchmark {
         public var cpuMicrosecondsPerRequest: [String: Double]
         /// The machine's cores.
         public var cores: Int
+        /// The adapter process's peak resident memory over the run, bytes.
+        public var adapterPeakMemory: Int
 
         public var sustainedPerSecond: Double { Double(sustainedRequests) / sustainedSeconds }
 
@@ -65,7 +67,8 @@ public enum HotlineBenchmark {
         public var json: [String: Any] {
             ["benchmark": "hotline", "sustainedPerSecond": sustainedPerSecond, "fixedRate": fixedRate,
              "fixedAchievedPerSecond": fixedAchieved, "ackP50Milliseconds": p50, "ackP99Milliseconds": p99, "ackMaxMilliseconds": max, "failures": failures,
-             "accepted": accepted, "onKafka": onKafka, "cpuMicrosecondsPerRequest": cpuMicrosecondsPerRequest, "cores": cores, "adapterCeilingPerSecond": adapterCeilingPerSecond]
+             "accepted": accepted, "onKafka": onKafka, "cpuMicrosecondsPerRequest": cpuMicrosecondsPerRequest, "cores": cores, "adapterCeilingPerSecond": adapterCeilingPerSecond,
+             "adapterPeakMemoryBytes": adapterPeakMemory]
         }
 
         public var table: String {
@@ -77,6 +80,7 @@ public enum HotlineBenchmark {
                 | sustained (closed loop) | \(Int(sustainedPerSecond)) req/s (\(sustainedRequests) in \(f(sustainedSeconds)) s) |
                 | CPU per request in the closed loop | \(cpu) |
                 | the adapter's CPU per request on \(cores) cores of its own (a ceiling, not measured) | \(Int(adapterCeilingPerSecond)) req/s |
+                | the adapter's peak memory (resident) | \(adapterPeakMemory / 1_048_576) MiB |
                 | fixed rate \(fixedRate) req/s: achieved | \(Int(fixedAchieved)) req/s (\(fixedRequests) requests) |
                 | ack latency p50 / p99 / max at \(fixedRate) req/s (from when each was due) | \(f(p50)) / \(f(p99)) / \(f(max)) ms |
                 | answers other than ZT 0 | \(failures) |
@@ -155,7 +159,8 @@ public enum HotlineBenchmark {
                       fixedAchieved: Double(fixed.completed + fixed.failures) / fixed.seconds,
                       p50: E2EBenchmark.percentile(fixed.latencies, 0.5), p99: E2EBenchmark.percentile(fixed.latencies, 0.99),
                       max: fixed.latencies.last ?? 0, failures: sustained.failures + fixed.failures, accepted: accepted, onKafka: onKafka,
-                      cpuMicrosecondsPerRequest: cpu, cores: ProcessInfo.processInfo.activeProcessorCount)
+                      cpuMicrosecondsPerRequest: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+                      adapterPeakMemory: processPeakMemory(adapter.pid))
     }
 }
 

@@ -75,6 +75,7 @@ struct HotlineBenchCommandTests {
         let cpu = report["cpuMicrosecondsPerRequest"] as? [String: Double] ?? [:]
         #expect(Set(cpu.keys) == ["hotline adapter", "broker", "load generator"], "\(report)")
         #expect((cpu["hotline adapter"] ?? 0) > 0 && (report["adapterCeilingPerSecond"] as? Double ?? 0) > 0, "\(report)")
+        #expect((report["adapterPeakMemoryBytes"] as? Int ?? 0) > 1 << 20, "\(report)")
         let p50 = report["ackP50Milliseconds"] as? Double ?? -1, p99 = report["ackP99Milliseconds"] as? Double ?? -1
         #expect(p50 > 0 && p99 >= p50, "\(report)")
         #expect(run.stdout.contains("| work orders accepted / incidents on Kafka | 1000 / 1000 |"), "\(run.stdout)")

@@ -50,6 +50,35 @@ struct DeployTests {
         #expect(try await router.waitForExit(timeout: .seconds(60)) == 0)
     }
 
+    @Test("the 12345 adapter's unit runs it on jemalloc, and the adapter says at start that it runs on it")
+    func hotlineAllocator() async throws {
+        let text = try String(contentsOf: Self.deploy.appendingPathComponent("systemd/gridhub-hotline12345.service"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("Environment=LD_PRELOAD=") })
+        let preload = String(line.dropFirst("Environment=LD_PRELOAD=".count))
+        let closed = try freeLoopbackPort()
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-deploy-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let adapter = try ChildProcess(GridHubPaths.executable, [
+            "adapter", "hotline12345", "--listen", "127.0.0.1:0", "--hotline-url", "http://127.0.0.1:\(closed)", "--state-dir", state.path,
+        ], environment: [
+            "LD_PRELOAD": preload,
+            "GRIDHUB_BOOTSTRAP": "127.0.0.1:\(closed)",
+            "GRIDHUB_HOTLINE_SECRET": "deploy-test-secret",
+            "GRIDHUB_REFERENCE_DIR": Self.deploy.appendingPathComponent("reference").path,
+            "GRIDHUB_LOG_LEVEL": "info",
+        ])
+        defer { adapter.signal(SIGKILL) }
+        var starting: String? = nil
+        let deadline = ContinuousClock.now + .seconds(60)
+        while starting == nil && ContinuousClock.now < deadline {
+            starting = adapter.standardError.split(separator: "\n").first { $0.contains("adapter starting") }.map(String.init)
+            if starting == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let logged = try #require(starting, "\(adapter.standardError.suffix(2_000))")
+        #expect(logged.contains("gridhub.allocator") && logged.contains("jemalloc") && logged.contains("hotline12345"), "\(logged)")
+        #expect(!adapter.standardError.contains("cannot be preloaded"), "\(adapter.standardError.suffix(2_000))")
+    }
+
     @Test("each systemd unit runs a gridhub command that parses, with a configuration file whose every key is a flag of that command")
     func units() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.deploy.appendingPathComponent("systemd").path).filter { $0.hasSuffix(".service") }.sorted()

@@ -103,6 +103,7 @@ enum DaemonSupport {
 
     static func runtime(_ context: DaemonContext, system: SourceSystem, stateDir: String?) throws -> AdapterRuntime {
         let directory = AdapterRuntime.stateDirectory(flag: value(context, "state-dir", stateDir), adapter: system.rawValue)
+        context.logger.info("adapter starting", metadata: ["gridhub.adapter": .string(system.rawValue), "gridhub.allocator": .string(MemoryAllocator.current)])
         return try AdapterRuntime(system: system, kafka: context.kafka, stateDirectory: directory, metrics: context.metrics,
                                   readiness: context.readiness, logger: context.logger, ledgerRetention: ledgerRetention())
     }
