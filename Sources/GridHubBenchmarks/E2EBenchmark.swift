@@ -243,11 +243,7 @@ public enum E2EBenchmark {
             // lean generator (`HTTPLoad`), so that the two cores go to the daemons measured. Every order is
             // built and signed before the clock starts, with the time it is due as its timestamp (the
             // adapter accepts a signature within 300 s of its time), as the platform signs it when sending.
-            let referenceData = try ReferenceLocation.load(from: options.referenceDirectory)
-            let plates = referenceData.gazetteer.entries.filter { $0.poi.isEmpty }
-            // One SQLB path per item (the table has several for some items).
-            var items = Set<String>()
-            let paths = SourceCategoryTables.hotlinePaths.filter { $0.item.map { items.insert($0).inserted } ?? false }
+            let corpus = HotlineOrderCorpus(reference: try ReferenceLocation.load(from: options.referenceDirectory))
             let run = UUID().uuidString.prefix(6)
             // Two seconds of warm-up (connections, the router's first transactions), not counted.
             let warmUp = options.rate * 2
@@ -257,15 +253,7 @@ public enum E2EBenchmark {
             ids.reserveCapacity(total)
             requests.reserveCapacity(total)
             for i in 0..<total {
-                // Orders of one item are 7 919 plates apart in the gazetteer (another road, mostly another
-                // town), so most open a case and get a dispatch; the few that land close to another
-                // order of their item are one problem to the router, merged, and counted apart.
-                let path = paths[i % paths.count]
-                let plate = plates[((i / paths.count) &* 7_919 &+ (i % paths.count) &* 31) % plates.count]
-                let order = Hotline12345.WorkOrder(
-                    id: "E2E-\(run)-\(i)", version: 1, calledAt: Date(), callerName: "张先生", callerPhone: "13812345678", anonymous: false,
-                    orderType: "投诉", category: path.path, title: "", content: "市民反映\(plate.road)\(plate.number)号有问题，请尽快处理。",
-                    address: plate.fullAddress, urgent: false, timeLimitDays: nil)
+                let order = corpus.order(i, id: "E2E-\(run)-\(i)")
                 ids.append(order.id)
                 requests.append(HTTPLoad.Request.hotlineWorkOrder(order, secret: Array(secret.utf8), host: adapterAddress,
                                                                   timestamp: signedFrom + Int64(i / options.rate)))
@@ -426,6 +414,32 @@ private final class E2EShared: Sendable {
     let failures = Atomic<Int>(0)
     let reading = Atomic<Bool>(true)
     let readyToRead = Atomic<Bool>(false)
+}
+
+/// Work orders each of a problem of its own: its own door plate and item, as the city's citizens call
+/// them in. Orders of one item are 7 919 plates apart in the gazetteer (another road, mostly another
+/// town), so most open a case and get a dispatch; the few that land close to another order of their
+/// item are one problem to the router.
+struct HotlineOrderCorpus: Sendable {
+    private let plates: [GazetteerEntry]
+    private let paths: [(path: String, item: String?)]
+
+    init(reference: ReferenceData) {
+        plates = reference.gazetteer.entries.filter { $0.poi.isEmpty }
+        // One SQLB path per item (the table has several for some items).
+        var items = Set<String>()
+        paths = SourceCategoryTables.hotlinePaths.filter { $0.item.map { items.insert($0).inserted } ?? false }
+    }
+
+    /// Order `i` of the corpus, with `id`.
+    func order(_ i: Int, id: String) -> Hotline12345.WorkOrder {
+        let path = paths[i % paths.count]
+        let plate = plates[((i / paths.count) &* 7_919 &+ (i % paths.count) &* 31) % plates.count]
+        return Hotline12345.WorkOrder(
+            id: id, version: 1, calledAt: Date(), callerName: "张先生", callerPhone: "13812345678", anonymous: false,
+            orderType: "投诉", category: path.path, title: "", content: "市民反映\(plate.road)\(plate.number)号有问题，请尽快处理。",
+            address: plate.fullAddress, urgent: false, timeLimitDays: nil)
+    }
 }
 
 /// When the e2e load started, and the daemons' CPU seconds at the end of its warm-up.

@@ -128,10 +128,11 @@ public enum HotlineBenchmark {
             throw ExternalCommandError("the adapter listens on \(address), not HOST:PORT")
         }
         let load = HTTPLoad(host: String(address[..<colon]), port: port, check: HTTPLoad.Request.isHotlineAcceptance)
-        let orders = WorkOrders(secret: Array(secret.utf8), host: address)
+        let orders = WorkOrders(corpus: HotlineOrderCorpus(reference: try ReferenceLocation.load(from: options.referenceDirectory)),
+                                secret: Array(secret.utf8), host: address)
 
-        // Warm-up: connections, the adapter's first records.
-        let warm = try await load.closedLoop(orders.requests(-200 ..< 0), connections: 8, deadline: .now + .seconds(30))
+        // Warm-up: connections, the adapter's first records (orders of their own, numbered apart).
+        let warm = try await load.closedLoop(orders.requests(20_000_000 ..< 20_000_200), connections: 8, deadline: .now + .seconds(30))
         guard warm.completed == 200 else { throw ExternalCommandError("warm-up: \(warm.completed) of 200 work orders accepted; see \(work.path)/hotline.log") }
 
         // Phase 1: closed loop.
@@ -164,24 +165,19 @@ public enum HotlineBenchmark {
     }
 }
 
-/// The benchmark's work orders: one complaint, each with its own id, GBK-encoded and signed as the
-/// 12345 platform sends them.
+/// The benchmark's work orders: each of a problem of its own (``HotlineOrderCorpus``, as in
+/// `gridhub bench e2e`), GBK-encoded and signed as the 12345 platform sends them.
 private struct WorkOrders {
+    let corpus: HotlineOrderCorpus
     let secret: [UInt8]
     let host: String
     let run = UUID().uuidString.prefix(8)
-    let template = Hotline12345.WorkOrder(
-        id: "X", version: 1, calledAt: Date(), callerName: "张先生", callerPhone: "13812345678", anonymous: false, orderType: "投诉",
-        category: "城乡建设/市容环境/占道经营", title: "人民东路夜市摊贩占道", content: "每天晚上六点以后人民东路188号门口有很多摊贩占用人行道，行人只能走机动车道，很危险。",
-        address: "江阴市澄江街道人民东路188号", urgent: false, timeLimitDays: 5)
 
     /// Requests for orders `numbers`, signed now (the adapter accepts a signature for 300 s).
     func requests(_ numbers: Range<Int>) -> [HTTPLoad.Request] {
         let timestamp = Int64(Date().timeIntervalSince1970)
         return numbers.map { n in
-            var order = template
-            order.id = "BENCH-\(run)-\(n)"
-            return .hotlineWorkOrder(order, secret: secret, host: host, timestamp: timestamp)
+            .hotlineWorkOrder(corpus.order(n, id: "BENCH-\(run)-\(n)"), secret: secret, host: host, timestamp: timestamp)
         }
     }
 }
