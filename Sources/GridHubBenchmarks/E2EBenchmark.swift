@@ -151,14 +151,8 @@ public enum E2EBenchmark {
     private static func measure(options: Options, work: URL, logger: Logger, started: (DaemonProcess) -> Void,
                                 database: (PostgresInstance) -> Void) async throws -> Report {
         let exe = options.executable
-        let quiet = ["GRIDHUB_LOG_LEVEL": "warning"]
-        // The broker and the topics.
-        let broker = try DaemonProcess(exe, ["broker", "--brokers", "1"], environment: quiet, log: work.appendingPathComponent("broker.log"))
+        let (broker, bootstrap, kafkaEnv) = try await DaemonProcess.broker(exe, work: work)
         started(broker)
-        let bootstrap = String(try await broker.line(prefix: "GRIDHUB_BOOTSTRAP=", timeout: .seconds(60)).dropFirst("GRIDHUB_BOOTSTRAP=".count))
-        let kafkaEnv = quiet.merging(["GRIDHUB_BOOTSTRAP": bootstrap]) { $1 }
-        let topics = try await ExternalCommand.run([exe, "topics", "create"], environment: ProcessInfo.processInfo.environment.merging(kafkaEnv) { $1 })
-        guard topics.status == 0 else { throw ExternalCommandError("gridhub topics create: \(topics.stderr)") }
         // PostgreSQL as ops run it.
         var settings = PostgresInstance.Configuration(dataDirectory: work.appendingPathComponent("postgres"), port: try freeLoopbackPort())
         settings.settings = options.postgresSettings
@@ -258,10 +252,7 @@ public enum E2EBenchmark {
                 requests.append(HTTPLoad.Request.hotlineWorkOrder(order, secret: Array(secret.utf8), host: adapterAddress,
                                                                   timestamp: signedFrom + Int64(i / options.rate)))
             }
-            guard let colon = adapterAddress.lastIndex(of: ":"), let adapterPort = Int(adapterAddress[adapterAddress.index(after: colon)...]) else {
-                throw ExternalCommandError("the adapter listens on \(adapterAddress), not HOST:PORT")
-            }
-            var load = HTTPLoad(host: String(adapterAddress[..<colon]), port: adapterPort, check: HTTPLoad.Request.isHotlineAcceptance)
+            var load = try HTTPLoad(address: adapterAddress, check: HTTPLoad.Request.isHotlineAcceptance)
             load.answered = { [ids] index, ok, due, at in
                 guard ok else { shared.failures.add(1, ordering: .relaxed); return }
                 guard index >= warmUp else { return }
@@ -479,6 +470,25 @@ final class DaemonProcess: Sendable {
     }
 
     var pid: Int32 { command.pid }
+
+    /// `gridhub broker` (one broker) with the contract's topics made (`gridhub topics create`), its log in
+    /// `work`: the broker, its bootstrap address, and the environment that points a daemon at it (quiet
+    /// logs, `GRIDHUB_BOOTSTRAP`).
+    static func broker(_ executable: String, work: URL) async throws -> (DaemonProcess, bootstrap: String, environment: [String: String]) {
+        let quiet = ["GRIDHUB_LOG_LEVEL": "warning"]
+        let broker = try DaemonProcess(executable, ["broker", "--brokers", "1"], environment: quiet, log: work.appendingPathComponent("broker.log"))
+        do {
+            let bootstrap = String(try await broker.line(prefix: "GRIDHUB_BOOTSTRAP=", timeout: .seconds(60)).dropFirst("GRIDHUB_BOOTSTRAP=".count))
+            let environment = quiet.merging(["GRIDHUB_BOOTSTRAP": bootstrap]) { $1 }
+            let topics = try await ExternalCommand.run([executable, "topics", "create"],
+                                                       environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            guard topics.status == 0 else { throw ExternalCommandError("gridhub topics create: \(topics.stderr)") }
+            return (broker, bootstrap, environment)
+        } catch {
+            await broker.stop()
+            throw error
+        }
+    }
 
     func line(prefix: String, timeout: Duration) async throws -> String {
         let deadline = ContinuousClock.now + timeout

@@ -39,8 +39,12 @@ struct HTTPLoad: Sendable {
     /// when it was due and when its answer was read.
     var answered: (@Sendable (_ index: Int, _ ok: Bool, _ due: ContinuousClock.Instant, _ at: ContinuousClock.Instant) -> Void)? = nil
 
-    init(host: String, port: Int, check: @escaping @Sendable (HTTPResponseStatus, ByteBuffer) -> Bool) {
-        self.host = host
+    /// A load on the server at `address` (`HOST:PORT`, as a daemon prints it).
+    init(address: String, check: @escaping @Sendable (HTTPResponseStatus, ByteBuffer) -> Bool) throws {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw ExternalCommandError("a server listens on \(address), not HOST:PORT")
+        }
+        self.host = String(address[..<colon])
         self.port = port
         self.check = check
     }

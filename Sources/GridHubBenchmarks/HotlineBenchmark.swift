@@ -109,13 +109,8 @@ public enum HotlineBenchmark {
 
     private static func measure(options: Options, work: URL, started: (DaemonProcess) -> Void) async throws -> Report {
         let exe = options.executable
-        let quiet = ["GRIDHUB_LOG_LEVEL": "warning"]
-        let broker = try DaemonProcess(exe, ["broker", "--brokers", "1"], environment: quiet, log: work.appendingPathComponent("broker.log"))
+        let (broker, bootstrap, kafkaEnv) = try await DaemonProcess.broker(exe, work: work)
         started(broker)
-        let bootstrap = String(try await broker.line(prefix: "GRIDHUB_BOOTSTRAP=", timeout: .seconds(60)).dropFirst("GRIDHUB_BOOTSTRAP=".count))
-        let kafkaEnv = quiet.merging(["GRIDHUB_BOOTSTRAP": bootstrap]) { $1 }
-        let topics = try await ExternalCommand.run([exe, "topics", "create"], environment: ProcessInfo.processInfo.environment.merging(kafkaEnv) { $1 })
-        guard topics.status == 0 else { throw ExternalCommandError("gridhub topics create: \(topics.stderr)") }
         let secret = "bench-secret"
         // No results go back to the platform in this benchmark: the URL is a free port nobody listens on.
         let adapter = try DaemonProcess(exe, ["adapter", "hotline12345", "--listen", "127.0.0.1:0", "--hotline-url", "http://127.0.0.1:\(try freeLoopbackPort())",
@@ -124,10 +119,7 @@ public enum HotlineBenchmark {
         started(adapter)
         let address = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
         try await E2EBenchmark.waitReady("http://\(address)/readyz")
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw ExternalCommandError("the adapter listens on \(address), not HOST:PORT")
-        }
-        let load = HTTPLoad(host: String(address[..<colon]), port: port, check: HTTPLoad.Request.isHotlineAcceptance)
+        let load = try HTTPLoad(address: address, check: HTTPLoad.Request.isHotlineAcceptance)
         let orders = WorkOrders(corpus: HotlineOrderCorpus(reference: try ReferenceLocation.load(from: options.referenceDirectory)),
                                 secret: Array(secret.utf8), host: address)
 

@@ -21,11 +21,25 @@ struct DeployTests {
         return (arguments, files)
     }
 
+    /// The library a unit preloads (`Environment=LD_PRELOAD=`), if it does.
+    static func preload(of unit: String) throws -> String? {
+        let text = try String(contentsOf: deploy.appendingPathComponent("systemd/\(unit)"), encoding: .utf8)
+        return text.split(separator: "\n").first { $0.hasPrefix("Environment=LD_PRELOAD=") }.map { String($0.dropFirst("Environment=LD_PRELOAD=".count)) }
+    }
+
+    /// The first line `process` logged that contains `text`, waiting for it up to `within`.
+    static func logLine(of process: ChildProcess, containing text: String, within: Duration) async throws -> String? {
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            if let line = process.standardError.split(separator: "\n").first(where: { $0.contains(text) }) { return String(line) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
     @Test("the router's unit runs it on jemalloc: the library it preloads is installed, and the router says at start that it runs on it")
     func routerAllocator() async throws {
-        let text = try String(contentsOf: Self.deploy.appendingPathComponent("systemd/gridhub-router.service"), encoding: .utf8)
-        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("Environment=LD_PRELOAD=") })
-        let preload = String(line.dropFirst("Environment=LD_PRELOAD=".count))
+        let preload = try #require(try Self.preload(of: "gridhub-router.service"))
         // Nothing to connect to: the allocator is said before any connection.
         let closed = try freeLoopbackPort()
         let router = try ChildProcess(GridHubPaths.executable, ["router", "--admin-listen", "127.0.0.1:0"], environment: [
@@ -37,13 +51,8 @@ struct DeployTests {
         ])
         defer { router.signal(SIGKILL) }
         #expect(try await router.firstLine(timeout: .seconds(60)).hasPrefix("GRIDHUB_LISTEN="))
-        var starting: String? = nil
-        let deadline = ContinuousClock.now + .seconds(20)
-        while starting == nil && ContinuousClock.now < deadline {
-            starting = router.standardError.split(separator: "\n").first { $0.contains("router starting") }.map(String.init)
-            if starting == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let logged = try #require(starting, "\(router.standardError.suffix(2_000))")
+        let logged = try #require(try await Self.logLine(of: router, containing: "router starting", within: .seconds(20)),
+                                  "\(router.standardError.suffix(2_000))")
         #expect(logged.contains("gridhub.allocator") && logged.contains("jemalloc"), "\(logged)")
         #expect(!router.standardError.contains("cannot be preloaded"), "\(router.standardError.suffix(2_000))")
         router.signal(SIGTERM)
@@ -52,9 +61,7 @@ struct DeployTests {
 
     @Test("the 12345 adapter's unit runs it on jemalloc, and the adapter says at start that it runs on it")
     func hotlineAllocator() async throws {
-        let text = try String(contentsOf: Self.deploy.appendingPathComponent("systemd/gridhub-hotline12345.service"), encoding: .utf8)
-        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("Environment=LD_PRELOAD=") })
-        let preload = String(line.dropFirst("Environment=LD_PRELOAD=".count))
+        let preload = try #require(try Self.preload(of: "gridhub-hotline12345.service"))
         let closed = try freeLoopbackPort()
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("gridhub-deploy-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: state) }
@@ -68,15 +75,10 @@ struct DeployTests {
             "GRIDHUB_LOG_LEVEL": "info",
         ])
         defer { adapter.signal(SIGKILL) }
-        var starting: String? = nil
-        let deadline = ContinuousClock.now + .seconds(60)
-        while starting == nil && ContinuousClock.now < deadline {
-            starting = adapter.standardError.split(separator: "\n").first { $0.contains("adapter starting") }.map(String.init)
-            if starting == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let logged = try #require(starting, "\(adapter.standardError.suffix(2_000))")
-        #expect(logged.contains("gridhub.allocator") && logged.contains("jemalloc") && logged.contains("hotline12345"), "\(logged)")
-        #expect(!adapter.standardError.contains("cannot be preloaded"), "\(adapter.standardError.suffix(2_000))")
+        let logged = try #require(try await Self.logLine(of: adapter, containing: "adapter starting", within: .seconds(60)),
+                                  "\(adapter.standardError.suffix(2_000))")
+        #expect(logged.contains("gridhub.allocator") && logged.contains("jemalloc") && logged.contains("hotline12345") &&
+                !adapter.standardError.contains("cannot be preloaded"), "\(adapter.standardError.suffix(2_000))")
     }
 
     @Test("each systemd unit runs a gridhub command that parses, with a configuration file whose every key is a flag of that command")
