@@ -65,11 +65,12 @@ struct HTTPLoad: Sendable {
     /// Sends `requests` at `rate` per second, spread over `connections` connections (request `i` on
     /// connection `i % connections`, due at `i / rate` seconds from the start, once every connection is
     /// open; `started` is told that instant). A request whose connection is still waiting for an earlier
-    /// answer is sent when it is free, and its latency counts from when it was due.
+    /// answer is sent when it is free, and its latency counts from when it was due. A request never sent
+    /// (its connection broke) counts as failed.
     func fixedRate(_ requests: [Request], rate: Int, connections: Int,
                    started: @escaping @Sendable (ContinuousClock.Instant) -> Void = { _ in }) async throws -> Outcome {
         let nanosecondsApart = 1_000_000_000 / Int64(max(1, rate))
-        return try await run(connections: connections) { start in
+        var outcome = try await run(connections: connections) { start in
             started(start)
             return { connection, round in
                 let index = connection + round * connections
@@ -77,6 +78,8 @@ struct HTTPLoad: Sendable {
                 return (index, requests[index], start + .nanoseconds(Int64(index) * nanosecondsApart))
             }
         }
+        outcome.failures += max(0, requests.count - outcome.completed - outcome.failures)
+        return outcome
     }
 
     /// Opens `connections` connections, then starts them all with the schedule `schedule` makes of the

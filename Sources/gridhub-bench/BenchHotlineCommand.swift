@@ -16,6 +16,14 @@ extension BenchCommand {
         @Option(help: "Folder of the reference data.") var referenceDir: String?
         @Flag(help: "Print one JSON object as the last line too.") var json = false
 
+        func validate() throws {
+            // Each phase's requests are signed before it starts, and the adapter accepts a signature for 300 s.
+            guard (1...240).contains(seconds), (1...240).contains(rateSeconds) else {
+                throw ValidationError("--seconds and --rate-seconds must be 1 to 240 (the requests are signed before each phase, and a signature is valid for 300 s)")
+            }
+            guard requests > 0, concurrency > 0, rate > 0 else { throw ValidationError("--requests, --concurrency and --rate must be positive") }
+        }
+
         func run() async throws {
             var options = HotlineBenchmark.Options(executable: try daemonsExecutable(), referenceDirectory: try ReferenceLocation.directory(explicit: referenceDir))
             options.requests = requests
