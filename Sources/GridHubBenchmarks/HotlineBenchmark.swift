@@ -3,6 +3,7 @@ import Logging
 import GridHubCore
 import GridHubKafka
 import GridHubRuntime
+import GridHubSimulation
 import NIOCore
 import NIOHTTP1
 
@@ -118,7 +119,7 @@ public enum HotlineBenchmark {
                                         environment: kafkaEnv.merging(["GRIDHUB_HOTLINE_SECRET": secret]) { $1 }, log: work.appendingPathComponent("hotline.log"))
         started(adapter)
         let address = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
-        try await E2EBenchmark.waitReady("http://\(address)/readyz")
+        try await DaemonProcess.waitReady("http://\(address)/readyz")
         let load = try HTTPLoad(address: address, check: HTTPLoad.Request.isHotlineAcceptance)
         let orders = WorkOrders(corpus: HotlineOrderCorpus(reference: try ReferenceLocation.load(from: options.referenceDirectory)),
                                 secret: Array(secret.utf8), host: address)
@@ -179,7 +180,7 @@ private struct WorkOrders {
 extension HTTPLoad.Request {
     /// A 12345 work order as the platform pushes it: GBK, signed with `timestamp`.
     static func hotlineWorkOrder(_ order: Hotline12345.WorkOrder, secret: [UInt8], host: String, timestamp: Int64) -> HTTPLoad.Request {
-        let body = TextEncoding.gbk.encode(order.xml(encodingLabel: "GBK")) ?? []
+        let body = HotlinePlatform.body(order, encoding: .gbk)
         let ts = String(timestamp)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: host)

@@ -29,12 +29,9 @@ struct DeployTests {
 
     /// The first line `process` logged that contains `text`, waiting for it up to `within`.
     static func logLine(of process: ChildProcess, containing text: String, within: Duration) async throws -> String? {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            if let line = process.standardError.split(separator: "\n").first(where: { $0.contains(text) }) { return String(line) }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return nil
+        func line() -> String? { process.standardError.split(separator: "\n").first { $0.contains(text) }.map(String.init) }
+        try await waitUntil(timeout: within) { line() != nil }
+        return line()
     }
 
     @Test("the router's unit runs it on jemalloc: the library it preloads is installed, and the router says at start that it runs on it")
