@@ -29,6 +29,21 @@ struct TraceContextTests {
         #expect(Set(started.map(\.traceId)).count == 1_000 && Set(started.map(\.spanId)).count == 1_000)
     }
 
+    @Test("identifiers drawn at once from many tasks never repeat, and new traces stay valid")
+    func identifiersFromManyTasks() async {
+        let words = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<8 { group.addTask { var g = IdentifierRandom(); return (0..<20_000).map { _ in g.next() } } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(words.count == 160_000 && Set(words).count == 160_000)
+        let traces = await withTaskGroup(of: [TraceContext].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<2_000).map { _ in TraceContext.start() } } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(traces.allSatisfy { TraceContext(header: $0.header) == $0 && $0.traceId.utf8.count == 32 && $0.spanId.utf8.count == 16 })
+        #expect(Set(traces.map(\.traceId)).count == traces.count && Set(traces.map(\.spanId)).count == traces.count)
+    }
+
     @Test("a case remembers each report's trace (the first it arrived with) and writes records about a report as new spans of its trace")
     func onCases() throws {
         let incidents = ModelFixtures.incidents(count: 2)

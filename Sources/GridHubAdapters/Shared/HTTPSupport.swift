@@ -49,7 +49,8 @@ func requestID(_ request: Request, _ context: some RequestContext) -> String {
        given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) {
         return given
     }
-    return String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    var generator = IdentifierRandom()
+    return String(generator.next(), radix: 16)
 }
 
 /// The request's span (a server span, exported when a collector is configured: ``SpanExport``), a

@@ -57,16 +57,13 @@ public struct TraceContext: Sendable, Hashable {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
-    /// `bytes` random bytes in lowercase hex, not all zero (W3C forbids an all-zero id); eight bytes per
-    /// draw from the system's generator.
+    /// `bytes` (8 or 16) random bytes in lowercase hex, not all zero (W3C forbids an all-zero id).
     private static func randomHex(_ bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = IdentifierRandom()
         while true {
-            var id: [UInt8] = []
-            id.reserveCapacity(bytes + 7)
-            while id.count < bytes { withUnsafeBytes(of: generator.next() as UInt64) { id += $0 } }
-            id.removeLast(id.count - bytes)
-            if id.contains(where: { $0 != 0 }) { return id.hexString }
+            var words: (UInt64, UInt64) = (generator.next(), bytes > 8 ? generator.next() : 0)
+            if words.0 == 0 && words.1 == 0 { continue }
+            return withUnsafeBytes(of: &words) { UnsafeRawBufferPointer(rebasing: $0.prefix(bytes)).hexString }
         }
     }
 }
