@@ -59,6 +59,20 @@ struct ClassificationTests {
         }
     }
 
+    @Test("a label is read whatever white space surrounds it or its levels: ASCII, ideographic or no-break; none inside a name is touched")
+    func labelsTrimmed() {
+        let c = Self.classifier
+        let path = "城乡建设/市容环境/占道经营"
+        for label in [path, " \(path)\t", "\u{3000}\(path)\u{3000}", "\u{00A0}\(path)\n", "城乡建设 / 市容环境 /\u{3000}占道经营"] {
+            #expect(c.meaning(of: label, source: .hotline12345) == .item("SR-013"), "\(label.debugDescription)")
+        }
+        #expect(c.meaning(of: "\u{3000}0301 ", source: .elink) == .item("SR-058"))
+        for (text, trimmed) in [("占道经营", "占道经营"), ("\u{3000}占道经营\u{3000}", "占道经营"), (" a b ", "a b"), ("占道 经营", "占道 经营"),
+                                ("\u{2003}经营", "经营"), ("经营\u{00A0}", "经营"), ("\u{3000}", ""), ("", ""), ("x", "x"), ("经", "经")] {
+            #expect(text.trimmingWhitespace() == trimmed, "\(text.debugDescription)")
+        }
+    }
+
     @Test("every item a table names exists in the catalogue")
     func tablesNameRealItems() {
         let codes = Set(Self.items.map(\.code))

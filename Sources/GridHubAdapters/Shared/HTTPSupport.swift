@@ -79,14 +79,22 @@ extension HTTPFields.Element.Name {
 /// The `charset` parameter of a Content-Type, if any.
 func charset(ofContentType value: String?) -> String? {
     guard let value else { return nil }
-    for part in value.split(separator: ";").dropFirst() {
-        let kv = part.split(separator: "=", maxSplits: 1)
-        if kv.count == 2, String(kv[0]).trimmingWhitespace().lowercased() == "charset" {
-            var value = Substring(String(kv[1]).trimmingWhitespace())
-            while let q = value.first, q == "\"" || q == "'" { value.removeFirst() }
-            while let q = value.last, q == "\"" || q == "'" { value.removeLast() }
-            return String(value)
-        }
+    // Read as bytes: every 12345 request passes here. Parameters are `name=value` after the first `;`,
+    // with optional white space (RFC 9110: spaces and tabs) around each part; the value may be quoted.
+    func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+        var bytes = bytes
+        while let b = bytes.first, b == 0x20 || b == 0x09 { bytes.removeFirst() }
+        while let b = bytes.last, b == 0x20 || b == 0x09 { bytes.removeLast() }
+        return bytes
+    }
+    for parameter in value[...].utf8.split(separator: UInt8(ascii: ";")).dropFirst() {
+        guard let eq = parameter.firstIndex(of: UInt8(ascii: "=")) else { continue }
+        let name = trimmed(parameter[..<eq])
+        guard name.count == 7, zip(name, "charset".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { continue }
+        var charset = trimmed(parameter[parameter.index(after: eq)...])
+        while let q = charset.first, q == UInt8(ascii: "\"") || q == UInt8(ascii: "'") { charset.removeFirst() }
+        while let q = charset.last, q == UInt8(ascii: "\"") || q == UInt8(ascii: "'") { charset.removeLast() }
+        if !charset.isEmpty { return String(Substring(charset)) }
     }
     return nil
 }

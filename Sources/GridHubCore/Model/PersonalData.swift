@@ -252,8 +252,10 @@ extension String {
     /// The string with leading and trailing white space (including the ideographic space and line
     /// breaks) removed; cheaper than Foundation's `trimmingCharacters(in:)`.
     public func trimmingWhitespace() -> String {
-        // Most text has nothing to trim: a visible ASCII character at both ends.
-        if let first = utf8.first, let last = utf8.last, (0x21..<0x80).contains(first), (0x21..<0x80).contains(last) { return self }
+        // Most text has nothing to trim: a visible ASCII character or a CJK ideograph at both ends (neither
+        // is white space, nor joins a character before it).
+        func plain(_ s: Unicode.Scalar?) -> Bool { s.map { (0x21..<0x7F).contains($0.value) || (0x4E00...0x9FFF).contains($0.value) } ?? false }
+        if plain(unicodeScalars.first), plain(unicodeScalars.last) { return self }
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
