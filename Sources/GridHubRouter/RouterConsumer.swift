@@ -345,7 +345,9 @@ public final class RouterConsumer: Service, Sendable {
     }
 
     /// A consumed record, decoded.
-    enum Item: Sendable { case incident(Incident), feedback(Feedback), survey(Survey), command(Command), invalid(String) }
+    /// A decoded record. An incident keeps its event's `traceparent` (a header in binary mode, an attribute
+    /// in structured mode), read with the event rather than again when the incident is handled.
+    enum Item: Sendable { case incident(Incident, traceparent: String?), feedback(Feedback), survey(Survey), command(Command), invalid(String) }
 
     /// Decodes `records` in order, in two halves at once when there are many (decoding is most of a
     /// batch's CPU time outside the database).
@@ -370,7 +372,7 @@ public final class RouterConsumer: Service, Sendable {
             case configuration.incidentsTopic:
                 guard event.eventType == .incident else { throw RouterError("ce_type '\(event.type)' on the incidents topic, expected \(EventType.incident.rawValue)") }
                 // Directly where it is plainly valid; JSONDecoder otherwise, which decides and says why.
-                return .incident(try Incident.decodedDirectly(from: event.data) ?? decoder.decode(Incident.self, from: Data(event.data)))
+                return .incident(try Incident.decodedDirectly(from: event.data) ?? decoder.decode(Incident.self, from: Data(event.data)), traceparent: event.traceparent)
             case configuration.feedbackTopic:
                 guard event.eventType == .feedback else { throw RouterError("ce_type '\(event.type)' on the feedback topic, expected \(EventType.feedback.rawValue)") }
                 let feedback = try decoder.decode(Feedback.self, from: Data(event.data))
@@ -406,7 +408,7 @@ public final class RouterConsumer: Service, Sendable {
             if case .invalid(let reason) = item { work.deadLetter(record, reason: reason) } else { items.append((record, item)) }
         }
         var t = ContinuousClock.now
-        let incidents = items.compactMap { if case .incident(let i) = $0.1 { i } else { nil } }
+        let incidents = items.compactMap { if case .incident(let i, _) = $0.1 { i } else { nil } }
         try await work.prepare(incidents: incidents, metrics: metrics)
         metrics.spent("tx: prepare (known reports, grid locks, candidates)", since: t)
         t = ContinuousClock.now
@@ -417,8 +419,8 @@ public final class RouterConsumer: Service, Sendable {
         defer { metrics.spent("tx: handle (dedup, route, load merged cases, encode)", since: t) }
         for (record, item) in items {
             switch item {
-            case .incident(let incident):
-                try await work.handle(incident, traceparent: record.headers.string(CloudEventHeader.traceparent) ?? Self.structuredTraceparent(record))
+            case .incident(let incident, let traceparent):
+                try await work.handle(incident, traceparent: traceparent)
             case .feedback(let feedback):
                 if let reason = try await work.handle(feedback) { work.deadLetter(record, reason: reason) }
             case .survey(let survey):
@@ -429,11 +431,6 @@ public final class RouterConsumer: Service, Sendable {
                 break
             }
         }
-    }
-
-    /// The `traceparent` attribute of a structured-mode record (binary mode has it as a header).
-    static func structuredTraceparent(_ record: ConsumerRecord) -> String? {
-        (try? CloudEvent(headers: record.headers.map { ($0.key, $0.value) }, value: record.value))?.traceparent
     }
 
     static func readable(_ error: any Error) -> String {

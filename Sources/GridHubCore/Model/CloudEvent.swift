@@ -164,11 +164,7 @@ public struct CloudEvent: Sendable, Hashable {
     /// (and `content-type`, `traceparent`) are ignored; a repeated CloudEvents header is an error.
     public init(headers: [(key: String, value: [UInt8])], value: [UInt8]) throws(CloudEventError) {
         var found: [String: String] = [:]
-        let known: Set<String> = [
-            CloudEventHeader.specVersion, CloudEventHeader.id, CloudEventHeader.source, CloudEventHeader.type,
-            CloudEventHeader.time, CloudEventHeader.subject, CloudEventHeader.contentType, CloudEventHeader.traceparent,
-        ]
-        for header in headers where known.contains(header.key) {
+        for header in headers where Self.knownHeaders.contains(header.key) {
             guard found[header.key] == nil else { throw CloudEventError(code: .duplicateHeader, header: header.key) }
             guard let text = String(validating: header.value, as: UTF8.self) else {
                 throw CloudEventError(code: .invalidHeader, header: header.key, detail: "not UTF-8")
@@ -207,6 +203,12 @@ public struct CloudEvent: Sendable, Hashable {
         self.init(id: id, source: source, type: type, time: time, subject: found[CloudEventHeader.subject],
                   dataContentType: contentType, traceparent: found[CloudEventHeader.traceparent], data: value)
     }
+
+    /// The headers an event is read from.
+    private static let knownHeaders: Set<String> = [
+        CloudEventHeader.specVersion, CloudEventHeader.id, CloudEventHeader.source, CloudEventHeader.type,
+        CloudEventHeader.time, CloudEventHeader.subject, CloudEventHeader.contentType, CloudEventHeader.traceparent,
+    ]
 
     /// The media type of structured mode: the value is the whole event as JSON.
     public static let structuredContentType = "application/cloudevents+json"
