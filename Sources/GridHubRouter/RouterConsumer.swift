@@ -344,9 +344,8 @@ public final class RouterConsumer: Service, Sendable {
         return (work.counts, work.cacheUpdate, ContinuousClock.now)
     }
 
-    /// A consumed record, decoded.
-    /// A decoded record. An incident keeps its event's `traceparent` (a header in binary mode, an attribute
-    /// in structured mode), read with the event rather than again when the incident is handled.
+    /// A consumed record, decoded. An incident keeps its event's `traceparent` (a header in binary mode, an
+    /// attribute in structured mode), read with the event rather than again when the incident is handled.
     enum Item: Sendable { case incident(Incident, traceparent: String?), feedback(Feedback), survey(Survey), command(Command), invalid(String) }
 
     /// Decodes `records` in order, in two halves at once when there are many (decoding is most of a
