@@ -74,8 +74,11 @@ public final class ChildProcess: Sendable {
     /// Standard error so far.
     public var standardError: String { stderrBuffer.withLock { String(decoding: $0, as: UTF8.self) } }
 
-    /// The first stdout line, waiting at most `timeout`.
-    public func firstLine(timeout: Duration = .seconds(30)) async throws -> String {
+    /// The first stdout line, waiting at most `timeout`. A daemon's first line comes once it has started
+    /// (reference data read, port bound): about a second alone in a debug build, but more than 30 s was
+    /// seen in the first minute of the whole suite on a slow CI machine, when every suite starts its
+    /// processes at once. The benchmarks wait 120 s for the same line.
+    public func firstLine(timeout: Duration = .seconds(120)) async throws -> String {
         try await withThrowingTaskGroup(of: String?.self) { group in
             group.addTask {
                 for await line in self.stdoutLines { return line }
