@@ -1,4 +1,3 @@
-import Foundation
 import Dispatch
 import Synchronization
 
@@ -103,15 +102,13 @@ final class AsyncPermits: Sendable {
 /// Runs blocking work that may wait for seconds or minutes (an admin request to a cluster that does
 /// not answer, a child process) on a thread of its own, so that it never holds one of the few global
 /// dispatch threads that short blocking work of the whole process shares.
+///
+/// The thread is a worker of libdispatch's overcommitting pool, reached through a serial queue made for
+/// this call: the pool starts a thread when none is free, and keeps a finished one a few seconds for
+/// the next call. (A thread made and ended per call showed in an idle adapter's profile: its health
+/// probe asks the cluster every half second.)
 package func runOnOwnThread<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-    let result: Result<T, E> = await withCheckedContinuation { continuation in
-        let thread = Thread {
-            do throws(E) { continuation.resume(returning: .success(try body())) } catch { continuation.resume(returning: .failure(error)) }
-        }
-        thread.name = "gridhub-blocking-wait"
-        thread.start()
-    }
-    return try result.get()
+    try await runBlocking(on: DispatchQueue(label: "gridhub.blocking-wait"), body)
 }
 
 /// Runs `operation` and returns its result, or nil once `limit` has passed without one: the operation
