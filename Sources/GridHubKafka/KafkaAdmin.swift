@@ -38,9 +38,16 @@ public struct PartitionLag: Sendable, Hashable {
 /// Cluster administration: topics, partitions, end offsets and consumer-group lag.
 /// Every call blocks on librdkafka (seconds when the cluster does not answer), so each runs on a thread of its own.
 ///
+/// An admin has a librdkafka client of its own (its threads and a connection to each broker), or asks
+/// over a producer's (``init(sharing:)``): a daemon that already has a producer needs no second client
+/// to ask whether the cluster answers.
+///
 /// `@unchecked Sendable`: the C handle is thread-safe.
 public final class KafkaAdmin: @unchecked Sendable {
     private let handle: RDKafkaHandle
+    /// The producer whose client this admin asks over, kept alive as long as the admin; nil when the
+    /// admin's client is its own (and is destroyed with it).
+    private let producer: KafkaProducer?
     private let client: KafkaClientConfiguration
     private let logger: Logger
 
@@ -50,9 +57,20 @@ public final class KafkaAdmin: @unchecked Sendable {
         var props = configuration.librdkafkaProperties
         props += configuration.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         handle = try RDKafkaHandle(kind: .producer, properties: props, context: RDKafkaContext(logger: logger))
+        producer = nil
     }
 
-    deinit { handle.destroy() }
+    /// An admin that asks over `producer`'s client: no threads or connections of its own. The producer
+    /// stays alive as long as the admin, and its shutdown does not stop the admin's questions (its
+    /// client lives until both are released).
+    public init(sharing producer: KafkaProducer) {
+        handle = producer.handle
+        self.producer = producer
+        client = producer.configuration.client
+        logger = producer.logger
+    }
+
+    deinit { if producer == nil { handle.destroy() } }
 
     /// Every topic of the cluster (internal ones excluded) with its partition count.
     public func listTopics(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicDescription] {

@@ -14,9 +14,9 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: the C handle is thread-safe; Swift state is in `Mutex`es.
 public final class KafkaProducer: @unchecked Sendable {
-    private let handle: RDKafkaHandle
+    let handle: RDKafkaHandle
     private let permits: AsyncPermits
-    private let logger: Logger
+    let logger: Logger
     private let blockingQueue = DispatchQueue(label: "gridhub.kafka.producer.blocking")
     private let gate = Gate()
     private let pollThread: PollThread

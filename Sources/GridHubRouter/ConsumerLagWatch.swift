@@ -5,7 +5,6 @@ import Logging
 import Prometheus
 import PostgresNIO
 import ServiceLifecycle
-import Synchronization
 
 /// The router's consumer lag per topic, on `/metrics` as `gridhub_router_consumer_lag_records{topic}`:
 /// records on Kafka the router has not applied yet — each partition's end offset less the next offset
@@ -13,17 +12,16 @@ import Synchronization
 /// Kafka's group offsets, so the usual group-lag tools do not see them). Looked at every ``interval``.
 public final class ConsumerLagWatch: Service, Sendable {
     let store: RouterStore
-    let kafka: KafkaClientConfiguration
-    /// Made at the first measurement, not at start (a router starting needs its CPU for other things).
-    private let admin = Mutex<KafkaAdmin?>(nil)
+    /// Asks where each partition ends (the router's publisher's, so no client of its own).
+    let admin: KafkaAdmin
     let topics: [String]
     let gauges: [String: Gauge]
     let interval: Duration
     let logger: Logger
 
-    public init(store: RouterStore, kafka: KafkaClientConfiguration, topics: [String], metrics: DaemonMetrics, logger: Logger, interval: Duration = .seconds(10)) throws {
+    public init(store: RouterStore, admin: KafkaAdmin, topics: [String], metrics: DaemonMetrics, logger: Logger, interval: Duration = .seconds(10)) {
         self.store = store
-        self.kafka = kafka
+        self.admin = admin
         self.topics = topics
         var gauges: [String: Gauge] = [:]
         for topic in topics {
@@ -52,12 +50,6 @@ public final class ConsumerLagWatch: Service, Sendable {
         for try await (topic, partition, offset) in try await store.client.query(
             "SELECT topic, partition, next_offset FROM consumed_offsets WHERE topic = ANY(\(topics)::text[])", logger: logger).decode((String, Int32, Int64).self) {
             next["\(topic)/\(partition)"] = offset
-        }
-        let admin = try self.admin.withLock { cached -> KafkaAdmin in
-            if let cached { return cached }
-            let made = try KafkaAdmin(configuration: kafka, logger: logger)
-            cached = made
-            return made
         }
         var lag: [String: Int64] = [:]
         for topic in topics {

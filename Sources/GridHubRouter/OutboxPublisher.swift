@@ -18,6 +18,9 @@ public final class OutboxPublisher: Service, Sendable {
     private let memory: OutboxMemory?
     /// The topics the router writes, looked up at start (``KafkaProducer/prepare(topics:timeout:)``).
     private let topics: [String]
+    /// Questions to the cluster (does it answer, where do partitions end) asked over this publisher's
+    /// producer: the router needs no client of its own for them.
+    public let admin: KafkaAdmin
 
     public convenience init(kafka: KafkaClientConfiguration, store: RouterStore, metrics: RouterMetrics, logger: Logger, batchSize: Int = 5_000) throws {
         try self.init(kafka: kafka, store: store, metrics: metrics, logger: logger, batchSize: batchSize, memory: nil)
@@ -35,6 +38,7 @@ public final class OutboxPublisher: Service, Sendable {
         // A round's records are handed over together, so a longer linger adds latency and no batching.
         config.lingerMilliseconds = 1
         producer = try KafkaProducer(configuration: config, logger: logger)
+        admin = KafkaAdmin(sharing: producer)
         self.store = store
         self.metrics = metrics
         self.logger = logger

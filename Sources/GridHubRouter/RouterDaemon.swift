@@ -61,9 +61,9 @@ public struct RouterDaemon: Sendable {
         scheduler = DeadlineScheduler(store: store, environment: environment, metrics: metrics, logger: logger, interval: configuration.deadlineInterval)
         reportMix = ReportMixWatch(store: store, environment: environment, logger: logger, interval: configuration.reportMixInterval)
         let c = configuration.consumer
-        lag = try ConsumerLagWatch(store: store, kafka: configuration.kafka, topics: [c.incidentsTopic, c.feedbackTopic, c.surveysTopic, c.commandsTopic],
-                                   metrics: daemonMetrics, logger: logger)
-        kafkaReachability = try KafkaReachability(client: configuration.kafka, interval: .seconds(1), logger: logger)
+        lag = ConsumerLagWatch(store: store, admin: publisher.admin, topics: [c.incidentsTopic, c.feedbackTopic, c.surveysTopic, c.commandsTopic],
+                               metrics: daemonMetrics, logger: logger)
+        kafkaReachability = KafkaReachability(admin: publisher.admin, interval: .seconds(1), logger: logger)
     }
 
     /// Every service, the pool first (it must run before the others can use it, and stops last).

@@ -31,6 +31,26 @@ struct AdminTests {
         #expect(lag.map(\.committed) == [10, nil])
     }
 
+    @Test("an admin over a producer's client answers, outlives the producer's shutdown, and leaves the producer working when released")
+    func sharingAProducer() async throws {
+        let topic = try await TestKafka.makeTopic(partitions: 2)
+        var producer: KafkaProducer? = try TestKafka.producer()
+        var admin: KafkaAdmin? = KafkaAdmin(sharing: producer!)
+        #expect(try await admin!.listBrokers().count == 3)
+        #expect(try await admin!.listTopics().first { $0.name == topic }?.partitionCount == 2)
+
+        // Released, the admin takes nothing from the producer.
+        admin = nil
+        for r in await producer!.send((0..<6).map { ProducerRecord(topic: topic, partition: Int32($0 % 2), value: [UInt8($0)]) }) { _ = try r.get() }
+
+        // The producer shut down and let go of: an admin made over it still asks the cluster.
+        admin = KafkaAdmin(sharing: producer!)
+        await producer!.shutdown()
+        producer = nil
+        #expect(try await admin!.endOffsets(topic: topic).map(\.offset) == [3, 3])
+        #expect(try await admin!.listBrokers().count == 3)
+    }
+
     @Test("the environment names the cluster, passes librdkafka properties through, and refuses to go without GRIDHUB_BOOTSTRAP")
     func environment() throws {
         let config = try KafkaEnvironment.clientConfiguration(from: [

@@ -26,8 +26,9 @@ struct ConsumerLagTests {
         let client = PostgresClient(configuration: try RouterStore.configuration(url: world.databaseURL, maximumConnections: 1), backgroundLogger: TestKafka.quietLogger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
-            let watch = try ConsumerLagWatch(store: RouterStore(client: client, logger: TestKafka.quietLogger), kafka: TestKafka.client(world.cluster),
-                                             topics: [Topics.incidents, Topics.feedback], metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
+            let admin = try KafkaAdmin(configuration: TestKafka.client(world.cluster), logger: TestKafka.quietLogger)
+            let watch = ConsumerLagWatch(store: RouterStore(client: client, logger: TestKafka.quietLogger), admin: admin,
+                                         topics: [Topics.incidents, Topics.feedback], metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
             let lag = try await watch.lag()
             #expect(lag[Topics.incidents] == 3 && lag[Topics.feedback] == 0, "\(lag)")
             group.cancelAll()

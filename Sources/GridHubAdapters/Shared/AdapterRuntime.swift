@@ -40,7 +40,7 @@ public struct AdapterRuntime: Sendable {
         let producer = self.producer
         Task { await producer.prepare(topics: [Topics.incidents, Topics.surveys, Topics.deadLetter]) }
         ledger = try DeliveryLedger(directory: stateDirectory, retention: ledgerRetention, now: clock)
-        reachability = try KafkaReachability(client: kafka, interval: .milliseconds(500), logger: logger)
+        reachability = KafkaReachability(admin: KafkaAdmin(sharing: producer), interval: .milliseconds(500), logger: logger)
         pipeline = IngestPipeline(system: system, producer: producer, ledger: ledger, reachability: reachability, metrics: metrics, logger: logger, topics: topics)
         let reach = reachability
         readiness.add("kafka") { reach.problem() }

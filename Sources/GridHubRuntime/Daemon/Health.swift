@@ -26,14 +26,18 @@ public final class Readiness: Sendable {
 
 /// Watches whether the Kafka cluster answers, for readiness and for answering "busy" at once instead
 /// of after a delivery timeout. Probes the cluster's metadata every `interval`.
+///
+/// Asked over the daemon's producer (``KafkaAdmin/init(sharing:)``): the answer is about the connections
+/// the daemon's records take, and a probe costs no client of its own (threads, and a connection to
+/// each broker).
 public final class KafkaReachability: Service, Sendable {
     private let admin: KafkaAdmin
     private let interval: Duration
     private let logger: Logger
     private let state = Mutex<(reachable: Bool, reason: String?)>((false, "not checked yet"))
 
-    public init(client: KafkaClientConfiguration, interval: Duration = .seconds(1), logger: Logger) throws {
-        admin = try KafkaAdmin(configuration: client, logger: logger)
+    public init(admin: KafkaAdmin, interval: Duration = .seconds(1), logger: Logger) {
+        self.admin = admin
         self.interval = interval
         self.logger = logger
     }
