@@ -115,7 +115,9 @@ public final class StatusDelivery: Service, Sendable {
             do {
                 try await cancelWhenGracefulShutdown {
                     while !Task.isCancelled {
-                        let records = try await consumer.poll(maxRecords: self.configuration.maxBatch, timeout: .milliseconds(300))
+                        // A poll returns with the first record that comes, and at once when cancelled: a
+                        // longer wait costs no latency, and an idle adapter wakes less often.
+                        let records = try await consumer.poll(maxRecords: self.configuration.maxBatch, timeout: .seconds(1))
                         if records.isEmpty { continue }
                         try await self.handle(records)
                         try await consumer.commit(after: records)
