@@ -108,6 +108,13 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// embedded broker) adds up to this to every hop, where librdkafka's 500 ms put a quarter of a second
     /// on each; a real broker answers at once, and the only cost is this many empty fetches when idle.
     public var fetchMaxWaitMilliseconds: Int = 20
+    /// `queued.min.messages`: how many records librdkafka reads ahead before it stops fetching. The
+    /// count is of the whole consumer, not a partition, and librdkafka 2.0 fetches again only when its
+    /// broker thread next wakes (up to a second later): a consumer that takes 100 000 records (the
+    /// default) in less than a second then waits, and one that could read a backlog faster reads it
+    /// at about 100 000 a second. A million leaves the bound to `queued.max.messages.kbytes` (64 MB),
+    /// the memory that read-ahead may take either way.
+    public var readAheadRecords: Int = 1_000_000
 
     public init(client: KafkaClientConfiguration, groupID: String? = nil) {
         self.client = client
@@ -127,6 +134,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("max.poll.interval.ms", String(maxPollIntervalMilliseconds)),
             ("partition.assignment.strategy", assignmentStrategy),
             ("fetch.wait.max.ms", String(fetchMaxWaitMilliseconds)),
+            ("queued.min.messages", String(readAheadRecords)),
         ]
         if let groupID { p.append(("group.id", groupID)) }
         p += client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
