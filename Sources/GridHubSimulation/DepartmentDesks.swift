@@ -57,6 +57,8 @@ public struct DepartmentDesks: Service {
         var due: ContinuousClock.Instant
         var sequence: Int
         var caseId: String
+        /// The answered dispatch's place among the case's dispatches (``Dispatch/attempt``).
+        var attempt: Int
         var feedback: Feedback
         static func < (a: Planned, b: Planned) -> Bool { (a.due, a.sequence) < (b.due, b.sequence) }
     }
@@ -73,6 +75,12 @@ public struct DepartmentDesks: Service {
         // Dispatches answered to the end (resolved, returned): a revision of one that comes later (a
         // source's supplement to a finished case) is read, not worked on again.
         var finished = BoundedSet(capacity: 100_000)
+        // Dispatches a desk resolved ("case/department/attempt"). The router escalates a dispatch whose
+        // time ran out before the answer reached it (a loaded machine), and applies a department's answer
+        // on an earlier dispatch to the case's current one: the escalation that follows a resolved
+        // dispatch of the same department is resolved too, and the desk reads it without working it
+        // again (once it would return it, and the router refuses a return of a resolved case).
+        var resolved = BoundedSet(capacity: 100_000)
         var sequence = 0
         let decoder = GridHubJSON.decoder()
 
@@ -93,6 +101,11 @@ public struct DepartmentDesks: Service {
                     statistics.add("revised")
                     continue
                 }
+                if dispatch.reason == .escalated, resolved.contains("\(dispatch.caseId)/\(dispatch.department)/\(dispatch.attempt - 1)") {
+                    statistics.add("crossed")
+                    finished.insert(dispatch.dispatchId)
+                    continue
+                }
                 statistics.add("received")
                 if latestDispatch[dispatch.caseId] != nil { statistics.add("superseded") }
                 latestDispatch[dispatch.caseId] = dispatch.dispatchId
@@ -108,7 +121,7 @@ public struct DepartmentDesks: Service {
                 func schedule(_ status: FeedbackStatus, after simulated: Double, note: String?) {
                     sequence += 1
                     let due = now + .seconds(simulated / behaviour.speed)
-                    plan.append(Planned(due: due, sequence: sequence, caseId: dispatch.caseId, feedback: Feedback(
+                    plan.append(Planned(due: due, sequence: sequence, caseId: dispatch.caseId, attempt: dispatch.attempt, feedback: Feedback(
                         dispatchId: dispatch.dispatchId, department: dispatch.department, status: status, note: note, at: Date())))
                 }
                 if roll < behaviour.silentShare + behaviour.returnShare && dispatch.department != "command-center" {
@@ -132,6 +145,7 @@ public struct DepartmentDesks: Service {
                     if feedback.status == .resolved || feedback.status == .returned {
                         latestDispatch[first.caseId] = nil
                         finished.insert(feedback.dispatchId)
+                        if feedback.status == .resolved { resolved.insert("\(first.caseId)/\(feedback.department)/\(first.attempt)") }
                     }
                 }
                 sent += 1
