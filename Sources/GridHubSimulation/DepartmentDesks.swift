@@ -81,6 +81,7 @@ public struct DepartmentDesks: Service {
         // dispatch of the same department is resolved too, and the desk reads it without working it
         // again (once it would return it, and the router refuses a return of a resolved case).
         var resolved = BoundedSet(capacity: 100_000)
+        func resolvedKey(_ caseId: String, _ department: String, _ attempt: Int) -> String { "\(caseId)/\(department)/\(attempt)" }
         var sequence = 0
         let decoder = GridHubJSON.decoder()
 
@@ -101,7 +102,7 @@ public struct DepartmentDesks: Service {
                     statistics.add("revised")
                     continue
                 }
-                if dispatch.reason == .escalated, resolved.contains("\(dispatch.caseId)/\(dispatch.department)/\(dispatch.attempt - 1)") {
+                if dispatch.reason == .escalated, resolved.contains(resolvedKey(dispatch.caseId, dispatch.department, dispatch.attempt - 1)) {
                     statistics.add("crossed")
                     finished.insert(dispatch.dispatchId)
                     continue
@@ -145,7 +146,7 @@ public struct DepartmentDesks: Service {
                     if feedback.status == .resolved || feedback.status == .returned {
                         latestDispatch[first.caseId] = nil
                         finished.insert(feedback.dispatchId)
-                        if feedback.status == .resolved { resolved.insert("\(first.caseId)/\(feedback.department)/\(first.attempt)") }
+                        if feedback.status == .resolved { resolved.insert(resolvedKey(first.caseId, feedback.department, first.attempt)) }
                     }
                 }
                 sent += 1

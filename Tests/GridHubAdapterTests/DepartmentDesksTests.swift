@@ -3,7 +3,6 @@ import GridHubCore
 import GridHubKafka
 import GridHubSimulation
 import GridHubTesting
-import Logging
 import Testing
 
 /// The simulated city's department desks (`gridhub dev`): they answer only with feedback the router can

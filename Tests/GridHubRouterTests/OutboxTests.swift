@@ -189,19 +189,20 @@ struct OutboxTests {
             try await store.client.query("INSERT INTO outbox (records, body) VALUES (1, \(OutboxRecord.body([record])))", logger: TestKafka.quietLogger)
             try await store.client.query(PostgresQuery(unsafeSQL: "NOTIFY \(RouterStore.outboxChannel)"), logger: TestKafka.quietLogger)
         }
-        func sending() -> String? {
-            daemonMetrics.render().split(separator: "\n").map(String.init).first { $0.hasPrefix("gridhub_router_outbox_sending_records") }
-        }
+        // Every value the gauge was seen to take, for a failure's message.
         var seenValues: [String] = []
+        func sending() -> String? {
+            let line = daemonMetrics.render().split(separator: "\n").map(String.init).first { $0.hasPrefix("gridhub_router_outbox_sending_records") }
+            if let line, seenValues.last != line { seenValues.append(line) }
+            return line
+        }
         func waitFor(_ line: String) async throws -> String? {
             let deadline = ContinuousClock.now + .seconds(20)
             var seen = sending()
             while seen != line, ContinuousClock.now < deadline {
-                if let seen, seenValues.last != seen { seenValues.append(seen) }
                 try await Task.sleep(for: .milliseconds(20))
                 seen = sending()
             }
-            if let seen, seenValues.last != seen { seenValues.append(seen) }
             return seen
         }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
