@@ -183,12 +183,15 @@ public enum E2EBenchmark {
 
             // Idle: nothing to do for a while.
             try await Task.sleep(for: .seconds(2))
-            let daemons: [(String, DaemonProcess)] = [("router", router), ("hotline adapter", adapter), ("broker", broker)]
-            let idleStart = daemons.map { $0.1.cpuSeconds() }, idleClock = ContinuousClock.now
+            // PostgreSQL is counted with its backends: the router's statements run there.
+            let server = await pg.serverProcess()
+            let daemons: [(String, @Sendable () -> Double)] = [("router", router.cpuSeconds), ("hotline adapter", adapter.cpuSeconds), ("broker", broker.cpuSeconds),
+                                                               ("PostgreSQL", { server.map(processTreeCPUSeconds) ?? 0 })]
+            let idleStart = daemons.map { $0.1() }, idleClock = ContinuousClock.now
             try await Task.sleep(for: .seconds(options.idleSeconds))
             let idleWall = (ContinuousClock.now - idleClock).seconds
             var idleCPU: [String: Double] = [:]
-            for (k, d) in daemons.enumerated() { idleCPU[d.0] = (d.1.cpuSeconds() - idleStart[k]) / idleWall * 100 }
+            for (k, d) in daemons.enumerated() { idleCPU[d.0] = (d.1() - idleStart[k]) / idleWall * 100 }
 
             // Raw librdkafka on the same broker at the same rate.
             logger.notice("idle measured; raw librdkafka round trip")
@@ -267,7 +270,7 @@ public enum E2EBenchmark {
                 loadStarted.clock.withLock { $0 = start }
                 Task {
                     try? await Task.sleep(until: start + .seconds(2), clock: .continuous)
-                    let cpu = daemons.map { $0.1.cpuSeconds() } + [processCPUSeconds(getpid())]
+                    let cpu = daemons.map { $0.1() } + [processCPUSeconds(getpid())]
                     loadStarted.cpu.withLock { $0 = cpu }
                 }
             }
@@ -287,7 +290,7 @@ public enum E2EBenchmark {
             let processWall = (ContinuousClock.now - loadClock).seconds - 2
             var loadCPU: [String: Double] = [:], perOrder: [String: Double] = [:]
             for (k, d) in daemons.enumerated() {
-                let used = d.1.cpuSeconds() - loadStart[k]
+                let used = d.1() - loadStart[k]
                 loadCPU[d.0] = used / processWall * 100
                 perOrder[d.0] = used / Double(max(1, acceptedOrders.count)) * 1e6
             }

@@ -169,6 +169,9 @@ public final class PostgresInstance: Sendable {
         stopWatcher()
     }
 
+    /// The process id of the running server (its postmaster), if it runs.
+    public func serverProcess() async -> pid_t? { Self.runningServer(in: await dataDirectory()) }
+
     /// The process id of the server running on `dir`, from its `postmaster.pid`, if that process lives.
     static func runningServer(in dir: URL) -> pid_t? {
         guard let text = try? String(contentsOf: dir.appendingPathComponent("postmaster.pid"), encoding: .utf8),
