@@ -83,30 +83,30 @@ final class DaemonProcess: Sendable {
 
 /// User and system CPU seconds process `pid` used so far, from `/proc` (0 if it cannot be read).
 func processCPUSeconds(_ pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    statFields(pid).map { clockTicks($0, [11, 12]) } ?? 0
+}
+
+/// The fields of `/proc/<pid>/stat` after the command, whose name may hold spaces: state is the first
+/// (field 3, 1-based over the whole line), ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+private func statFields(_ pid: Int32) -> [Substring]? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+    return stat[stat.index(after: close)...].split(separator: " ")
+}
+
+/// The sum of the clock-tick fields at `indices` (of ``statFields(_:)``), in seconds.
+private func clockTicks(_ fields: [Substring], _ indices: [Int]) -> Double {
+    indices.reduce(0) { $0 + (fields.count > $1 ? Double(fields[$1]) ?? 0 : 0) } / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// CPU seconds of process `root` and its children so far: the living ones from `/proc`, and the ones that
 /// ended and were waited for, which the kernel adds to `root`'s own account (PostgreSQL's server and its
 /// backends; 0 if `root` cannot be read).
 func processTreeCPUSeconds(_ root: Int32) -> Double {
-    func fields(_ pid: Int32) -> [Substring]? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ")
-    }
-    // After the command (1-based over the whole line): ppid 4, utime 14, stime 15, cutime 16, cstime 17.
-    func seconds(_ f: [Substring], _ indices: [Int]) -> Double {
-        indices.reduce(0) { $0 + (f.count > $1 ? Double(f[$1]) ?? 0 : 0) } / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-    guard let own = fields(root) else { return 0 }
-    var total = seconds(own, [11, 12, 13, 14])
+    guard let own = statFields(root) else { return 0 }
+    var total = clockTicks(own, [11, 12, 13, 14])
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(entry), pid != root, let f = fields(pid), f.count > 1, Int32(f[1]) == root else { continue }
-        total += seconds(f, [11, 12])
+        guard let pid = Int32(entry), pid != root, let f = statFields(pid), f.count > 1, Int32(f[1]) == root else { continue }
+        total += clockTicks(f, [11, 12])
     }
     return total
 }

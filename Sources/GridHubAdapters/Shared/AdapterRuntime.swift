@@ -33,7 +33,7 @@ public struct AdapterRuntime: Sendable {
         config.deliveryTimeoutMilliseconds = Int(deliveryTimeout.components.seconds * 1000)
         // librdkafka's default 5 ms, not 1: at a thousand orders a second a produce request then carries
         // several orders instead of one. The broker's CPU per order fell by a sixth and the records of the
-        // other daemons waited less behind it; the source's answer takes 2–4 ms longer (docs/performance.md,
+        // other daemons waited less behind it; the source's answer takes 2–5 ms longer (docs/performance.md,
         // stop 38).
         config.lingerMilliseconds = 5
         // Bounded: a sender beyond this waits for a slot (back-pressure), never an unbounded queue.
