@@ -35,6 +35,14 @@ final class DaemonProcess: Sendable {
 
     var pid: Int32 { command.pid }
 
+    /// The allocator the router's and the adapters' systemd units preload (`Deploy/systemd`): jemalloc,
+    /// when its library is installed; else nothing (glibc's malloc).
+    static var deployedAllocator: [String: String] {
+        let installed = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
+            .contains { FileManager.default.fileExists(atPath: "\($0)/libjemalloc.so.2") }
+        return installed ? ["LD_PRELOAD": "libjemalloc.so.2"] : [:]
+    }
+
     /// `gridhub broker` (one broker) with the contract's topics made (`gridhub topics create`), its log in
     /// `work`: the broker, its bootstrap address, and the environment that points a daemon at it (quiet
     /// logs, `GRIDHUB_BOOTSTRAP`).

@@ -51,6 +51,9 @@ public enum E2EBenchmark {
         /// How long the daemons are watched with nothing to do.
         public var idleSeconds = 20
         public var postgresSettings: [String: String] = [:]
+        /// Whether the router and the adapter run on the allocator their systemd units preload (jemalloc
+        /// when installed), as ops run them; false: on glibc's malloc.
+        public var deployedAllocator = true
         public init(executable: String, referenceDirectory: URL) {
             self.executable = executable
             self.referenceDirectory = referenceDirectory
@@ -101,6 +104,8 @@ public enum E2EBenchmark {
         public var toSendP99: Double
         public var sentToReadP50: Double
         public var sentToReadP99: Double
+        /// The malloc each daemon ran on, read from its memory map.
+        public var allocators: [String: String]
 
         public var table: String {
             func f(_ v: Double) -> String { String(format: "%.1f", v) }
@@ -116,6 +121,7 @@ public enum E2EBenchmark {
                 "| … issued → handed to the router's producer (p50 / p99) | \(f(toSendP50)) / \(f(toSendP99)) ms |",
                 "| … handed to the producer → readable (p50 / p99) | \(f(sentToReadP50)) / \(f(sentToReadP99)) ms |",
                 "| the router's transactions (consumed batches) and their mean time | \(routerBatches), \(f(routerBatchMilliseconds)) ms |",
+                "| malloc of the router / the adapter (their systemd units preload jemalloc) | \(allocators["router"] ?? "?") / \(allocators["hotline adapter"] ?? "?") |",
             ]
             for name in idleCPU.keys.sorted() {
                 lines.append("| \(name): CPU idle / under load (share of one core), per order | \(String(format: "%.2f", idleCPU[name]!)) % / \(f(loadCPU[name] ?? 0)) %, \(Int(cpuMicrosecondsPerOrder[name] ?? 0)) µs |")
@@ -170,16 +176,21 @@ public enum E2EBenchmark {
             var platformPort = 0
             for await p in ports { platformPort = p; break }
             let reference = options.referenceDirectory.path
+            // The router and the adapter on the allocator ops run them on (Deploy/systemd), unless told otherwise.
+            let allocator = options.deployedAllocator ? DaemonProcess.deployedAllocator : [:]
             let router = try DaemonProcess(exe, ["router", "--admin-listen", "127.0.0.1:0", "--reference-dir", reference],
-                                           environment: kafkaEnv.merging(["GRIDHUB_DATABASE_URL": pg.url]) { $1 }, log: work.appendingPathComponent("router.log"))
+                                           environment: kafkaEnv.merging(["GRIDHUB_DATABASE_URL": pg.url]) { $1 }.merging(allocator) { $1 },
+                                           log: work.appendingPathComponent("router.log"))
             started(router)
             let routerAdmin = String(try await router.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
             let adapter = try DaemonProcess(exe, ["adapter", "hotline12345", "--listen", "127.0.0.1:0", "--hotline-url", "http://127.0.0.1:\(platformPort)",
                                                   "--state-dir", work.appendingPathComponent("hotline").path, "--reference-dir", reference],
-                                            environment: kafkaEnv.merging(["GRIDHUB_HOTLINE_SECRET": secret]) { $1 }, log: work.appendingPathComponent("hotline.log"))
+                                            environment: kafkaEnv.merging(["GRIDHUB_HOTLINE_SECRET": secret]) { $1 }.merging(allocator) { $1 },
+                                            log: work.appendingPathComponent("hotline.log"))
             started(adapter)
             let adapterAddress = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
             for address in [routerAdmin, adapterAddress] { try await DaemonProcess.waitReady("http://\(address)/readyz") }
+            let allocators = ["router": MemoryAllocator.of(process: router.pid), "hotline adapter": MemoryAllocator.of(process: adapter.pid)]
 
             // Idle: nothing to do for a while.
             try await Task.sleep(for: .seconds(2))
@@ -342,7 +353,8 @@ public enum E2EBenchmark {
                           toIssueP50: percentile(toIssue, 0.5), toIssueP99: percentile(toIssue, 0.99),
                           toReadP50: percentile(toRead, 0.5), toReadP99: percentile(toRead, 0.99),
                           toSendP50: percentile(toSend, 0.5), toSendP99: percentile(toSend, 0.99),
-                          sentToReadP50: percentile(sentToRead, 0.5), sentToReadP99: percentile(sentToRead, 0.99))
+                          sentToReadP50: percentile(sentToRead, 0.5), sentToReadP99: percentile(sentToRead, 0.99),
+                          allocators: allocators)
         }
     }
 

@@ -113,11 +113,13 @@ extension BenchCommand {
         @Option(help: "Seconds of load.") var seconds = 20
         @Option(help: "Seconds the daemons are watched with nothing to do.") var idleSeconds = 20
         @Option(help: "Folder of the reference data.") var referenceDir: String?
+        @Flag(help: "Run the router and the adapter on glibc's malloc, not on jemalloc as their systemd units do.") var glibcMalloc = false
         @Flag(help: "Print one JSON object as the last line too.") var json = false
 
         func run() async throws {
             let directory = try ReferenceLocation.directory(explicit: referenceDir)
             var options = E2EBenchmark.Options(executable: try daemonsExecutable(), referenceDirectory: directory)
+            options.deployedAllocator = !glibcMalloc
             options.rate = rate
             options.seconds = seconds
             options.idleSeconds = idleSeconds

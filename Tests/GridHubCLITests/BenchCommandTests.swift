@@ -57,6 +57,10 @@ struct E2EBenchCommandTests {
         // PostgreSQL is counted with its backends, where the router's statements run: it works under load.
         let perOrder = report["cpuMicrosecondsPerOrder"] as? [String: Double] ?? [:]
         #expect((perOrder["PostgreSQL"] ?? 0) > 0 && (perOrder["router"] ?? 0) > 0, "\(report)")
+        // The router and the adapter run on the allocator their systemd units preload, when it is installed.
+        let jemalloc = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"].contains { FileManager.default.fileExists(atPath: "\($0)/libjemalloc.so.2") }
+        let allocators = report["allocators"] as? [String: String] ?? [:]
+        #expect(allocators == ["router": jemalloc ? "jemalloc" : "glibc malloc", "hotline adapter": jemalloc ? "jemalloc" : "glibc malloc"], "\(report)")
         #expect(run.stdout.contains("| latency p50 / p95 / p99 / max |"))
     }
 }

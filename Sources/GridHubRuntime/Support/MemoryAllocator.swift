@@ -5,8 +5,13 @@ import Foundation
 /// benchmarks, so a figure or a running daemon says which one it had.
 public enum MemoryAllocator {
     /// "jemalloc", "tcmalloc" or "mimalloc" when that library is mapped into this process, else "glibc malloc".
-    public static var current: String {
-        let maps = procFileText("/proc/self/maps") ?? ""
+    public static var current: String { of(mapsFile: "/proc/self/maps") }
+
+    /// The same for another process (a daemon a benchmark started).
+    public static func of(process pid: Int32) -> String { of(mapsFile: "/proc/\(pid)/maps") }
+
+    private static func of(mapsFile: String) -> String {
+        let maps = procFileText(mapsFile) ?? ""
         for name in ["jemalloc", "tcmalloc", "mimalloc"] where maps.contains("/lib\(name)") { return name }
         return "glibc malloc"
     }
