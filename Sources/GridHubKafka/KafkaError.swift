@@ -44,6 +44,10 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public var isRetriable: Bool
     /// The client cannot be used any more (e.g. a fatal idempotent-producer error).
     public var isFatal: Bool
+    /// The consumer group moved on while this member worked (a member joined or left): a commit it made
+    /// was refused, and whoever holds the partitions now reads the uncommitted records again. Not a
+    /// failure of the consumer, which goes on in the new generation.
+    public var isRebalance: Bool { rdKafkaCode.map(Self.rebalanceCodes.contains) ?? false }
     public var file: String
     public var line: UInt
 
@@ -94,6 +98,12 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Codes for which the same request may succeed later (the broker or network recovers).
+    /// The codes of ``isRebalance``.
+    static let rebalanceCodes: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS.rawValue, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION.rawValue,
+        RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID.rawValue, RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST.rawValue,
+    ]
+
     static let retriableCodes: Set<rd_kafka_resp_err_t> = [
         RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT,
         RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__QUEUE_FULL, RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE,

@@ -29,11 +29,24 @@ struct ConsumerGroupTests {
             do { try await consumer.commit(after: batch); outcome = .success(()) } catch { outcome = .failure(error) }
             switch outcome {
             case .success: ledger.committed.formUnion(batch.map { "\($0.partition)@\($0.offset)" })
-            // A rebalance is under way: the batch stays uncommitted and may be read again.
-            case .failure(let error) where error.isRetriable: continue
+            // A rebalance is under way, or the group moved on: the batch stays uncommitted and may be read again.
+            case .failure(let error) where error.isRetriable || error.isRebalance: continue
             case .failure(let error): throw error
             }
         }
+    }
+
+    @Test("a commit the group refused because it moved on (a member joined or left) is told apart from a failure")
+    func rebalanceErrors() {
+        // librdkafka's codes: REBALANCE_IN_PROGRESS 27, ILLEGAL_GENERATION 22, UNKNOWN_MEMBER_ID 25, _ASSIGNMENT_LOST -142.
+        for code: Int32 in [27, 22, 25, -142] {
+            #expect(KafkaError(code: .commit, message: "commit offsets", rdKafkaCode: code).isRebalance, "\(code)")
+        }
+        // Not a rebalance: an unknown topic (3), a message too large (10), an error from outside librdkafka.
+        for code: Int32 in [3, 10] {
+            #expect(!KafkaError(code: .commit, message: "commit offsets", rdKafkaCode: code).isRebalance, "\(code)")
+        }
+        #expect(!KafkaError(code: .commit, message: "commit offsets").isRebalance)
     }
 
     @Test("two consumers split the partitions; when one leaves the other takes over without loss or repeats")

@@ -120,7 +120,10 @@ public final class StatusDelivery: Service, Sendable {
                         let records = try await consumer.poll(maxRecords: self.configuration.maxBatch, timeout: .seconds(1))
                         if records.isEmpty { continue }
                         try await self.handle(records)
-                        try await consumer.commit(after: records)
+                        do { try await consumer.commit(after: records) } catch let error as KafkaError where error.isRebalance || error.isRetriable {
+                            // Delivered and in the ledger: whoever reads these records again skips them.
+                            self.logger.info("status batch not committed; its records may be read again", metadata: ["error": .string("\(error)")])
+                        }
                     }
                 }
             } catch is CancellationError {
