@@ -97,7 +97,7 @@ func processCPUSeconds(_ pid: Int32) -> Double {
 /// The fields of `/proc/<pid>/stat` after the command, whose name may hold spaces: state is the first
 /// (field 3, 1-based over the whole line), ppid 4, utime 14, stime 15, cutime 16, cstime 17.
 private func statFields(_ pid: Int32) -> [Substring]? {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+    guard let stat = procFileText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
     return stat[stat.index(after: close)...].split(separator: " ")
 }
 
