@@ -63,10 +63,14 @@ enum DaemonSupport {
         do { return try context.config.address(flag, commandLine: commandLine) } catch let error as ConfigFileError { throw CommandFailure(error.message) }
     }
 
-    /// `--tls-certificate` and `--tls-key` (or their keys): both, or neither; a clear failure otherwise.
+    /// `--tls-certificate` and `--tls-key` (or their keys): both, or neither, and both files usable; a
+    /// clear failure otherwise. The files are read here, before the reference data and Kafka, so a
+    /// daemon given a wrong file says so at once.
     static func tls(_ context: DaemonContext, certificate: String?, key: String?) throws -> TLSFiles? {
         do {
-            return try TLSFiles.from(certificate: value(context, "tls-certificate", certificate), key: value(context, "tls-key", key))
+            let files = try TLSFiles.from(certificate: value(context, "tls-certificate", certificate), key: value(context, "tls-key", key))
+            _ = try files?.serverConfiguration()
+            return files
         } catch { throw CommandFailure(error.message) }
     }
 
