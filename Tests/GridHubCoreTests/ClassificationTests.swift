@@ -35,6 +35,19 @@ struct ClassificationTests {
     static let elinkSpecFamilies = [("01", "矛盾纠纷"), ("02", "治安隐患"), ("03", "安全隐患"), ("04", "环境卫生"), ("05", "特殊人群服务"), ("06", "民生服务"), ("07", "其他")]
     static let enforcementSpecCauses = ["违章搭建", "占道经营", "乱堆物料", "非法小广告", "渣土撒漏", "油烟扰民", "噪声扰民", "露天烧烤", "擅自挖掘道路", "违规户外广告"]
 
+    @Test("a 12345 label means the same however it is spaced: every path of the table, as the platform sends it and with spaces and empty levels")
+    func hotlineLabelSpacing() {
+        let c = Self.classifier
+        for (path, item) in SourceCategoryTables.hotlinePaths {
+            let canonical = c.meaning(of: path, source: .hotline12345)
+            if let item { #expect(canonical == .item(item), "\(path)") } else { #expect(!canonical.isItem, "\(path)") }
+            let spaced = " " + path.split(separator: "/").joined(separator: " / ") + "/ "
+            let emptyLevels = path.replacingOccurrences(of: "/", with: "//")
+            #expect(c.meaning(of: spaced, source: .hotline12345) == canonical, "\(spaced)")
+            #expect(c.meaning(of: emptyLevels, source: .hotline12345) == canonical, "\(emptyLevels)")
+        }
+    }
+
     @Test("the mapping tables cover every label the source specs list")
     func specLabelsCovered() {
         let c = Self.classifier

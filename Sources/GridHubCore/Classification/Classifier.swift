@@ -118,6 +118,9 @@ public struct Classifier: Sendable {
         }
         switch source {
         case .hotline12345:
+            // A path of the table as it stands, as the platform sends its labels, names its item
+            // without being taken apart (the parts' trimmed join of a table path is the path itself).
+            if let found = hotline[label], let code = found { return .item(code) }
             let parts = label.split(separator: "/").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
             guard !parts.isEmpty else { return .unknown }
             let groups = hotlineFirst[parts[0]] ?? []
