@@ -56,6 +56,30 @@ struct SourceHotlineTests {
         #expect(!Hotline12345.Signature(secret: Array("K".utf8), timestamp: "1795740932").matches(raw))
     }
 
+    @Test("one signing key serves every request: signatures begun from it, interleaved and on many tasks at once, are each that request's own")
+    func signingKeyShared() async throws {
+        let key = Hotline12345.SigningKey(secret: Array("k".utf8))
+        var first = Hotline12345.Signature(key: key, timestamp: "1795740932")
+        var second = Hotline12345.Signature(key: key, timestamp: "1795740999")
+        first.update(Array("<A".utf8))
+        second.update(Array("<B/>".utf8))
+        first.update(Array("/>".utf8))
+        #expect(first.hex == "a56dbbb3c91102ffb20db04ea74f1e7f0df92b52d5a7b8abb79b130e6b70e707")
+        #expect(second.hex == Hotline12345.signature(secret: Array("k".utf8), timestamp: "1795740999", body: Array("<B/>".utf8)))
+        #expect(first.hex != second.hex)
+        let mismatches = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    var signature = Hotline12345.Signature(key: key, timestamp: "\(1795740000 + i)")
+                    signature.update(Array("<GD>\(i)</GD>".utf8))
+                    return signature.hex != Hotline12345.signature(secret: Array("k".utf8), timestamp: "\(1795740000 + i)", body: Array("<GD>\(i)</GD>".utf8))
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test("the 综治e通 API key is compared whole: a prefix, a longer key or one differing byte is refused")
     func apiKey() {
         let key = Array("elink-key-2026".utf8)

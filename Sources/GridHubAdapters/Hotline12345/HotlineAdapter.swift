@@ -13,7 +13,9 @@ public final class HotlineIngest: Sendable {
     /// Settings of the inbound side.
     public struct Configuration: Sendable {
         /// The shared secret of the signature (`GRIDHUB_HOTLINE_SECRET`).
-        public var secret: [UInt8]
+        public var secret: [UInt8] { didSet { signingKey = Hotline12345.SigningKey(secret: secret) } }
+        /// The secret, keyed for HMAC-SHA256 once.
+        private(set) var signingKey: Hotline12345.SigningKey
         /// Largest body accepted, in bytes; larger bodies are answered `400` and dead-lettered (first bytes).
         public var maxBodyBytes: Int = 256 * 1024
         /// Bodies beyond this are not even read to the end (the signature cannot be checked).
@@ -21,7 +23,10 @@ public final class HotlineIngest: Sendable {
         /// The clock (tests move it).
         public var now: @Sendable () -> Date = { Date() }
 
-        public init(secret: [UInt8]) { self.secret = secret }
+        public init(secret: [UInt8]) {
+            self.secret = secret
+            signingKey = Hotline12345.SigningKey(secret: secret)
+        }
     }
 
     static let stage = "adapter.hotline12345"
@@ -82,7 +87,7 @@ public final class HotlineIngest: Sendable {
         guard let signatureText = request.headers[.hotlineSignature], let signature = Hotline12345.unhex(signatureText.trimmingWhitespace()), signature.count == 32 else {
             return refuse("signature", "缺少或无效的签名")
         }
-        var computed = Hotline12345.Signature(secret: configuration.secret, timestamp: tsText)
+        var computed = Hotline12345.Signature(key: configuration.signingKey, timestamp: tsText)
         let body: LimitedBody
         do {
             body = try await LimitedBody.read(request.body, limit: configuration.maxBodyBytes, hardCap: configuration.hardCapBytes) { computed.update($0) }

@@ -224,7 +224,12 @@ public enum Hotline12345 {
         private var mac: HMAC<SHA256>
 
         public init(secret: [UInt8], timestamp: String) {
-            mac = HMAC(key: SymmetricKey(data: secret))
+            self.init(key: SigningKey(secret: secret), timestamp: timestamp)
+        }
+
+        /// Starts from `key`'s keyed state, so the secret is not hashed again for each request.
+        public init(key: SigningKey, timestamp: String) {
+            mac = key.keyed
             mac.update(data: Array(timestamp.utf8))
             mac.update(data: [0x0A])
         }
@@ -238,6 +243,18 @@ public enum Hotline12345 {
 
         /// Lowercase hex, as the request header carries it.
         public var hex: String { mac.finalize().hexString }
+    }
+
+    /// The secret's HMAC, keyed once. Keying hashes the secret's inner and outer pads and allocates
+    /// seven buffers; a copy of the keyed state costs two (swift-crypto's hash states are copy-on-write
+    /// values). Keying was 2 % of the 12345 adapter's CPU under load (docs/performance.md, stop 39).
+    ///
+    /// `@unchecked Sendable`: the keyed state is never changed, only copied; a copy copies the state it
+    /// shares before its first change.
+    public struct SigningKey: @unchecked Sendable {
+        fileprivate let keyed: HMAC<SHA256>
+
+        public init(secret: [UInt8]) { keyed = HMAC(key: SymmetricKey(data: secret)) }
     }
 
     /// Parses lowercase (or uppercase) hex; nil if malformed.
