@@ -16,4 +16,30 @@ struct TextEncodingTests {
         #expect(TextEncoding(label: "\"UTF-8\"") == .utf8)
         #expect(TextEncoding(label: "latin1") == nil)
     }
+
+    @Test("converters are reused: a refused text (cut off mid-character, or unrepresentable) leaves nothing behind for the next, on many tasks at once")
+    func reusedConverters() async throws {
+        let text = "江阴市澄江街道人民东路１８８号，占道经营"
+        let bytes = try #require(TextEncoding.gbk.encode(text))
+        let wrong = await withTaskGroup(of: Int.self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    var wrong = 0
+                    for j in 0..<50 {
+                        // Cut off inside a double-byte character: refused; the next decode starts clean.
+                        if TextEncoding.gbk.decode(Array(bytes.prefix(2 * (j % 5) + 1))) != nil { wrong += 1 }
+                        if TextEncoding.gbk.decode(bytes) != text { wrong += 1 }
+                        // Not in GBK: refused whole; the next encode starts clean.
+                        if TextEncoding.gbk.encode("占道😀\(i)") != nil { wrong += 1 }
+                        if TextEncoding.gbk.encode(text) != bytes { wrong += 1 }
+                    }
+                    return wrong
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(wrong == 0)
+        #expect(TextEncoding.gbk.decode([UInt8]()) == "")
+        #expect(TextEncoding.gbk.encodeReplacing("占道😀") == (TextEncoding.gbk.encode("占道")! + Array("[U+1F600]".utf8), 1))
+    }
 }
