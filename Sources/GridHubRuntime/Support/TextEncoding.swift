@@ -122,20 +122,21 @@ enum Iconv {
         guard let converter = pool.take() else { return nil }
         defer { pool.give(converter) }
         if input.isEmpty { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        var output = [UInt8](repeating: 0, count: input.count * 4 + 16)
-        return input.withUnsafeBytes { inRaw in
-            output.withUnsafeMutableBytes { outRaw -> R? in
-                // iconv does not write through its input pointer; its C type is not const.
-                var inPtr: UnsafeMutablePointer<CChar>? = UnsafeMutablePointer(mutating: inRaw.baseAddress?.assumingMemoryBound(to: CChar.self))
-                var inLeft = inRaw.count
-                var outPtr: UnsafeMutablePointer<CChar>? = outRaw.baseAddress?.assumingMemoryBound(to: CChar.self)
-                var outLeft = outRaw.count
-                let r = iconv(converter.cd, &inPtr, &inLeft, &outPtr, &outLeft)
-                if r == -1 || inLeft != 0 { return nil }
-                // Flush any shift state.
-                _ = iconv(converter.cd, nil, nil, &outPtr, &outLeft)
-                return body(UnsafeRawBufferPointer(rebasing: outRaw[..<(outRaw.count - outLeft)]))
-            }
+        // Four bytes out for each byte in is more than any of these conversions writes; iconv writes
+        // what is read back, so the buffer is not zeroed first.
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count * 4 + 16, alignment: 1)
+        defer { output.deallocate() }
+        return input.withUnsafeBytes { inRaw -> R? in
+            // iconv does not write through its input pointer; its C type is not const.
+            var inPtr: UnsafeMutablePointer<CChar>? = UnsafeMutablePointer(mutating: inRaw.baseAddress?.assumingMemoryBound(to: CChar.self))
+            var inLeft = inRaw.count
+            var outPtr: UnsafeMutablePointer<CChar>? = output.baseAddress?.assumingMemoryBound(to: CChar.self)
+            var outLeft = output.count
+            let r = iconv(converter.cd, &inPtr, &inLeft, &outPtr, &outLeft)
+            if r == -1 || inLeft != 0 { return nil }
+            // Flush any shift state.
+            _ = iconv(converter.cd, nil, nil, &outPtr, &outLeft)
+            return body(UnsafeRawBufferPointer(rebasing: output[..<(output.count - outLeft)]))
         }
     }
 }
