@@ -28,8 +28,19 @@ enum FieldCheck {
 
     /// A source record id: 1-128 printable characters, no white space or control characters.
     static func isRecordId(_ text: String) -> Bool {
-        !text.isEmpty && text.unicodeScalars.count <= 128
-            && text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7f && !$0.properties.isWhitespace }
+        var count = 0
+        for scalar in text.unicodeScalars {
+            count += 1
+            guard count <= 128 else { return false }
+            // ASCII white space is all at or below 0x20: only other scalars need Unicode's tables (their
+            // lookup for every character of every id was 0.8 % of the 12345 adapter's CPU).
+            if scalar.value < 0x80 {
+                guard scalar.value > 0x20 && scalar.value != 0x7f else { return false }
+            } else if scalar.properties.isWhitespace {
+                return false
+            }
+        }
+        return count > 0
     }
 
     private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
