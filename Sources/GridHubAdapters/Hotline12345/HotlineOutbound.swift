@@ -10,7 +10,9 @@ import ServiceLifecycle
 /// the inbound requests, retried until the hotline answers `ZT` 0 (or 400: refused for good).
 public struct HotlineResultSink: OutboundSink {
     public var endpoint: String
-    public var secret: [UInt8]
+    public var secret: [UInt8] { didSet { signingKey = Hotline12345.SigningKey(secret: secret) } }
+    /// The secret, keyed for HMAC-SHA256 once.
+    private var signingKey: Hotline12345.SigningKey
     public var reference: ReferenceData
     public var client: HTTPClient
     public var logger: Logger
@@ -23,6 +25,7 @@ public struct HotlineResultSink: OutboundSink {
         while base.hasSuffix("/") { base.removeLast() }
         endpoint = base + "/api/v1/gd/fk"
         self.secret = secret
+        signingKey = Hotline12345.SigningKey(secret: secret)
         self.reference = reference
         self.client = client
         self.logger = logger
@@ -44,7 +47,7 @@ public struct HotlineResultSink: OutboundSink {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/xml; charset=UTF-8")
         request.headers.add(name: "X-Hotline-Timestamp", value: timestamp)
-        request.headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(secret: secret, timestamp: timestamp, body: body))
+        request.headers.add(name: "X-Hotline-Signature", value: Hotline12345.signature(key: signingKey, timestamp: timestamp, body: body))
         // The trace goes back with the result: the platform that traced its call sees the answer in it.
         if let traceparent = item.record.headers.string(CloudEventHeader.traceparent), TraceContext(header: traceparent) != nil {
             request.headers.add(name: "traceparent", value: traceparent)

@@ -213,7 +213,12 @@ public enum Hotline12345 {
 
     /// The hex signature: HMAC-SHA256(secret, timestamp + "\n" + body).
     public static func signature(secret: [UInt8], timestamp: String, body: [UInt8]) -> String {
-        var signature = Signature(secret: secret, timestamp: timestamp)
+        signature(key: SigningKey(secret: secret), timestamp: timestamp, body: body)
+    }
+
+    /// The hex signature with a secret keyed once.
+    public static func signature(key: SigningKey, timestamp: String, body: [UInt8]) -> String {
+        var signature = Signature(key: key, timestamp: timestamp)
         signature.update(body)
         return signature.hex
     }
