@@ -55,6 +55,8 @@ struct ModelPersonalDataTests {
         #expect(try json(decoded, .reveal) == "\"138****5678\"")
         #expect(PersonName("王某").masked == "王*")
         #expect(PersonName("李*").revealed == nil)
+        #expect(PersonName("欧*明").revealed == nil && PersonName("欧*明").masked == "欧*明", "a mask anywhere in the name")
+        #expect(PhoneNumber("138****5678").revealed == nil && PhoneNumber("138****5678").masked == "138****5678")
         #expect(PersonName("王").masked == "*")
     }
 

