@@ -97,13 +97,13 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
             file: file, line: line)
     }
 
-    /// Codes for which the same request may succeed later (the broker or network recovers).
     /// The codes of ``isRebalance``.
     static let rebalanceCodes: Set<Int32> = [
         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS.rawValue, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION.rawValue,
         RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID.rawValue, RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST.rawValue,
     ]
 
+    /// Codes for which the same request may succeed later (the broker or network recovers).
     static let retriableCodes: Set<rd_kafka_resp_err_t> = [
         RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT,
         RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__QUEUE_FULL, RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE,
