@@ -90,7 +90,7 @@ public final class ConsoleStore: Sendable {
     private func decodeCases(_ rows: PostgresRowSequence) async throws -> [Case] {
         let decoder = GridHubJSON.decoder()
         var cases: [Case] = []
-        for try await doc in rows.decode(ByteBuffer.self) { cases.append(try decoder.decode(Case.self, from: Data(doc.readableBytesView))) }
+        for try await doc in rows.decode(ByteBuffer.self) { cases.append(try Case.decoded(from: Array(doc.readableBytesView), decoder: decoder)) }
         return cases
     }
 }

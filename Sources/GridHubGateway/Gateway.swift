@@ -111,7 +111,7 @@ public final class Gateway: Sendable {
         let decoder = GridHubJSON.decoder()
         var out: [[String: Any]] = []
         for try await doc in rows.decode(ByteBuffer.self) {
-            let c = try decoder.decode(Case.self, from: Data(doc.readableBytesView))
+            let c = try Case.decoded(from: Array(doc.readableBytesView), decoder: decoder)
             out.append(Self.dispatchView(c, reference: reference))
         }
         return out
@@ -218,14 +218,14 @@ public final class Gateway: Sendable {
             """, logger: logger)
         let decoder = GridHubJSON.decoder()
         var out: [[String: Any]] = []
-        for try await doc in rows.decode(ByteBuffer.self) { out.append(Self.georeport(try decoder.decode(Case.self, from: Data(doc.readableBytesView)), reference: reference)) }
+        for try await doc in rows.decode(ByteBuffer.self) { out.append(Self.georeport(try Case.decoded(from: Array(doc.readableBytesView), decoder: decoder), reference: reference)) }
         return try Self.json(out)
     }
 
     func request(_ id: String) async throws -> Response {
         let rows = try await client.query("SELECT doc FROM cases WHERE case_id = \(id)", logger: logger)
         for try await doc in rows.decode(ByteBuffer.self) {
-            return try Self.json([Self.georeport(try GridHubJSON.decoder().decode(Case.self, from: Data(doc.readableBytesView)), reference: reference)])
+            return try Self.json([Self.georeport(try Case.decoded(from: Array(doc.readableBytesView), decoder: GridHubJSON.decoder()), reference: reference)])
         }
         return try Self.json([["code": 404, "description": "no service request \(id)"]], status: .notFound)
     }

@@ -620,7 +620,7 @@ final class CaseWork {
         let decoder = GridHubJSON.decoder()
         for try await (id, doc, lat, lon, radius, text, first, last, closed, onSite, due, groups) in rows.decode(
             (String, ByteBuffer, Double?, Double?, Double, String, Int64, Int64, Int64?, Bool, Int64?, String).self) {
-            let value = try decoder.decode(Case.self, from: Data(doc.allBytes))
+            let value = try Case.decoded(from: doc.allBytes, decoder: decoder)
             let position = (lat != nil && lon != nil) ? Coordinate(lat: lat!, lon: lon!) : nil
             cases[id] = Entry(value: value, position: position, radius: radius, text: text, firstMs: first, lastMs: last,
                               closedMs: closed, onSite: onSite, dueMs: due, groups: Entry.groups(stored: groups))

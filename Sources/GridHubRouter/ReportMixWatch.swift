@@ -66,7 +66,7 @@ public final class ReportMixWatch: Service, Sendable {
             let decoder = GridHubJSON.decoder()
             var observations: [ReportMixAnomaly.Observation] = []
             for try await doc in rows.decode(ByteBuffer.self) {
-                observations += ReportMixAnomaly.observations(of: try decoder.decode(Case.self, from: Data(doc.readableBytesView)))
+                observations += ReportMixAnomaly.observations(of: try Case.decoded(from: doc.allBytes, decoder: decoder))
             }
             let flags = ReportMixAnomaly(reference: env.reference).flags(observations)
                 .filter { !recent.contains($0.subjectKind.rawValue + "/" + $0.subject) && $0.exampleCaseId != nil }

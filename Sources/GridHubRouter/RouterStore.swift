@@ -130,7 +130,7 @@ public struct RouterStore: Sendable {
             let decoder = GridHubJSON.decoder()
             var cases: [Case] = []
             let rows = try await client.query("SELECT doc FROM cases WHERE first_ms >= \(from.millisecondsSince1970) AND first_ms < \(to.millisecondsSince1970)", logger: logger)
-            for try await doc in rows.decode(ByteBuffer.self) { cases.append(try decoder.decode(Case.self, from: Data(doc.readableBytesView))) }
+            for try await doc in rows.decode(ByteBuffer.self) { cases.append(try Case.decoded(from: doc.allBytes, decoder: decoder)) }
             return cases
         }
     }

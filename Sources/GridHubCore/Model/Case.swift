@@ -252,6 +252,53 @@ public struct Case: Sendable, Hashable, Codable {
     }
 }
 
+extension Case {
+    /// The case in `f`, with the same checks as ``init(from:)``; nil when anything is not plainly valid
+    /// (``decodedDirectly(from:)`` then leaves it to `JSONDecoder`, which decides and says why).
+    init?(direct f: JSONFields) {
+        guard let caseId = f.string("caseId"), FieldCheck.isRecordId(caseId),
+              let version = f.int("version"), version >= 1,
+              let status = f.string("status").flatMap(CaseStatus.init(rawValue:)),
+              let itemCode = f.optionalString("itemCode"), itemCode.map(FieldCheck.isItemCode) ?? true,
+              let department = f.optionalString("department"), department.map(FieldCheck.isDepartmentCode) ?? true,
+              let level = f.optionalEnum("level", Level.self),
+              let gridCode = f.optionalString("gridCode"), gridCode.map(FieldCheck.isGridCode) ?? true,
+              let location = Location(direct: f["location"]),
+              let description = f.string("description"),
+              let urgent = f.bool("urgent"),
+              let openedAt = f.date("openedAt"), let updatedAt = f.date("updatedAt"), let dueAt = f.optionalDate("dueAt"),
+              let currentDispatchId = f.optionalString("currentDispatchId"), currentDispatchId.map(FieldCheck.isRecordId) ?? true,
+              let dispatchCount = f.int("dispatchCount"), dispatchCount >= 0,
+              let reports = f.array("reports", CaseReport.init(direct:)), !reports.isEmpty,
+              let history = f.array("history", CaseHistoryEntry.init(direct:)),
+              let recurrenceOf = f.optionalString("recurrenceOf"), recurrenceOf.map(FieldCheck.isRecordId) ?? true else { return nil }
+        var keptApart: [NearMiss] = []
+        if case .null = f["keptApart"] {} else {
+            guard let list = f.array("keptApart", NearMiss.init(direct:)) else { return nil }
+            keptApart = list
+        }
+        self.caseId = caseId
+        self.version = version
+        self.status = status
+        self.itemCode = itemCode
+        self.department = department
+        self.level = level
+        self.gridCode = gridCode
+        self.location = location
+        self.description = description
+        self.urgent = urgent
+        self.openedAt = openedAt
+        self.updatedAt = updatedAt
+        self.dueAt = dueAt
+        self.currentDispatchId = currentDispatchId
+        self.dispatchCount = dispatchCount
+        self.reports = reports
+        self.history = history
+        self.recurrenceOf = recurrenceOf
+        self.keptApart = keptApart
+    }
+}
+
 /// A status event on a case: what the router, a department's feedback or a survey says happened.
 public enum CaseEvent: Sendable, Hashable {
     /// Send a work order to `department` at `level` (first dispatch, after a return, after a reopen).

@@ -97,6 +97,133 @@ extension JSONFields {
         guard let text else { return .some(nil) }
         return E(rawValue: text).map { .some($0) }
     }
+
+    /// A required RFC 3339 time with an offset, as ``GridHubJSON/decoder()`` reads one.
+    func date(_ key: String) -> Date? { string(key).flatMap(RFC3339.parse) }
+
+    /// An optional time: `.some(nil)` when absent or null, nil when not an RFC 3339 time.
+    func optionalDate(_ key: String) -> Date?? {
+        guard let text = optionalString(key) else { return nil }
+        guard let text else { return .some(nil) }
+        return RFC3339.parse(text).map { .some($0) }
+    }
+
+    /// A required finite number within `range`.
+    func double(_ key: String, in range: ClosedRange<Double>) -> Double? {
+        guard case .some(.some(let v)) = optionalDouble(key), range.contains(v) else { return nil }
+        return v
+    }
+
+    /// An optional finite number within `range` when present: `.some(nil)` when absent or null.
+    func optionalDouble(_ key: String, in range: ClosedRange<Double>) -> Double?? {
+        guard let v = optionalDouble(key) else { return nil }
+        guard let v else { return .some(nil) }
+        return range.contains(v) ? .some(v) : nil
+    }
+
+    /// A required array whose every element `element` reads; nil when any does not.
+    func array<T>(_ key: String, _ element: (JSONTree) -> T?) -> [T]? {
+        guard case .array(let elements) = self[key] else { return nil }
+        var out: [T] = []
+        out.reserveCapacity(elements.count)
+        for e in elements {
+            guard let value = element(e) else { return nil }
+            out.append(value)
+        }
+        return out
+    }
+}
+
+extension Case {
+    /// The case document in `json` (a row of the router's `cases` table, a record of
+    /// `gridhub.cases.v1`), read without `JSONDecoder` (the router reads one for every case a batch
+    /// changes), with the same strictness as ``init(from:)``. nil when anything is not plainly valid;
+    /// the caller then decodes with ``GridHubJSON/decoder()``, which decides and says why.
+    /// `CaseDirectDecodingTests` holds the two to the same answers.
+    public static func decodedDirectly(from json: [UInt8]) -> Case? {
+        JSONFields(try? JSONReader.read(json), keys: CodingKeys.self).flatMap(Case.init(direct:))
+    }
+
+    /// The case in `json`: directly when it is plainly valid, else by `decoder`, whose error says what is wrong.
+    public static func decoded(from json: [UInt8], decoder: JSONDecoder) throws -> Case {
+        if let value = decodedDirectly(from: json) { return value }
+        return try decoder.decode(Case.self, from: Data(json))
+    }
+}
+
+extension CaseReport {
+    init?(direct tree: JSONTree) {
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
+              let incidentId = f.string("incidentId"), FieldCheck.isUUID(incidentId),
+              let system = f.string("system").flatMap(SourceSystem.init(rawValue:)),
+              let recordId = f.string("recordId"), FieldCheck.isRecordId(recordId),
+              let version = f.int("version"), version >= 1,
+              let mergedAt = f.date("mergedAt"),
+              let withdrawnAt = f.optionalDate("withdrawnAt"),
+              let traceparent = f.optionalString("traceparent"), traceparent.map({ TraceContext(header: $0) != nil }) ?? true,
+              let workerId = f.optionalString("workerId"), workerId.map({ !$0.isEmpty && $0.count <= 64 }) ?? true,
+              let surveyedAt = f.optionalDate("surveyedAt") else { return nil }
+        var match: MergeEvidence? = nil
+        if case .null = f["match"] {} else {
+            guard let evidence = MergeEvidence(direct: f["match"]) else { return nil }
+            match = evidence
+        }
+        self.init(incidentId: incidentId, system: system, recordId: recordId, version: version, mergedAt: mergedAt, match: match)
+        self.withdrawnAt = withdrawnAt
+        self.traceparent = traceparent
+        self.workerId = workerId
+        self.surveyedAt = surveyedAt
+    }
+}
+
+extension MergeEvidence {
+    init?(direct tree: JSONTree) {
+        let nonNegative = 0...Double.greatestFiniteMagnitude
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
+              let distance = f.optionalDouble("distanceMeters", in: nonNegative),
+              let timeGap = f.double("timeGapSeconds", in: nonNegative),
+              let relation = f.string("itemRelation").flatMap(ItemRelation.init(rawValue:)),
+              let textScore = f.double("textScore", in: 0...1),
+              let uncertainty = f.optionalDouble("uncertaintyMeters", in: nonNegative) else { return nil }
+        self.init(distanceMeters: distance, timeGapSeconds: timeGap, itemRelation: relation, textScore: textScore, uncertaintyMeters: uncertainty)
+    }
+}
+
+extension NearMiss {
+    init?(direct tree: JSONTree) {
+        let nonNegative = 0...Double.greatestFiniteMagnitude
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
+              let caseId = f.string("caseId"), FieldCheck.isRecordId(caseId),
+              let reason = f.string("reason").flatMap(Reason.init(rawValue:)),
+              let distance = f.optionalDouble("distanceMeters", in: nonNegative),
+              let limit = f.double("limitMeters", in: nonNegative),
+              let timeGap = f.double("timeGapSeconds", in: nonNegative),
+              let relation = f.string("itemRelation").flatMap(ItemRelation.init(rawValue:)),
+              let textScore = f.double("textScore", in: 0...1) else { return nil }
+        self.init(caseId: caseId, reason: reason, distanceMeters: distance, limitMeters: limit, timeGapSeconds: timeGap,
+                  itemRelation: relation, textScore: textScore)
+    }
+}
+
+extension CaseHistoryEntry {
+    init?(direct tree: JSONTree) {
+        guard let f = JSONFields(tree, keys: CodingKeys.self),
+              let at = f.date("at"),
+              let event = f.string("event").flatMap(CaseEventKind.init(rawValue:)),
+              let from = f.optionalEnum("from", CaseStatus.self),
+              let to = f.string("to").flatMap(CaseStatus.init(rawValue:)),
+              let department = f.optionalString("department"), department.map(FieldCheck.isDepartmentCode) ?? true,
+              let level = f.optionalEnum("level", Level.self),
+              let dispatchId = f.optionalString("dispatchId"), dispatchId.map(FieldCheck.isRecordId) ?? true,
+              let note = f.optionalString("note"),
+              let commandId = f.optionalString("commandId"), commandId.map(FieldCheck.isRecordId) ?? true,
+              let dueAt = f.optionalDate("dueAt"),
+              let satisfaction = f.optionalEnum("satisfaction", Satisfaction.self) else { return nil }
+        self.init(at: at, event: event, from: from, to: to, department: department, level: level, dispatchId: dispatchId, note: note)
+        self.commandId = commandId
+        self.dueAt = dueAt
+        self.satisfaction = satisfaction
+    }
 }
 
 extension StatusUpdate {
