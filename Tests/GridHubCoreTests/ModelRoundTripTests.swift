@@ -107,6 +107,13 @@ struct ModelRoundTripTests {
             let offset = (Int(rng.next() % 57) - 28) * 1_800
             #expect(RFC3339.parseMilliseconds(RFC3339.format(millisecondsSince1970: ms, offsetSeconds: offset)) == ms)
         }
+        // Whole seconds, 1970–2100: the same text as Foundation's ISO 8601 style writes at +08:00. (Its
+        // fractions come from a binary double and may be a millisecond short, so they are not compared.)
+        let style = Date.ISO8601FormatStyle(timeZoneSeparator: .colon, timeZone: try #require(TimeZone(secondsFromGMT: RFC3339.chinaStandardTimeOffsetSeconds)))
+        for _ in 0..<2_000 {
+            let date = Date(millisecondsSince1970: Int64(rng.next() % 4_102_444_800) * 1000)
+            #expect(RFC3339.format(date) == date.formatted(style))
+        }
         #expect(RFC3339.parse("2026-11-27T01:15:32Z") == ModelFixtures.time())
         #expect(RFC3339.parse("2026-11-26T20:15:32-05:00") == ModelFixtures.time())
         #expect(RFC3339.parse("2026-11-27T09:15:32.250123+08:00") == ModelFixtures.time(0.25))

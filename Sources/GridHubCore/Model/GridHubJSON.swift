@@ -57,32 +57,51 @@ public enum RFC3339 {
 
     /// Formats an instant given in milliseconds since 1970 at a fixed UTC offset (a multiple of a minute).
     public static func format(millisecondsSince1970 ms: Int64, offsetSeconds: Int) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        write(millisecondsSince1970: ms, offsetSeconds: offsetSeconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `date` as ``format(_:)`` writes it to `bytes` (this runs for every time in every outgoing
+    /// record, so no text is made on the way).
+    public static func write(_ date: Date, to bytes: inout [UInt8]) {
+        write(millisecondsSince1970: date.millisecondsSince1970, offsetSeconds: chinaStandardTimeOffsetSeconds, to: &bytes)
+    }
+
+    /// Appends the instant at a fixed UTC offset as ``format(millisecondsSince1970:offsetSeconds:)`` writes it.
+    public static func write(millisecondsSince1970 ms: Int64, offsetSeconds: Int, to bytes: inout [UInt8]) {
         let local = ms + Int64(offsetSeconds) * 1000
         let millis = Int(((local % 1000) + 1000) % 1000)
         let seconds = (local - Int64(millis)) / 1000
         let days = Int(floorDiv(seconds, 86_400))
         let secondOfDay = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = civilDate(daysSince1970: days)
-        // Written as bytes into one buffer (this runs for every time in every outgoing record).
         let minutes = abs(offsetSeconds) / 60
-        let length = 19 + (millis != 0 ? 4 : 0) + (offsetSeconds == 0 ? 1 : 6) + max(0, String(year).utf8.count - 4)
-        return String(unsafeUninitializedCapacity: length) { out in
-            var i = 0
-            func put(_ byte: UInt8) { out[i] = byte; i += 1 }
-            func put(_ value: Int, _ width: Int) {
-                let digits = String(value).utf8
-                for _ in digits.count..<max(width, digits.count) { put(UInt8(ascii: "0")) }
-                for d in digits { put(d) }
+        /// `value` in decimal, zero-padded to `width` digits (more when it needs them).
+        func put(_ value: Int, _ width: Int) {
+            if value < 0 {
+                bytes.append(UInt8(ascii: "-"))
+                put(-value, max(1, width - 1))
+                return
             }
-            put(year, 4); put(UInt8(ascii: "-")); put(month, 2); put(UInt8(ascii: "-")); put(day, 2); put(UInt8(ascii: "T"))
-            put(secondOfDay / 3600, 2); put(UInt8(ascii: ":")); put(secondOfDay / 60 % 60, 2); put(UInt8(ascii: ":")); put(secondOfDay % 60, 2)
-            if millis != 0 { put(UInt8(ascii: ".")); put(millis, 3) }
-            if offsetSeconds == 0 {
-                put(UInt8(ascii: "Z"))
-            } else {
-                put(offsetSeconds < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")); put(minutes / 60, 2); put(UInt8(ascii: ":")); put(minutes % 60, 2)
+            var divisor = 1, digits = 1
+            while digits < width || value / divisor >= 10 { divisor *= 10; digits += 1 }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
             }
-            return i
+        }
+        put(year, 4); bytes.append(UInt8(ascii: "-")); put(month, 2); bytes.append(UInt8(ascii: "-")); put(day, 2)
+        bytes.append(UInt8(ascii: "T"))
+        put(secondOfDay / 3600, 2); bytes.append(UInt8(ascii: ":")); put(secondOfDay / 60 % 60, 2); bytes.append(UInt8(ascii: ":"))
+        put(secondOfDay % 60, 2)
+        if millis != 0 { bytes.append(UInt8(ascii: ".")); put(millis, 3) }
+        if offsetSeconds == 0 {
+            bytes.append(UInt8(ascii: "Z"))
+        } else {
+            bytes.append(offsetSeconds < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            put(minutes / 60, 2); bytes.append(UInt8(ascii: ":")); put(minutes % 60, 2)
         }
     }
 

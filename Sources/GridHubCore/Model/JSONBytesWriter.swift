@@ -37,7 +37,13 @@ public struct JSONBytesWriter: Sendable {
         bytes.append(contentsOf: text.utf8)
     }
 
-    public mutating func date(_ value: Date) { string(RFC3339.format(value)) }
+    /// A time as ``RFC3339/format(_:)`` writes it (no character of it needs escaping).
+    public mutating func date(_ value: Date) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.write(value, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
 
     public mutating func string(_ value: String) {
         separate()
