@@ -152,7 +152,7 @@ public struct CloudEvent: Sendable, Hashable {
             (CloudEventHeader.id, Array(id.utf8)),
             (CloudEventHeader.source, Array(source.utf8)),
             (CloudEventHeader.type, Array(type.utf8)),
-            (CloudEventHeader.time, Array(RFC3339.format(time).utf8)),
+            (CloudEventHeader.time, RFC3339.bytes(time)),
         ]
         if let subject { headers.append((CloudEventHeader.subject, Array(subject.utf8))) }
         headers.append((CloudEventHeader.contentType, Array(dataContentType.utf8)))
@@ -362,7 +362,7 @@ public enum DeadLetterHeader {
             (Self.stage, Array(stage.utf8)),
             (Self.reason, Array(PersonalDataMasking.maskPhoneNumbers(in: reason).utf8)),
             (Self.source, Array(source.utf8)),
-            (Self.time, Array(RFC3339.format(time).utf8)),
+            (Self.time, RFC3339.bytes(time)),
         ]
     }
 }

@@ -63,6 +63,14 @@ public enum RFC3339 {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// `date` as ``format(_:)`` writes it, as UTF-8 bytes (a record's `ce_time` header).
+    public static func bytes(_ date: Date) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        write(date, to: &bytes)
+        return bytes
+    }
+
     /// Appends `date` as ``format(_:)`` writes it to `bytes` (this runs for every time in every outgoing
     /// record, so no text is made on the way).
     public static func write(_ date: Date, to bytes: inout [UInt8]) {
