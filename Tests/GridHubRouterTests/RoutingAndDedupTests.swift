@@ -54,6 +54,25 @@ struct RoutingAndDedupTests {
         #expect(other < 0.1)
     }
 
+    @Test("a text holds a word when it holds every bigram of the word, as sets of bigrams say, for 20 000 random pairs")
+    func textHoldsWord() {
+        var rng = SplitMix64(seed: 1_207)
+        let characters = Array("垃圾堆放路灯不亮井盖破损占道经营噪音扰民积水") + ["1", "2", "a", "，", " "]
+        func text(_ length: UInt64) -> [Character] { (0..<Int(rng.next() % length)).map { _ in characters[Int(rng.next() % UInt64(characters.count))] } }
+        var held = 0
+        for _ in 0..<20_000 {
+            let long = text(40)
+            // Half the words are a piece of the text (held), half are random (mostly not).
+            let start = long.isEmpty ? 0 : Int(rng.next() % UInt64(long.count))
+            let word = rng.next() % 2 == 0 ? Array(long[start..<min(long.count, start + 2 + Int(rng.next() % 4))]) : text(6)
+            let a = TextFeatures(String(long)), b = TextFeatures(String(word))
+            let expected = Set(b.bigrams).isSubset(of: Set(a.bigrams))
+            #expect(a.contains(b) == expected, "\(a.bigrams) \(b.bigrams)")
+            if expected, !b.bigrams.isEmpty { held += 1 }
+        }
+        #expect(held > 5_000, "many words should be held: \(held)")
+    }
+
     @Test("place outweighs text: same text far apart is not a duplicate")
     func placeFirst() {
         let matcher = DuplicateMatcher(items: Fixtures.reference.items)

@@ -84,6 +84,9 @@ public struct DuplicateMatcher: Sendable {
     private let groupOfItem: [String: String]
     /// Each item's name and catalogue keywords, as bigrams (those of two characters or more).
     private let wordsOfItem: [String: [TextFeatures]]
+    /// The same words in one list, each with its item (whether a text names any other item is asked
+    /// for many candidates of every report).
+    private let everyWord: [(item: String, word: TextFeatures)]
     /// What a source's category means, for a report without an item.
     private let classifier: Classifier?
 
@@ -96,6 +99,7 @@ public struct DuplicateMatcher: Sendable {
         wordsOfItem = Dictionary(items.map { item in
             (item.code, ([item.nameZh] + item.keywordsZh).map(TextFeatures.init).filter { !$0.bigrams.isEmpty })
         }, uniquingKeysWith: { a, _ in a })
+        everyWord = wordsOfItem.sorted { $0.key < $1.key }.flatMap { item, words in words.map { (item, $0) } }
     }
 
     /// The groups of the catalogue that `incident`'s source category names when it names no item (a 12345
@@ -108,7 +112,7 @@ public struct DuplicateMatcher: Sendable {
 
     /// Whether `text` names an item of the catalogue other than `item`.
     func namesAnotherItem(_ text: TextFeatures, than item: String?) -> Bool {
-        wordsOfItem.contains { code, words in code != item && words.contains { text.contains($0) } }
+        everyWord.contains { $0.item != item && text.contains($0.word) }
     }
 
     /// Whether `text` names `item`: holds every bigram of its name or of one of its catalogue keywords.
@@ -151,13 +155,17 @@ public struct DuplicateMatcher: Sendable {
     public func nearMisses(_ incident: Incident, text: TextFeatures, position: Coordinate, uncertaintyMeters: Double, candidates: [DedupCandidate],
                            sameGrid: Bool = false) -> [NearMiss] {
         var misses: [NearMiss] = []
-        for c in candidates {
-            guard let q = c.position else { continue }
-            let limit = policy.baseDistance + uncertaintyMeters + c.uncertaintyMeters
-            guard abs(position.lat - q.lat) * 110_500 <= 2 * limit,
-                  case .keptApart(let miss) = evaluate(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters, against: c, sameGrid: sameGrid),
-                  (miss.distanceMeters ?? 0) <= 2 * limit, miss.timeGapSeconds <= 2 * policy.maxTimeGap else { continue }
-            misses.append(miss)
+        candidates.withUnsafeBufferPointer { candidates in
+            for i in candidates.indices {
+                // The place first, on fields read in place (as in ``decide``): most candidates are far.
+                guard let q = candidates[i].position else { continue }
+                let limit = policy.baseDistance + uncertaintyMeters + candidates[i].uncertaintyMeters
+                guard abs(position.lat - q.lat) * 110_500 <= 2 * limit,
+                      case .keptApart(let miss) = evaluate(incident, text: text, position: position, uncertaintyMeters: uncertaintyMeters,
+                                                           against: candidates[i], sameGrid: sameGrid),
+                      (miss.distanceMeters ?? 0) <= 2 * limit, miss.timeGapSeconds <= 2 * policy.maxTimeGap else { continue }
+                misses.append(miss)
+            }
         }
         misses.sort { a, b in (a.distanceMeters ?? 0, a.caseId) < (b.distanceMeters ?? 0, b.caseId) }
         return Array(misses.prefix(NearMiss.kept))
@@ -365,14 +373,24 @@ public struct TextFeatures: Sendable, Hashable {
 
     /// Whether every bigram of `other` is one of this text's too.
     public func contains(_ other: TextFeatures) -> Bool {
-        let x = bigrams, y = other.bigrams
-        var i = 0
-        for b in y {
-            while i < x.count && x[i] < b { i += 1 }
-            guard i < x.count && x[i] == b else { return false }
-            i += 1
+        bigrams.withUnsafeBufferPointer { x in
+            other.bigrams.withUnsafeBufferPointer { y in
+                guard let first = y.first else { return true }
+                // The first bigram by binary search: most words a text is asked about miss there.
+                var low = 0, high = x.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if x[middle] < first { low = middle + 1 } else { high = middle }
+                }
+                var i = low
+                for b in y {
+                    while i < x.count && x[i] < b { i += 1 }
+                    guard i < x.count && x[i] == b else { return false }
+                    i += 1
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// Jaccard similarity of the two bigram sets, 0…1 (0 when either text has no bigram).
