@@ -76,16 +76,8 @@ struct CaseDirectDecodingTests {
         var accepted = 0, rejected = 0
         for c in Self.cases {
             let object = try JSONSerialization.jsonObject(with: Data(c.jsonBytes()))
-            let paths = Self.paths(object)
             for _ in 0..<30 {
-                let path = paths[Int(rng.next() % UInt64(paths.count))]
-                let mutated: Any
-                switch rng.next() % 4 {
-                case 0: mutated = Self.set(object, path, nil)
-                case 1: mutated = Self.set(object, Array(path.dropLast()) + ["extra"], 1)
-                default: mutated = Self.set(object, path, odd[Int(rng.next() % UInt64(odd.count))])
-                }
-                let bytes = Array(try JSONSerialization.data(withJSONObject: mutated))
+                let (path, bytes) = try JSONMutations.fieldChanged(object, odd: odd, &rng)
                 let expected = Self.reference(bytes)
                 let direct = Case.decodedDirectly(from: bytes)
                 if direct != nil { accepted += 1 } else { rejected += 1 }
@@ -100,21 +92,11 @@ struct CaseDirectDecodingTests {
     @Test("bytes dropped, inserted or replaced: whatever the direct reader accepts, JSONDecoder reads the same")
     func changedBytes() throws {
         var rng = SplitMix64(seed: 1_207)
-        let alphabet = Array("{}[],:\"\\ \t\n0123456789-+.eEtrufalsn/uA".utf8) + [0x01, 0x7f, 0xc3, 0xff, 0xe8]
         var accepted = 0
         for c in Self.cases {
             let valid = c.jsonBytes()
             for _ in 0..<30 {
-                var bytes = valid
-                for _ in 0..<(1 + Int(rng.next() % 2)) {
-                    let at = Int(rng.next() % UInt64(bytes.count))
-                    let byte = alphabet[Int(rng.next() % UInt64(alphabet.count))]
-                    switch rng.next() % 3 {
-                    case 0: bytes.remove(at: at)
-                    case 1: bytes.insert(byte, at: at)
-                    default: bytes[at] = byte
-                    }
-                }
+                let bytes = JSONMutations.damaged(valid, &rng)
                 let direct = Case.decodedDirectly(from: bytes)
                 if direct != nil { accepted += 1 }
                 #expect(direct == nil || direct == Self.reference(bytes), "\(String(decoding: bytes, as: UTF8.self))")
@@ -132,30 +114,5 @@ struct CaseDirectDecodingTests {
         #expect(Self.reference(bytes) == nil)
         let error = #expect(throws: DecodingError.self) { try Case.decoded(from: bytes, decoder: GridHubJSON.decoder()) }
         #expect(String(describing: error).contains("at least the report that opened it"), "\(String(describing: error))")
-    }
-
-    /// Every path of `json` to a value inside an object: keys (String) and array positions (Int).
-    static func paths(_ json: Any, prefix: [AnyHashable] = []) -> [[AnyHashable]] {
-        if let object = json as? [String: Any] {
-            return object.keys.sorted().flatMap { key in [prefix + [key]] + paths(object[key]!, prefix: prefix + [key]) }
-        }
-        if let array = json as? [Any] {
-            return array.indices.flatMap { i in paths(array[i], prefix: prefix + [i]) }
-        }
-        return []
-    }
-
-    /// `json` with the value at `path` replaced (nil: removed); a path that does not fit is left alone.
-    static func set(_ json: Any, _ path: [AnyHashable], _ value: Any?) -> Any {
-        guard let step = path.first else { return json }
-        if var object = json as? [String: Any], let key = step as? String {
-            if path.count == 1 { object[key] = value } else if let inner = object[key] { object[key] = set(inner, Array(path.dropFirst()), value) }
-            return object
-        }
-        if var array = json as? [Any], let i = step as? Int, array.indices.contains(i), path.count > 1 {
-            array[i] = set(array[i], Array(path.dropFirst()), value)
-            return array
-        }
-        return json
     }
 }

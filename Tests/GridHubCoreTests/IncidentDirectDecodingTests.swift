@@ -58,15 +58,7 @@ struct IncidentDirectDecodingTests {
         for incident in Self.incidents {
             let object = try #require(try JSONSerialization.jsonObject(with: GridHubJSON.encoder(disclosingPersonalData: .reveal).encode(incident)) as? [String: Any])
             for _ in 0..<25 {
-                let paths = Self.paths(object)
-                let path = paths[Int(rng.next() % UInt64(paths.count))]
-                let mutated: Any
-                switch rng.next() % 4 {
-                case 0: mutated = Self.set(object, path, nil)
-                case 1: mutated = Self.set(object, Array(path.dropLast()) + ["extra"], 1)
-                default: mutated = Self.set(object, path, odd[Int(rng.next() % UInt64(odd.count))])
-                }
-                let bytes = Array(try JSONSerialization.data(withJSONObject: mutated))
+                let (path, bytes) = try JSONMutations.fieldChanged(object, odd: odd, &rng)
                 let expected = Self.reference(bytes)
                 let direct = Incident.decodedDirectly(from: bytes)
                 if direct != nil { accepted += 1 } else { rejected += 1 }
@@ -80,21 +72,11 @@ struct IncidentDirectDecodingTests {
     @Test("bytes dropped, inserted or replaced: whatever the direct reader accepts, JSONDecoder reads the same")
     func changedBytes() throws {
         var rng = SplitMix64(seed: 8_259)
-        let alphabet = Array("{}[],:\"\\ \t\n0123456789-+.eEtrufalsn/uA".utf8) + [0x01, 0x7f, 0xc3, 0xff, 0xe8]
         var accepted = 0
         for incident in Self.incidents {
             let valid = Array(try GridHubJSON.encoder(disclosingPersonalData: .reveal).encode(incident))
             for _ in 0..<40 {
-                var bytes = valid
-                for _ in 0..<(1 + Int(rng.next() % 2)) {
-                    let at = Int(rng.next() % UInt64(bytes.count))
-                    let byte = alphabet[Int(rng.next() % UInt64(alphabet.count))]
-                    switch rng.next() % 3 {
-                    case 0: bytes.remove(at: at)
-                    case 1: bytes.insert(byte, at: at)
-                    default: bytes[at] = byte
-                    }
-                }
+                let bytes = JSONMutations.damaged(valid, &rng)
                 let direct = Incident.decodedDirectly(from: bytes)
                 if direct != nil { accepted += 1 }
                 #expect(direct == nil || direct == Self.reference(bytes), "\(String(decoding: bytes, as: UTF8.self))")
@@ -158,23 +140,5 @@ struct IncidentDirectDecodingTests {
             }
         }
         #expect(accepted > 100 && rejected > 100, "\(accepted) accepted, \(rejected) rejected")
-    }
-
-    /// Every key path of `object` (into nested objects, not arrays).
-    static func paths(_ object: [String: Any], prefix: [String] = []) -> [[String]] {
-        object.flatMap { key, value -> [[String]] in
-            [prefix + [key]] + ((value as? [String: Any]).map { paths($0, prefix: prefix + [key]) } ?? [])
-        }.sorted { $0.joined(separator: ".") < $1.joined(separator: ".") }
-    }
-
-    /// `object` with the value at `path` replaced (nil: removed); a path through a non-object is left alone.
-    static func set(_ object: Any, _ path: [String], _ value: Any?) -> Any {
-        guard var dictionary = object as? [String: Any], let key = path.first else { return object }
-        if path.count == 1 {
-            dictionary[key] = value
-        } else if let inner = dictionary[key] {
-            dictionary[key] = set(inner, Array(path.dropFirst()), value)
-        }
-        return dictionary
     }
 }
