@@ -15,7 +15,7 @@ func statusRecord(_ s: StatusUpdate, topic: String) throws -> ProducerRecord {
     return ProducerRecord(topic: topic, key: s.recordId, value: event.data, headers: event.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
 }
 
-@Suite("Status back to the 12345 hotline", .timeLimit(.minutes(2)))
+@Suite("Status back to the 12345 hotline", .timeLimit(.minutes(4)))
 struct HotlineOutboundTests {
     @Test("hotline down for a while: results arrive after it is back, in order per work order, signed; nothing twice after a restart")
     func deliveryThroughOutage() async throws {
@@ -56,15 +56,16 @@ struct HotlineOutboundTests {
             let url = "http://127.0.0.1:\(await port.port())"
             let first = DaemonMetrics()
             try await withServices(runtime.baseServices + [try delivery(url, group: group, metrics: first)]) {
-                // The consumer group joins (≈3 s on the embedded broker), then the hotline refuses for a while.
-                let downUntil = ContinuousClock.now + .seconds(15)
+                // The consumer group joins (≈3 s on the embedded broker, far longer when the whole suite
+                // starts at once on two cores), then the hotline refuses for a while.
+                let downUntil = ContinuousClock.now + .seconds(60)
                 while platform.refusedWhileDown < 5 && ContinuousClock.now < downUntil { try await Task.sleep(for: .milliseconds(100)) }
                 try await Task.sleep(for: .seconds(1))
                 #expect(platform.received.isEmpty)
                 #expect(platform.refusedWhileDown > 0)
                 platform.setDown(false)
                 // Every one of the 15 records is delivered or skipped (open: nothing to tell; the stale re-sends).
-                let settled = try await waitUntil(timeout: .seconds(20)) {
+                let settled = try await waitUntil(timeout: .seconds(60)) {
                     first.value(of: "gridhub_outbound_delivered_total") + first.value(of: "gridhub_outbound_skipped_total") >= 15
                 }
                 #expect(settled, "\(first.render())")
@@ -85,7 +86,7 @@ struct HotlineOutboundTests {
             // the delivered-ledger keeps the hotline from seeing anything twice.
             let restarted = DaemonMetrics()
             try await withServices(runtime.baseServices + [try delivery(url, group: group + "-2", metrics: restarted)]) {
-                let reread = try await waitUntil(timeout: .seconds(20)) { restarted.value(of: "gridhub_outbound_skipped_total") >= 15 }
+                let reread = try await waitUntil(timeout: .seconds(60)) { restarted.value(of: "gridhub_outbound_skipped_total") >= 15 }
                 #expect(reread, "the restarted delivery read all 15 records again and skipped them: \(restarted.render())")
             }
             #expect(platform.received.count == 9)
