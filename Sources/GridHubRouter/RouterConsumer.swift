@@ -370,8 +370,7 @@ public final class RouterConsumer: Service, Sendable {
             switch record.topic {
             case configuration.incidentsTopic:
                 guard event.eventType == .incident else { throw RouterError("ce_type '\(event.type)' on the incidents topic, expected \(EventType.incident.rawValue)") }
-                // Directly where it is plainly valid; JSONDecoder otherwise, which decides and says why.
-                return .incident(try Incident.decodedDirectly(from: event.data) ?? decoder.decode(Incident.self, from: Data(event.data)), traceparent: event.traceparent)
+                return .incident(try Incident.decoded(from: event.data, decoder: decoder), traceparent: event.traceparent)
             case configuration.feedbackTopic:
                 guard event.eventType == .feedback else { throw RouterError("ce_type '\(event.type)' on the feedback topic, expected \(EventType.feedback.rawValue)") }
                 let feedback = try decoder.decode(Feedback.self, from: Data(event.data))

@@ -196,7 +196,7 @@ public final class StatusDelivery: Service, Sendable {
         let event = try CloudEvent(headers: record.headers.map { (key: $0.key, value: $0.value) }, value: record.value)
         switch event.eventType {
         // Read directly when plainly valid; otherwise the decoder decides and says why.
-        case .status: return OutboundItem(record: record, payload: .status(try StatusUpdate.decodedDirectly(from: event.data) ?? event.decode(StatusUpdate.self)))
+        case .status: return OutboundItem(record: record, payload: .status(try StatusUpdate.decoded(from: event.data, decoder: GridHubJSON.decoder())))
         case .dispatch: return OutboundItem(record: record, payload: .dispatch(try event.decode(Dispatch.self)))
         default: throw CloudEventError(code: .invalidHeader, header: "ce_type", detail: "'\(event.type)' is neither a status nor a dispatch")
         }

@@ -1,6 +1,23 @@
 import Foundation
 
-extension Incident {
+/// A model type with a fast reader for what is plainly valid (the core's strict JSON reader and the
+/// model's checks, without `JSONDecoder`'s generic machinery) beside its strict `init(from:)`.
+public protocol DirectlyDecodable: Decodable {
+    /// The value in `json` when it is plainly valid; nil otherwise, and ``decoded(from:decoder:)``
+    /// leaves it to `JSONDecoder`.
+    static func decodedDirectly(from json: [UInt8]) -> Self?
+}
+
+extension DirectlyDecodable {
+    /// The value in `json`: directly when it is plainly valid, else by `decoder`, which decides and
+    /// whose error says what is wrong (so readers' messages are `JSONDecoder`'s, as before).
+    public static func decoded(from json: [UInt8], decoder: JSONDecoder) throws -> Self {
+        if let value = decodedDirectly(from: json) { return value }
+        return try decoder.decode(Self.self, from: Data(json))
+    }
+}
+
+extension Incident: DirectlyDecodable {
     /// The incident in `json`, read without `JSONDecoder`'s generic machinery (most of the router's
     /// decoding time), with the same strictness: closed objects, the same field checks, the id derived
     /// from the source. nil when anything is not plainly valid; the caller then decodes with
@@ -134,7 +151,7 @@ extension JSONFields {
     }
 }
 
-extension Case {
+extension Case: DirectlyDecodable {
     /// The case document in `json` (a row of the router's `cases` table, a record of
     /// `gridhub.cases.v1`), read without `JSONDecoder` (the router reads one for every case a batch
     /// changes), with the same strictness as ``init(from:)``. nil when anything is not plainly valid;
@@ -142,12 +159,6 @@ extension Case {
     /// `CaseDirectDecodingTests` holds the two to the same answers.
     public static func decodedDirectly(from json: [UInt8]) -> Case? {
         JSONFields(try? JSONReader.read(json), keys: CodingKeys.self).flatMap(Case.init(direct:))
-    }
-
-    /// The case in `json`: directly when it is plainly valid, else by `decoder`, whose error says what is wrong.
-    public static func decoded(from json: [UInt8], decoder: JSONDecoder) throws -> Case {
-        if let value = decodedDirectly(from: json) { return value }
-        return try decoder.decode(Case.self, from: Data(json))
     }
 }
 
@@ -226,7 +237,7 @@ extension CaseHistoryEntry {
     }
 }
 
-extension StatusUpdate {
+extension StatusUpdate: DirectlyDecodable {
     /// The status record in `json`, read without `JSONDecoder` (an adapter reads one per report per case
     /// change), with the same strictness as ``init(from:)``; nil when anything is not plainly valid, and
     /// the caller then decodes with ``GridHubJSON/decoder()``, which decides and says why.
