@@ -1,5 +1,6 @@
 import Foundation
 import GridHubCore
+import Testing
 
 /// Valid JSON made invalid, or differently valid, in the ways the direct readers' tests try: a field
 /// changed, removed or added anywhere in a document, or a few bytes damaged.
@@ -33,6 +34,22 @@ enum JSONMutations {
             }
         }
         return bytes
+    }
+
+    /// Damages each of `documents` `times` times (``damaged(_:_:)``) and expects whatever `T`'s direct
+    /// reader accepts to be what `JSONDecoder` reads; returns how many damaged documents it accepted.
+    static func damagedDocumentsAgree<T: DirectlyDecodable & Equatable>(_ type: T.Type, _ documents: [[UInt8]], times: Int,
+                                                                        _ rng: inout SplitMix64) -> Int {
+        var accepted = 0
+        for valid in documents {
+            for _ in 0..<times {
+                let bytes = damaged(valid, &rng)
+                let direct = T.decodedDirectly(from: bytes)
+                if direct != nil { accepted += 1 }
+                #expect(direct == nil || direct == (try? GridHubJSON.decoder().decode(T.self, from: Data(bytes))), "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        return accepted
     }
 
     /// Every path of `json` to a value inside an object: keys (String) and array positions (Int).
