@@ -47,8 +47,10 @@ struct DatabasePoolTests {
         try await Task.sleep(for: .milliseconds(500))
         let stopping = ContinuousClock.now
         await group.triggerGracefulShutdown()
-        #expect(await ended(runner, within: .seconds(20)), "the pool's service did not end")
-        #expect(ContinuousClock.now - stopping < .seconds(20))
+        // The pool's stop limit is 2 s; 45 s is a bound, not a wait (a CI run with the whole suite
+        // starting at once took 22.5 s).
+        #expect(await ended(runner, within: .seconds(45)), "the pool's service did not end")
+        #expect(ContinuousClock.now - stopping < .seconds(45))
         query.cancel()
     }
 }
