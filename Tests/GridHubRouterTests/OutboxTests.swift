@@ -207,11 +207,13 @@ struct OutboxTests {
         }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
-            // A warm-up record, then a slow broker: each delivery report comes 4 s after its records.
+            // A warm-up record, then a slow broker: each delivery report comes 10 s after its records,
+            // time enough for the second body's insert and notification on a loaded machine (a CI run
+            // with the whole suite starting at once took longer than the former 4 s).
             try await insert(0)
             _ = try await TestKafka.readAll(topic, partitions: world.partitions, count: 1, cluster: world.cluster, settle: .milliseconds(100))
             #expect(try await waitFor("gridhub_router_outbox_sending_records 0.0") == "gridhub_router_outbox_sending_records 0.0")
-            await world.cluster.setRoundTripTime(.seconds(4))
+            await world.cluster.setRoundTripTime(.seconds(10))
             try await insert(1)
             #expect(try await waitFor("gridhub_router_outbox_sending_records 1.0") == "gridhub_router_outbox_sending_records 1.0")
             // The second body goes out while the first still waits (one round at a time would show 1, then 1).
@@ -220,7 +222,7 @@ struct OutboxTests {
                     "the gauge went \(seenValues.map { $0.split(separator: " ").last ?? "?" })")
             await world.cluster.setRoundTripTime(.zero)
             for n in 3...40 { try await insert(n) }
-            let records = try await TestKafka.readAll(topic, partitions: world.partitions, count: 41, cluster: world.cluster, settle: .milliseconds(500))
+            let records = try await TestKafka.readAll(topic, partitions: world.partitions, count: 41, cluster: world.cluster, timeout: .seconds(60), settle: .milliseconds(500))
             #expect(records.sorted { $0.offset < $1.offset }.map { String(decoding: $0.value, as: UTF8.self) } == (0...40).map { "{\"n\":\($0)}" })
             var left = "?"
             for _ in 0..<100 where left != "0" {
