@@ -43,4 +43,38 @@ struct IngestPipelineTests {
         #expect(letters.count == 1 && letters[0].value == [1, 2, 3] && letters[0].headers.string(DeadLetterHeader.reason) == "bad")
         await producer.shutdown()
     }
+
+    @Test("before its first probe a record is tried on Kafka and accepted; once a probe failed, busy at once, saying why; once one answers, accepted again")
+    func reachability() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.quietLogger)
+        let names = try await TestKafka.makeTopics(["incidents", "surveys", "feedback", "dead-letter"], partitions: 1, on: cluster)
+        let topics = IngestPipeline.Topics(incidents: names[0], surveys: names[1], feedback: names[2], deadLetter: names[3])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let producer = try TestKafka.producer(cluster)
+        let reach = KafkaReachability(admin: KafkaAdmin(sharing: producer), logger: TestKafka.quietLogger)
+        let pipeline = IngestPipeline(system: .elink, producer: producer, ledger: try DeliveryLedger(directory: dir), reachability: reach,
+                                      metrics: DaemonMetrics(), logger: TestKafka.quietLogger, topics: topics)
+        // Not probed yet: not ready, but the record goes to Kafka (a source pushing as the adapter starts).
+        #expect(reach.problem() == "not checked yet")
+        #expect(await pipeline.publish(Self.incident("E-1", version: 1)) == .accepted(duplicate: false))
+
+        await cluster.setBrokerDown()
+        await reach.probe()
+        #expect(reach.isKnownUnreachable)
+        let start = ContinuousClock.now
+        let outcome = await pipeline.publish(Self.incident("E-2", version: 1))
+        guard case .busy(let reason) = outcome else { Issue.record("a known unreachable Kafka answers busy, not \(outcome)"); return }
+        #expect(reason.hasPrefix("Kafka unreachable"), "\(reason)")
+        #expect(ContinuousClock.now - start < .seconds(10), "at once, not after the producer's 60 s delivery timeout")
+
+        await cluster.setBrokerUp()
+        let deadline = ContinuousClock.now + .seconds(30)
+        repeat { await reach.probe() } while !reach.isReachable && ContinuousClock.now < deadline
+        #expect(await pipeline.publish(Self.incident("E-2", version: 1)) == .accepted(duplicate: false))
+        let records = try await TestKafka.readAll(topics.incidents, partitions: 1, count: 2, cluster: cluster, settle: .milliseconds(300))
+        #expect(records.count == 2, "E-1 and E-2, once each")
+        await producer.shutdown()
+        await cluster.shutdown()
+    }
 }

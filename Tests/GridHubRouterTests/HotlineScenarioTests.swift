@@ -47,7 +47,8 @@ struct HotlineScenarioTests {
                 let hotline = HotlinePlatform(hubURL: "http://127.0.0.1:\(hubPort)", secret: Self.secret)
 
                 // 1. The order arrives; the first department gets it, due by the end of the second working day.
-                #expect(try await hotline.push(order).code == 0)
+                let taken = try await hotline.push(order)
+                #expect(taken.code == 0, "answered \(taken.code.map(String.init) ?? "no ZT"): \(taken.message)")
                 let first = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { !$0.isEmpty }
                 let dispatch = try #require(first.first)
                 #expect(dispatch.dueAt <= Fixtures.rules.calendar.deadline(workingDays: 2, after: order.calledAt))
@@ -57,7 +58,8 @@ struct HotlineScenarioTests {
                 var supplement = order
                 supplement.version = 2
                 supplement.content += "（补充：材料已堆到盲道上）"
-                #expect(try await hotline.push(supplement, timestamp: Int64(Date().timeIntervalSince1970) + 1).code == 0)
+                let supplemented = try await hotline.push(supplement, timestamp: Int64(Date().timeIntervalSince1970) + 1)
+                #expect(supplemented.code == 0, "answered \(supplemented.code.map(String.init) ?? "no ZT"): \(supplemented.message)")
                 let revised = try await world.waitFor(Topics.dispatch(department: "urban-mgmt"), as: Dispatch.self) { $0.count >= 2 }
                 #expect(revised.last?.dispatchId == dispatch.dispatchId && (revised.last?.revision ?? 0) > dispatch.revision)
                 #expect(revised.last?.description.contains("盲道") == true)

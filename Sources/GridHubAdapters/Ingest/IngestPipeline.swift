@@ -11,7 +11,8 @@ import Prometheus
 /// with its original bytes and the reason.
 ///
 /// - A source is never told "accepted" for a record without a delivery report.
-/// - When Kafka is unreachable the answer is "busy" at once (the source retries later), never a silent
+/// - When Kafka is known to be unreachable (its last probe failed) the answer is "busy" at once (the
+///   source retries later); before the first probe a record is tried on Kafka. Never a silent
 ///   drop and never unbounded buffering (the producer's in-flight bound applies).
 /// - A record version already delivered (a retry, a re-pushed batch) is answered "accepted" without a
 ///   second record on Kafka. Every record's `ce_id` is derived from (system, record id, version), so
@@ -57,7 +58,7 @@ public final class IngestPipeline: Sendable {
     private let metrics: IngestMetrics
 
     /// - Parameters:
-    ///   - reachability: when given, records are refused as busy at once while Kafka is unreachable.
+    ///   - reachability: when given, records are refused as busy at once while its last probe failed.
     public init(system: SourceSystem, producer: KafkaProducer, ledger: DeliveryLedger, reachability: KafkaReachability?, metrics: DaemonMetrics, logger: Logger, topics: Topics = .contract) {
         self.system = system
         self.topics = topics
@@ -99,7 +100,7 @@ public final class IngestPipeline: Sendable {
             }
         }
         if !records.isEmpty {
-            if let reachability, !reachability.isReachable {
+            if let reachability, reachability.isKnownUnreachable {
                 for i in indices { outcomes[i] = .busy(reason: reachability.problem() ?? "Kafka unreachable") }
                 for span in spans { span.setStatus(SpanStatus(code: .error, message: "Kafka unreachable")) }
                 metrics.busy.increment(by: Int64(indices.count))
@@ -173,7 +174,7 @@ public final class IngestPipeline: Sendable {
             onceKey = "deadletter/\(system.rawValue)/\(ContentDigest.sha256(original, Array(("\n" + reason).utf8)).hexString)"
             if let onceKey, ledger.contains(onceKey, version: 1) { return .accepted(duplicate: true) }
         }
-        if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
+        if let reachability, reachability.isKnownUnreachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
         // A dead letter must fit in a Kafka record (1 MB by default): a larger input keeps its start.
         var kept = headers
         if original.count > Self.maxDeadLetterBytes {
@@ -223,7 +224,7 @@ public final class IngestPipeline: Sendable {
     // MARK: -
 
     private func deliver(_ record: ProducerRecord, ledgerKey: String, version: Int) async -> Outcome {
-        if let reachability, !reachability.isReachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
+        if let reachability, reachability.isKnownUnreachable { return .busy(reason: reachability.problem() ?? "Kafka unreachable") }
         do {
             try await producer.send(record)
             try? await ledger.record([(ledgerKey, version)])
