@@ -7,7 +7,8 @@ import Testing
 
 /// The two reads of duplicate candidates (a batch's grids, and every grid at start) against a database
 /// holding many open cases: they must read only the time window, through the grid index, whatever the
-/// number of older cases, and give what a plain reading of their conditions gives.
+/// number of older cases, and give what a plain reading of their conditions gives. The same for the
+/// read of a batch's known reports among many stored ones.
 @Suite("Candidate queries at scale", .timeLimit(.minutes(3)))
 struct CandidateQueryTests {
     @Test("with 200 k open cases over 400 days, candidates and the newest report are read through cases_grid_time, never by scanning the table, and are the right rows")
@@ -68,6 +69,39 @@ struct CandidateQueryTests {
             for try await v in try await client.query(CandidateCache.newestQuery(grids: grids), logger: TestKafka.quietLogger).decode(Int64?.self) { newest = v }
             for try await v in try await client.query("SELECT max(last_ms) FROM cases WHERE NOT on_site AND grid_code IS NOT NULL", logger: TestKafka.quietLogger).decode(Int64?.self) { plain = v }
             #expect(newest != nil && newest == plain)
+        }
+    }
+
+    @Test("with 100 k reports, a batch's 2 000 known reports are read through the primary key, never by scanning the table, and are the right rows")
+    func knownReportsAtScale() async throws {
+        let url = try await TestPostgres.makeDatabase(prefix: "knownq")
+        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await client.run() }
+            defer { tasks.cancelAll() }
+            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
+            // Random ids, as incident ids are; the version tells the rows apart.
+            try await client.query("""
+                INSERT INTO reports (incident_id, case_id, system, record_id, version)
+                SELECT md5(s::text), 'case-' || (s / 3), 'elink', 'E-' || s, 1 + s % 5 FROM generate_series(1, 100000) AS s
+                """, logger: TestKafka.quietLogger)
+            try await client.query("ANALYZE reports", logger: TestKafka.quietLogger)
+            // A batch: 1 000 stored reports and 1 000 new ones, as a router's batch of retries and news.
+            var ids: [String] = []
+            for try await id in try await client.query("SELECT md5(s::text) FROM generate_series(1, 100000, 100) AS s", logger: TestKafka.quietLogger)
+                .decode(String.self) { ids.append(id) }
+            ids += (0..<1_000).map { _ in UUID().uuidString.lowercased() }
+
+            let plan = try await Self.plan(of: CaseWork.knownReportsQuery(ids), on: client)
+            #expect(!plan.contains("Seq Scan"), "the known reports scan the table:\n\(plan)")
+            #expect(plan.contains("reports_pkey"), "the known reports do not use the primary key:\n\(plan)")
+
+            var expected: [String: Int] = [:], got: [String: Int] = [:]
+            for try await (id, version) in try await client.query("SELECT incident_id, version FROM reports WHERE incident_id = ANY(\(ids)::text[])",
+                                                                    logger: TestKafka.quietLogger).decode((String, Int).self) { expected[id] = version }
+            for try await (id, _, version) in try await client.query(CaseWork.knownReportsQuery(ids), logger: TestKafka.quietLogger)
+                .decode((String, String, Int).self) { got[id] = version }
+            #expect(expected.count == 1_000 && got == expected)
         }
     }
 
