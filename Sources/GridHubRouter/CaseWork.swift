@@ -23,9 +23,9 @@ public struct RouterEnvironment: Sendable {
         self.reference = reference
         self.rules = rules
         matcher = DuplicateMatcher(items: reference.items, classifier: reference.classifier, policy: policy)
-        self.policy = CasePolicy(rules: rules)
         self.now = now
         departmentNames = Dictionary(reference.departments.map { ($0.code, $0.nameZh) }, uniquingKeysWith: { a, _ in a })
+        self.policy = CasePolicy(rules: rules, departmentNames: departmentNames)
         areas = Dictionary(reference.grids.map { ($0.gridCode, [$0.gridCode] + reference.neighbours(of: $0.gridCode).map(\.gridCode)) },
                            uniquingKeysWith: { a, _ in a })
     }

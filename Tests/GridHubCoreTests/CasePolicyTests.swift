@@ -275,6 +275,35 @@ struct CasePolicyTests {
         #expect(unhappy.alerts.map(\.kind) == [.reopened])
     }
 
+    @Test("the notes and alerts people read name the department and the level in Chinese and give the deadline in Beijing time, never a code")
+    func readableNotes() throws {
+        let names = Dictionary(ReferenceTestData.data.departments.map { ($0.code, $0.nameZh) }, uniquingKeysWith: { a, _ in a })
+        let named = CasePolicy(rules: Self.rules, departmentNames: names)
+        let value = try dispatched()
+        let department = try #require(value.department.flatMap { names[$0] })
+        let warning = try #require(named.warningTime(of: value)), due = try #require(value.dueAt)
+        // The oracle: Foundation's formatter at +08:00.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
+        formatter.dateFormat = "M月d日HH:mm"
+        let warn = named.deadline(warning, on: value, now: warning)
+        #expect(warn.alerts.map(\.message) == ["已用时限80%，\(formatter.string(from: due))到期，\(department)尚未办结"])
+        let late = named.deadline(due, on: value, now: due)
+        #expect(late.alerts.map(\.message) == ["逾期未办结（督办）：\(department)，村（社区）级", "逾期未办结，升级至镇（街道）级"])
+        let twice = try dispatched([.return(dispatchId: "D1", note: nil), .dispatch(department: "env", level: .village, dispatchId: "D2", dueAt: ModelFixtures.time(9_000))])
+        let returned = named.feedback(answer(.returned, on: "D2", from: "env", note: "也不属于我们"), on: twice, at: ModelFixtures.time(5))
+        #expect(returned.alerts.map(\.message) == ["第2次被退回（\(try #require(names["env"]))）：也不属于我们"])
+        for message in (warn.alerts + late.alerts + returned.alerts).map(\.message) {
+            #expect(!message.contains("urban-mgmt") && !message.contains("env") && !message.contains("+08:00") && !message.contains("village"), "\(message)")
+        }
+        // Times at any hour: two digits for hours and minutes, the day of Beijing, not of UTC.
+        for seconds in stride(from: 0.0, to: 86_400 * 3, by: 1_234) {
+            let time = Date(timeIntervalSince1970: 1_796_000_000 + seconds)
+            #expect(CasePolicy.noteTime(time) == formatter.string(from: time))
+        }
+    }
+
     @Test("the case's timer: the dispatch's deadline while it is worked on, the end of the quiet period once resolved, none when open or closed")
     func timer() throws {
         var value = try dispatched()

@@ -16,10 +16,33 @@ public struct CasePolicy: Sendable {
     public var maxReturns = 3
     /// The share of a dispatch's time after which the command centre gets an early warning (预警).
     public var warningShare = 0.8
+    /// Departments' names by code, for the notes and alerts people read (a code without a name is
+    /// shown as it is).
+    public var departmentNames: [String: String] = [:]
 
-    public init(rules: RoutingRules) {
+    public init(rules: RoutingRules, departmentNames: [String: String] = [:]) {
         self.rules = rules
+        self.departmentNames = departmentNames
     }
+
+    /// The department as a note names it.
+    func name(ofDepartment code: String?) -> String {
+        guard let code else { return "未定部门" }
+        return departmentNames[code] ?? code
+    }
+
+    /// A time as a note gives it, in China Standard Time: `12月7日09:05`.
+    static func noteTime(_ date: Date) -> String {
+        let parts = noteCalendar.dateComponents([.month, .day, .hour, .minute], from: date)
+        func twoDigits(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
+        return "\(parts.month ?? 0)月\(parts.day ?? 0)日\(twoDigits(parts.hour)):\(twoDigits(parts.minute))"
+    }
+
+    private static let noteCalendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
+        return calendar
+    }()
 
     /// The note of a case the command centre's triage returned: not the grid's to handle.
     public static let givenBackNote = "经指挥中心裁定，不属于网格化受理范围，予以退回"
@@ -305,7 +328,7 @@ public struct CasePolicy: Sendable {
                 : rules.reroute(returnedBy: feedback.department, tried: tried, itemCode: c.itemCode, gridCode: c.gridCode, urgent: c.urgent)
             plan.dispatch = NextDispatch(route: route, reason: .returned)
             if returns >= 2 {
-                plan.alerts = [AlertNotice(kind: .returnedRepeatedly, message: "第\(returns)次被退回（\(feedback.department)）" + (feedback.note.map { "：\($0)" } ?? ""))]
+                plan.alerts = [AlertNotice(kind: .returnedRepeatedly, message: "第\(returns)次被退回（\(name(ofDepartment: feedback.department))）" + (feedback.note.map { "：\($0)" } ?? ""))]
             }
             if route.triage && returns >= maxReturns {
                 plan.note = "已被退回\(returns)次，交指挥中心裁定" + (feedback.note.map { "（\($0)）" } ?? "")
@@ -405,13 +428,13 @@ public struct CasePolicy: Sendable {
         // The early warning before the deadline: the command centre hears it, the status stays.
         if [.dispatched, .accepted, .inProgress].contains(c.status), let warning = warningTime(of: c), warning <= now,
            let deadline = c.dueAt, now < deadline {
-            let message = "已用时限\(Int(warningShare * 100))%，\(RFC3339.format(deadline))到期，\(c.department ?? "")尚未办结"
+            let message = "已用时限\(Int(warningShare * 100))%，\(Self.noteTime(deadline))到期，\(name(ofDepartment: c.department))尚未办结"
             return Plan(outcome: .applied, events: [.warn(note: message)], audience: .nobody, alerts: [AlertNotice(kind: .earlyWarning, message: message)])
         }
         if c.status == .resolved {
             return Plan(outcome: .applied, events: [.close(note: Self.quietCloseNote)], note: Self.quietCloseNote)
         }
-        let overdue = AlertNotice(kind: .overdue, message: "逾期未办结（督办）：\(c.department ?? "")，\(c.level.map { $0.rawValue } ?? "")级")
+        let overdue = AlertNotice(kind: .overdue, message: "逾期未办结（督办）：\(name(ofDepartment: c.department))，\(c.level?.nameZh ?? "未定层级")")
         guard [.dispatched, .accepted, .inProgress].contains(c.status),
               let level = c.level, let next = level.higher, let department = c.department else {
             var plan = Plan.nothing(.applied)
@@ -420,7 +443,7 @@ public struct CasePolicy: Sendable {
             return plan
         }
         let route = RouteDecision(department: department, level: next, timeLimit: rules.escalationLimit(to: next), triage: false)
-        let note = "逾期未办结，升级至\(next == .town ? "镇（街道）" : "市")级"
+        let note = "逾期未办结，升级至\(next.nameZh)"
         return Plan(outcome: .applied, dispatch: NextDispatch(route: route, reason: .escalated), note: note,
                     alerts: [overdue, AlertNotice(kind: .escalated, message: note)])
     }

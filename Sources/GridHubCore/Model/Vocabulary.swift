@@ -46,6 +46,15 @@ public enum Level: String, Sendable, Hashable, Codable, CaseIterable, Comparable
     /// 市 (city).
     case city
 
+    /// The level as the notes people read name it: 村（社区）级, 镇（街道）级, 市级.
+    public var nameZh: String {
+        switch self {
+        case .village: "村（社区）级"
+        case .town: "镇（街道）级"
+        case .city: "市级"
+        }
+    }
+
     /// The next level up, or `nil` at city level.
     public var higher: Level? {
         switch self {
