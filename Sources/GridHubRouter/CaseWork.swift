@@ -215,9 +215,10 @@ final class CaseWork {
 
     /// The stored reports among `ids`: case and version of each. One probe of the primary key per id
     /// (`LATERAL` with `OFFSET 0`, as ``candidatesQuery(grids:from:policy:)``), so its cost follows the
-    /// batch, not the table. As `incident_id = ANY(ids)` the planner chose to scan the whole table and
-    /// test every row against the batch's ids while the table was small: 16-30 ms per 2 000-incident
-    /// batch with 30 000 reports in the router benchmark, growing with every report the city keeps.
+    /// batch, not the table. As `incident_id = ANY(ids)` the planner scanned the whole table, testing
+    /// every row against the batch's ids, until the table held most of a million reports (in parallel
+    /// from about 300 000): 16-30 ms per 2 000-incident batch with 30 000 reports in the router
+    /// benchmark, 30 ms at 300 000 on a quiet server (docs/performance.md, stop 41).
     static func knownReportsQuery(_ ids: [String]) -> PostgresQuery {
         """
         SELECT r.incident_id, r.case_id, r.version FROM unnest(\(ids)::text[]) AS u(i)
