@@ -158,6 +158,8 @@ struct AdapterFaultTests {
 
 @Suite("Enforcement adapter killed mid-file", .timeLimit(.minutes(3)))
 struct EnforcementKillTests {
+    static func name(_ file: Int) -> String { String(format: "ZFAJ_202611271%05d.csv", file) }
+
     @Test("kill -9 during a file and restart: every valid row on Kafka, once per case version (by ce_id)")
     func killNine() async throws {
         let broker = try ChildProcess(GridHubPaths.executable, ["broker", "--brokers", "1", "--partitions", "3"])
@@ -167,14 +169,17 @@ struct EnforcementKillTests {
         let inbox = root.appendingPathComponent("inbox"), outbox = root.appendingPathComponent("outbox"), state = root.appendingPathComponent("state")
         for d in [inbox, outbox] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
         // All rows share one grid, hence one partition: stay under the embedded broker's ≈5 MiB per partition.
-        let files = 12, rows = 200
+        let files = 12, rows = 200, readyBeforeKill = 6
         for f in 0..<files {
             var text = Enforcement.columns.joined(separator: ",") + "\r\n"
             for r in 0..<rows {
                 text += "ZF-K-\(f)-\(r),1,违章搭建,\"江阴市澄江街道人民东路188号\r\n后院\",,,王某,2026-11-27 10:02:11,巡查发现,,澄江中队,立案,,2026-11-27 10:02:11\r\n"
             }
             text += "ZF-K-\(f)-broken,1,违章搭建\r\n"
-            try EnforcementAdapterTests.write(text, to: inbox, name: String(format: "ZFAJ_202611271%05d.csv", f))
+            // Only the first half is ready (has its `.ok` marker) before the kill: the adapter cannot
+            // finish every file before it, however late a loaded machine lets this test look. (With
+            // all ready, a CI run saw all 12 handled before the kill.)
+            try EnforcementAdapterTests.write(text, to: inbox, name: Self.name(f), marker: f < readyBeforeKill)
         }
         let args = ["adapter", "enforcement", "--inbox", inbox.path, "--outbox", outbox.path, "--state-dir", state.path, "--admin-listen", "127.0.0.1:0"]
         let env = ["GRIDHUB_BOOTSTRAP": bootstrap, "GRIDHUB_LOG_LEVEL": "warning"]
@@ -189,7 +194,9 @@ struct EnforcementKillTests {
         first.signal(SIGKILL)
         _ = try await first.waitForExit()
         let remaining = (try FileManager.default.contentsOfDirectory(atPath: inbox.path)).filter { $0.hasSuffix(".csv") }.count
-        #expect(remaining > 0 && remaining < files, "killed mid-way: \(remaining) files left")
+        #expect(remaining >= files - readyBeforeKill && remaining < files, "killed mid-way: \(remaining) files left")
+        // The rest becomes ready while the adapter is down, as the city's exports go on.
+        for f in readyBeforeKill..<files { try Data().write(to: inbox.appendingPathComponent(Self.name(f) + ".ok")) }
         let second = try ChildProcess(GridHubPaths.executable, args, environment: env)
         _ = try await second.firstLine()
         while ((try? FileManager.default.contentsOfDirectory(atPath: inbox.path))?.filter { $0.hasSuffix(".csv") }.count ?? 1) > 0 && ContinuousClock.now < deadline + .seconds(30) {
