@@ -308,7 +308,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GridHubCLITests",
-            dependencies: ["gridhub", "gridhub-bench", "GridHubSimulation", "GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting"],
+            dependencies: ["gridhub", "gridhub-bench", "GridHubSimulation", "GridHubRuntime", "GridHubKafka", "GridHubCore", "GridHubTesting",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -41,6 +41,7 @@ public final class RouterConsumer: Service, Sendable {
     private let metrics: RouterMetrics
     private let logger: Logger
     private let state = Mutex<(running: Bool, lastError: String?)>((false, "not started"))
+    private let holdsPartitions = Mutex(false)
     private let cache: CandidateCache
     private let outboxMemory: OutboxMemory?
 
@@ -64,6 +65,11 @@ public final class RouterConsumer: Service, Sendable {
 
     /// Cases held in memory as duplicate candidates.
     public var candidatesCached: Int { cache.candidateCount }
+
+    /// Whether the consumer holds partitions of its topics, moved to their stored offsets: its group's
+    /// first assignment has come. Not a readiness check (an instance beyond the partitions' count holds
+    /// none and is still fine); `gridhub dev` starts its simulated city once its one router does.
+    public var hasPartitions: Bool { holdsPartitions.withLock { $0 } }
 
     /// nil when the loop is consuming and its last transaction succeeded; else why not (for `/readyz`).
     public func problem() -> String? {
@@ -134,6 +140,7 @@ public final class RouterConsumer: Service, Sendable {
                     // before the seek is processed first (what is done in it is skipped).
                     await seekToStoredOffsets(consumer, partitions: decoded.assignment.subtracting(known))
                     known = decoded.assignment
+                    holdsPartitions.withLock { [empty = known.isEmpty] in $0 = !empty }
                 }
                 next = fetch()
                 guard !decoded.records.isEmpty else { continue }

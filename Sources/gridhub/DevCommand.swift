@@ -237,7 +237,14 @@ struct DevCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: summaryService)]
         for s in router.services + hotline + elink + woodpecker + enforcement { services.append(.init(service: s)) }
         for s in try console.services(readiness: Readiness(), metrics: metrics) { services.append(.init(service: s)) }
-        for s in [platformServer, woodpeckerServer, admin, desks, traffic] as [any Service] { services.append(.init(service: s)) }
+        // The city starts once the hub can take its reports: the router holds its partitions (its
+        // group's first assignment takes a few seconds) and every adapter has reached Kafka. Started
+        // with the hub, the first reports waited 2-3 s for the router, and that start-up was most of
+        // the p99 shown below for the whole run.
+        let adapters = [hotlineRuntime, elinkRuntime, woodpeckerRuntime, enforcementRuntime]
+        let consumer = router.consumer
+        let city = StartWhen(traffic, logger: logger) { consumer.hasPartitions && adapters.allSatisfy { $0.reachability.isReachable } }
+        for s in [platformServer, woodpeckerServer, admin, desks, city] as [any Service] { services.append(.init(service: s)) }
         if let text = duration, let limit = DevCommand.parseDuration(text) {
             services.append(.init(service: StopAfter(limit), successTerminationBehavior: .gracefullyShutdownGroup))
         }
@@ -254,6 +261,36 @@ struct DevCommand: AsyncParsableCommand {
         StandardOutput.writeLine("12345 results    \(hotlinePlatform.receivedCount) received by the hotline double, all signed: \(hotlinePlatform.received.allSatisfy(\.signatureValid))")
         StandardOutput.writeLine("app replies      \(woodpeckerAPI.repliesCount) received by the Woodpecker double")
         StandardOutput.writeLine("outbox           \(enforcementSystem.importStatus() + enforcementSystem.statusLinesImported) status lines imported by the enforcement double")
+    }
+}
+
+/// Runs `service` once `ready` holds (checked every 50 ms), or after `limit` with a warning: a hub that
+/// does not get ready still shows what it does with the city's reports.
+struct StartWhen: Service {
+    let service: any Service
+    let logger: Logger
+    let limit: Duration
+    let ready: @Sendable () -> Bool
+
+    init(_ service: any Service, logger: Logger, limit: Duration = .seconds(60), ready: @escaping @Sendable () -> Bool) {
+        self.service = service
+        self.logger = logger
+        self.limit = limit
+        self.ready = ready
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        while !ready() {
+            if ContinuousClock.now - started > limit {
+                logger.warning("the hub is not ready; the city starts anyway", metadata: ["gridhub.waited_s": .stringConvertible(limit.components.seconds)])
+                break
+            }
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
+            if Task.isShuttingDownGracefully { return }
+        }
+        logger.info("the hub is ready; the city starts", metadata: ["gridhub.duration_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1))])
+        try await service.run()
     }
 }
 

@@ -50,6 +50,25 @@ struct ReadinessTests {
         #expect(!withoutKafka.contains { $0.hasPrefix("database: ") }, "\(withoutKafka)")
     }
 
+    @Test("the consumer says when it holds its partitions: not while starting, then once its group's first assignment has come")
+    func holdsPartitions() async throws {
+        let world = try await RouterWorld()
+        var config = RouterDaemon.Configuration(databaseURL: world.databaseURL, kafka: TestKafka.client(world.cluster))
+        config.consumer.groupID = "partitions-\(UUID().uuidString.prefix(6))"
+        let daemon = try RouterDaemon(configuration: config, environment: world.environment(), metrics: DaemonMetrics(), logger: TestKafka.quietLogger)
+        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: TestKafka.quietLogger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            // Migrating and reading the candidates come first: no partitions yet.
+            #expect(!daemon.consumer.hasPartitions)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !daemon.consumer.hasPartitions && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(daemon.consumer.hasPartitions, "no partitions after 60 s")
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
     /// As ops run it: `gridhub router` with its database unreachable says so on `/readyz`, and a
     /// SIGTERM (`systemctl stop`) still ends it promptly and cleanly. A process of its own, so what
     /// other tests do in this process cannot slow it down.
