@@ -282,14 +282,16 @@ struct StartWhen: Service {
     func run() async throws {
         let started = ContinuousClock.now
         while !ready() {
-            if ContinuousClock.now - started > limit {
-                logger.warning("the hub is not ready; the city starts anyway", metadata: ["gridhub.waited_s": .stringConvertible(limit.components.seconds)])
-                break
-            }
+            if ContinuousClock.now - started > limit { break }
             do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
             if Task.isShuttingDownGracefully { return }
         }
-        logger.info("the hub is ready; the city starts", metadata: ["gridhub.duration_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1))])
+        let waited: Logger.Metadata = ["gridhub.duration_ms": .stringConvertible(Int((ContinuousClock.now - started) / .milliseconds(1)))]
+        if ready() {
+            logger.info("the hub is ready; the city starts", metadata: waited)
+        } else {
+            logger.warning("the hub is not ready; the city starts anyway", metadata: waited)
+        }
         try await service.run()
     }
 }
