@@ -226,6 +226,15 @@ final class CaseWork {
         """
     }
 
+    /// The case and department of each stored dispatch among `ids` (a batch's feedback): one probe of
+    /// the primary key per id, as ``knownReportsQuery(_:)``, for the same reason.
+    static func dispatchOwnersQuery(_ ids: [String]) -> PostgresQuery {
+        """
+        SELECT d.dispatch_id, d.case_id, d.department FROM unnest(\(ids)::text[]) AS u(i)
+        CROSS JOIN LATERAL (SELECT dispatch_id, case_id, department FROM dispatches WHERE dispatch_id = u.i OFFSET 0) d
+        """
+    }
+
     /// The candidate cases of `grids`, each for reports from its time in `from` on: cases not solved on
     /// the spot, last reported within the policy's time gap before it, open or closed within its grace.
     ///
@@ -659,7 +668,7 @@ final class CaseWork {
         }
         let dispatchIds = Array(Set(feedback.map(\.dispatchId).filter { dispatchOwner[$0] == nil }))
         if !dispatchIds.isEmpty {
-            let rows = try await conn.query("SELECT dispatch_id, case_id, department FROM dispatches WHERE dispatch_id = ANY(\(dispatchIds)::text[])", logger: logger)
+            let rows = try await conn.query(Self.dispatchOwnersQuery(dispatchIds), logger: logger)
             for try await (d, c, department) in rows.decode((String, String, String).self) {
                 dispatchOwner[d] = (c, department)
                 wanted.append(c)

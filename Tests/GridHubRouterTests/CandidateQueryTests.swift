@@ -105,6 +105,40 @@ struct CandidateQueryTests {
         }
     }
 
+    @Test("with 100 k dispatches, the dispatches a batch's 2 000 answers name are read through the primary key, never by scanning the table, and are the right rows")
+    func dispatchOwnersAtScale() async throws {
+        let url = try await TestPostgres.makeDatabase(prefix: "ownersq")
+        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await client.run() }
+            defer { tasks.cancelAll() }
+            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
+            try await client.query("""
+                INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
+                SELECT md5(s::text), 'case-' || (s / 2), 1 + s % 2, (ARRAY['urban-mgmt', 'police', 'env'])[1 + s % 3], 'village', 'initial', s
+                FROM generate_series(1, 100000) AS s
+                """, logger: TestKafka.quietLogger)
+            try await client.query("ANALYZE dispatches", logger: TestKafka.quietLogger)
+            // Answers to 1 000 stored dispatches and to 1 000 unknown ones.
+            var ids: [String] = []
+            for try await id in try await client.query("SELECT md5(s::text) FROM generate_series(1, 100000, 100) AS s", logger: TestKafka.quietLogger)
+                .decode(String.self) { ids.append(id) }
+            ids += (0..<1_000).map { _ in UUID().uuidString.lowercased() }
+
+            let plan = try await Self.plan(of: CaseWork.dispatchOwnersQuery(ids), on: client)
+            #expect(!plan.contains("Seq Scan"), "the dispatches are read by scanning the table:\n\(plan)")
+            #expect(plan.contains("dispatches_pkey"), "the dispatches are not read through the primary key:\n\(plan)")
+
+            var expected: [String: String] = [:], got: [String: String] = [:]
+            for try await (id, caseId, department) in try await client.query(
+                "SELECT dispatch_id, case_id, department FROM dispatches WHERE dispatch_id = ANY(\(ids)::text[])", logger: TestKafka.quietLogger)
+                .decode((String, String, String).self) { expected[id] = caseId + "/" + department }
+            for try await (id, caseId, department) in try await client.query(CaseWork.dispatchOwnersQuery(ids), logger: TestKafka.quietLogger)
+                .decode((String, String, String).self) { got[id] = caseId + "/" + department }
+            #expect(expected.count == 1_000 && got == expected)
+        }
+    }
+
     /// The plan PostgreSQL chooses for `query` with its values, as text.
     static func plan(of query: PostgresQuery, on client: PostgresClient) async throws -> String {
         var lines: [String] = []
