@@ -72,70 +72,59 @@ struct CandidateQueryTests {
         }
     }
 
-    @Test("with 100 k reports, a batch's 2 000 known reports are read through the primary key, never by scanning the table, and are the right rows")
-    func knownReportsAtScale() async throws {
-        let url = try await TestPostgres.makeDatabase(prefix: "knownq")
-        let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await client.run() }
-            defer { tasks.cancelAll() }
-            try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
-            // Random ids, as incident ids are; the version tells the rows apart.
-            try await client.query("""
-                INSERT INTO reports (incident_id, case_id, system, record_id, version)
-                SELECT md5(s::text), 'case-' || (s / 3), 'elink', 'E-' || s, 1 + s % 5 FROM generate_series(1, 100000) AS s
-                """, logger: TestKafka.quietLogger)
-            try await client.query("ANALYZE reports", logger: TestKafka.quietLogger)
-            // A batch: 1 000 stored reports and 1 000 new ones, as a router's batch of retries and news.
-            var ids: [String] = []
-            for try await id in try await client.query("SELECT md5(s::text) FROM generate_series(1, 100000, 100) AS s", logger: TestKafka.quietLogger)
-                .decode(String.self) { ids.append(id) }
-            ids += (0..<1_000).map { _ in UUID().uuidString.lowercased() }
-
-            let plan = try await Self.plan(of: CaseWork.knownReportsQuery(ids), on: client)
-            #expect(!plan.contains("Seq Scan"), "the known reports scan the table:\n\(plan)")
-            #expect(plan.contains("reports_pkey"), "the known reports do not use the primary key:\n\(plan)")
-
-            var expected: [String: Int] = [:], got: [String: Int] = [:]
-            for try await (id, version) in try await client.query("SELECT incident_id, version FROM reports WHERE incident_id = ANY(\(ids)::text[])",
-                                                                    logger: TestKafka.quietLogger).decode((String, Int).self) { expected[id] = version }
-            for try await (id, _, version) in try await client.query(CaseWork.knownReportsQuery(ids), logger: TestKafka.quietLogger)
-                .decode((String, String, Int).self) { got[id] = version }
-            #expect(expected.count == 1_000 && got == expected)
-        }
+    /// A read of a batch's rows by their random keys, against 100 000 stored rows.
+    struct KeyedRead: Sendable, CustomTestStringConvertible {
+        var table: String, key: String, columns: String, index: String
+        /// 100 000 rows whose keys are `md5(1)` … `md5(100000)`.
+        var load: String
+        var query: @Sendable ([String]) -> PostgresQuery
+        var testDescription: String { table }
     }
 
-    @Test("with 100 k dispatches, the dispatches a batch's 2 000 answers name are read through the primary key, never by scanning the table, and are the right rows")
-    func dispatchOwnersAtScale() async throws {
-        let url = try await TestPostgres.makeDatabase(prefix: "ownersq")
+    static let keyedReads = [
+        // Random ids, as incident ids are; the version tells the rows apart.
+        KeyedRead(table: "reports", key: "incident_id", columns: "incident_id, case_id, version", index: "reports_pkey", load: """
+            INSERT INTO reports (incident_id, case_id, system, record_id, version)
+            SELECT md5(s::text), 'case-' || (s / 3), 'elink', 'E-' || s, 1 + s % 5 FROM generate_series(1, 100000) AS s
+            """, query: CaseWork.knownReportsQuery),
+        KeyedRead(table: "dispatches", key: "dispatch_id", columns: "dispatch_id, case_id, department", index: "dispatches_pkey", load: """
+            INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
+            SELECT md5(s::text), 'case-' || (s / 2), 1 + s % 2, (ARRAY['urban-mgmt', 'police', 'env'])[1 + s % 3], 'village', 'initial', s
+            FROM generate_series(1, 100000) AS s
+            """, query: CaseWork.dispatchOwnersQuery),
+    ]
+
+    @Test("with 100 k rows, a batch's 2 000 ids (its known reports; the dispatches its feedback answers) are read through the primary key, never by scanning the table, and are the right rows",
+          arguments: keyedReads)
+    func keyedReadAtScale(_ read: KeyedRead) async throws {
+        let url = try await TestPostgres.makeDatabase(prefix: "keyq")
         let client = PostgresClient(configuration: try RouterStore.configuration(url: url), backgroundLogger: TestKafka.quietLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await client.run() }
             defer { tasks.cancelAll() }
             try await RouterStore(client: client, logger: TestKafka.quietLogger).migrate()
-            try await client.query("""
-                INSERT INTO dispatches (dispatch_id, case_id, attempt, department, level, reason, issued_ms)
-                SELECT md5(s::text), 'case-' || (s / 2), 1 + s % 2, (ARRAY['urban-mgmt', 'police', 'env'])[1 + s % 3], 'village', 'initial', s
-                FROM generate_series(1, 100000) AS s
-                """, logger: TestKafka.quietLogger)
-            try await client.query("ANALYZE dispatches", logger: TestKafka.quietLogger)
-            // Answers to 1 000 stored dispatches and to 1 000 unknown ones.
+            try await client.query(PostgresQuery(unsafeSQL: read.load), logger: TestKafka.quietLogger)
+            try await client.query(PostgresQuery(unsafeSQL: "ANALYZE \(read.table)"), logger: TestKafka.quietLogger)
+            // A batch: 1 000 stored keys and 1 000 new ones, as a router's batch of retries and news.
             var ids: [String] = []
             for try await id in try await client.query("SELECT md5(s::text) FROM generate_series(1, 100000, 100) AS s", logger: TestKafka.quietLogger)
                 .decode(String.self) { ids.append(id) }
             ids += (0..<1_000).map { _ in UUID().uuidString.lowercased() }
 
-            let plan = try await Self.plan(of: CaseWork.dispatchOwnersQuery(ids), on: client)
-            #expect(!plan.contains("Seq Scan"), "the dispatches are read by scanning the table:\n\(plan)")
-            #expect(plan.contains("dispatches_pkey"), "the dispatches are not read through the primary key:\n\(plan)")
+            let plan = try await Self.plan(of: read.query(ids), on: client)
+            #expect(!plan.contains("Seq Scan"), "\(read.table) are read by scanning the table:\n\(plan)")
+            #expect(plan.contains(read.index), "\(read.table) are not read through \(read.index):\n\(plan)")
 
-            var expected: [String: String] = [:], got: [String: String] = [:]
-            for try await (id, caseId, department) in try await client.query(
-                "SELECT dispatch_id, case_id, department FROM dispatches WHERE dispatch_id = ANY(\(ids)::text[])", logger: TestKafka.quietLogger)
-                .decode((String, String, String).self) { expected[id] = caseId + "/" + department }
-            for try await (id, caseId, department) in try await client.query(CaseWork.dispatchOwnersQuery(ids), logger: TestKafka.quietLogger)
-                .decode((String, String, String).self) { got[id] = caseId + "/" + department }
-            #expect(expected.count == 1_000 && got == expected)
+            // Rows as text, the router's read against a plain reading of the same columns.
+            func rows(_ query: PostgresQuery) async throws -> Set<String> {
+                var found = Set<String>()
+                let wrapped = PostgresQuery(unsafeSQL: "SELECT q::text FROM (\(query.sql)) q", binds: query.binds)
+                for try await row in try await client.query(wrapped, logger: TestKafka.quietLogger).decode(String.self) { found.insert(row) }
+                return found
+            }
+            let expected = try await rows("SELECT \(unescaped: read.columns) FROM \(unescaped: read.table) WHERE \(unescaped: read.key) = ANY(\(ids)::text[])")
+            #expect(expected.count == 1_000)
+            #expect(try await rows(read.query(ids)) == expected)
         }
     }
 
