@@ -10,10 +10,11 @@ public protocol DirectlyDecodable: Decodable {
 
 extension DirectlyDecodable {
     /// The value in `json`: directly when it is plainly valid, else by `decoder`, which decides and
-    /// whose error says what is wrong (so readers' messages are `JSONDecoder`'s, as before).
-    public static func decoded(from json: [UInt8], decoder: JSONDecoder) throws -> Self {
+    /// whose error says what is wrong (so readers' messages are `JSONDecoder`'s, as before). The
+    /// decoder is made only then: a reader of one record at a time makes none for valid records.
+    public static func decoded(from json: [UInt8], decoder: @autoclosure () -> JSONDecoder) throws -> Self {
         if let value = decodedDirectly(from: json) { return value }
-        return try decoder.decode(Self.self, from: Data(json))
+        return try decoder().decode(Self.self, from: Data(json))
     }
 }
 
