@@ -836,88 +836,73 @@ final class CaseWork {
         return try await first + second
     }
 
-    /// Writes every change of this unit of work (cases, reports, dispatches, outbox) in a few statements,
-    /// and `alongside` (the consumed offsets) pipelined with them.
-    func flush(alongside: Write? = nil, metrics: RouterMetrics? = nil) async throws {
+    /// The next offsets of the partitions a transaction advanced, written with its changes.
+    struct OffsetsAdvanced: Sendable {
+        var topics: [String] = [], partitions: [Int32] = [], next: [Int64] = []
+        var isEmpty: Bool { topics.isEmpty }
+    }
+
+    /// Writes every change of this unit of work and `offsets` in two statements: what does not wait for
+    /// the records' encoding (grid versions, reports, dispatches, offsets: ``Statement/WriteFacts``) is
+    /// sent at once and runs while the records are encoded on both cores; the case rows, which carry
+    /// their case records' bytes, and the outbox body follow (``Statement/WriteCasesAndOutbox``). Their
+    /// order does not matter (one transaction, and the rows two instances could both touch are locked
+    /// earlier, in one order).
+    func flush(offsets: OffsetsAdvanced = OffsetsAdvanced(), metrics: RouterMetrics? = nil) async throws {
         defer {
             for span in openSpans { span.end() }
             openSpans = []
         }
-        // The statements are pipelined on the connection: each is sent as soon as it is built, so the
-        // database executes one while the next is built. Their order does not matter (one transaction,
-        // and the rows two instances could both touch are locked earlier, in one order). The records
-        // are encoded on both cores meanwhile; case rows carry their case record's bytes, so they wait.
-        let conn = self.conn, logger = self.logger
+        let conn = self.conn
         let records = pending
         async let encoded = Self.encode(records)
-        async let alongsideWritten: Void = Self.execute(alongside, on: conn)
-        let codes = factsChanged.sorted()
+        let facts = try factsStatement(offsets: offsets)
         async let versions: [(String, Int64)] = {
-            guard !codes.isEmpty else { return [] }
-            return try await conn.run(Statement.BumpGrids.self, codes, logger: logger).reduce(into: []) { $0.append(try $1.decode((String, Int64).self)) }
+            guard let facts else { return [] }
+            return try await facts(conn)
         }()
-        let reportQuery = try reportsStatement()
-        async let reportsWritten: Void = Self.execute(reportQuery, on: conn)
-        let dispatchQuery = dispatchesStatement()
-        async let dispatchesWritten: Void = Self.execute(dispatchQuery, on: conn)
         let encoding = ContinuousClock.now
         let outbox = try await encoded
         metrics?.spent("tx: flush: wait for the records' encoding", since: encoding)
         var docs: [String: [UInt8]] = [:]
         for (id, index) in docRecord { docs[id] = outbox[index].value }
-        let caseQuery = try casesStatement(docs: docs)
-        async let casesWritten: Void = Self.execute(caseQuery, on: conn)
+        let casesAndOutbox = try casesAndOutboxStatement(docs: docs, outbox: outbox)
         async let outboxId: Int64? = {
-            guard !outbox.isEmpty else { return nil }
-            // The NOTIFY (delivered at commit) wakes the outbox publisher.
-            var id: Int64? = nil
-            for try await row in try await conn.run(Statement.WriteOutbox.self, Int32(outbox.count), OutboxRecord.body(outbox), logger: logger) {
-                let (written, _) = try row.decode((Int64, String).self)
-                id = written
-            }
-            return id
+            guard let casesAndOutbox else { return nil }
+            return try await casesAndOutbox(conn)
         }()
         let waiting = ContinuousClock.now
         for (code, version) in try await versions { bumped[code] = version }
-        _ = try await (reportsWritten, dispatchesWritten, casesWritten, alongsideWritten)
         if let id = try await outboxId { outboxBody = (id, outbox) }
         metrics?.spent("tx: flush: wait for the statements", since: waiting)
     }
 
-    /// A write to run on the transaction's connection.
-    typealias Write = @Sendable (PostgresConnection) async throws -> Void
-
-    private static func execute(_ write: Write?, on conn: PostgresConnection) async throws {
-        if let write { try await write(conn) }
-    }
-
-    private func reportsStatement() throws -> Write? {
-        guard !reportRows.isEmpty else { return nil }
+    /// ``Statement/WriteFacts`` with this unit's grids, reports and dispatches and `offsets`; nil when all
+    /// are empty. Returns the grids' new versions.
+    private func factsStatement(offsets: OffsetsAdvanced) throws -> (@Sendable (PostgresConnection) async throws -> [(String, Int64)])? {
+        let codes = factsChanged.sorted()
+        guard !codes.isEmpty || !reportRows.isEmpty || !dispatchRows.isEmpty || !offsets.isEmpty else { return nil }
         var ids: [String] = [], caseIds: [String] = [], systems: [String] = [], records: [String] = [], versions: [Int32] = []
         var personalData: [ByteBuffer] = []
         for (k, v) in reportRows {
             ids.append(k); caseIds.append(v.caseId); systems.append(v.system); records.append(v.recordId); versions.append(Int32(clamping: v.version))
             personalData.append(ByteBuffer(bytes: (personal[k] ?? nil)?.revealedJSONBytes() ?? []))
         }
-        let logger = self.logger
-        return { [ids, caseIds, systems, records, versions, personalData] conn in
-            for try await _ in try await conn.run(Statement.WriteReports.self, ids, caseIds, systems, records, versions, personalData, logger: logger) {}
-        }
-    }
-
-    private func dispatchesStatement() -> Write? {
-        guard !dispatchRows.isEmpty else { return nil }
         let r = dispatchRows, logger = self.logger
-        let (ids, caseIds, attempts) = (r.map(\.id), r.map(\.caseId), r.map { Int32($0.attempt) })
+        let (dispatchIds, dispatchCases, attempts) = (r.map(\.id), r.map(\.caseId), r.map { Int32($0.attempt) })
         let (departments, levels, reasons, issued) = (r.map(\.department), r.map(\.level.rawValue), r.map(\.reason.rawValue), r.map(\.issuedMs))
-        return { conn in
-            for try await _ in try await conn.run(Statement.WriteDispatches.self, ids, caseIds, attempts, departments, levels, reasons, issued, logger: logger) {}
+        return { [ids, caseIds, systems, records, versions, personalData] conn in
+            try await conn.run(Statement.WriteFacts.self, codes, ids, caseIds, systems, records, versions, personalData,
+                               dispatchIds, dispatchCases, attempts, departments, levels, reasons, issued,
+                               offsets.topics, offsets.partitions, offsets.next, logger: logger)
+                .reduce(into: []) { $0.append(try $1.decode((String, Int64).self)) }
         }
     }
 
-    /// The changed cases' rows; `docs`: the documents already encoded for their records.
-    private func casesStatement(docs: [String: [UInt8]]) throws -> Write? {
-        guard !changed.isEmpty else { return nil }
+    /// ``Statement/WriteCasesAndOutbox`` with the changed cases' rows (`docs`: the documents already
+    /// encoded for their records) and `outbox`; nil when both are empty. Returns the body's id.
+    private func casesAndOutboxStatement(docs: [String: [UInt8]], outbox: [OutboxRecord]) throws -> (@Sendable (PostgresConnection) async throws -> Int64?)? {
+        guard !changed.isEmpty || !outbox.isEmpty else { return nil }
         var ids: [String] = [], status: [String] = [], item: [String] = [], grid: [String] = [], lat: [Double] = [], lon: [Double] = []
         var radius: [Double] = [], text: [String] = [], first: [Int64] = [], last: [Int64] = [], closed: [Int64] = []
         var onSite: [Bool] = [], department: [String] = [], level: [String] = [], due: [Int64] = [], deadline: [Int64] = [], doc: [ByteBuffer] = []
@@ -935,9 +920,15 @@ final class CaseWork {
             groups.append(Entry.stored(groups: e.groups))
         }
         let logger = self.logger
+        let count = Int32(outbox.count), body = outbox.isEmpty ? ByteBuffer() : OutboxRecord.body(outbox)
         return { [ids, status, item, grid, lat, lon, radius, text, first, last, closed, onSite, department, level, due, deadline, doc, groups] conn in
-            for try await _ in try await conn.run(Statement.WriteCases.self, ids, status, item, grid, lat, lon, radius, text, first, last, closed, onSite,
-                                                  department, level, due, deadline, doc, groups, logger: logger) {}
+            var id: Int64? = nil
+            for try await row in try await conn.run(Statement.WriteCasesAndOutbox.self, ids, status, item, grid, lat, lon, radius, text, first, last, closed,
+                                                    onSite, department, level, due, deadline, doc, groups, count, body, logger: logger) {
+                let (written, _) = try row.decode((Int64, String).self)
+                id = written
+            }
+            return id
         }
     }
 }

@@ -331,18 +331,11 @@ public final class RouterConsumer: Service, Sendable {
         let fresh = zip(batch, items).filter { $0.0.offset >= (stored[TopicPartition(topic: $0.0.topic, partition: $0.0.partition)] ?? 0) }
         let work = CaseWork(conn: conn, env: env, cache: cache, logger: logger)
         try await apply(fresh, to: work)
-        // The offsets after the batch are written with the batch's changes (pipelined, one transaction).
+        // The offsets after the batch are written with the batch's changes (in one of its statements).
         let advance = partitions.filter { next[$0]! > (stored[$0] ?? 0) }
-        let (advancedTopics, advancedPartitions, advancedTo) = (advance.map(\.topic), advance.map { Int32($0.partition) }, advance.map { next[$0]! })
-        let offsetsLogger = logger
-        var storeOffsets: CaseWork.Write? = nil
-        if !advance.isEmpty {
-            storeOffsets = { conn in
-                for try await _ in try await conn.run(Statement.StoreOffsets.self, advancedTopics, advancedPartitions, advancedTo, logger: offsetsLogger) {}
-            }
-        }
+        let offsets = CaseWork.OffsetsAdvanced(topics: advance.map(\.topic), partitions: advance.map { Int32($0.partition) }, next: advance.map { next[$0]! })
         t = ContinuousClock.now
-        try await work.flush(alongside: storeOffsets, metrics: metrics)
+        try await work.flush(offsets: offsets, metrics: metrics)
         metrics.spent("tx: flush (encode, write cases, reports, dispatches, outbox, offsets)", since: t)
         // Handed to the publisher before the commit, so that it finds the body in memory when the
         // commit's notification wakes it; it takes a body only once the table lists it, which only the
