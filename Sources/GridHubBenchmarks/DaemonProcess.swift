@@ -94,6 +94,21 @@ func processCPUSeconds(_ pid: Int32) -> Double {
     statFields(pid).map { clockTicks($0, [11, 12]) } ?? 0
 }
 
+/// CPU seconds this process used so far without the threads named `rdk:mock`: librdkafka's mock cluster,
+/// the embedded broker a benchmark runs in its own process. What is left is the code measured, with its
+/// librdkafka clients' threads (threads that ended are in the process's account; the broker's live for
+/// the whole run).
+func processCPUSecondsWithoutEmbeddedBroker() -> Double {
+    let pid = getpid()
+    var broker = 0.0
+    for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+        guard let stat = procFileText("/proc/\(pid)/task/\(task)/stat"), let nameStart = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"),
+              stat[stat.index(after: nameStart)..<close].hasPrefix("rdk:mock") else { continue }
+        broker += clockTicks(stat[stat.index(after: close)...].split(separator: " "), [11, 12])
+    }
+    return processCPUSeconds(pid) - broker
+}
+
 /// The fields of `/proc/<pid>/stat` after the command, whose name may hold spaces: state is the first
 /// (field 3, 1-based over the whole line), ppid 4, utime 14, stime 15, cutime 16, cstime 17.
 private func statFields(_ pid: Int32) -> [Substring]? {

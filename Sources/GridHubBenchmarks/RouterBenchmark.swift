@@ -96,6 +96,13 @@ public enum RouterBenchmark {
         public var backlogDays: Double
         /// Cases the router held in memory as duplicate candidates at the end.
         public var candidatesCached: Int
+        /// CPU seconds of the router (this process without the embedded broker's thread: the router's
+        /// threads and its librdkafka clients') and of PostgreSQL (server and backends), from the router's
+        /// start to the end of the phase.
+        public var routerCPUSeconds: Double = 0
+        public var postgresCPUSeconds: Double = 0
+        public var routerCPUPerIncident: Double { routerCPUSeconds / Double(max(1, incidents)) }
+        public var postgresCPUPerIncident: Double { postgresCPUSeconds / Double(max(1, incidents)) }
         public var steadyRate: Double { Double(incidents) / steadySeconds }
         public var totalRate: Double { Double(incidents) / totalSeconds }
     }
@@ -109,6 +116,9 @@ public enum RouterBenchmark {
         public var recordBytes: Int
         public var passthroughSeconds: Double
         public var passthroughRate: Double { Double(incidents) / passthroughSeconds }
+        /// CPU seconds per record of the raw passthrough (the median pass; this process without the
+        /// embedded broker's thread: librdkafka's consumer and producer).
+        public var passthroughCPUPerRecord: Double
         /// The same passthrough with the router's record mix (measured after the phases, with the first
         /// phase's records out per incident and their average size): what librdkafka alone allows.
         public var mix: RecordMix?
@@ -130,12 +140,14 @@ public enum RouterBenchmark {
         public var json: [String: Any] {
             var o: [String: Any] = [
                 "benchmark": "router", "incidents": incidents, "recordBytes": recordBytes, "allocator": allocator,
-                "rawPassthroughPerSecond": passthroughRate,
+                "rawPassthroughPerSecond": passthroughRate, "rawPassthroughCPUMicrosecondsPerRecord": passthroughCPUPerRecord * 1e6,
             ]
             if let mix { o["rawMixIncidentsPerSecond"] = Double(incidents) / mix.seconds }
             o["phases"] = phases.map { p -> [String: Any] in
                 var q: [String: Any] = ["openCases": p.openCases, "incidentsPerSecond": p.steadyRate, "ratioToRaw": p.steadyRate / passthroughRate,
-                                        "transactions": p.transactions, "published": p.published, "casesOpened": p.casesOpened]
+                                        "transactions": p.transactions, "published": p.published, "casesOpened": p.casesOpened,
+                                        "routerCPUMicrosecondsPerIncident": p.routerCPUPerIncident * 1e6,
+                                        "postgresCPUMicrosecondsPerIncident": p.postgresCPUPerIncident * 1e6]
                 if let mix { q["ratioToMix"] = p.steadyRate * mix.seconds / Double(incidents) }
                 return q
             }
@@ -148,7 +160,7 @@ public enum RouterBenchmark {
             lines.append("Router benchmark — \(incidents) incidents (\(recordBytes) B avg), \(partitions) partitions, embedded broker, PostgreSQL \(postgresVersion)")
             lines.append("durability: fsync=\(settings["fsync"] ?? "?"), synchronous_commit=\(settings["synchronous_commit"] ?? "?"), wal_sync_method=\(settings["wal_sync_method"] ?? "?"), shared_buffers=\(settings["shared_buffers"] ?? "?") × 8 kB, max_wal_size=\(settings["max_wal_size"] ?? "?") MB, checkpoint_timeout=\(settings["checkpoint_timeout"] ?? "?") s, wal_compression=\(settings["wal_compression"] ?? "?"); every phase starts after a CHECKPOINT; router on \(allocator); \(options.instances) router instance\(options.instances == 1 ? "" : "s"), batch \(options.batchRecords) records/transaction, outbox \(options.outboxBatch) rows/round")
             lines.append("")
-            lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records; from the first record read, median of \(RouterBenchmark.rawPasses) passes): \(Self.rate(passthroughRate)) records/s")
+            lines.append("raw librdkafka passthrough (consume→produce, \(recordBytes) B records; from the first record read, median of \(RouterBenchmark.rawPasses) passes): \(Self.rate(passthroughRate)) records/s, \(fixed(passthroughCPUPerRecord * 1e6, 1)) µs of CPU per record (librdkafka's consumer and producer)")
             if let mix {
                 lines.append("raw librdkafka with the router's record mix (each \(recordBytes) B record read → \(fixed(mix.recordsPerIncident, 2)) records of \(mix.recordBytes) B produced): \(Self.rate(Double(incidents) / mix.seconds)) incidents/s, the most Kafka alone allows on this machine")
             }
@@ -174,6 +186,7 @@ public enum RouterBenchmark {
             for p in phases {
                 lines.append("")
                 lines.append("where the time goes with \(Self.count(p.openCases)) open cases, last reported over the \(fixed(p.backlogDays, 0)) days before (\(p.transactions) transactions; all incidents stored after \(fixed(p.consumedSeconds, 1)) s, outbox empty after \(fixed(p.steadySeconds, 1)) s; \(p.candidatesCached) duplicate candidates in memory at the end; write-ahead log \(p.walBytes / 1_048_576) MiB, \(p.walBytes / max(1, p.incidents)) B per incident, \(p.walPageImages) full-page images):")
+                lines.append("  CPU per incident: router \(fixed(p.routerCPUPerIncident * 1e6, 0)) µs (its threads and its librdkafka clients'), PostgreSQL \(fixed(p.postgresCPUPerIncident * 1e6, 0)) µs (server and backends)")
                 for (stage, d) in p.stages.sorted(by: { $0.key < $1.key }) {
                     let perTx = p.transactions > 0 && stage.hasPrefix("tx") || stage.hasPrefix("consumer") ? "  \(fixed(d.seconds * 1000 / Double(max(1, p.transactions)), 1)) ms/transaction" : ""
                     lines.append("  \(stage.padding(toLength: 58, withPad: " ", startingAt: 0)) \(Self.pad(fixed(d.seconds, 2), 7)) s\(perTx)")
@@ -219,6 +232,7 @@ public enum RouterBenchmark {
         }
         let postgres = try PostgresInstance(configuration: settings, logger: logger)
         try await postgres.start()
+        let server = await postgres.serverProcess()
         /// Stops the server, keeps its log if asked, and removes the cluster: it goes with the run (it may live
         /// outside `directory`, see PostgresInstance).
         func removePostgres() async {
@@ -241,7 +255,8 @@ public enum RouterBenchmark {
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
             let report = try await measure(options: options, records: records, recordBytes: recordBytes, partitions: partitions, incidents: incidents,
-                                           cluster: cluster, databaseURL: postgres.url, environment: environment, logger: logger)
+                                           cluster: cluster, databaseURL: postgres.url, environment: environment,
+                                           postgresCPU: { server.map(processTreeCPUSeconds) ?? 0 }, logger: logger)
             await removePostgres()
             return report
         } catch {
@@ -254,7 +269,8 @@ public enum RouterBenchmark {
     static let rawPasses = 3
 
     private static func measure(options: Options, records: [ProducerRecord], recordBytes: Int, partitions: Int, incidents: [Incident],
-                                cluster: EmbeddedKafkaCluster, databaseURL: String, environment: RouterEnvironment, logger: Logger) async throws -> Report {
+                                cluster: EmbeddedKafkaCluster, databaseURL: String, environment: RouterEnvironment,
+                                postgresCPU: @escaping @Sendable () -> Double, logger: Logger) async throws -> Report {
         let n = records.count
         let bootstrap = cluster.bootstrapServers
         try await cluster.createTopics(TopicPlan.topics(departments: environment.reference.departments, partitions: partitions).map { .init($0.name, partitions: $0.partitions, replicationFactor: 1) }
@@ -266,12 +282,14 @@ public enum RouterBenchmark {
         // embedded broker) was half of a pass of 50 000 records, and the raw rate moved from 30 k to 73 k
         // records/s between runs of one build (docs/performance.md, stop 42). The median of three passes.
         try KafkaBaseline.produce(bootstrap: bootstrap, topic: "bench.raw.in", count: n, value: [UInt8](repeating: UInt8(ascii: "x"), count: recordBytes))
-        var passes: [Double] = []
+        var passes: [(seconds: Double, cpu: Double)] = []
         for _ in 0..<Self.rawPasses {
+            let cpu = processCPUSecondsWithoutEmbeddedBroker()
             let first = try KafkaBaseline.passthrough(bootstrap: bootstrap, source: "bench.raw.in", partitions: partitions, target: "bench.raw.out", count: n)
-            passes.append((ContinuousClock.now - first).seconds)
+            passes.append(((ContinuousClock.now - first).seconds, processCPUSecondsWithoutEmbeddedBroker() - cpu))
         }
-        let passthroughSeconds = passes.sorted()[passes.count / 2]
+        let median = passes.sorted { $0.seconds < $1.seconds }[passes.count / 2]
+        let passthroughSeconds = median.seconds
 
         // The incidents, once, as the adapters produce them; every phase reads them from the start.
         let kafka = KafkaClientConfiguration(bootstrapServers: bootstrap)
@@ -309,7 +327,7 @@ public enum RouterBenchmark {
                 let walBefore = try await db.scalarText("SELECT pg_current_wal_lsn()::text")
                 let imagesBefore = try await db.scalarInt("SELECT wal_fpi FROM pg_stat_wal")
                 var phase = try await runRouter(group: "bench-router-\(index)", options: options, databaseURL: databaseURL, kafka: kafka,
-                                                incidents: n, db: db, environment: environment, logger: logger)
+                                                incidents: n, db: db, environment: environment, postgresCPU: postgresCPU, logger: logger)
                 phase.openCases = open
                 phase.backlogDays = days
                 phase.loadSeconds = loadSeconds
@@ -338,13 +356,13 @@ public enum RouterBenchmark {
                 mix = .init(recordsPerIncident: perIncident, recordBytes: bytes, seconds: passes.sorted()[passes.count / 2])
             }
             return Report(options: options, incidents: n, partitions: partitions, recordBytes: recordBytes, passthroughSeconds: passthroughSeconds,
-                          mix: mix, emptyCaseTableBytes: emptyBytes, phases: phases, postgresVersion: version, settings: settings)
+                          passthroughCPUPerRecord: median.cpu / Double(n), mix: mix, emptyCaseTableBytes: emptyBytes, phases: phases, postgresVersion: version, settings: settings)
         }
     }
 
     /// Runs the router's services until every incident is stored and the outbox is empty.
     private static func runRouter(group: String, options: Options, databaseURL: String, kafka: KafkaClientConfiguration, incidents n: Int,
-                                  db: BenchDatabase, environment: RouterEnvironment, logger: Logger) async throws -> Phase {
+                                  db: BenchDatabase, environment: RouterEnvironment, postgresCPU: @Sendable () -> Double, logger: Logger) async throws -> Phase {
         var config = RouterDaemon.Configuration(databaseURL: databaseURL, kafka: kafka)
         config.consumer.groupID = group
         config.consumer.maxBatchRecords = options.batchRecords
@@ -355,6 +373,7 @@ public enum RouterBenchmark {
             try RouterDaemon(configuration: config, environment: environment, metrics: DaemonMetrics(), logger: logger)
         }
         let services = ServiceGroup(configuration: .init(services: daemons.flatMap(\.services).map { .init(service: $0) }, logger: logger))
+        let cpuAtStart = (router: processCPUSecondsWithoutEmbeddedBroker(), postgres: postgresCPU())
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             let started = ContinuousClock.now
             tasks.addTask { try await services.run() }
@@ -370,6 +389,7 @@ public enum RouterBenchmark {
                 if stored >= n, try await db.outboxEmpty() { done = true; break }
             }
             let finished = ContinuousClock.now
+            let cpu = (router: processCPUSecondsWithoutEmbeddedBroker() - cpuAtStart.router, postgres: postgresCPU() - cpuAtStart.postgres)
             // The counts once every service has stopped: the publisher counts a round's records after
             // deleting its rows, so right when the outbox is seen empty the last round may be uncounted.
             await services.triggerGracefulShutdown()
@@ -386,7 +406,7 @@ public enum RouterBenchmark {
                          steadySeconds: (finished - firstSeen).seconds, casesAfter: 0, casesOpened: 0, transactions: transactions,
                          published: published, publishedBytes: publishedBytes, caseTableBytesLoaded: 0, rssBefore: 0, rssAfter: 0,
                          consumedSeconds: ((consumed ?? finished) - firstSeen).seconds, stages: stages, tallies: tallies, backlogDays: 0,
-                         candidatesCached: cached)
+                         candidatesCached: cached, routerCPUSeconds: cpu.router, postgresCPUSeconds: cpu.postgres)
         }
     }
 
