@@ -10,7 +10,10 @@ import NIOHTTP1
 /// `gridhub bench hotline`: signed 12345 work orders over loopback HTTP into the adapter as ops run it
 /// (`gridhub adapter hotline12345`, a process of its own, on `gridhub broker`), each answered only after
 /// its Kafka delivery report. Phase 1: closed loop at `concurrency` connections for the sustained rate.
-/// Phase 2: open loop at a fixed rate for the ack latency percentiles.
+/// Phase 2: open loop at a fixed rate for the ack latency percentiles. Then raw librdkafka on the same
+/// broker, records of the incidents' size, in the same two shapes: the closed loop (each record
+/// acknowledged before the next goes, as many in flight as connections) and the fixed rate (from when each
+/// record was due to its delivery report), the baseline the adapter's figures are a ratio of.
 ///
 /// The load generator (this process) builds and signs every request before its phase starts, so that
 /// during the phase it only writes them and checks the answers. The CPU each process used in phase 1
@@ -52,6 +55,15 @@ public enum HotlineBenchmark {
         public var cores: Int
         /// The adapter process's peak resident memory over the run, bytes.
         public var adapterPeakMemory: Int
+        /// Raw librdkafka on the same broker in the same run, records of the incidents' average size
+        /// (`recordBytes`): the closed loop with as many records in flight as the load's connections,
+        /// each acknowledged before the next goes (records/s), and the fixed rate's latency from when
+        /// each record was due to its delivery report (ms).
+        public var recordBytes: Int
+        public var rawAcknowledgedPerSecond: Double
+        public var rawP50: Double
+        public var rawP99: Double
+        public var ratioToRaw: Double { rawAcknowledgedPerSecond > 0 ? sustainedPerSecond / rawAcknowledgedPerSecond : 0 }
 
         public var sustainedPerSecond: Double { Double(sustainedRequests) / sustainedSeconds }
 
@@ -69,7 +81,8 @@ public enum HotlineBenchmark {
             ["benchmark": "hotline", "sustainedPerSecond": sustainedPerSecond, "fixedRate": fixedRate,
              "fixedAchievedPerSecond": fixedAchieved, "ackP50Milliseconds": p50, "ackP99Milliseconds": p99, "ackMaxMilliseconds": max, "failures": failures,
              "accepted": accepted, "onKafka": onKafka, "cpuMicrosecondsPerRequest": cpuMicrosecondsPerRequest, "cores": cores, "adapterCeilingPerSecond": adapterCeilingPerSecond,
-             "adapterPeakMemoryBytes": adapterPeakMemory]
+             "adapterPeakMemoryBytes": adapterPeakMemory, "recordBytes": recordBytes, "rawAcknowledgedPerSecond": rawAcknowledgedPerSecond,
+             "ratioToRaw": ratioToRaw, "rawAckP50Milliseconds": rawP50, "rawAckP99Milliseconds": rawP99]
         }
 
         public var table: String {
@@ -79,11 +92,13 @@ public enum HotlineBenchmark {
                 | 12345 work orders over HTTP, acked after Kafka delivery | figure |
                 | --- | --- |
                 | sustained (closed loop) | \(Int(sustainedPerSecond)) req/s (\(sustainedRequests) in \(f(sustainedSeconds)) s) |
+                | raw librdkafka, same broker, \(recordBytes) B records: the same closed loop, each record acknowledged before the next goes | \(Int(rawAcknowledgedPerSecond)) records/s; ratio \(String(format: "%.3f", ratioToRaw)) |
                 | CPU per request in the closed loop | \(cpu) |
                 | the adapter's CPU per request on \(cores) cores of its own (a ceiling, not measured) | \(Int(adapterCeilingPerSecond)) req/s |
                 | the adapter's peak memory (resident) | \(adapterPeakMemory / 1_048_576) MiB |
                 | fixed rate \(fixedRate) req/s: achieved | \(Int(fixedAchieved)) req/s (\(fixedRequests) requests) |
                 | ack latency p50 / p99 / max at \(fixedRate) req/s (from when each was due) | \(f(p50)) / \(f(p99)) / \(f(max)) ms |
+                | raw librdkafka at \(fixedRate) records/s: due → delivery report p50 / p99 | \(f(rawP50)) / \(f(rawP99)) ms |
                 | answers other than ZT 0 | \(failures) |
                 | work orders accepted / incidents on Kafka | \(accepted) / \(onKafka) |
                 """
@@ -121,8 +136,8 @@ public enum HotlineBenchmark {
         let address = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
         try await DaemonProcess.waitReady("http://\(address)/readyz")
         let load = try HTTPLoad(address: address, check: HTTPLoad.Request.isHotlineAcceptance)
-        let orders = WorkOrders(corpus: HotlineOrderCorpus(reference: try ReferenceLocation.load(from: options.referenceDirectory)),
-                                secret: Array(secret.utf8), host: address)
+        let reference = try ReferenceLocation.load(from: options.referenceDirectory)
+        let orders = WorkOrders(corpus: HotlineOrderCorpus(reference: reference), secret: Array(secret.utf8), host: address)
 
         // Warm-up: connections, the adapter's first records (orders of their own, numbered apart).
         let warm = try await load.closedLoop(orders.requests(20_000_000 ..< 20_000_200), connections: 8, deadline: .now + .seconds(30))
@@ -151,12 +166,25 @@ public enum HotlineBenchmark {
         guard (accepted...sent).contains(onKafka) else {
             throw ExternalCommandError("\(accepted) of \(sent) work orders were accepted but \(Topics.incidents) holds \(onKafka) records; see \(work.path)/hotline.log")
         }
+        // Raw librdkafka on the same broker, with records of the size of the incidents the adapter writes
+        // (value and headers, averaged over orders of the same corpus): the same closed loop, then the same
+        // fixed rate. The adapter is idle meanwhile.
+        let sample = try (0..<500).map { n in
+            try RouterBenchmark.record(for: orders.corpus.order(n, id: "BENCH-RAW-\(n)").incident(reference: reference, receivedAt: Date()))
+        }
+        let recordBytes = sample.reduce(0) { $0 + $1.value.count + $1.headers.reduce(0) { $0 + $1.key.utf8.count + $1.value.count } } / sample.count
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: recordBytes)
+        let rawSeconds = try KafkaBaseline.acknowledgedClosedLoop(bootstrap: bootstrap, topic: "bench.raw.acks", count: options.requests, value: value,
+                                                                  inFlight: options.concurrency)
+        let rawLatencies = try KafkaBaseline.acknowledgementLatency(bootstrap: bootstrap, topic: "bench.raw.acks", rate: options.fixedRate, count: total, value: value)
         return Report(sustainedRequests: sustained.completed, sustainedSeconds: sustained.seconds, fixedRate: options.fixedRate, fixedRequests: total,
                       fixedAchieved: Double(fixed.completed + fixed.failures) / fixed.seconds,
                       p50: E2EBenchmark.percentile(fixed.latencies, 0.5), p99: E2EBenchmark.percentile(fixed.latencies, 0.99),
                       max: fixed.latencies.last ?? 0, failures: sustained.failures + fixed.failures, accepted: accepted, onKafka: onKafka,
                       cpuMicrosecondsPerRequest: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
-                      adapterPeakMemory: processPeakMemory(adapter.pid))
+                      adapterPeakMemory: processPeakMemory(adapter.pid), recordBytes: recordBytes,
+                      rawAcknowledgedPerSecond: Double(options.requests) / rawSeconds,
+                      rawP50: E2EBenchmark.percentile(rawLatencies, 0.5), rawP99: E2EBenchmark.percentile(rawLatencies, 0.99))
     }
 }
 

@@ -1,6 +1,7 @@
 import CRdKafka
 import Dispatch
 import Glibc
+import Synchronization
 
 /// Raw librdkafka loops with no Swift layer in between: the physical limit that the client's own
 /// throughput is reported against (`gridhub bench kafka`). Same settings as the client's defaults.
@@ -77,6 +78,56 @@ package enum KafkaBaseline {
         return first
     }
 
+    /// Produces `count` records of `value` to `topic` keeping at most `inFlight` of them unacknowledged:
+    /// each delivery report lets the next record go, as a service does that answers each of `inFlight`
+    /// open requests only once its record is acknowledged (`gridhub bench hotline`'s closed loop).
+    /// Returns the seconds from the first record to the last acknowledgement.
+    public static func acknowledgedClosedLoop(bootstrap: String, topic: String, count: Int, value: [UInt8], inFlight: Int) throws(KafkaError) -> Double {
+        let reports = DeliveryReports(count: count)
+        let producer = try rawProducer(bootstrap: bootstrap, reports: reports)
+        defer { producer.destroy() }
+        guard let rkt = rd_kafka_topic_new(producer.pointer, topic, nil) else { throw KafkaError(code: .produce, message: "baseline: no topic handle") }
+        defer { rd_kafka_topic_destroy(rkt) }
+        try warmUp(producer, topic: rkt, reports: reports)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var sent = 0
+        while reports.acknowledged - 1 < count {
+            while sent < count && sent - (reports.acknowledged - 1) < inFlight {
+                try produce(producer, topic: rkt, index: sent, value: value)
+                sent += 1
+            }
+            rd_kafka_poll(producer.pointer, 1)
+        }
+        if let failure = reports.failure { throw KafkaError.rd(failure, code: .produce, context: "baseline acknowledged closed loop") }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// Produces `count` records of `value` to `topic` at `rate` per second and returns, sorted, the
+    /// milliseconds from the moment each record was due to its delivery report: the floor under the
+    /// acknowledgement latency of a service that answers each request once its record is acknowledged.
+    public static func acknowledgementLatency(bootstrap: String, topic: String, rate: Int, count: Int, value: [UInt8]) throws(KafkaError) -> [Double] {
+        let reports = DeliveryReports(count: count)
+        let producer = try rawProducer(bootstrap: bootstrap, reports: reports)
+        defer { producer.destroy() }
+        guard let rkt = rd_kafka_topic_new(producer.pointer, topic, nil) else { throw KafkaError(code: .produce, message: "baseline: no topic handle") }
+        defer { rd_kafka_topic_destroy(rkt) }
+        try warmUp(producer, topic: rkt, reports: reports)
+        let start = DispatchTime.now().uptimeNanoseconds + 100_000_000
+        for i in 0..<count {
+            let due = start + UInt64(i) * 1_000_000_000 / UInt64(rate)
+            // Delivery reports are served while waiting for the next record's time.
+            while case let now = DispatchTime.now().uptimeNanoseconds, now < due {
+                rd_kafka_poll(producer.pointer, Int32(min(10, (due - now) / 1_000_000)))
+            }
+            reports.setDue(i, nanoseconds: due)
+            try produce(producer, topic: rkt, index: i, value: value)
+            rd_kafka_poll(producer.pointer, 0)
+        }
+        while reports.acknowledged - 1 < count { rd_kafka_poll(producer.pointer, 10) }
+        if let failure = reports.failure { throw KafkaError.rd(failure, code: .produce, context: "baseline acknowledgement latency") }
+        return reports.latenciesMilliseconds.sorted()
+    }
+
     /// Produce → consume latency in milliseconds of `count` records of `size` bytes produced at `rate`
     /// per second to a new `topic` (auto-created by its first record) and read back by a raw consumer:
     /// the floor under any end-to-end latency through Kafka on this broker. Records of the first second
@@ -144,6 +195,45 @@ package enum KafkaBaseline {
         var config = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
         config.maxInFlightRecords = 100_000
         return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: RDKafkaContext(logger: .init(label: "gridhub.bench.baseline")))
+    }
+
+    /// A producer whose delivery reports (served by `rd_kafka_poll` on the calling thread) go to `reports`.
+    private static func rawProducer(bootstrap: String, reports: DeliveryReports) throws(KafkaError) -> RDKafkaHandle {
+        var config = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
+        config.maxInFlightRecords = 100_000
+        let context = RDKafkaContext(logger: .init(label: "gridhub.bench.baseline"), deliveryHandler: { message in
+            reports.report(index: Int(bitPattern: message.pointee._private), error: message.pointee.err)
+        })
+        return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: context)
+    }
+
+    /// Sends one record (index -1) and waits for its report: the producer has the topic's partitions and
+    /// its connection before the measured records (the embedded broker makes a first record to a topic
+    /// the client has not looked up wait about a second). It counts in `reports.acknowledged`.
+    private static func warmUp(_ producer: RDKafkaHandle, topic rkt: OpaquePointer, reports: DeliveryReports) throws(KafkaError) {
+        try produce(producer, topic: rkt, index: -1, value: [0])
+        let deadline = DispatchTime.now().uptimeNanoseconds + 30_000_000_000
+        while reports.acknowledged < 1 {
+            if DispatchTime.now().uptimeNanoseconds > deadline { throw KafkaError(code: .timedOut, message: "baseline: the first record was not acknowledged in 30 s") }
+            rd_kafka_poll(producer.pointer, 10)
+        }
+    }
+
+    /// Record `index` (its key `k<index>`, its index as its opaque for the delivery report).
+    private static func produce(_ producer: RDKafkaHandle, topic rkt: OpaquePointer, index: Int, value: [UInt8]) throws(KafkaError) {
+        let key = "k\(index)"
+        var err: rd_kafka_resp_err_t
+        repeat {
+            let accepted = key.withCString { k in
+                value.withUnsafeBytes { v in
+                    rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
+                                     k, key.utf8.count, UnsafeMutableRawPointer(bitPattern: index))
+                }
+            }
+            err = accepted == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
+        } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline produce") }
     }
 
     private static func rawConsumer(bootstrap: String) throws(KafkaError) -> RDKafkaHandle {
@@ -220,4 +310,33 @@ package enum KafkaBaseline {
 private struct UncheckedHandles: @unchecked Sendable {
     let producer: OpaquePointer
     let topic: OpaquePointer
+}
+
+/// Delivery reports of a baseline producer, by record index: served by `rd_kafka_poll` on the thread
+/// that produces, so the lock is never contended; it makes the type `Sendable` for the callback.
+private final class DeliveryReports: Sendable {
+    private struct State {
+        var acknowledged = 0
+        var failure: rd_kafka_resp_err_t? = nil
+        var due: [UInt64]
+        var latencies: [Double] = []
+    }
+    private let state: Mutex<State>
+
+    init(count: Int) { state = Mutex(State(due: Array(repeating: 0, count: count))) }
+
+    var acknowledged: Int { state.withLock { $0.acknowledged } }
+    var failure: rd_kafka_resp_err_t? { state.withLock { $0.failure } }
+    var latenciesMilliseconds: [Double] { state.withLock { $0.latencies } }
+
+    func setDue(_ index: Int, nanoseconds: UInt64) { state.withLock { $0.due[index] = nanoseconds } }
+
+    func report(index: Int, error: rd_kafka_resp_err_t) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        state.withLock { s in
+            s.acknowledged += 1
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR { s.failure = s.failure ?? error }
+            if index >= 0, index < s.due.count, s.due[index] > 0 { s.latencies.append(Double(now &- s.due[index]) / 1e6) }
+        }
+    }
 }
