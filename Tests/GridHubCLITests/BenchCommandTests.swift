@@ -27,6 +27,12 @@ struct BenchCommandTests {
             #expect(published >= incidents && (incidents / 4...incidents).contains(opened), "\(row)")
         }
         #expect(run.stdout.contains("flatness: 1 k vs 0 open cases"), "\(run.stdout)")
+        // Each phase's CPU per incident, the router's and PostgreSQL's, and the raw passthrough's per record.
+        let cpu = run.stdout.split(separator: "\n").filter { $0.contains("CPU per incident: router") }.map { line in
+            line.split(separator: " ").enumerated().compactMap { i, word in word == "µs" ? Int(line.split(separator: " ")[i - 1]) : nil }
+        }
+        #expect(cpu.count == 2 && cpu.allSatisfy { $0.count == 2 && $0.allSatisfy { $0 > 0 } }, "\(run.stdout)")
+        #expect(run.stdout.contains("from the first record read, median of 3 passes") && run.stdout.contains("µs of CPU per record"), "\(run.stdout)")
 
         let server = try String(contentsOf: log, encoding: .utf8)
         #expect(server.contains("plan:") && server.contains("Insert on cases"), "the server's log has the plans: \(server.prefix(1_000))")
@@ -86,6 +92,12 @@ struct HotlineBenchCommandTests {
         let p50 = report["ackP50Milliseconds"] as? Double ?? -1, p99 = report["ackP99Milliseconds"] as? Double ?? -1
         #expect(p50 > 0 && p99 >= p50, "\(report)")
         #expect(run.stdout.contains("| work orders accepted / incidents on Kafka | 1000 / 1000 |"), "\(run.stdout)")
+        // Raw librdkafka on the same broker, in the same run and the same two shapes, with records of the incidents' size.
+        let raw = report["rawAcknowledgedPerSecond"] as? Double ?? 0, ratio = report["ratioToRaw"] as? Double ?? 0
+        #expect(raw > 0 && ratio > 0, "\(report)")
+        let rawP50 = report["rawAckP50Milliseconds"] as? Double ?? -1, rawP99 = report["rawAckP99Milliseconds"] as? Double ?? -1
+        #expect(rawP50 > 0 && rawP99 >= rawP50, "\(report)")
+        #expect((300...5_000).contains(report["recordBytes"] as? Int ?? 0), "\(report)")
     }
 }
 
