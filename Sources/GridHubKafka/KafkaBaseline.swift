@@ -83,49 +83,64 @@ package enum KafkaBaseline {
     /// open requests only once its record is acknowledged (`gridhub bench hotline`'s closed loop).
     /// Returns the seconds from the first record to the last acknowledgement.
     public static func acknowledgedClosedLoop(bootstrap: String, topic: String, count: Int, value: [UInt8], inFlight: Int) throws(KafkaError) -> Double {
-        let reports = DeliveryReports(count: count)
-        let producer = try rawProducer(bootstrap: bootstrap, reports: reports)
-        defer { producer.destroy() }
-        guard let rkt = rd_kafka_topic_new(producer.pointer, topic, nil) else { throw KafkaError(code: .produce, message: "baseline: no topic handle") }
-        defer { rd_kafka_topic_destroy(rkt) }
-        try warmUp(producer, topic: rkt, reports: reports)
-        let start = DispatchTime.now().uptimeNanoseconds
-        var sent = 0
-        while reports.acknowledged - 1 < count {
-            while sent < count && sent - (reports.acknowledged - 1) < inFlight {
-                try produce(producer, topic: rkt, index: sent, value: value)
-                sent += 1
+        try withAcknowledgedProducer(bootstrap: bootstrap, topic: topic, count: count, context: "baseline acknowledged closed loop") { (producer, rkt, reports) throws(KafkaError) in
+            let start = DispatchTime.now().uptimeNanoseconds
+            var sent = 0
+            while reports.acknowledged < count {
+                while sent < count && sent - reports.acknowledged < inFlight {
+                    try produce(producer, topic: rkt, index: sent, value: value)
+                    sent += 1
+                }
+                rd_kafka_poll(producer.pointer, 1)
             }
-            rd_kafka_poll(producer.pointer, 1)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        if let failure = reports.failure { throw KafkaError.rd(failure, code: .produce, context: "baseline acknowledged closed loop") }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Produces `count` records of `value` to `topic` at `rate` per second and returns, sorted, the
     /// milliseconds from the moment each record was due to its delivery report: the floor under the
     /// acknowledgement latency of a service that answers each request once its record is acknowledged.
     public static func acknowledgementLatency(bootstrap: String, topic: String, rate: Int, count: Int, value: [UInt8]) throws(KafkaError) -> [Double] {
+        try withAcknowledgedProducer(bootstrap: bootstrap, topic: topic, count: count, context: "baseline acknowledgement latency") { (producer, rkt, reports) throws(KafkaError) in
+            let start = DispatchTime.now().uptimeNanoseconds + 100_000_000
+            for i in 0..<count {
+                let due = start + UInt64(i) * 1_000_000_000 / UInt64(rate)
+                // Delivery reports are served while waiting for the next record's time.
+                while case let now = DispatchTime.now().uptimeNanoseconds, now < due {
+                    rd_kafka_poll(producer.pointer, Int32(min(10, (due - now) / 1_000_000)))
+                }
+                reports.setDue(i, nanoseconds: due)
+                try produce(producer, topic: rkt, index: i, value: value)
+                rd_kafka_poll(producer.pointer, 0)
+            }
+            while reports.acknowledged < count { rd_kafka_poll(producer.pointer, 10) }
+            return reports.latenciesMilliseconds.sorted()
+        }
+    }
+
+    /// Runs `body` with a producer of the adapters' settings whose delivery reports go to a fresh
+    /// ``DeliveryReports`` for `count` records (served by `rd_kafka_poll` on this thread), and its handle
+    /// for `topic`, after one warm-up record: the producer has the topic's partitions and its connection
+    /// before the measured records (the embedded broker makes a first record to a topic the client has
+    /// not looked up wait about a second). Throws the first failed report.
+    private static func withAcknowledgedProducer<T>(
+        bootstrap: String, topic: String, count: Int, context: String,
+        _ body: (RDKafkaHandle, OpaquePointer, DeliveryReports) throws(KafkaError) -> T
+    ) throws(KafkaError) -> T {
         let reports = DeliveryReports(count: count)
         let producer = try rawProducer(bootstrap: bootstrap, reports: reports)
         defer { producer.destroy() }
         guard let rkt = rd_kafka_topic_new(producer.pointer, topic, nil) else { throw KafkaError(code: .produce, message: "baseline: no topic handle") }
         defer { rd_kafka_topic_destroy(rkt) }
-        try warmUp(producer, topic: rkt, reports: reports)
-        let start = DispatchTime.now().uptimeNanoseconds + 100_000_000
-        for i in 0..<count {
-            let due = start + UInt64(i) * 1_000_000_000 / UInt64(rate)
-            // Delivery reports are served while waiting for the next record's time.
-            while case let now = DispatchTime.now().uptimeNanoseconds, now < due {
-                rd_kafka_poll(producer.pointer, Int32(min(10, (due - now) / 1_000_000)))
-            }
-            reports.setDue(i, nanoseconds: due)
-            try produce(producer, topic: rkt, index: i, value: value)
-            rd_kafka_poll(producer.pointer, 0)
+        try produce(producer, topic: rkt, index: -1, value: [0])
+        let deadline = DispatchTime.now().uptimeNanoseconds + 30_000_000_000
+        while reports.acknowledged < 0 {
+            if DispatchTime.now().uptimeNanoseconds > deadline { throw KafkaError(code: .timedOut, message: "baseline: the first record was not acknowledged in 30 s") }
+            rd_kafka_poll(producer.pointer, 10)
         }
-        while reports.acknowledged - 1 < count { rd_kafka_poll(producer.pointer, 10) }
-        if let failure = reports.failure { throw KafkaError.rd(failure, code: .produce, context: "baseline acknowledgement latency") }
-        return reports.latenciesMilliseconds.sorted()
+        let result = try body(producer, rkt, reports)
+        if let failure = reports.failure { throw KafkaError.rd(failure, code: .produce, context: context) }
+        return result
     }
 
     /// Produce → consume latency in milliseconds of `count` records of `size` bytes produced at `rate`
@@ -205,18 +220,6 @@ package enum KafkaBaseline {
             reports.report(index: Int(bitPattern: message.pointee._private), error: message.pointee.err)
         })
         return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: context)
-    }
-
-    /// Sends one record (index -1) and waits for its report: the producer has the topic's partitions and
-    /// its connection before the measured records (the embedded broker makes a first record to a topic
-    /// the client has not looked up wait about a second). It counts in `reports.acknowledged`.
-    private static func warmUp(_ producer: RDKafkaHandle, topic rkt: OpaquePointer, reports: DeliveryReports) throws(KafkaError) {
-        try produce(producer, topic: rkt, index: -1, value: [0])
-        let deadline = DispatchTime.now().uptimeNanoseconds + 30_000_000_000
-        while reports.acknowledged < 1 {
-            if DispatchTime.now().uptimeNanoseconds > deadline { throw KafkaError(code: .timedOut, message: "baseline: the first record was not acknowledged in 30 s") }
-            rd_kafka_poll(producer.pointer, 10)
-        }
     }
 
     /// Record `index` (its key `k<index>`, its index as its opaque for the delivery report).
@@ -316,7 +319,8 @@ private struct UncheckedHandles: @unchecked Sendable {
 /// that produces, so the lock is never contended; it makes the type `Sendable` for the callback.
 private final class DeliveryReports: Sendable {
     private struct State {
-        var acknowledged = 0
+        /// Measured records acknowledged; the warm-up record (index -1) takes it from -1 to 0.
+        var acknowledged = -1
         var failure: rd_kafka_resp_err_t? = nil
         var due: [UInt64]
         var latencies: [Double] = []
