@@ -43,6 +43,7 @@ enum ConsolePages {
         .flash{padding:.5em 1em;border-radius:4px;background:#e6f4ea} .flash.refused{background:#fbe3e1}
         form.cmd{display:inline-block;margin:.3em 1em .3em 0;padding:.5em;border:1px solid #e3e7eb;border-radius:4px}
         .cols{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1em}
+        .stack{display:grid;grid-template-columns:minmax(0,1fr);gap:1em;align-content:start} .wide{overflow-x:auto}
         """
 
     static func layout(title: String, session: ConsoleSessions.Session?, body: String, script: String = "") -> String {
@@ -118,10 +119,10 @@ enum ConsolePages {
             <p class="legend"><span style="background:#dfe5ea"></span>none<span style="background:#9cc9e8"></span>1–2 open<span style="background:#f0b44c"></span>3+ open<span style="background:#d9473b"></span>overdue</p></section>
             """
         return layout(title: "总览 overview", session: session, body: """
-            <div class="cols">\(mapSection)<div style="display:grid;gap:1em;align-content:start">
-            <section><h2>队列 queues (department / level)</h2><div id="queues">\(queueTable(queues(counts), reference: reference))</div></section>
-            <section><h2>考核 last 30 days</h2>\(statsTable(stats, compact: true))<p><a href="/stats">more…</a></p></section>
-            <section><h2>异常 report-mix anomalies</h2>\(flagsTable(flags, reference: reference))</section>
+            <div class="cols">\(mapSection)<div class="stack">
+            <section class="wide"><h2>队列 queues (department / level)</h2><div id="queues">\(queueTable(queues(counts), reference: reference))</div></section>
+            <section class="wide"><h2>考核 last 30 days</h2>\(statsTable(stats, compact: true))<p><a href="/stats">more…</a></p></section>
+            <section class="wide"><h2>异常 report-mix anomalies</h2>\(flagsTable(flags, reference: reference))</section>
             </div></div>
             """, script: overviewScript)
     }

@@ -78,6 +78,14 @@ check(coloured >= 1, f"the overdue grid is painted red ({coloured} red)")
 check(len(driver.find_elements(By.CSS_SELECTOR, "a[href*='department=urban-mgmt']")) >= 1, "the queues list the urban management department")
 check(len(driver.find_elements(By.CSS_SELECTOR, "a[href*='department=command-center']")) >= 1, "the queues list the command centre's triage")
 driver.save_screenshot(os.path.join(shots, "overview.png"))
+# The overview fits the window, down to a small laptop's: a wide table scrolls inside its own panel.
+for width in [1400, 1024]:
+    driver.set_window_size(width, 1000)
+    driver.get(base + "/")
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#grid-map path")) == 1558, "the map draws all 1558 grids")
+    widths = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    check(widths[0] <= widths[1], f"at {width} px the overview needs no sideways scrolling (content {widths[0]} px, window {widths[1]} px)")
+driver.set_window_size(1400, 1000)
 
 # The overdue case: its report, its timeline; supervise it and watch the page update without a reload.
 driver.get(base + "/cases?overdue=1")
