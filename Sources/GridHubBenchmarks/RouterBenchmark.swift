@@ -116,8 +116,9 @@ public enum RouterBenchmark {
         public var recordBytes: Int
         public var passthroughSeconds: Double
         public var passthroughRate: Double { Double(incidents) / passthroughSeconds }
-        /// CPU seconds per record of the raw passthrough (the median pass; this process without the
-        /// embedded broker's thread: librdkafka's consumer and producer).
+        /// CPU seconds per record of the raw passthrough (the median pass, its consumer's start included
+        /// as the router's CPU includes its own; this process without the embedded broker's thread:
+        /// librdkafka's consumer and producer).
         public var passthroughCPUPerRecord: Double
         /// The same passthrough with the router's record mix (measured after the phases, with the first
         /// phase's records out per incident and their average size): what librdkafka alone allows.
