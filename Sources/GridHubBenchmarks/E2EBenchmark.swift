@@ -13,8 +13,9 @@ import Synchronization
 /// given, `gridhub router` and `gridhub adapter hotline12345` as processes — and signed 12345 work
 /// orders pushed at a fixed rate. Measured: from the adapter's answer `ZT 0` (the order is on Kafka) to
 /// the department's dispatch being readable on its topic (a consumer reading committed records, as a
-/// department does); the daemons' CPU while idle and under load; and, on the same broker in the same
-/// run, raw librdkafka's produce → consume latency at the same rate.
+/// department does); the daemons' CPU while idle and under load (with nothing to do, the other three
+/// adapters too: every daemon ops deploy); and, on the same broker in the same run, raw librdkafka's
+/// produce → consume latency at the same rate.
 public enum E2EBenchmark {
     /// What a merged report of a case record carries (the router writes `"match":null` for the others).
     private static let matchKey = Array(#""match":{"#.utf8)
@@ -82,7 +83,8 @@ public enum E2EBenchmark {
         /// Raw librdkafka on the same broker at the same rate: produce → consumed, milliseconds.
         public var rawP50: Double
         public var rawP99: Double
-        /// Share of one core each daemon used with nothing to do, percent.
+        /// Share of one core each daemon used with nothing to do, percent: the router, the broker, PostgreSQL
+        /// and all four adapters (the three besides the 12345 adapter are stopped before the load).
         public var idleCPU: [String: Double]
         /// Share of one core each daemon used under load, percent, and CPU microseconds per order.
         public var loadCPU: [String: Double]
@@ -110,7 +112,7 @@ public enum E2EBenchmark {
         public var table: String {
             func f(_ v: Double) -> String { String(format: "%.1f", v) }
             var lines = [
-                "| end to end: 12345 order accepted → dispatch readable (processes: broker, PostgreSQL, router, hotline adapter) | figure |",
+                "| end to end: 12345 order accepted → dispatch readable (processes: broker, PostgreSQL, router, hotline adapter; the other adapters idle only) | figure |",
                 "| --- | --- |",
                 "| orders at \(rate)/s for the run: sent / accepted / dispatched / merged into another's case / missing | \(orders) / \(accepted) / \(dispatched) / \(merged) / \(missing) (achieved \(Int(achievedRate))/s) |",
                 "| latency p50 / p95 / p99 / max | \(f(p50)) / \(f(p95)) / \(f(p99)) / \(f(max)) ms |",
@@ -123,7 +125,10 @@ public enum E2EBenchmark {
                 "| the router's transactions (consumed batches) and their mean time | \(routerBatches), \(f(routerBatchMilliseconds)) ms |",
                 "| malloc of the router / the adapter (their systemd units preload jemalloc) | \(allocators["router"] ?? "?") / \(allocators["hotline adapter"] ?? "?") |",
             ]
-            for name in idleCPU.keys.sorted() {
+            for name in idleCPU.keys.sorted() where loadCPU[name] == nil {
+                lines.append("| \(name): CPU idle (share of one core; stopped before the load) | \(String(format: "%.2f", idleCPU[name]!)) % |")
+            }
+            for name in idleCPU.keys.sorted() where loadCPU[name] != nil {
                 lines.append("| \(name): CPU idle / under load (share of one core), per order | \(String(format: "%.2f", idleCPU[name]!)) % / \(f(loadCPU[name] ?? 0)) %, \(Int(cpuMicrosecondsPerOrder[name] ?? 0)) µs |")
             }
             let bench = E2EBenchmark.benchmarkProcess
@@ -170,7 +175,11 @@ public enum E2EBenchmark {
         let platform = HotlinePlatform(hubURL: "http://127.0.0.1:0", secret: Array(secret.utf8))
         let (ports, portsContinuation) = AsyncStream<Int>.makeStream()
         let platformServer = platform.server(logger: logger) { portsContinuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [.init(service: platformServer)], logger: logger))
+        // City Woodpecker's open API, for the Woodpecker adapter watched idle (no reports to poll).
+        let woodpeckerToken = "bench-e2e-woodpecker-token"
+        let (woodpeckerPorts, woodpeckerPortsContinuation) = AsyncStream<Int>.makeStream()
+        let woodpeckerServer = WoodpeckerAPI(token: woodpeckerToken).server(logger: logger) { woodpeckerPortsContinuation.yield($0) }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: platformServer), .init(service: woodpeckerServer)], logger: logger))
         return try await withThrowingTaskGroup(of: Report?.self, returning: Report.self) { tasks in
             tasks.addTask { try await group.run(); return nil }
             var platformPort = 0
@@ -191,6 +200,11 @@ public enum E2EBenchmark {
             let adapterAddress = String(try await adapter.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
             for address in [routerAdmin, adapterAddress] { try await DaemonProcess.waitReady("http://\(address)/readyz") }
             let allocators = ["router": MemoryAllocator.of(process: router.pid), "hotline adapter": MemoryAllocator.of(process: adapter.pid)]
+            // The other three adapters, watched idle only (stopped before the load): every daemon ops deploy.
+            var woodpeckerPort = 0
+            for await p in woodpeckerPorts { woodpeckerPort = p; break }
+            let idleOnly = try await startIdleAdapters(options, work: work, environment: kafkaEnv.merging(allocator) { $1 },
+                                                       woodpeckerURL: "http://127.0.0.1:\(woodpeckerPort)", woodpeckerToken: woodpeckerToken, started: started)
 
             // Idle: nothing to do for a while.
             try await Task.sleep(for: .seconds(2))
@@ -198,11 +212,13 @@ public enum E2EBenchmark {
             let server = await pg.serverProcess()
             let daemons: [(String, @Sendable () -> Double)] = [("router", router.cpuSeconds), ("hotline adapter", adapter.cpuSeconds), ("broker", broker.cpuSeconds),
                                                                ("PostgreSQL", { server.map(processTreeCPUSeconds) ?? 0 })]
-            let idleStart = daemons.map { $0.1() }, idleClock = ContinuousClock.now
+            let watchedIdle = daemons + idleOnly.map { d in (d.name, d.process.cpuSeconds) }
+            let idleStart = watchedIdle.map { $0.1() }, idleClock = ContinuousClock.now
             try await Task.sleep(for: .seconds(options.idleSeconds))
             let idleWall = (ContinuousClock.now - idleClock).seconds
             var idleCPU: [String: Double] = [:]
-            for (k, d) in daemons.enumerated() { idleCPU[d.0] = (d.1() - idleStart[k]) / idleWall * 100 }
+            for (k, d) in watchedIdle.enumerated() { idleCPU[d.0] = (d.1() - idleStart[k]) / idleWall * 100 }
+            for d in idleOnly { await d.process.stop() }
 
             // Raw librdkafka on the same broker at the same rate.
             logger.notice("idle measured; raw librdkafka round trip")
@@ -377,6 +393,43 @@ public enum E2EBenchmark {
 extension Duration {
     /// In milliseconds, with fractions (``seconds`` is GridHubRuntime's).
     fileprivate var fractionalMilliseconds: Double { seconds * 1000 }
+}
+
+extension E2EBenchmark {
+    /// The names of the adapters watched only idle, as the report gives them.
+    static let idleOnlyAdapters = ["woodpecker adapter", "elink adapter", "enforcement adapter"]
+
+    /// `gridhub adapter woodpecker` (polling `woodpeckerURL`, which has no reports), `elink` and
+    /// `enforcement` (an empty inbox) as processes, each ready (its `/readyz` answers 200).
+    static func startIdleAdapters(_ options: Options, work: URL, environment: [String: String], woodpeckerURL: String, woodpeckerToken: String,
+                                  started: (DaemonProcess) -> Void) async throws -> [(name: String, process: DaemonProcess)] {
+        let reference = options.referenceDirectory.path
+        func folder(_ name: String) throws -> String {
+            let url = work.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            return url.path
+        }
+        let commands: [(String, [String], [String: String])] = [
+            ("woodpecker adapter", ["adapter", "woodpecker", "--api", woodpeckerURL, "--admin-listen", "127.0.0.1:0", "--state-dir", try folder("woodpecker"),
+                                    "--reference-dir", reference], ["GRIDHUB_WOODPECKER_TOKEN": woodpeckerToken]),
+            ("elink adapter", ["adapter", "elink", "--listen", "127.0.0.1:0", "--state-dir", try folder("elink"), "--reference-dir", reference],
+             ["GRIDHUB_ELINK_API_KEY": "bench-e2e-elink-key"]),
+            ("enforcement adapter", ["adapter", "enforcement", "--inbox", try folder("enforcement-inbox"), "--outbox", try folder("enforcement-outbox"),
+                                     "--admin-listen", "127.0.0.1:0", "--state-dir", try folder("enforcement"), "--reference-dir", reference], [:]),
+        ]
+        var adapters: [(name: String, process: DaemonProcess)] = []
+        for (name, arguments, own) in commands {
+            let process = try DaemonProcess(options.executable, arguments, environment: environment.merging(own) { $1 },
+                                            log: work.appendingPathComponent("\(arguments[1]).log"))
+            started(process)
+            adapters.append((name, process))
+        }
+        for (_, process) in adapters {
+            let address = String(try await process.line(prefix: "GRIDHUB_LISTEN=", timeout: .seconds(120)).dropFirst("GRIDHUB_LISTEN=".count))
+            try await DaemonProcess.waitReady("http://\(address)/readyz")
+        }
+        return adapters
+    }
 }
 
 /// The reports of a case record, as far as the benchmark reads them.

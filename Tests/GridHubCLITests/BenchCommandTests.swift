@@ -43,7 +43,7 @@ struct BenchCommandTests {
 /// department's dispatch, the figures as one JSON object on the last line (their values are not timed here).
 @Suite("End-to-end benchmark command", .timeLimit(.minutes(3)))
 struct E2EBenchCommandTests {
-    @Test("a small run takes every order from the 12345 adapter to a dispatch, measures the daemons idle and under load, and prints JSON last")
+    @Test("a small run takes every order from the 12345 adapter to a dispatch, measures every daemon idle and the ones it loads under load, and prints JSON last")
     func smallRun() async throws {
         let run = try await runCommand(GridHubPaths.executable, ["bench", "e2e", "--rate", "50", "--seconds", "3", "--idle-seconds", "2", "--json"],
                                        environment: ["GRIDHUB_LOG_LEVEL": "error"], timeout: .seconds(150))
@@ -59,7 +59,12 @@ struct E2EBenchCommandTests {
         let toSend = report["toSendP50"] as? Double ?? -1, sentToRead = report["sentToReadP50"] as? Double ?? -1
         #expect(toSend >= 0 && sentToRead >= 0 && report["toSendP99"] as? Double ?? -1 >= toSend, "\(report)")
         let idle = report["idleCPU"] as? [String: Double] ?? [:]
-        #expect(Set(idle.keys) == ["router", "hotline adapter", "broker", "PostgreSQL"], "\(report)")
+        // Every daemon ops deploy is watched idle; the three adapters the load does not use are stopped before it.
+        #expect(Set(idle.keys) == ["router", "hotline adapter", "broker", "PostgreSQL", "woodpecker adapter", "elink adapter", "enforcement adapter"], "\(report)")
+        #expect(idle.values.allSatisfy { $0 >= 0 && $0 < 100 }, "\(report)")
+        let load = report["loadCPU"] as? [String: Double] ?? [:]
+        #expect(Set(load.keys) == ["router", "hotline adapter", "broker", "PostgreSQL", "benchmark (load, 12345 double, department)"], "\(report)")
+        #expect(run.stdout.contains("| woodpecker adapter: CPU idle (share of one core; stopped before the load) |"), "\(run.stdout)")
         // PostgreSQL is counted with its backends, where the router's statements run: it works under load.
         let perOrder = report["cpuMicrosecondsPerOrder"] as? [String: Double] ?? [:]
         #expect((perOrder["PostgreSQL"] ?? 0) > 0 && (perOrder["router"] ?? 0) > 0, "\(report)")
