@@ -28,6 +28,14 @@ enum ConsolePages {
         return String(text.prefix(16)).replacingOccurrences(of: "T", with: " ")
     }
 
+    /// An RFC 3339 time as written in a header (`2026-12-05T21:03:04.123+08:00`), to the second on one
+    /// line (`2026-12-05 21:03:04`); anything else as it is.
+    static func secondsTime(_ text: String) -> String {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 19, utf8[10] == UInt8(ascii: "T") else { return text }
+        return String(decoding: utf8[0..<10], as: UTF8.self) + " " + String(decoding: utf8[11..<19], as: UTF8.self)
+    }
+
     static let style = """
         body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:0;color:#1d2733;background:#f4f6f8}
         header{background:#17324d;color:#fff;padding:.6em 1.2em;display:flex;gap:1.5em;align-items:center}
@@ -35,7 +43,7 @@ enum ConsolePages {
         main{padding:1em 1.2em;display:grid;gap:1em} section{background:#fff;border-radius:6px;padding:.8em 1em;box-shadow:0 1px 2px #0002}
         h1{font-size:1.2em;margin:0} h2{font-size:1.05em;margin:.2em 0 .6em}
         table{border-collapse:collapse;font-size:.9em} td,th{padding:.25em .6em;border-bottom:1px solid #e3e7eb;text-align:left}
-        th{background:#eef2f5} td.n{text-align:right;font-variant-numeric:tabular-nums}
+        th{background:#eef2f5} td.n{text-align:right;font-variant-numeric:tabular-nums} td.when{white-space:nowrap;font-variant-numeric:tabular-nums}
         .grid-map path{stroke:#fff;stroke-width:.4} .grid-map path.none{fill:#dfe5ea} .grid-map path.few{fill:#9cc9e8}
         .grid-map path.many{fill:#f0b44c} .grid-map path.overdue{fill:#d9473b} .grid-map path.other{fill:#f1f3f5}
         .legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
@@ -308,7 +316,8 @@ enum ConsolePages {
             let action = replayable
                 ? "<form method=\"post\" action=\"/deadletters/\(position)/replay\"><input type=\"hidden\" name=\"token\" value=\"\(session.formToken)\"><button>重放 replay</button></form>"
                 : "<code>gridhub deadletters replay \(position) --adapter-url …</code>"
-            rows += "<tr><td>\(position)</td><td>\(escape(h.string(DeadLetterHeader.time) ?? ""))</td><td>\(escape(h.string(DeadLetterHeader.stage) ?? ""))</td><td>\(escape(PersonalDataMasking.maskPhoneNumbers(in: h.string(DeadLetterHeader.reason) ?? "")))</td><td>\(action)</td></tr>"
+            let when = h.string(DeadLetterHeader.time) ?? ""
+            rows += "<tr><td>\(position)</td><td class=\"when\" title=\"\(escape(when))\">\(escape(secondsTime(when)))</td><td>\(escape(h.string(DeadLetterHeader.stage) ?? ""))</td><td>\(escape(PersonalDataMasking.maskPhoneNumbers(in: h.string(DeadLetterHeader.reason) ?? "")))</td><td>\(action)</td></tr>"
         }
         return layout(title: "死信 dead letters", session: session, body: """
             \(flash.map { "<p class=\"flash\">\(escape($0))</p>" } ?? "")<section><h2>死信 dead letters · \(records.count) retained</h2>

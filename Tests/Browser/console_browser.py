@@ -7,6 +7,7 @@ operator would, and asserts what the operator sees. Run by ConsoleBrowserTests w
 Exits 0 when every check passed; otherwise prints the failed check and exits 1.
 """
 import os
+import re
 import sys
 import time
 
@@ -136,6 +137,12 @@ driver.get(base + "/stats")
 check("响应率" in driver.page_source and ("urban-mgmt" in driver.page_source or "城市综合管理" in driver.page_source), "the assessment table is shown")
 driver.get(base + "/deadletters")
 check(len(driver.find_elements(By.ID, "deadletters")) == 1, "the dead letters page lists them")
+wait_for(lambda: "XML not well-formed" in driver.find_element(By.ID, "deadletters").text, "the dead letter is listed with its reason")
+when = driver.find_element(By.CSS_SELECTOR, "#deadletters td.when")
+check(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when.text) is not None, "the time is shown to the second (" + when.text + ")")
+check(when.get_attribute("title").startswith(when.text.replace(" ", "T")), "the full time is its title (" + when.get_attribute("title") + ")")
+lines = driver.execute_script("const r = document.createRange(); r.selectNodeContents(arguments[0]); return r.getClientRects().length;", when)
+check(lines == 1, "the time stays on one line (" + str(lines) + " lines)")
 
 # A town's operator sees only the town: not the city's case.
 driver.find_element(By.CSS_SELECTOR, "header form button").click()

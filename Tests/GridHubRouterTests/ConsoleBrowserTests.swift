@@ -8,7 +8,7 @@ import Testing
 /// broker, driven by headless Chromium (Tests/Browser/console_browser.py, Selenium) as an operator.
 @Suite("gridhub console in a browser", .timeLimit(.minutes(4)))
 struct ConsoleBrowserTests {
-    @Test("an operator logs in, sees the grids coloured by open and overdue cases, opens an overdue case and supervises it, assigns an unroutable one; a town's operator sees only the town")
+    @Test("an operator logs in, sees the grids coloured by open and overdue cases, opens an overdue case and supervises it, assigns an unroutable one, reads the dead letters; a town's operator sees only the town")
     func operatorWorkflow() async throws {
         let world = try await RouterWorld()
         let place = Make.place(9500)
@@ -54,6 +54,11 @@ struct ConsoleBrowserTests {
             try await world.publish([neighbour])
             cases = try await world.waitFor(Topics.cases, as: Case.self) { cs in cs.contains { $0.reports.first?.recordId == "WP-CONSOLE-3" } }
             let apart = try #require(cases.last { $0.reports.first?.recordId == "WP-CONSOLE-3" }).caseId
+
+            // A dead letter, as an adapter writes one, for the dead letters page.
+            let headers = DeadLetterHeader.headers(original: [], stage: "adapter.hotline12345", reason: "XML not well-formed at character 84",
+                                                   source: "POST /hotline12345/workorders", time: Date())
+            try await world.send(ProducerRecord(topic: Topics.deadLetter, value: Array("<GDXX>".utf8), headers: headers.map { KafkaHeader(key: $0.key, value: $0.value) }))
 
             // The console judges overdue by the router's clock; two days on, the 24-hour item is overdue.
             let console = try ChildProcess(GridHubPaths.executable, ["console", "--listen", "127.0.0.1:0", "--users", usersFile.path], environment: [
