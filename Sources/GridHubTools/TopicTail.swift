@@ -156,10 +156,26 @@ public struct RecordFormatter: Sendable {
         } else if let object, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
             parts.append(String(decoding: data, as: UTF8.self))
         } else {
-            let text = String(decoding: r.value, as: UTF8.self)
+            // Not JSON (a dead letter's original body): read as the sources write (GBK too), on one line.
+            let text = RecordFormatter.oneLine(TextEncoding.readable(r.value))
             parts.append(text.count > 300 ? String(text.prefix(300)) + "…" : text)
         }
         return redact(parts.joined(separator: "  "))
+    }
+
+    /// `text` with its line breaks and tabs written as `\n`, `\r` and `\t`: one record, one line.
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// `58m/≤190m 45min sameItem text=0.21` from merge evidence or a near miss.
@@ -220,7 +236,8 @@ public struct RecordFormatter: Sendable {
     }
 
     /// `{"topic","partition","offset","key","timestamp","headers":{…},"data":…}`; `data` is the
-    /// decoded JSON value when the record holds JSON, else its text.
+    /// decoded JSON value when the record holds JSON, else its text (``TextEncoding/readable(_:)``; the
+    /// exact bytes: `gridhub deadletters show --raw`).
     public func json(_ r: ConsumerRecord) -> String {
         var headers: [String: String] = [:]
         for h in r.headers { headers[h.key] = h.stringValue ?? h.value.map { String(format: "%02x", $0) }.joined() }
@@ -232,7 +249,7 @@ public struct RecordFormatter: Sendable {
         if let value = try? JSONSerialization.jsonObject(with: Data(r.value), options: [.fragmentsAllowed]) {
             object["data"] = value
         } else {
-            object["data"] = String(decoding: r.value, as: UTF8.self)
+            object["data"] = TextEncoding.readable(r.value)
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return redact(String(decoding: data, as: UTF8.self))

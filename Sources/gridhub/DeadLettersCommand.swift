@@ -60,7 +60,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             }
             for h in r.headers { StandardOutput.writeLine(Runtime.redact("\(h.key): \(h.stringValue ?? h.value.map { String(format: "%02x", $0) }.joined())")) }
             if let key = r.keyString { StandardOutput.writeLine("key: \(key)") }
-            let text = TextEncoding.utf8.decode(r.value) ?? TextEncoding.gbk.decode(r.value) ?? "<\(r.value.count) bytes, neither UTF-8 nor GBK>"
+            let text = TextEncoding.readable(r.value)
             StandardOutput.writeLine("value (\(r.value.count) bytes):")
             StandardOutput.writeLine(Runtime.redact(text))
         }

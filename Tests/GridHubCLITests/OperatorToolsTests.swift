@@ -59,6 +59,20 @@ struct OperatorToolsTests {
         let raw = try await runCommand(GridHubPaths.executable, ["deadletters", "show", position, "--raw"], environment: env)
         #expect(Array(raw.stdout.utf8) == broken, "show --raw gives the exact original bytes")
 
+        // A GBK order cut inside a character: refused, and read by the operator in Chinese, each record on one line.
+        let gbk = HotlinePlatform.body(order, encoding: .gbk)
+        let type = try #require(TextEncoding.gbk.encode("<GDLX>投诉"))
+        let cutAt = try #require(gbk.indices.first { Array(gbk[$0...].prefix(type.count)) == type }) + type.count - 1
+        let cut = Array(gbk.prefix(cutAt))
+        answer = try await platform.push(path: "/hotline12345/workorders", body: cut, contentType: "application/xml; charset=GBK")
+        #expect(answer.code == 400, "\(answer)")
+        let letters = try await runCommand(GridHubPaths.executable, ["tail", Topics.deadLetter, "--from-beginning", "--no-follow"], environment: env)
+        let lines = letters.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines.allSatisfy { $0.contains("DEAD LETTER") }, "one line per dead letter: \(letters.stdout)")
+        #expect(lines.contains { $0.contains("not valid GBK") && $0.contains("<GDBH>\(recordId)</GDBH>") && $0.contains("<GDLX>投…[a byte cut inside a character]") },
+                "the cut GBK body is read as GBK: \(letters.stdout)")
+        #expect(!letters.stdout.contains("13812345678"), "personal data masked in tail")
+
         // Replaying it unchanged fails the same way; corrected, it is accepted and becomes an incident.
         let corrected = state.appendingPathComponent("corrected.xml")
         try Data(good).write(to: corrected)

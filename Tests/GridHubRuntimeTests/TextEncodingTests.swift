@@ -17,6 +17,19 @@ struct TextEncodingTests {
         #expect(TextEncoding(label: "latin1") == nil)
     }
 
+    @Test("bytes of unknown encoding read for a person: UTF-8, GBK, a body cut inside a character up to the cut, anything else with replacement characters")
+    func readable() throws {
+        let text = "江阴市澄江街道人民东路188号，占道经营"
+        let gbk = try #require(TextEncoding.gbk.encode(text))
+        #expect(TextEncoding.readable(Array(text.utf8)) == text)
+        #expect(TextEncoding.readable(gbk) == text)
+        // Cut inside the last character (经营 are two bytes each in GBK, three in UTF-8).
+        #expect(TextEncoding.readable(Array(gbk.dropLast(1))) == "江阴市澄江街道人民东路188号，占道经…[a byte cut inside a character]")
+        #expect(TextEncoding.readable(Array(Array(text.utf8).dropLast(1))) == "江阴市澄江街道人民东路188号，占道经…[2 bytes cut inside a character]")
+        #expect(TextEncoding.readable([0x41, 0xFF, 0xFF, 0xFF, 0xFF, 0x42]) == "A\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}B")
+        #expect(TextEncoding.readable([]) == "")
+    }
+
     @Test("converters are reused: a refused text (cut off mid-character, or unrepresentable) leaves nothing behind for the next, on many tasks at once")
     func reusedConverters() async throws {
         let text = "江阴市澄江街道人民东路１８８号，占道经营"

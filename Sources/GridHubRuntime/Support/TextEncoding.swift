@@ -28,6 +28,21 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         }
     }
 
+    /// Bytes whose encoding is not known (a dead letter's body), as text for a person: UTF-8, else GBK
+    /// (the other encoding the sources write), else the longest start that one of them reads (a body cut
+    /// inside a character), with the bytes left over counted; else UTF-8 with each undecodable byte
+    /// replaced (`U+FFFD`).
+    public static func readable(_ bytes: [UInt8]) -> String {
+        for encoding in [TextEncoding.utf8, .gbk] { if let text = encoding.decode(bytes) { return text } }
+        // UTF-8 with any cut before GBK: GB18030 reads many byte pairs of UTF-8 text as other characters.
+        for encoding in [TextEncoding.utf8, .gbk] {
+            for cut in 1...3 where bytes.count > cut {
+                if let text = encoding.decode(Array(bytes.dropLast(cut))) { return text + "…[\(cut == 1 ? "a byte" : "\(cut) bytes") cut inside a character]" }
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Encodes `text`, writing each character that has no representation in this encoding as
     /// `[U+XXXX]` (its code point in ASCII: an emoji or a rare name character in a department's note
     /// stays legible and can be looked up, and the rest of the text is kept). Returns the bytes and
