@@ -396,9 +396,6 @@ extension Duration {
 }
 
 extension E2EBenchmark {
-    /// The names of the adapters watched only idle, as the report gives them.
-    static let idleOnlyAdapters = ["woodpecker adapter", "elink adapter", "enforcement adapter"]
-
     /// `gridhub adapter woodpecker` (polling `woodpeckerURL`, which has no reports), `elink` and
     /// `enforcement` (an empty inbox) as processes, each ready (its `/readyz` answers 200).
     static func startIdleAdapters(_ options: Options, work: URL, environment: [String: String], woodpeckerURL: String, woodpeckerToken: String,

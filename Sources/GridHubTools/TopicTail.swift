@@ -140,7 +140,7 @@ public struct RecordFormatter: Sendable {
     public init(redact: @escaping @Sendable (String) -> String) { self.redact = redact }
 
     /// `topic[p]@offset time type` and the event's essentials in a few words (the compact JSON for
-    /// anything else), with personal data masked.
+    /// anything else), with personal data masked, on one line.
     public func line(_ r: ConsumerRecord) -> String {
         var parts = ["\(r.topic)[\(r.partition)]@\(r.offset)"]
         if let time = r.headers.string("ce_time") { parts.append(time) }
@@ -156,11 +156,12 @@ public struct RecordFormatter: Sendable {
         } else if let object, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
             parts.append(String(decoding: data, as: UTF8.self))
         } else {
-            // Not JSON (a dead letter's original body): read as the sources write (GBK too), on one line.
-            let text = RecordFormatter.oneLine(TextEncoding.readable(r.value))
+            // Not JSON (a dead letter's original body): read as the sources write it, GBK too.
+            let text = TextEncoding.readable(r.value)
             parts.append(text.count > 300 ? String(text.prefix(300)) + "…" : text)
         }
-        return redact(parts.joined(separator: "  "))
+        // One record, one line, whatever line breaks its text (a body, a description, a reason) holds.
+        return RecordFormatter.oneLine(redact(parts.joined(separator: "  ")))
     }
 
     /// `text` with its line breaks and tabs written as `\n`, `\r` and `\t`: one record, one line.
