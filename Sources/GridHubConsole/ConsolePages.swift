@@ -202,16 +202,15 @@ enum ConsolePages {
     }
 
     static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
+        let escaped = s.replacingScalars { u in
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "<": out += "\\u003c"
-            default: out.unicodeScalars.append(u)
+            case "\"": "\\\""
+            case "\\": "\\\\"
+            case "<": "\\u003c"
+            default: nil
             }
         }
-        return out + "\""
+        return "\"" + escaped + "\""
     }
 
     /// The parts of a case page that change: its state, reports with why they merged, the timeline, and

@@ -166,17 +166,14 @@ public struct RecordFormatter: Sendable {
 
     /// `text` with its line breaks and tabs written as `\n`, `\r` and `\t`: one record, one line.
     static func oneLine(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
+        text.replacingScalars { scalar in
             switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
+            case "\n": "\\n"
+            case "\r": "\\r"
+            case "\t": "\\t"
+            default: nil
             }
         }
-        return out
     }
 
     /// `58m/≤190m 45min sameItem text=0.21` from merge evidence or a near miss.
