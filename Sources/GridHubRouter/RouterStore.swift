@@ -135,6 +135,16 @@ public struct RouterStore: Sendable {
         }
     }
 
+    /// How many cases were first reported at `from` or later, and the latest such first report.
+    public static func firstReports(databaseURL: String, from: Date, logger: Logger) async throws -> (count: Int, last: Date?) {
+        try await DatabasePool.withClient(try configuration(url: databaseURL, maximumConnections: 1), logger: logger) { client in
+            var result: (count: Int, last: Date?) = (0, nil)
+            let rows = try await client.query("SELECT count(*), max(first_ms) FROM cases WHERE first_ms >= \(from.millisecondsSince1970)", logger: logger)
+            for try await (count, last) in rows.decode((Int, Int64?).self) { result = (count, last.map { Date(millisecondsSince1970: $0) }) }
+            return result
+        }
+    }
+
     /// Applies the migrations not applied yet.
     public func migrate() async throws {
         try await client.withTransaction(logger: logger) { conn in

@@ -14,7 +14,7 @@ struct StatsCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Start of the period: RFC 3339 or YYYY-MM-DD (China Standard Time); default: 30 days ago.") var from: String?
-    @Option(help: "End of the period (excluded): RFC 3339 or YYYY-MM-DD; default: now.") var to: String?
+    @Option(help: "End of the period (excluded): RFC 3339 or YYYY-MM-DD; default: now, or just after the last case when the hub's clock runs ahead of this machine's (a gridhub dev run), with a note.") var to: String?
     @Option(help: "Group by department, town, community, grid, item or source.") var by: String = "department"
     @Flag(help: "One JSON object: the period, the grouping and the rows.") var json = false
     @Flag(help: "CSV with a header row.") var csv = false
@@ -38,7 +38,15 @@ struct StatsCommand: AsyncParsableCommand {
         let url = try DaemonSupport.secret(.databaseURL)
         let reference = try ReferenceLocation.load(from: try ReferenceLocation.directory(explicit: referenceDir))
         let now = Date()
-        let start = from.flatMap(Self.time) ?? now.addingTimeInterval(-30 * 86_400), end = to.flatMap(Self.time) ?? now
+        let start = from.flatMap(Self.time) ?? now.addingTimeInterval(-30 * 86_400)
+        var end = to.flatMap(Self.time) ?? now
+        // Without --to, cases first reported after this machine's now are counted too, and said so: the
+        // hub's clock runs ahead of it (a `gridhub dev` run's simulated time, a source's clock set wrong).
+        if to == nil, case let (ahead, last?) = try await RouterStore.firstReports(databaseURL: url, from: now, logger: logger), ahead > 0 {
+            end = Date(millisecondsSince1970: last.millisecondsSince1970 + 1)
+            FileHandle.standardError.write(Data(("note: \(ahead) case(s) first reported after this machine's time (\(RFC3339.format(now))), the last at \(RFC3339.format(last)): "
+                + "the hub's clock runs ahead of it (a gridhub dev run's simulated time?). They are counted: the period ends at \(RFC3339.format(end)). Give --to to end it elsewhere.\n").utf8))
+        }
         let cases = try await RouterStore.cases(databaseURL: url, reportedFrom: start, to: end, logger: logger)
         let grouping = Assessment.Grouping(rawValue: by)!
         let rows = Assessment(reference: reference).rows(cases, by: grouping, now: now)
@@ -63,9 +71,10 @@ struct StatsCommand: AsyncParsableCommand {
             return
         }
         StandardOutput.writeLine("\(cases.count) cases first reported \(RFC3339.format(start)) – \(RFC3339.format(end)), by \(by)")
-        var widths = header.map(\.count)
-        for row in table { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func line(_ cells: [String]) -> String { cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        // Columns as a terminal shows them: a department's name in 汉字 takes two per character.
+        var widths = header.map(\.terminalColumns)
+        for row in table { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.terminalColumns) } }
+        func line(_ cells: [String]) -> String { cells.enumerated().map { $1.padded(toColumns: widths[$0]) }.joined(separator: "  ") }
         StandardOutput.writeLine(line(header))
         for row in table { StandardOutput.writeLine(line(row)) }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GridHubCore
 import GridHubKafka
+import GridHubRuntime
 import GridHubTesting
 import Testing
 
@@ -42,6 +43,12 @@ struct CaseCommandTests {
             #expect(desk.stdout.contains("ALERT supervised case=\(caseId)") && !desk.stdout.contains("13812345678"), "\(desk.stdout)")
             let commands = try await runCommand(GridHubPaths.executable, ["tail", Topics.commands, "--from-beginning", "--no-follow"], environment: env)
             #expect(commands.stdout.contains("COMMAND due case=\(caseId) by=zhihui-li"), "\(commands.stdout)")
+            // A report from a source whose clock runs three days ahead (as a gridhub dev run's simulated time does).
+            var ahead = Make.incident(.hotline12345, "JY-CLI-AHEAD", item: "SR-001", at: Make.place(9700).coordinate, text: "小区门口垃圾成堆")
+            ahead.reportedAt = Date().addingTimeInterval(3 * 86_400)
+            ahead.receivedAt = ahead.reportedAt
+            try await world.publish([ahead])
+            _ = try await world.waitFor(Topics.cases, as: Case.self) { $0.contains { $0.reports.first?.recordId == "JY-CLI-AHEAD" } }
             return caseId
         }
         let silent = try await runCommand(GridHubPaths.executable, ["case", "supervise", caseId, "--message", "请加快", "--timeout", "2"], environment: env)
@@ -50,7 +57,7 @@ struct CaseCommandTests {
         // gridhub stats reads the same cases from the router's database.
         let db = ["GRIDHUB_DATABASE_URL": world.databaseURL, "GRIDHUB_REFERENCE_DIR": GridHubPaths.packageRoot.appendingPathComponent("Deploy/reference").path,
                   "GRIDHUB_LOG_LEVEL": "warning"]
-        let period = ["--from", "2020-01-01", "--to", "2040-01-01"]
+        let period = ["--from", "2020-01-01", "--to", RFC3339.format(Date().addingTimeInterval(86_400))]
         let stats = try await runCommand(GridHubPaths.executable, ["stats", "--json"] + period, environment: db)
         #expect(stats.status == 0, "\(stats.stderr)")
         struct Output: Decodable { var cases: Int; var by: String; var rows: [Assessment.Row] }
@@ -62,6 +69,18 @@ struct CaseCommandTests {
         #expect(csv.stdout.hasPrefix("group,name,cases,reports,dispatched,responded_in_time,response_rate") && csv.stdout.contains("\nwoodpecker,"), "\(csv.stdout)")
         let table = try await runCommand(GridHubPaths.executable, ["stats", "--by", "town"] + period, environment: db)
         #expect(table.status == 0 && table.stdout.contains("1 cases first reported") && table.stdout.contains("response_rate"))
+        // Without --to, a case first reported after this machine's time is counted, and a note says so.
+        let open = try await runCommand(GridHubPaths.executable, ["stats", "--json", "--from", "2020-01-01"], environment: db)
+        #expect(open.status == 0, "\(open.stderr)")
+        let openOutput = try GridHubJSON.decoder().decode(Output.self, from: Data(open.stdout.utf8))
+        #expect(openOutput.cases == 2, "\(open.stdout)")
+        #expect(open.stderr.contains("note: 1 case(s) first reported after this machine's time"), "\(open.stderr)")
+        // The table's columns line up as a terminal shows them: a name in 汉字 takes two columns a character.
+        let rows = table.stdout.split(separator: "\n").dropFirst()
+        let casesColumn = rows.map { row in
+            row.range(of: "cases").map { String(row[..<$0.lowerBound]).terminalColumns } ?? row.range(of: "  1  ").map { String(row[..<$0.lowerBound]).terminalColumns + 2 } ?? -1
+        }
+        #expect(rows.count == 2 && Set(casesColumn).count == 1 && rows.last?.contains("街道") == true, "\(casesColumn) \(table.stdout)")
         let wrong = try await runCommand(GridHubPaths.executable, ["stats", "--by", "moon"], environment: db)
         #expect(wrong.status != 0 && wrong.stderr.contains("--by must be one of"))
     }

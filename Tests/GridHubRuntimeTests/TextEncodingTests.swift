@@ -30,6 +30,16 @@ struct TextEncodingTests {
         #expect(TextEncoding.readable([]) == "")
     }
 
+    @Test("terminal columns: two for 汉字 and full-width forms, none for a combining mark, one for the rest")
+    func terminalColumns() {
+        #expect("市农业农村局".terminalColumns == 12)
+        #expect("urban-mgmt".terminalColumns == 10)
+        #expect("１８８号".terminalColumns == 8)
+        #expect("e\u{301}".terminalColumns == 1)
+        #expect("澄江".padded(toColumns: 6) == "澄江  ")
+        #expect("澄江街道".padded(toColumns: 6) == "澄江街道")
+    }
+
     @Test("converters are reused: a refused text (cut off mid-character, or unrepresentable) leaves nothing behind for the next, on many tasks at once")
     func reusedConverters() async throws {
         let text = "江阴市澄江街道人民东路１８８号，占道经营"
