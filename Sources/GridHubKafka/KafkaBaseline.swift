@@ -57,16 +57,13 @@ package enum KafkaBaseline {
             read += 1
             let due = value == nil ? read : Int((Double(read) * fanOut).rounded())
             while written < due {
-                var err: rd_kafka_resp_err_t
-                repeat {
-                    func produce(_ payload: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
-                        rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, payload, length, m.pointee.key, m.pointee.key_len, nil)
-                    }
-                    let accepted = value.map { v in v.withUnsafeBytes { produce(UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) } }
+                func produce(_ payload: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
+                    rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, payload, length, m.pointee.key, m.pointee.key_len, nil)
+                }
+                let err = enqueue(producer.pointer) {
+                    value.map { v in v.withUnsafeBytes { produce(UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) } }
                         ?? produce(m.pointee.payload, m.pointee.len)
-                    err = accepted == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
-                    if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
-                } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                }
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { produceError = err }
                 written += 1
             }
@@ -206,36 +203,42 @@ package enum KafkaBaseline {
 
     // MARK: -
 
-    private static func rawProducer(bootstrap: String) throws(KafkaError) -> RDKafkaHandle {
+    /// A producer with the client's settings; with `reports`, its delivery reports (served by
+    /// `rd_kafka_poll` on the calling thread) go there.
+    private static func rawProducer(bootstrap: String, reports: DeliveryReports? = nil) throws(KafkaError) -> RDKafkaHandle {
         var config = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
         config.maxInFlightRecords = 100_000
-        return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: RDKafkaContext(logger: .init(label: "gridhub.bench.baseline")))
+        var handler: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)? = nil
+        if let reports {
+            handler = { message in reports.report(index: Int(bitPattern: message.pointee._private), error: message.pointee.err) }
+        }
+        let context = RDKafkaContext(logger: .init(label: "gridhub.bench.baseline"), deliveryHandler: handler)
+        return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: context)
     }
 
-    /// A producer whose delivery reports (served by `rd_kafka_poll` on the calling thread) go to `reports`.
-    private static func rawProducer(bootstrap: String, reports: DeliveryReports) throws(KafkaError) -> RDKafkaHandle {
-        var config = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap))
-        config.maxInFlightRecords = 100_000
-        let context = RDKafkaContext(logger: .init(label: "gridhub.bench.baseline"), deliveryHandler: { message in
-            reports.report(index: Int(bitPattern: message.pointee._private), error: message.pointee.err)
-        })
-        return try RDKafkaHandle(kind: .producer, properties: config.librdkafkaProperties, context: context)
+    /// Runs `attempt` (an `rd_kafka_produce`) until librdkafka takes the record, serving delivery reports
+    /// while its queue is full; returns the error that refused it, or none.
+    @inline(__always)
+    private static func enqueue(_ producer: OpaquePointer, _ attempt: () -> Int32) -> rd_kafka_resp_err_t {
+        while true {
+            if attempt() == 0 { return RD_KAFKA_RESP_ERR_NO_ERROR }
+            let err = rd_kafka_last_error()
+            guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { return err }
+            rd_kafka_poll(producer, 10)
+        }
     }
 
     /// Record `index` (its key `k<index>`, its index as its opaque for the delivery report).
     private static func produce(_ producer: RDKafkaHandle, topic rkt: OpaquePointer, index: Int, value: [UInt8]) throws(KafkaError) {
         let key = "k\(index)"
-        var err: rd_kafka_resp_err_t
-        repeat {
-            let accepted = key.withCString { k in
+        let err = enqueue(producer.pointer) {
+            key.withCString { k in
                 value.withUnsafeBytes { v in
                     rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
                                      k, key.utf8.count, UnsafeMutableRawPointer(bitPattern: index))
                 }
             }
-            err = accepted == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
-            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(producer.pointer, 10) }
-        } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+        }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline produce") }
     }
 
@@ -249,21 +252,18 @@ package enum KafkaBaseline {
 
     private static func produce(
         handle: RDKafkaHandle, topic: String, count: Int,
-        _ with: (Int, (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) -> rd_kafka_resp_err_t) -> rd_kafka_resp_err_t
+        _ with: (Int, (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) -> Int32) -> Int32
     ) throws(KafkaError) {
         guard let rkt = rd_kafka_topic_new(handle.pointer, topic, nil) else {
             throw KafkaError(code: .produce, message: "baseline: no topic handle")
         }
         defer { rd_kafka_topic_destroy(rkt) }
         for i in 0..<count {
-            var err: rd_kafka_resp_err_t
-            repeat {
-                err = with(i) { key, keyLength, value in
-                    rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: value.baseAddress), value.count, key, keyLength, nil) == 0
-                        ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+            let err = enqueue(handle.pointer) {
+                with(i) { key, keyLength, value in
+                    rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: value.baseAddress), value.count, key, keyLength, nil)
                 }
-                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(handle.pointer, 10) }
-            } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+            }
             if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(err, code: .produce, context: "baseline produce") }
             if i % 1_000 == 0 { rd_kafka_poll(handle.pointer, 0) }
         }
